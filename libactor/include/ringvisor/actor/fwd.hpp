@@ -1,0 +1,13 @@
+#pragma once
+
+#include <cstdint>
+
+namespace ringvisor::actor {
+
+enum class errc : uint8_t;
+class factory_registry;
+class node;
+class node_config;
+struct node_identity;
+
+} // namespace ringvisor::actor

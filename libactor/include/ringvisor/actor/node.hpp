@@ -1,0 +1,97 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "ringvisor/actor/export.hpp"
+#include "ringvisor/actor/factory_registry.hpp"
+#include "ringvisor/actor/node_config.hpp"
+
+namespace ringvisor::actor {
+
+/// Who a node is: its logical name, an incarnation that changes on every
+/// start, and the endpoint it listens on.
+struct node_identity {
+  std::string name;
+  uint64_t incarnation = 0;
+  std::string host;
+  uint16_t port = 0;
+
+  /// Returns `host:port`.
+  std::string endpoint() const {
+    return host + ":" + std::to_string(port);
+  }
+};
+
+/// One OS process of a ringvisor cluster: a `caf::actor_system` with the io
+/// middleman listening on `ringvisor.host:ringvisor.port`, a factory
+/// registry, and an orderly shutdown that stops the actors the node adopted,
+/// newest first.
+///
+/// Example:
+/// ```
+/// node_config cfg;
+/// if (auto err = cfg.read(argc, argv)) ...
+/// auto n = node::start(cfg);
+/// if (!n) ...
+/// (*n)->adopt(spawn_supervisor((*n)->system(), spec));
+/// node::await_signal();   // SIGINT or SIGTERM
+/// (*n)->shutdown();
+/// ```
+class RINGVISOR_ACTOR_EXPORT node {
+public:
+  /// Starts the actor system and opens the node's port. `cfg` must have
+  /// been read and validated and must outlive the node.
+  [[nodiscard]] static caf::expected<std::unique_ptr<node>>
+  start(node_config& cfg);
+
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  /// Shuts down if `shutdown` was not called.
+  ~node();
+
+  /// Returns the node's actor system.
+  caf::actor_system& system() noexcept {
+    return *system_;
+  }
+
+  /// Returns the node's identity; `port` is the bound port.
+  const node_identity& identity() const noexcept {
+    return identity_;
+  }
+
+  /// Returns the child types this node can spawn by name.
+  const std::shared_ptr<factory_registry>& factories() const noexcept {
+    return factories_;
+  }
+
+  /// Makes the node stop `root` on shutdown, before anything adopted earlier.
+  void adopt(caf::actor root);
+
+  /// Stops the adopted actors newest first, each with `user_shutdown`,
+  /// killing any still alive after `ringvisor.shutdown-grace`, then stops
+  /// the actor system. Idempotent.
+  void shutdown();
+
+  /// Blocks the calling thread until SIGINT or SIGTERM and returns the
+  /// signal number. Installs the handlers on first use.
+  static int await_signal();
+
+private:
+  node(node_config& cfg, node_identity id);
+
+  node_config& cfg_;
+  node_identity identity_;
+  std::unique_ptr<caf::actor_system> system_;
+  std::shared_ptr<factory_registry> factories_;
+  std::vector<caf::actor> adopted_;
+};
+
+} // namespace ringvisor::actor

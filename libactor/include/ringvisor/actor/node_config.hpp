@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/error.hpp>
+#include <caf/settings.hpp>
+#include <caf/timespan.hpp>
+
+#include "ringvisor/actor/export.hpp"
+
+namespace ringvisor::actor {
+
+/// Configuration of one ringvisor node: CAF's own options plus a `ringvisor`
+/// section. Values come from hard-coded defaults, then the INI file
+/// (`--config-file`, default `caf-application.ini` if present), then the
+/// command line (`--ringvisor.port=4900`). `--help`, `--long-help` and
+/// `--dump-config` print and ask the program to exit.
+///
+/// Example:
+/// ```
+/// ringvisor::actor::node_config cfg;
+/// if (auto err = cfg.read(argc, argv)) {
+///   std::cerr << ringvisor::actor::render(err) << '\n';
+///   return EXIT_FAILURE;
+/// }
+/// if (cfg.printed_and_done())
+///   return EXIT_SUCCESS;
+/// ```
+class RINGVISOR_ACTOR_EXPORT node_config : public caf::actor_system_config {
+public:
+  node_config();
+
+  /// Parses the INI file and the command line, then validates every key.
+  /// Unknown keys (in the file too, which CAF accepts silently) and invalid
+  /// values fail with `errc::bad_config` and a message naming the key.
+  [[nodiscard]] caf::error read(int argc, char** argv);
+
+  /// Parses an INI text and arguments, for tests and embedders.
+  [[nodiscard]] caf::error read(std::vector<std::string> args,
+                                const std::string& ini_text);
+
+  /// Returns whether `--help` or `--dump-config` printed their output, in
+  /// which case the program should exit without starting a node.
+  bool printed_and_done() const noexcept {
+    return cli_helptext_printed;
+  }
+
+  /// Adds the `ringvisor` section's effective values to CAF's dump.
+  caf::settings dump_content() const override;
+
+  /// Checks the `ringvisor` section and fills in derived defaults. `read`
+  /// calls it; call it yourself after setting fields in code.
+  [[nodiscard]] caf::error validate();
+
+  /// `ringvisor.name`: the logical node name, unique in the cluster.
+  /// Default: `node-<pid>`.
+  std::string name;
+
+  /// `ringvisor.host`: the address the node listens on and advertises.
+  std::string host = "127.0.0.1";
+
+  /// `ringvisor.port`: the TCP port; 0 picks a free one.
+  uint16_t port = 0;
+
+  /// `ringvisor.seeds`: `host:port` of nodes to join.
+  std::vector<std::string> seeds;
+
+  /// `ringvisor.consensus`: how many members make the cluster `up`.
+  size_t consensus = 1;
+
+  /// `ringvisor.log-level`: trace, debug, info, warn, error or off.
+  std::string log_level = "info";
+
+  /// `ringvisor.shutdown-grace`: how long an orderly shutdown waits for the
+  /// node's actors before killing them.
+  caf::timespan shutdown_grace = std::chrono::seconds{5};
+
+private:
+  caf::error check_keys(const caf::settings& raw) const;
+  caf::error explain(const caf::error& err, const std::string& ini_text) const;
+};
+
+} // namespace ringvisor::actor

@@ -1,0 +1,125 @@
+#include "ringvisor/actor/node.hpp"
+
+#include <csignal>
+#include <random>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <caf/config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/log.hpp"
+
+namespace ringvisor::actor {
+
+namespace {
+
+uint64_t random_incarnation() {
+  std::random_device rd;
+  std::mt19937_64 gen{(uint64_t{rd()} << 32) ^ rd()};
+  uint64_t result = 0;
+  while (result == 0)
+    result = gen();
+  return result;
+}
+
+// Self-pipe for await_signal: the handler only writes the signal number.
+int signal_pipe[2] = {-1, -1};
+
+extern "C" void on_signal(int signo) {
+  auto byte = static_cast<char>(signo);
+  [[maybe_unused]] auto n = ::write(signal_pipe[1], &byte, 1);
+}
+
+} // namespace
+
+node::node(node_config& cfg, node_identity id)
+  : cfg_(cfg),
+    identity_(std::move(id)),
+    factories_(std::make_shared<factory_registry>()) {
+  // nop
+}
+
+caf::expected<std::unique_ptr<node>> node::start(node_config& cfg) {
+  if (auto err = cfg.validate())
+    return err;
+  log::level lvl = log::level::info;
+  log::parse_level(cfg.log_level, lvl);
+  log::configure(lvl, cfg.name);
+  std::unique_ptr<node> result{
+    new node(cfg, node_identity{cfg.name, random_incarnation(), cfg.host, 0})};
+  result->system_ = std::make_unique<caf::actor_system>(cfg);
+  auto port = result->system_->middleman().open(cfg.port, cfg.host.c_str(),
+                                                true);
+  if (!port) {
+    auto what = "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port)
+                + ": " + result->system_->render(port.error());
+    log::error("node_start_failed", {{"reason", what}});
+    result->system_->await_actors_before_shutdown(false);
+    return make_error(errc::node_start_failed, std::move(what),
+                      "choose another ringvisor.port or ringvisor.host");
+  }
+  result->identity_.port = *port;
+  auto& id = result->identity_;
+  log::info("node_started", {{"endpoint", id.endpoint()},
+                             {"incarnation", fmt::format("{:016x}", id.incarnation)},
+                             {"caf", CAF_VERSION}});
+  return result;
+}
+
+node::~node() {
+  shutdown();
+}
+
+void node::adopt(caf::actor root) {
+  adopted_.push_back(std::move(root));
+}
+
+void node::shutdown() {
+  if (!system_)
+    return;
+  log::info("node_stopping", {{"actors", adopted_.size()}});
+  {
+    caf::scoped_actor self{*system_};
+    for (auto i = adopted_.rbegin(); i != adopted_.rend(); ++i) {
+      auto& hdl = *i;
+      self->monitor(hdl);
+      self->send_exit(hdl, caf::exit_reason::user_shutdown);
+      bool down = false;
+      self->receive([&](const caf::down_msg&) { down = true; },
+                    caf::after(cfg_.shutdown_grace) >> [] {});
+      if (!down) {
+        log::warn("shutdown_grace_exceeded", {{"actor", hdl.id()}});
+        self->send_exit(hdl, caf::exit_reason::kill);
+        self->receive([](const caf::down_msg&) {});
+      }
+    }
+  }
+  adopted_.clear();
+  system_->middleman().close(identity_.port);
+  // Handles that ever crossed the network pin actors; do not wait for them.
+  system_->await_actors_before_shutdown(false);
+  system_.reset();
+  log::info("node_stopped");
+}
+
+int node::await_signal() {
+  if (signal_pipe[0] < 0) {
+    if (::pipe2(signal_pipe, O_CLOEXEC) != 0)
+      return -1;
+    struct sigaction sa = {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+  }
+  char byte = 0;
+  while (::read(signal_pipe[0], &byte, 1) != 1)
+    ; // retry on EINTR
+  return byte;
+}
+
+} // namespace ringvisor::actor

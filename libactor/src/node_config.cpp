@@ -1,0 +1,212 @@
+#include "ringvisor/actor/node_config.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+#include <caf/config_option_adder.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/pec.hpp>
+#include <caf/settings.hpp>
+
+#include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/log.hpp"
+#include "ringvisor/actor/types.hpp"
+
+namespace ringvisor::actor {
+
+namespace {
+
+bool valid_name(const std::string& x) {
+  if (x.empty() || x.size() > 64)
+    return false;
+  for (auto c : x)
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'
+          || c == '.'))
+      return false;
+  return true;
+}
+
+// Accepts `host:port` with a non-empty host and a port in 1..65535.
+bool valid_endpoint(const std::string& x) {
+  auto colon = x.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == x.size())
+    return false;
+  auto port = x.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  auto value = std::stoul(port);
+  return value >= 1 && value <= 65535;
+}
+
+std::string line_of(const std::string& text, size_t line) {
+  std::istringstream in{text};
+  std::string result;
+  for (size_t i = 0; i < line && std::getline(in, result); ++i)
+    ; // nop
+  return result;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+} // namespace
+
+node_config::node_config() {
+  load<caf::io::middleman>();
+  add_types(*this);
+  opt_group{custom_options_, "ringvisor"}
+    .add(name, "name", "logical node name, unique in the cluster")
+    .add(host, "host", "address to listen on and advertise")
+    .add(port, "port", "TCP port of the node (0 = pick a free one)")
+    .add(seeds, "seeds", "nodes to join, as [\"host:port\", ...]")
+    .add(consensus, "consensus", "members needed before the cluster is up")
+    .add(log_level, "log-level", "trace, debug, info, warn, error or off")
+    .add(shutdown_grace, "shutdown-grace",
+         "time an orderly shutdown waits before killing actors");
+}
+
+caf::error node_config::read(int argc, char** argv) {
+  std::vector<std::string> args{argv + std::min(argc, 1), argv + argc};
+  // Find the INI file the way CAF does, so that its errors can quote it.
+  std::string path = config_file_path;
+  for (auto& arg : args)
+    if (arg.rfind("--config-file=", 0) == 0)
+      path = arg.substr(14);
+  std::string text;
+  if (std::ifstream probe{path}; probe.good())
+    text = read_file(path);
+  else if (path != config_file_path)
+    return make_error(errc::bad_config, "cannot open config file " + path);
+  if (auto err = read(std::move(args), text))
+    return err;
+  return caf::none;
+}
+
+caf::error node_config::read(std::vector<std::string> args,
+                             const std::string& ini_text) {
+  // Drop --config-file, which the caller consumed.
+  args.erase(std::remove_if(args.begin(), args.end(),
+                            [](const std::string& x) {
+                              return x.rfind("--config-file=", 0) == 0;
+                            }),
+             args.end());
+  // CAF's INI reader drops unknown keys and values of the wrong type without
+  // a word, so read the file raw first and check every key ourselves.
+  caf::settings raw;
+  std::istringstream raw_ini{ini_text};
+  if (auto err = parse_config(raw_ini, caf::config_option_set{}, raw))
+    return explain(err, ini_text);
+  if (auto err = check_keys(raw))
+    return err;
+  std::istringstream ini{ini_text};
+  if (auto err = parse(std::move(args), ini))
+    return explain(err, ini_text);
+  if (!remainder.empty())
+    return make_error(errc::bad_config,
+                      "unexpected argument '" + remainder.front() + "'",
+                      "options look like --ringvisor.port=4900");
+  if (cli_helptext_printed)
+    return caf::none;
+  return validate();
+}
+
+caf::error node_config::explain(const caf::error& err,
+                                const std::string& ini_text) const {
+  // CAF's parser errors carry {"line", "column"} or {"argument"}.
+  if (err.context().match_elements<caf::settings>()) {
+    auto& where = err.context().get_as<caf::settings>(0);
+    auto code = to_string(static_cast<caf::pec>(err.code()));
+    if (auto arg = caf::get_if<std::string>(&where, "argument"))
+      return make_error(errc::bad_config,
+                        "command line argument '" + *arg + "': " + code,
+                        "run with --long-help to list all options");
+    auto line = caf::get_or(where, "line", int64_t{0});
+    auto column = caf::get_or(where, "column", int64_t{0});
+    if (column <= 1 && line > 1) {
+      // The parser stopped on the newline that ends the previous line.
+      --line;
+      column = static_cast<int64_t>(line_of(ini_text, line).size()) + 1;
+    }
+    return make_error(errc::bad_config,
+                      "config file line " + std::to_string(line) + " column "
+                        + std::to_string(column) + ": " + code,
+                      "in: " + line_of(ini_text, static_cast<size_t>(line)));
+  }
+  return make_error(errc::bad_config, caf::to_string(err));
+}
+
+caf::error node_config::check_keys(const caf::settings& raw) const {
+  std::vector<std::pair<std::string, const caf::settings*>> todo{{"", &raw}};
+  while (!todo.empty()) {
+    auto [prefix, dict] = todo.back();
+    todo.pop_back();
+    for (auto& [key, value] : *dict) {
+      auto qualified = prefix.empty() ? key : prefix + "." + key;
+      if (auto sub = caf::get_if<caf::settings>(&value)) {
+        todo.emplace_back(qualified, sub);
+        continue;
+      }
+      auto lookup = prefix.empty() ? "global." + key : qualified;
+      auto opt = custom_options_.qualified_name_lookup(lookup);
+      if (opt == nullptr)
+        return make_error(errc::bad_config,
+                          "unknown option '" + qualified + "'",
+                          "run with --long-help to list all options");
+      // CAF's INI reader drops values of the wrong type without a word.
+      if (auto err = opt->check(value))
+        return make_error(errc::bad_config,
+                          "invalid value " + caf::to_string(value) + " for '"
+                            + qualified + "'",
+                          "expected " + std::string{opt->type_name().data(),
+                                                    opt->type_name().size()});
+    }
+  }
+  return caf::none;
+}
+
+caf::settings node_config::dump_content() const {
+  auto result = caf::actor_system_config::dump_content();
+  auto& section = result["ringvisor"].as_dictionary();
+  caf::put_missing(section, "name", name);
+  caf::put_missing(section, "host", host);
+  caf::put_missing(section, "port", static_cast<int64_t>(port));
+  caf::put_missing(section, "seeds", seeds);
+  caf::put_missing(section, "consensus", static_cast<int64_t>(consensus));
+  caf::put_missing(section, "log-level", log_level);
+  caf::put_missing(section, "shutdown-grace", shutdown_grace);
+  return result;
+}
+
+caf::error node_config::validate() {
+  auto bad = [](const std::string& key, const std::string& what) {
+    return make_error(errc::bad_config, "ringvisor." + key + ": " + what);
+  };
+  if (name.empty())
+    name = "node-" + std::to_string(::getpid());
+  if (!valid_name(name))
+    return bad("name", "'" + name
+                         + "' must be 1 to 64 letters, digits, '-', '_' or '.'");
+  if (host.empty())
+    return bad("host", "must not be empty");
+  for (auto& seed : seeds)
+    if (!valid_endpoint(seed))
+      return bad("seeds", "'" + seed + "' is not host:port with a port in 1..65535");
+  if (consensus == 0)
+    return bad("consensus", "must be at least 1");
+  log::level lvl;
+  if (!log::parse_level(log_level, lvl))
+    return bad("log-level", "'" + log_level
+                              + "' is not one of trace, debug, info, warn, "
+                                "error, off");
+  if (shutdown_grace.count() < 0)
+    return bad("shutdown-grace", "must not be negative");
+  return caf::none;
+}
+
+} // namespace ringvisor::actor

@@ -1,0 +1,7 @@
+#pragma once
+
+#include "ringvisor/supervision/child_spec.hpp"
+#include "ringvisor/supervision/errc.hpp"
+#include "ringvisor/supervision/fwd.hpp"
+#include "ringvisor/supervision/supervisor.hpp"
+#include "ringvisor/supervision/types.hpp"

@@ -1,0 +1,121 @@
+// Vocabulary of libsupervision: names, type registration and the blocking
+// client API, kept apart from the supervisor actor itself.
+
+#include "ringvisor/supervision/child_spec.hpp"
+
+#include <caf/actor_system_config.hpp>
+#include <caf/blocking_actor.hpp>
+
+#include "ringvisor/actor/errc.hpp"
+#include "ringvisor/supervision/errc.hpp"
+#include "ringvisor/supervision/supervisor.hpp"
+#include "ringvisor/supervision/types.hpp"
+
+namespace ringvisor::supervision {
+
+std::string to_string(errc x) {
+  switch (x) {
+    case errc::reached_max_restart_intensity:
+      return "reached_max_restart_intensity";
+    case errc::start_failed:
+      return "start_failed";
+    case errc::already_present:
+      return "already_present";
+    case errc::already_started:
+      return "already_started";
+    case errc::not_found:
+      return "not_found";
+    case errc::running:
+      return "running";
+    case errc::shutting_down:
+      return "shutting_down";
+    case errc::bad_spec:
+      return "bad_spec";
+  }
+  return "errc(" + std::to_string(static_cast<int>(x)) + ")";
+}
+
+const char* to_string(restart_type x) {
+  switch (x) {
+    case restart_type::permanent:
+      return "permanent";
+    case restart_type::transient:
+      return "transient";
+    case restart_type::temporary:
+      return "temporary";
+  }
+  return "?";
+}
+
+void add_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<child_spec>("ringvisor::child_spec");
+  cfg.add_message_type<child_info>("ringvisor::child_info");
+  cfg.add_message_type<std::vector<child_info>>("ringvisor::child_info_list");
+  cfg.add_message_type<child_counts>("ringvisor::child_counts");
+  actor::add_error_renderer(cfg, errc_category, "ringvisor.supervision",
+                            [](uint8_t code) {
+                              return to_string(static_cast<errc>(code));
+                            });
+}
+
+// -- blocking client API ------------------------------------------------------
+
+namespace {
+
+template <class T, class... Ts>
+caf::expected<T> call(caf::blocking_actor& self, const caf::actor& sup,
+                      caf::timespan timeout, Ts&&... xs) {
+  caf::expected<T> result{caf::error{}};
+  self.request(sup, timeout, std::forward<Ts>(xs)...)
+    .receive([&](T& x) { result = std::move(x); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+caf::error call_ok(caf::blocking_actor& self, const caf::actor& sup,
+                   caf::timespan timeout, caf::atom_value op,
+                   const std::string& id) {
+  auto result = call<caf::ok_atom>(self, sup, timeout, op, id);
+  return result ? caf::none : std::move(result.error());
+}
+
+} // namespace
+
+caf::expected<caf::actor> start_child(caf::blocking_actor& self,
+                                      const caf::actor& sup, child_spec spec,
+                                      caf::timespan timeout) {
+  return call<caf::actor>(self, sup, timeout, start_child_atom::value,
+                          std::move(spec));
+}
+
+caf::error terminate_child(caf::blocking_actor& self, const caf::actor& sup,
+                           const std::string& id, caf::timespan timeout) {
+  return call_ok(self, sup, timeout, terminate_child_atom::value, id);
+}
+
+caf::expected<caf::actor> restart_child(caf::blocking_actor& self,
+                                        const caf::actor& sup,
+                                        const std::string& id,
+                                        caf::timespan timeout) {
+  return call<caf::actor>(self, sup, timeout, restart_child_atom::value, id);
+}
+
+caf::error delete_child(caf::blocking_actor& self, const caf::actor& sup,
+                        const std::string& id, caf::timespan timeout) {
+  return call_ok(self, sup, timeout, delete_child_atom::value, id);
+}
+
+caf::expected<std::vector<child_info>>
+which_children(caf::blocking_actor& self, const caf::actor& sup,
+               caf::timespan timeout) {
+  return call<std::vector<child_info>>(self, sup, timeout,
+                                       which_children_atom::value);
+}
+
+caf::expected<child_counts> count_children(caf::blocking_actor& self,
+                                           const caf::actor& sup,
+                                           caf::timespan timeout) {
+  return call<child_counts>(self, sup, timeout, count_children_atom::value);
+}
+
+} // namespace ringvisor::supervision

@@ -1,0 +1,112 @@
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <doctest/doctest.h>
+
+#include "ringvisor/actor/log.hpp"
+#include "ringvisor/actor/node.hpp"
+#include "support/test_system.hpp"
+
+using namespace ringvisor;
+using strings = std::vector<std::string>;
+
+namespace {
+
+std::unique_ptr<actor::node> start_node(actor::node_config& cfg,
+                                        strings args = {}) {
+  args.push_back("--ringvisor.log-level=warn");
+  args.push_back("--scheduler.max-threads=2");
+  REQUIRE(!cfg.read(args, ""));
+  auto n = actor::node::start(cfg);
+  REQUIRE_MESSAGE(n, actor::render(n.error()));
+  return std::move(*n);
+}
+
+// Captures what is written to standard error while `f` runs.
+template <class F>
+std::string capture_stderr(F f) {
+  fflush(stderr);
+  char path[] = "/tmp/ringvisor-stderr-XXXXXX";
+  int fd = mkstemp(path);
+  int saved = dup(STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  f();
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(fd);
+  std::ifstream in{path};
+  std::stringstream out;
+  out << in.rdbuf();
+  unlink(path);
+  return out.str();
+}
+
+} // namespace
+
+TEST_CASE("a node listens on an ephemeral port and has a fresh incarnation") {
+  actor::node_config cfg1;
+  actor::node_config cfg2;
+  auto n1 = start_node(cfg1, {"--ringvisor.name=n1"});
+  auto n2 = start_node(cfg2, {"--ringvisor.name=n2"});
+  CHECK(n1->identity().name == "n1");
+  CHECK(n1->identity().port != 0);
+  CHECK(n1->identity().endpoint()
+        == "127.0.0.1:" + std::to_string(n1->identity().port));
+  CHECK(n1->identity().incarnation != n2->identity().incarnation);
+}
+
+TEST_CASE("a node whose port is taken fails to start with a clear error") {
+  actor::node_config cfg1;
+  auto n1 = start_node(cfg1);
+  actor::node_config cfg2;
+  REQUIRE(!cfg2.read(strings{"--ringvisor.port=" + std::to_string(n1->identity().port),
+                             "--ringvisor.log-level=off"},
+                     ""));
+  auto n2 = actor::node::start(cfg2);
+  REQUIRE(!n2);
+  CHECK(n2.error() == actor::errc::node_start_failed);
+  CHECK(actor::render(n2.error()).find("cannot listen on 127.0.0.1:")
+        != std::string::npos);
+}
+
+TEST_CASE("shutdown stops adopted actors newest first and kills those that linger") {
+  actor::node_config cfg;
+  auto n = start_node(cfg, {"--ringvisor.shutdown-grace=200ms"});
+  auto order = std::make_shared<std::vector<std::string>>();
+  auto mtx = std::make_shared<std::mutex>();
+  auto make = [&](std::string name, bool stubborn) {
+    return n->system().spawn([=](caf::event_based_actor* self) -> caf::behavior {
+      self->attach_functor([=](const caf::error& reason) {
+        std::lock_guard<std::mutex> guard{*mtx};
+        order->push_back(name + ":" + caf::to_string(reason));
+      });
+      if (stubborn)
+        self->set_exit_handler([](caf::exit_msg&) {});
+      return {[](int32_t x) { return x; }};
+    });
+  };
+  n->adopt(make("first", false));
+  n->adopt(make("second", true));
+  n->shutdown();
+  REQUIRE(order->size() == 2);
+  CHECK((*order)[0] == "second:exit_reason(kill)");
+  CHECK((*order)[1] == "first:exit_reason(user_shutdown)");
+}
+
+TEST_CASE("log lines carry the node name, the event and key=value fields") {
+  log::configure(log::level::info, "alpha");
+  auto out = capture_stderr([] {
+    log::info("child_restarted", {{"sup", "root"}, {"child", "w 1"}, {"n", 2}});
+    log::debug("hidden");
+  });
+  CHECK(out.find(" info node=alpha event=child_restarted sup=root child=\"w 1\" n=2\n")
+        != std::string::npos);
+  CHECK(out.find("hidden") == std::string::npos);
+  log::configure(log::level::warn, "-");
+}
