@@ -4,7 +4,7 @@
 #include "ringvisor/supervision/child_spec.hpp"
 
 #include <caf/actor_system_config.hpp>
-#include <caf/blocking_actor.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/supervision/errc.hpp"
@@ -63,59 +63,60 @@ void add_types(caf::actor_system_config& cfg) {
 namespace {
 
 template <class T, class... Ts>
-caf::expected<T> call(caf::blocking_actor& self, const caf::actor& sup,
+caf::expected<T> call(caf::actor_system& sys, const caf::actor& sup,
                       caf::timespan timeout, Ts&&... xs) {
   caf::expected<T> result{caf::error{}};
-  self.request(sup, timeout, std::forward<Ts>(xs)...)
+  caf::scoped_actor self{sys};
+  self->request(sup, timeout, std::forward<Ts>(xs)...)
     .receive([&](T& x) { result = std::move(x); },
              [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 
-caf::error call_ok(caf::blocking_actor& self, const caf::actor& sup,
+caf::error call_ok(caf::actor_system& sys, const caf::actor& sup,
                    caf::timespan timeout, caf::atom_value op,
                    const std::string& id) {
-  auto result = call<caf::ok_atom>(self, sup, timeout, op, id);
+  auto result = call<caf::ok_atom>(sys, sup, timeout, op, id);
   return result ? caf::none : std::move(result.error());
 }
 
 } // namespace
 
-caf::expected<caf::actor> start_child(caf::blocking_actor& self,
+caf::expected<caf::actor> start_child(caf::actor_system& sys,
                                       const caf::actor& sup, child_spec spec,
                                       caf::timespan timeout) {
-  return call<caf::actor>(self, sup, timeout, start_child_atom::value,
+  return call<caf::actor>(sys, sup, timeout, start_child_atom::value,
                           std::move(spec));
 }
 
-caf::error terminate_child(caf::blocking_actor& self, const caf::actor& sup,
+caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
                            const std::string& id, caf::timespan timeout) {
-  return call_ok(self, sup, timeout, terminate_child_atom::value, id);
+  return call_ok(sys, sup, timeout, terminate_child_atom::value, id);
 }
 
-caf::expected<caf::actor> restart_child(caf::blocking_actor& self,
+caf::expected<caf::actor> restart_child(caf::actor_system& sys,
                                         const caf::actor& sup,
                                         const std::string& id,
                                         caf::timespan timeout) {
-  return call<caf::actor>(self, sup, timeout, restart_child_atom::value, id);
+  return call<caf::actor>(sys, sup, timeout, restart_child_atom::value, id);
 }
 
-caf::error delete_child(caf::blocking_actor& self, const caf::actor& sup,
+caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
                         const std::string& id, caf::timespan timeout) {
-  return call_ok(self, sup, timeout, delete_child_atom::value, id);
+  return call_ok(sys, sup, timeout, delete_child_atom::value, id);
 }
 
 caf::expected<std::vector<child_info>>
-which_children(caf::blocking_actor& self, const caf::actor& sup,
+which_children(caf::actor_system& sys, const caf::actor& sup,
                caf::timespan timeout) {
-  return call<std::vector<child_info>>(self, sup, timeout,
+  return call<std::vector<child_info>>(sys, sup, timeout,
                                        which_children_atom::value);
 }
 
-caf::expected<child_counts> count_children(caf::blocking_actor& self,
+caf::expected<child_counts> count_children(caf::actor_system& sys,
                                            const caf::actor& sup,
                                            caf::timespan timeout) {
-  return call<child_counts>(self, sup, timeout, count_children_atom::value);
+  return call<child_counts>(sys, sup, timeout, count_children_atom::value);
 }
 
 } // namespace ringvisor::supervision

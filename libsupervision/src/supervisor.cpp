@@ -164,8 +164,9 @@ private:
     c.handle = std::move(*hdl);
     ++c.generation;
     by_handle_.emplace(c.handle.id(), &c);
-    log::debug("child_started",
-               {{"sup", name_}, {"child", c.spec.id}, {"actor", c.handle.id()}});
+    if (log::enabled(log::level::debug)) // hot path: skip building fields
+      log::debug("child_started", {{"sup", name_}, {"child", c.spec.id},
+                                   {"actor", c.handle.id()}});
     return caf::none;
   }
 
@@ -207,7 +208,8 @@ private:
       // A stop we asked for: no restart, continue with the agenda.
       waiting_for_.clear();
       ++stop_token_;
-      log::debug("child_stopped", {{"sup", name_}, {"child", c.spec.id}});
+      if (log::enabled(log::level::debug))
+        log::debug("child_stopped", {{"sup", name_}, {"child", c.spec.id}});
       run_agenda();
       return;
     }

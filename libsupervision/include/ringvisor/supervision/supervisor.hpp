@@ -17,7 +17,6 @@
 
 namespace caf {
 class actor_system;
-class blocking_actor;
 } // namespace caf
 
 namespace ringvisor::supervision {
@@ -102,41 +101,45 @@ using which_children_atom = caf::atom_constant<caf::atom("whichchild")>;
 using count_children_atom = caf::atom_constant<caf::atom("countchild")>;
 
 // -- blocking client API --------------------------------------------------------
+//
+// For code outside actors (tools, main, tests). Each call uses a scoped actor
+// of its own, so a late reply or timeout never piles up in a caller's mailbox.
+// Actors should send the messages above with `request(...).then(...)` instead.
 
 /// Default timeout of the blocking calls below.
 inline constexpr caf::timespan default_call_timeout = std::chrono::seconds{5};
 
 /// Adds `spec` to `sup` and starts its child.
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<caf::actor>
-start_child(caf::blocking_actor& self, const caf::actor& sup, child_spec spec,
+start_child(caf::actor_system& sys, const caf::actor& sup, child_spec spec,
             caf::timespan timeout = default_call_timeout);
 
 /// Stops the child `id` of `sup` without restarting it.
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::error
-terminate_child(caf::blocking_actor& self, const caf::actor& sup,
+terminate_child(caf::actor_system& sys, const caf::actor& sup,
                 const std::string& id,
                 caf::timespan timeout = default_call_timeout);
 
 /// Starts the stopped child `id` of `sup` again.
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<caf::actor>
-restart_child(caf::blocking_actor& self, const caf::actor& sup,
+restart_child(caf::actor_system& sys, const caf::actor& sup,
               const std::string& id,
               caf::timespan timeout = default_call_timeout);
 
 /// Removes the stopped child `id` from `sup`.
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::error
-delete_child(caf::blocking_actor& self, const caf::actor& sup,
+delete_child(caf::actor_system& sys, const caf::actor& sup,
              const std::string& id,
              caf::timespan timeout = default_call_timeout);
 
 /// Lists the children of `sup` in start order.
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<std::vector<child_info>>
-which_children(caf::blocking_actor& self, const caf::actor& sup,
+which_children(caf::actor_system& sys, const caf::actor& sup,
                caf::timespan timeout = default_call_timeout);
 
 /// Counts the children of `sup`.
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<child_counts>
-count_children(caf::blocking_actor& self, const caf::actor& sup,
+count_children(caf::actor_system& sys, const caf::actor& sup,
                caf::timespan timeout = default_call_timeout);
 
 } // namespace ringvisor::supervision
