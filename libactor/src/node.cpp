@@ -58,7 +58,7 @@ caf::expected<std::unique_ptr<node>> node::start(node_config& cfg) {
     auto what = "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port)
                 + ": " + result->system_->render(port.error());
     log::error("node_start_failed", {{"reason", what}});
-    result->system_->await_actors_before_shutdown(false);
+    result->stopped_ = true;
     return make_error(errc::node_start_failed, std::move(what),
                       "choose another ringvisor.port or ringvisor.host");
   }
@@ -72,6 +72,10 @@ caf::expected<std::unique_ptr<node>> node::start(node_config& cfg) {
 
 node::~node() {
   shutdown();
+  // Handles that ever crossed the network pin actors; do not wait for them.
+  system_->await_actors_before_shutdown(false);
+  system_.reset();
+  log::info("node_stopped");
 }
 
 void node::adopt(caf::actor root) {
@@ -79,8 +83,9 @@ void node::adopt(caf::actor root) {
 }
 
 void node::shutdown() {
-  if (!system_)
+  if (stopped_)
     return;
+  stopped_ = true;
   log::info("node_stopping", {{"actors", adopted_.size()}});
   {
     caf::scoped_actor self{*system_};
@@ -100,10 +105,6 @@ void node::shutdown() {
   }
   adopted_.clear();
   system_->middleman().close(identity_.port);
-  // Handles that ever crossed the network pin actors; do not wait for them.
-  system_->await_actors_before_shutdown(false);
-  system_.reset();
-  log::info("node_stopped");
 }
 
 int node::await_signal() {

@@ -370,3 +370,54 @@ TEST_CASE_FIXTURE(supervision_fixture,
 }
 
 } // TEST_SUITE
+
+TEST_SUITE("blocking client API") {
+
+TEST_CASE("the blocking calls drive a supervisor from outside any actor") {
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", 2);
+  ringvisor::supervision::add_types(cfg);
+  caf::actor_system sys{cfg};
+  auto factories = std::make_shared<ringvisor::actor::factory_registry>();
+  REQUIRE(!factories->add<std::string>(
+    "worker", [](caf::event_based_actor*, const std::string&) -> caf::behavior {
+      return {[](ping_atom) { return pong_atom::value; }};
+    }));
+  supervisor_spec spec;
+  spec.factories = factories;
+  auto sup = spawn_supervisor(sys, spec);
+  REQUIRE(sup);
+  auto x = start_child(sys, *sup, supervision_fixture::worker("x"));
+  REQUIRE(x);
+  auto children = which_children(sys, *sup);
+  REQUIRE(children);
+  REQUIRE(children->size() == 1);
+  CHECK(children->front().handle == *x);
+  REQUIRE(!terminate_child(sys, *sup, "x"));
+  CHECK(count_children(sys, *sup)->active == 0);
+  REQUIRE(restart_child(sys, *sup, "x"));
+  CHECK(delete_child(sys, *sup, "x") == errc::running);
+  CHECK(terminate_child(sys, *sup, "nope") == errc::not_found);
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a blocking call to a supervisor that is gone fails at once") {
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", 2);
+  ringvisor::supervision::add_types(cfg);
+  caf::actor_system sys{cfg};
+  supervisor_spec spec;
+  auto sup = spawn_supervisor(sys, spec);
+  REQUIRE(sup);
+  {
+    caf::scoped_actor self{sys};
+    self->monitor(*sup);
+    self->send_exit(*sup, caf::exit_reason::user_shutdown);
+    self->receive([](caf::down_msg&) {});
+  }
+  auto res = which_children(sys, *sup);
+  REQUIRE(!res);
+  CHECK(res.error() == caf::sec::request_receiver_down);
+}
+
+} // TEST_SUITE

@@ -54,7 +54,8 @@ public:
   node(const node&) = delete;
   node& operator=(const node&) = delete;
 
-  /// Shuts down if `shutdown` was not called.
+  /// Shuts down if `shutdown` was not called, then stops the actor system.
+  /// Scoped actors of this node's system must be gone by then.
   ~node();
 
   /// Returns the node's actor system.
@@ -76,8 +77,9 @@ public:
   void adopt(caf::actor root);
 
   /// Stops the adopted actors newest first, each with `user_shutdown`,
-  /// killing any still alive after `ringvisor.shutdown-grace`, then stops
-  /// the actor system. Idempotent.
+  /// killing any still alive after `ringvisor.shutdown-grace`, and closes
+  /// the node's port. The actor system stays up until the node is destroyed.
+  /// Idempotent.
   void shutdown();
 
   /// Blocks the calling thread until SIGINT or SIGTERM and returns the
@@ -92,6 +94,7 @@ private:
   std::unique_ptr<caf::actor_system> system_;
   std::shared_ptr<factory_registry> factories_;
   std::vector<caf::actor> adopted_;
+  bool stopped_ = false;
 };
 
 } // namespace ringvisor::actor
