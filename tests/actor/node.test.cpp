@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <doctest/doctest.h>
 
+#include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/node.hpp"
 #include "support/test_system.hpp"
@@ -109,4 +111,30 @@ TEST_CASE("log lines carry the node name, the event and key=value fields") {
         != std::string::npos);
   CHECK(out.find("hidden") == std::string::npos);
   log::configure(log::level::warn, "-");
+}
+
+TEST_CASE("a ringvisor error crosses nodes over TCP as a caf::error") {
+  actor::node_config cfg1;
+  actor::node_config cfg2;
+  auto server = start_node(cfg1, {"--ringvisor.name=server"});
+  auto client = start_node(cfg2, {"--ringvisor.name=client"});
+  auto failing = server->system().spawn([]() -> caf::behavior {
+    return {[](int32_t) -> caf::result<int32_t> {
+      return actor::make_error(actor::errc::unknown_child_type, "superhero");
+    }};
+  });
+  server->adopt(failing);
+  auto port = server->system().middleman().publish(failing, 0, "127.0.0.1", true);
+  REQUIRE(port);
+  auto remote = client->system().middleman().remote_actor("127.0.0.1", *port);
+  REQUIRE(remote);
+  caf::error err;
+  {
+    caf::scoped_actor self{client->system()};
+    self->request(*remote, std::chrono::seconds{5}, int32_t{1})
+      .receive([](int32_t) {}, [&](caf::error& x) { err = std::move(x); });
+  }
+  CHECK(err == actor::errc::unknown_child_type);
+  CHECK(client->system().render(err)
+        == "ringvisor.actor.unknown_child_type: superhero");
 }
