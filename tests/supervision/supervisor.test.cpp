@@ -369,6 +369,20 @@ TEST_CASE_FIXTURE(supervision_fixture,
   CHECK(reason == errc::start_failed);
 }
 
+TEST_CASE_FIXTURE(supervision_fixture,
+                  "a supervisor whose first child fails to start exits at once") {
+  auto failing = worker("a");
+  failing.start = [](caf::actor_system&) -> caf::expected<caf::actor> {
+    return caf::make_error(caf::sec::runtime_error, "no disk");
+  };
+  auto sup = spawn(make_spec(restart_strategy::one_for_one, {failing, worker("b")}));
+  CHECK(events->empty());
+  caf::error reason;
+  REQUIRE(is_down(sup, &reason));
+  CHECK(reason == errc::start_failed);
+  CHECK(ringvisor::actor::render(reason).find("no disk") != std::string::npos);
+}
+
 } // TEST_SUITE
 
 TEST_SUITE("blocking client API") {
