@@ -15,6 +15,7 @@
 #include <doctest/doctest.h>
 
 #include "ringvisor/actor/errc.hpp"
+#include "support/printers.hpp"
 
 namespace ringvisor::test {
 
@@ -116,17 +117,6 @@ private:
 };
 
 } // namespace ringvisor::test
-
-/// Lets doctest print lists of strings in failed checks.
-template <>
-struct doctest::StringMaker<std::vector<std::string>> {
-  static doctest::String convert(const std::vector<std::string>& xs) {
-    std::string result = "{";
-    for (auto& x : xs)
-      result += (result.size() > 1 ? ", \"" : "\"") + x + "\"";
-    return (result + "}").c_str();
-  }
-};
 
 /// Lets doctest print errors in failed checks.
 namespace caf {

@@ -1,0 +1,92 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ringvisor/cluster/export.hpp"
+
+namespace ringvisor::cluster {
+
+/// A consistent-hash ring of named members with virtual nodes, hashed with
+/// XXH3-64. Two rings with the same members and `vnodes` place every key on
+/// the same member, on any node and in any insertion order; adding or
+/// removing one of N members moves about 1/N of the keys, all of them to or
+/// from that member.
+///
+/// Example:
+/// ```
+/// hash_ring ring{{"node-a", "node-b", "node-c"}};
+/// auto owner = ring.whois("hero/batman");   // e.g. "node-b"
+/// if (ring.mine("hero/batman", "node-b")) start_locally();
+/// ```
+class RINGVISOR_CLUSTER_EXPORT hash_ring {
+public:
+  /// Virtual nodes per member: enough for every member's share of keys to
+  /// stay within 10% of the mean for up to 16 members.
+  static constexpr size_t default_vnodes = 1024;
+
+  /// An empty ring.
+  explicit hash_ring(size_t vnodes = default_vnodes);
+
+  /// A ring of `members`; duplicates count once.
+  explicit hash_ring(std::vector<std::string> members,
+                     size_t vnodes = default_vnodes);
+
+  /// Adds `member`; returns false if it was there already.
+  bool add(std::string member);
+
+  /// Removes `member`; returns false if it was not there.
+  bool remove(std::string_view member);
+
+  /// Returns whether `member` is on the ring.
+  bool contains(std::string_view member) const;
+
+  /// Returns the member that owns `key`, or nothing if the ring is empty.
+  std::optional<std::string_view> whois(std::string_view key) const {
+    return whois_hash(hash(key));
+  }
+
+  /// Returns the member that owns a key whose `hash` is known.
+  std::optional<std::string_view> whois_hash(uint64_t key_hash) const;
+
+  /// Returns whether `self` owns `key`.
+  bool mine(std::string_view key, std::string_view self) const {
+    auto owner = whois(key);
+    return owner && *owner == self;
+  }
+
+  /// Returns the members, sorted by name.
+  const std::vector<std::string>& members() const noexcept {
+    return members_;
+  }
+
+  /// Returns whether the ring has no member.
+  bool empty() const noexcept {
+    return members_.empty();
+  }
+
+  /// Returns the number of virtual nodes per member.
+  size_t vnodes() const noexcept {
+    return vnodes_;
+  }
+
+  /// Hashes a key the way the ring does (XXH3-64, seed 0).
+  static uint64_t hash(std::string_view key) noexcept;
+
+private:
+  struct point {
+    uint64_t hash;
+    uint32_t member; // index into members_
+  };
+
+  void rebuild();
+
+  size_t vnodes_;
+  std::vector<std::string> members_;
+  std::vector<point> points_; // sorted by hash, ties by member name
+};
+
+} // namespace ringvisor::cluster

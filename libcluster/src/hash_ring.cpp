@@ -1,0 +1,72 @@
+#include "ringvisor/cluster/hash_ring.hpp"
+
+#include <algorithm>
+
+#include <xxhash.h>
+
+namespace ringvisor::cluster {
+
+hash_ring::hash_ring(size_t vnodes) : vnodes_(std::max<size_t>(vnodes, 1)) {
+  // nop
+}
+
+hash_ring::hash_ring(std::vector<std::string> members, size_t vnodes)
+  : vnodes_(std::max<size_t>(vnodes, 1)), members_(std::move(members)) {
+  std::sort(members_.begin(), members_.end());
+  members_.erase(std::unique(members_.begin(), members_.end()), members_.end());
+  rebuild();
+}
+
+bool hash_ring::add(std::string member) {
+  auto i = std::lower_bound(members_.begin(), members_.end(), member);
+  if (i != members_.end() && *i == member)
+    return false;
+  members_.insert(i, std::move(member));
+  rebuild();
+  return true;
+}
+
+bool hash_ring::remove(std::string_view member) {
+  auto i = std::lower_bound(members_.begin(), members_.end(), member);
+  if (i == members_.end() || *i != member)
+    return false;
+  members_.erase(i);
+  rebuild();
+  return true;
+}
+
+bool hash_ring::contains(std::string_view member) const {
+  return std::binary_search(members_.begin(), members_.end(), member);
+}
+
+std::optional<std::string_view> hash_ring::whois_hash(uint64_t key_hash) const {
+  if (points_.empty())
+    return std::nullopt;
+  // The owner is the first point at or after the key, wrapping around.
+  auto i = std::lower_bound(points_.begin(), points_.end(), key_hash,
+                            [](const point& p, uint64_t h) { return p.hash < h; });
+  if (i == points_.end())
+    i = points_.begin();
+  return std::string_view{members_[i->member]};
+}
+
+uint64_t hash_ring::hash(std::string_view key) noexcept {
+  return XXH3_64bits(key.data(), key.size());
+}
+
+void hash_ring::rebuild() {
+  points_.clear();
+  points_.reserve(members_.size() * vnodes_);
+  for (uint32_t m = 0; m < members_.size(); ++m) {
+    auto& name = members_[m];
+    // Virtual node v of a member sits at XXH3(name, seed = v).
+    for (uint64_t v = 0; v < vnodes_; ++v)
+      points_.push_back({XXH3_64bits_withSeed(name.data(), name.size(), v), m});
+  }
+  // Members are sorted by name, so index order breaks hash ties by name.
+  std::sort(points_.begin(), points_.end(), [](const point& x, const point& y) {
+    return x.hash != y.hash ? x.hash < y.hash : x.member < y.member;
+  });
+}
+
+} // namespace ringvisor::cluster

@@ -1,0 +1,134 @@
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include <doctest/doctest.h>
+
+#include "support/printers.hpp"
+
+#include "ringvisor/cluster/hash_ring.hpp"
+
+using ringvisor::cluster::hash_ring;
+using strings = std::vector<std::string>;
+
+namespace {
+
+strings keys(size_t n) {
+  strings result;
+  result.reserve(n);
+  for (size_t i = 0; i < n; ++i)
+    result.push_back("child/" + std::to_string(i));
+  return result;
+}
+
+strings names(size_t n) {
+  strings result;
+  for (size_t i = 1; i <= n; ++i)
+    result.push_back("node-" + std::to_string(i));
+  return result;
+}
+
+std::map<std::string, size_t> shares(const hash_ring& ring, const strings& ks) {
+  std::map<std::string, size_t> result;
+  for (auto& k : ks)
+    ++result[std::string{*ring.whois(k)}];
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("an empty ring owns nothing") {
+  hash_ring ring;
+  CHECK(ring.empty());
+  CHECK(!ring.whois("x"));
+  CHECK(!ring.mine("x", "node-1"));
+}
+
+TEST_CASE("the same members give the same placement in any insertion order") {
+  auto ks = keys(10'000);
+  hash_ring a{{"node-3", "node-1", "node-2"}};
+  hash_ring b;
+  b.add("node-2");
+  b.add("node-3");
+  b.add("node-1");
+  CHECK(!b.add("node-1"));
+  CHECK(a.members() == b.members());
+  for (auto& k : ks)
+    REQUIRE(*a.whois(k) == *b.whois(k));
+}
+
+TEST_CASE("placement is pinned, so that nodes of different builds agree") {
+  // A golden record: if a change of hash, seed or tie-break alters these
+  // owners, nodes running old and new builds would disagree on placement.
+  CHECK(hash_ring::hash("") == 0x2d06800538d394c2ULL); // XXH3-64 of nothing
+  hash_ring ring{names(3)};
+  strings owners;
+  for (auto& k : keys(6))
+    owners.emplace_back(*ring.whois(k));
+  CHECK(owners == strings{"node-1", "node-1", "node-2", "node-1", "node-2", "node-1"});
+}
+
+TEST_CASE("every member's share stays within 10% of the mean for 3, 5 and 16 members") {
+  auto ks = keys(100'000);
+  for (size_t n : {3, 5, 16}) {
+    CAPTURE(n);
+    hash_ring ring{names(n)};
+    auto counts = shares(ring, ks);
+    REQUIRE(counts.size() == n);
+    auto mean = double(ks.size()) / n;
+    for (auto& [member, count] : counts) {
+      CAPTURE(member);
+      CAPTURE(count);
+      CHECK(std::abs(double(count) - mean) / mean < 0.10);
+    }
+  }
+}
+
+TEST_CASE("a join moves about 1/N of 100k keys, all of them to the new member") {
+  auto ks = keys(100'000);
+  for (size_t n : {3, 4, 9}) {
+    CAPTURE(n);
+    hash_ring before{names(n)};
+    hash_ring after = before;
+    after.add("node-new");
+    size_t moved = 0;
+    for (auto& k : ks) {
+      auto old_owner = *before.whois(k);
+      auto new_owner = *after.whois(k);
+      if (old_owner != new_owner) {
+        ++moved;
+        REQUIRE(new_owner == "node-new");
+      }
+    }
+    auto expected = double(ks.size()) / (n + 1);
+    CAPTURE(moved);
+    CHECK(std::abs(double(moved) - expected) / expected < 0.10);
+  }
+}
+
+TEST_CASE("a leave moves only the leaver's keys") {
+  auto ks = keys(100'000);
+  hash_ring before{names(5)};
+  hash_ring after = before;
+  REQUIRE(after.remove("node-3"));
+  CHECK(!after.remove("node-3"));
+  CHECK(!after.contains("node-3"));
+  size_t moved = 0;
+  for (auto& k : ks) {
+    auto old_owner = *before.whois(k);
+    if (old_owner != *after.whois(k)) {
+      ++moved;
+      REQUIRE(old_owner == "node-3");
+    }
+  }
+  CHECK(moved == shares(before, ks)["node-3"]);
+}
+
+TEST_CASE("mine answers for the owner only") {
+  hash_ring ring{names(3)};
+  auto owner = std::string{*ring.whois("hero/batman")};
+  CHECK(ring.mine("hero/batman", owner));
+  for (auto& other : names(3))
+    if (other != owner)
+      CHECK(!ring.mine("hero/batman", other));
+}
