@@ -83,9 +83,7 @@ caf::error node_config::read(int argc, char** argv) {
     text = read_file(path);
   else if (path != config_file_path)
     return make_error(errc::bad_config, "cannot open config file " + path);
-  if (auto err = read(std::move(args), text))
-    return err;
-  return caf::none;
+  return read(std::move(args), text);
 }
 
 caf::error node_config::read(std::vector<std::string> args,
