@@ -27,6 +27,7 @@ namespace ringvisor::supervision {
 namespace {
 
 using shutdown_timeout_atom = caf::atom_constant<caf::atom("sd_timeout")>;
+using restart_due_atom = caf::atom_constant<caf::atom("restartdue")>;
 
 bool is_normal(const caf::error& reason) {
   return !reason || reason == caf::exit_reason::user_shutdown;
@@ -40,6 +41,8 @@ public:
       strategy_(spec.strategy),
       max_restarts_(spec.max_restarts),
       period_(spec.period),
+      restart_delay_(spec.restart_delay),
+      max_restart_delay_(spec.max_restart_delay),
       factories_(std::move(spec.factories)),
       initial_(std::move(spec.children)) {
     // nop
@@ -100,7 +103,10 @@ private:
   void execute(step& x) {
     switch (x.what) {
       case step::kind::start:
-        if (auto c = find(x.id); c != nullptr && !c->handle)
+        // A delayed start (generation set) is void once the child moved on.
+        if (auto c = find(x.id); c != nullptr && !c->handle
+                                 && (x.generation == 0
+                                     || x.generation == c->generation))
           if (auto err = start(*c))
             on_start_failure(*c, std::move(err));
         break;
@@ -236,15 +242,64 @@ private:
       log::error("escalate", {{"sup", name_}, {"child", id},
                               {"reason", reason_str},
                               {"max_restarts", max_restarts_},
-                              {"period_ms", period_ms()}});
+                              {"period_ms", to_ms(period_)}});
       shut_down(make_error(errc::reached_max_restart_intensity, name_, id,
                            reason_str));
       return;
     }
+    auto delay = restart_delay();
     log::info("child_restarting", {{"sup", name_}, {"child", id},
                                    {"reason", reason_str},
-                                   {"strategy", strategy_name()}});
-    push_front(restart_plan(c));
+                                   {"strategy", strategy_name()},
+                                   {"delay_ms", to_ms(delay)}});
+    auto plan = restart_plan(c);
+    if (delay.count() > 0)
+      plan = delay_starts(std::move(plan), delay);
+    push_front(std::move(plan));
+  }
+
+  // Back-off doubling with each restart recorded within the period.
+  caf::timespan restart_delay() const {
+    if (restart_delay_.count() <= 0)
+      return caf::timespan{0};
+    auto delay = restart_delay_;
+    for (size_t i = 1; i < restarts_.size() && delay < max_restart_delay_; ++i)
+      delay *= 2;
+    return std::min(delay, max_restart_delay_);
+  }
+
+  // Keeps the stops of `plan` and sends its starts to ourselves after `delay`.
+  std::vector<step> delay_starts(std::vector<step> plan, caf::timespan delay) {
+    std::vector<std::pair<std::string, uint64_t>> starts;
+    std::vector<step> result;
+    for (auto& x : plan) {
+      if (x.what == step::kind::start) {
+        auto c = find(x.id);
+        starts.emplace_back(x.id, c != nullptr ? c->generation : 0);
+      } else {
+        result.push_back(std::move(x));
+      }
+    }
+    auto batch = ++restart_batch_;
+    delayed_restarts_.emplace(batch, std::move(starts));
+    result.push_back(step{step::kind::run, {}, 0, {}, [this, delay, batch] {
+                            delayed_send(this, delay, restart_due_atom::value,
+                                         batch);
+                          }});
+    return result;
+  }
+
+  void on_restart_due(uint64_t batch) {
+    auto i = delayed_restarts_.find(batch);
+    if (i == delayed_restarts_.end())
+      return;
+    auto starts = std::move(i->second);
+    delayed_restarts_.erase(i);
+    if (shutting_down_)
+      return;
+    for (auto& [id, generation] : starts)
+      agenda_.push_back(step{step::kind::start, id, generation, {}, {}});
+    run_agenda();
   }
 
   void on_start_failure(child& c, caf::error err) {
@@ -413,9 +468,8 @@ private:
     return "?";
   }
 
-  int64_t period_ms() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(period_)
-      .count();
+  static int64_t to_ms(caf::timespan x) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(x).count();
   }
 
   // -- state ------------------------------------------------------------------
@@ -424,6 +478,8 @@ private:
   restart_strategy strategy_;
   size_t max_restarts_;
   caf::timespan period_;
+  caf::timespan restart_delay_;
+  caf::timespan max_restart_delay_;
   std::shared_ptr<const actor::factory_registry> factories_;
   std::vector<child_spec> initial_;
 
@@ -431,6 +487,10 @@ private:
   std::unordered_map<std::string_view, child_list::iterator> by_id_;
   std::unordered_map<caf::actor_id, child*> by_handle_;
   std::deque<caf::actor_clock::time_point> restarts_;
+
+  std::unordered_map<uint64_t, std::vector<std::pair<std::string, uint64_t>>>
+    delayed_restarts_; // batch -> (child id, generation) to start
+  uint64_t restart_batch_ = 0;
 
   std::deque<step> agenda_;
   std::string waiting_for_; // id of the child being stopped, if any
@@ -463,6 +523,7 @@ caf::behavior supervisor_actor::make_behavior() {
     [this](shutdown_timeout_atom, uint64_t token) {
       on_shutdown_timeout(token);
     },
+    [this](restart_due_atom, uint64_t batch) { on_restart_due(batch); },
     [this](start_child_atom, child_spec& spec) {
       return defer([this, spec](caf::response_promise& rp) mutable {
         do_start_child(rp, spec);

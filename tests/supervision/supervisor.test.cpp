@@ -195,6 +195,54 @@ TEST_CASE_FIXTURE(supervision_fixture,
   CHECK(ringvisor::actor::render(reason).find("root") != std::string::npos);
 }
 
+TEST_CASE_FIXTURE(supervision_fixture,
+                  "a restart delay backs off, doubling with each restart in the period") {
+  auto spec = make_spec(restart_strategy::one_for_one, {worker("a")});
+  spec.max_restarts = 10;
+  spec.restart_delay = std::chrono::milliseconds{100};
+  spec.max_restart_delay = std::chrono::milliseconds{300};
+  auto sup = spawn(spec);
+  take_events();
+  auto crash_and_wait = [&](std::chrono::milliseconds delay) {
+    send(child(sup, "a"), crash_atom::value);
+    CHECK(take_events() == strings{"stop a"});
+    advance_time(delay - std::chrono::milliseconds{1});
+    CHECK(take_events().empty());
+    advance_time(std::chrono::milliseconds{1});
+    CHECK(take_events() == strings{"start a"});
+  };
+  crash_and_wait(std::chrono::milliseconds{100});
+  crash_and_wait(std::chrono::milliseconds{200});
+  crash_and_wait(std::chrono::milliseconds{300}); // capped
+}
+
+TEST_CASE_FIXTURE(supervision_fixture,
+                  "with a restart delay, a strategy stops at once and starts later") {
+  auto spec = make_spec(restart_strategy::one_for_all, abc());
+  spec.restart_delay = std::chrono::seconds{1};
+  auto sup = spawn(spec);
+  take_events();
+  send(child(sup, "b"), crash_atom::value);
+  CHECK(take_events() == strings{"stop b", "stop c", "stop a"});
+  auto counts = request<child_counts>(sup, count_children_atom::value);
+  REQUIRE(counts);
+  CHECK(counts->active == 0);
+  advance_time(std::chrono::seconds{1});
+  CHECK(take_events() == strings{"start a", "start b", "start c"});
+}
+
+TEST_CASE_FIXTURE(supervision_fixture,
+                  "a delayed restart does not run twice after a manual restart_child") {
+  auto spec = make_spec(restart_strategy::one_for_one, {worker("a")});
+  spec.restart_delay = std::chrono::seconds{1};
+  auto sup = spawn(spec);
+  send(child(sup, "a"), crash_atom::value);
+  REQUIRE(request<caf::actor>(sup, restart_child_atom::value, std::string{"a"}));
+  take_events();
+  advance_time(std::chrono::seconds{1});
+  CHECK(take_events().empty());
+}
+
 } // TEST_SUITE
 
 TEST_SUITE("ordered shutdown") {

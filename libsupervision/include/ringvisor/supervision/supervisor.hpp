@@ -57,6 +57,14 @@ struct supervisor_spec {
 
   caf::timespan period = std::chrono::seconds{5};
 
+  /// Back-off before a restart: 0 restarts at once. Otherwise the first
+  /// restart within `period` waits `restart_delay`, each further one twice as
+  /// long as the one before, up to `max_restart_delay`. Children that a
+  /// strategy stops are stopped at once; only their starts wait.
+  caf::timespan restart_delay{0};
+
+  caf::timespan max_restart_delay = std::chrono::seconds{10};
+
   /// Started in order when the supervisor starts, stopped in reverse order.
   std::vector<child_spec> children;
 
