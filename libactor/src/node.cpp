@@ -1,5 +1,6 @@
 #include "ringvisor/actor/node.hpp"
 
+#include <chrono>
 #include <csignal>
 #include <random>
 
@@ -17,13 +18,14 @@ namespace ringvisor::actor {
 
 namespace {
 
-uint64_t random_incarnation() {
-  std::random_device rd;
-  std::mt19937_64 gen{(uint64_t{rd()} << 32) ^ rd()};
-  uint64_t result = 0;
-  while (result == 0)
-    result = gen();
-  return result;
+// Grows with every start of a process, so that gossip can tell a restarted
+// node from its stale former self: microseconds since the epoch in the high
+// bits, 8 random bits below to split two starts within one microsecond.
+uint64_t make_incarnation() {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count();
+  return (static_cast<uint64_t>(us) << 8) | (std::random_device{}() & 0xFFu);
 }
 
 // Self-pipe for await_signal: the handler only writes the signal number.
@@ -50,7 +52,7 @@ caf::expected<std::unique_ptr<node>> node::start(node_config& cfg) {
   log::parse_level(cfg.log_level, lvl);
   log::configure(lvl, cfg.name);
   std::unique_ptr<node> result{
-    new node(cfg, node_identity{cfg.name, random_incarnation(), cfg.host, 0})};
+    new node(cfg, node_identity{cfg.name, make_incarnation(), cfg.host, 0})};
   result->system_ = std::make_unique<caf::actor_system>(cfg);
   auto port = result->system_->middleman().open(cfg.port, cfg.host.c_str(),
                                                 true);

@@ -15,8 +15,8 @@
 
 namespace ringvisor::actor {
 
-/// Who a node is: its logical name, an incarnation that changes on every
-/// start, and the endpoint it listens on.
+/// Who a node is: its logical name, an incarnation that grows with every
+/// start of the process, and the endpoint it listens on.
 struct node_identity {
   std::string name;
   uint64_t incarnation = 0;

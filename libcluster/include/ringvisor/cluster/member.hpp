@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/meta/type_name.hpp>
+
+#include "ringvisor/cluster/export.hpp"
+
+namespace ringvisor::cluster {
+
+/// A member's lifecycle. The order is the merge order: a later status wins
+/// over an earlier one of the same incarnation.
+enum class member_status : uint8_t {
+  joining,
+  up,
+  leaving,
+  down,
+  removed,
+};
+
+/// Returns `"joining"`, `"up"`, `"leaving"`, `"down"` or `"removed"`.
+RINGVISOR_CLUSTER_EXPORT const char* to_string(member_status x);
+
+/// One node of the cluster as the membership view records it.
+struct member {
+  /// Logical node name, unique in the cluster.
+  std::string name;
+
+  /// Random per process start: a restarted node is a new incarnation and
+  /// replaces the old one.
+  uint64_t incarnation = 0;
+
+  /// `host:port` of the node.
+  std::string endpoint;
+
+  member_status status = member_status::joining;
+};
+
+/// Compares everything, for tests and change detection.
+inline bool operator==(const member& x, const member& y) {
+  return x.name == y.name && x.incarnation == y.incarnation
+         && x.endpoint == y.endpoint && x.status == y.status;
+}
+
+inline bool operator!=(const member& x, const member& y) {
+  return !(x == y);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member& x) {
+  return f(caf::meta::type_name("ringvisor::member"), x.name, x.incarnation,
+           x.endpoint, x.status);
+}
+
+} // namespace ringvisor::cluster
