@@ -23,6 +23,10 @@ std::string to_string(errc x) {
       return "bad_state";
     case errc::node_start_failed:
       return "node_start_failed";
+    case errc::name_taken:
+      return "name_taken";
+    case errc::not_registered:
+      return "not_registered";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

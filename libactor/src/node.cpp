@@ -10,6 +10,9 @@
 #include <caf/config.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "ringvisor/actor/directory.hpp"
 
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
@@ -54,9 +57,12 @@ caf::expected<std::unique_ptr<node>> node::start(node_config& cfg) {
   std::unique_ptr<node> result{
     new node(cfg, node_identity{cfg.name, make_incarnation(), cfg.host, 0})};
   result->system_ = std::make_unique<caf::actor_system>(cfg);
-  auto port = result->system_->middleman().open(cfg.port, cfg.host.c_str(),
-                                                true);
+  // The directory is what a peer gets when it connects to our port.
+  result->directory_ = spawn_directory(*result->system_);
+  auto port = result->system_->middleman().publish(result->directory_, cfg.port,
+                                                   cfg.host.c_str(), true);
   if (!port) {
+    caf::anon_send_exit(result->directory_, caf::exit_reason::kill);
     auto what = "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port)
                 + ": " + result->system_->render(port.error());
     log::error("node_start_failed", {{"reason", what}});
@@ -107,6 +113,7 @@ void node::shutdown() {
   }
   adopted_.clear();
   system_->middleman().close(identity_.port);
+  caf::anon_send_exit(directory_, caf::exit_reason::user_shutdown);
 }
 
 int node::await_signal() {

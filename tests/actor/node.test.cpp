@@ -139,3 +139,33 @@ TEST_CASE("a ringvisor error crosses nodes over TCP as a caf::error") {
   CHECK(client->system().render(err)
         == "ringvisor.actor.unknown_child_type: superhero");
 }
+
+TEST_CASE("a peer that connects to a node's port finds its services in the directory") {
+  actor::node_config cfg1;
+  actor::node_config cfg2;
+  auto server = start_node(cfg1, {"--ringvisor.name=server"});
+  auto client = start_node(cfg2, {"--ringvisor.name=client"});
+  auto doubler = server->system().spawn([]() -> caf::behavior {
+    return {[](int32_t x) { return x * 2; }};
+  });
+  server->adopt(doubler);
+  caf::scoped_actor srv{server->system()};
+  srv->request(server->directory(), std::chrono::seconds{5}, caf::put_atom::value,
+               std::string{"doubler"}, doubler)
+    .receive([](caf::ok_atom) {}, [](caf::error& err) { FAIL(actor::render(err)); });
+  auto dir = client->system().middleman().remote_actor(
+    "127.0.0.1", server->identity().port);
+  REQUIRE(dir);
+  caf::scoped_actor self{client->system()};
+  caf::actor remote;
+  self->request(*dir, std::chrono::seconds{5}, caf::get_atom::value,
+                std::string{"doubler"})
+    .receive([&](caf::actor& x) { remote = std::move(x); },
+             [](caf::error& err) { FAIL(actor::render(err)); });
+  REQUIRE(remote);
+  int32_t result = 0;
+  self->request(remote, std::chrono::seconds{5}, int32_t{21})
+    .receive([&](int32_t x) { result = x; },
+             [](caf::error& err) { FAIL(actor::render(err)); });
+  CHECK(result == 42);
+}

@@ -32,6 +32,10 @@ enum class errc : uint8_t {
   bad_state,
   /// The node could not open its port or start its actor system.
   node_start_failed,
+  /// A node directory name is taken by a live actor.
+  name_taken,
+  /// A node directory has no actor under that name.
+  not_registered,
 };
 
 /// CAF error category of `errc`.

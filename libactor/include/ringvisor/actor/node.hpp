@@ -30,8 +30,8 @@ struct node_identity {
 };
 
 /// One OS process of a ringvisor cluster: a `caf::actor_system` with the io
-/// middleman listening on `ringvisor.host:ringvisor.port`, a factory
-/// registry, and an orderly shutdown that stops the actors the node adopted,
+/// middleman publishing the node directory on `ringvisor.host:ringvisor.port`,
+/// a factory registry, and an orderly shutdown that stops the actors the node adopted,
 /// newest first.
 ///
 /// Example:
@@ -73,6 +73,12 @@ public:
     return factories_;
   }
 
+  /// Returns the node directory, published on the node's port: peers that
+  /// connect to the node get this handle (see `directory.hpp`).
+  const caf::actor& directory() const noexcept {
+    return directory_;
+  }
+
   /// Makes the node stop `root` on shutdown, before anything adopted earlier.
   void adopt(caf::actor root);
 
@@ -93,6 +99,7 @@ private:
   node_identity identity_;
   std::unique_ptr<caf::actor_system> system_;
   std::shared_ptr<factory_registry> factories_;
+  caf::actor directory_;
   std::vector<caf::actor> adopted_;
   bool stopped_ = false;
 };

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "ringvisor/actor/export.hpp"
+
+/// The node directory: the actor every node publishes on its port, so that a
+/// peer that connects to `host:port` gets one handle from which it finds the
+/// node's services by name (the cluster agent, supervisors, ...). A name
+/// disappears when its actor terminates.
+///
+/// Messages:
+/// - `(caf::put_atom, std::string name, caf::actor)` -> `caf::ok_atom`, or
+///   `errc::name_taken` while another live actor holds the name;
+/// - `(caf::get_atom, std::string name)` -> `caf::actor`, or `errc::not_registered`;
+/// - `(caf::get_atom)` -> `std::vector<std::string>`, all names, sorted.
+///
+/// Example (from a peer):
+/// ```
+/// auto dir = sys.middleman().remote_actor("127.0.0.2", 4900);
+/// self->request(*dir, 1s, caf::get_atom::value, "cluster").then(...);
+/// ```
+namespace ringvisor::actor {
+
+/// Spawns a node directory.
+RINGVISOR_ACTOR_EXPORT caf::actor spawn_directory(caf::actor_system& sys);
+
+} // namespace ringvisor::actor
