@@ -63,6 +63,11 @@ public:
     return *system_;
   }
 
+  /// Returns the configuration the node was started with.
+  const node_config& config() const noexcept {
+    return cfg_;
+  }
+
   /// Returns the node's identity; `port` is the bound port.
   const node_identity& identity() const noexcept {
     return identity_;
