@@ -30,6 +30,9 @@ struct agent_state {
   std::map<std::string, caf::actor> peers; // member name -> its agent
   std::set<std::string> connecting;        // endpoints with a connect in flight
   std::vector<caf::actor> listeners;
+  size_t consensus = 1;
+  cluster_status status = cluster_status::starting;
+  std::vector<caf::response_promise> awaiting_up;
   static inline const char* name = "ringvisor.cluster_agent";
 };
 
@@ -56,7 +59,42 @@ public:
       self_->send(l, view_atom::value, members);
     for (auto& [name, peer] : st_.peers)
       self_->send(peer, gossip_atom::value, members);
+    if (st_.status != cluster_status::stopping)
+      set_status(st_.view.up_members().size() >= st_.consensus
+                   ? cluster_status::up
+                   : cluster_status::starting);
     connect_missing();
+  }
+
+  void set_status(cluster_status now) {
+    auto before = st_.status;
+    if (now == before)
+      return;
+    st_.status = now;
+    log::info("cluster_status", {{"from", to_string(before)}, {"to", to_string(now)},
+                                 {"up", st_.view.up_members().size()},
+                                 {"consensus", st_.consensus}});
+    auto members = st_.view.members();
+    for (auto& l : st_.listeners)
+      self_->send(l, status_atom::value, before, now, members);
+    if (now == cluster_status::up) {
+      for (auto& rp : st_.awaiting_up)
+        rp.deliver(caf::ok_atom::value);
+      st_.awaiting_up.clear();
+    }
+  }
+
+  // An orderly shutdown: tell the peers we left, then go.
+  void leave(caf::error reason) {
+    set_status(cluster_status::stopping);
+    auto me = st_.self;
+    me.status = member_status::removed;
+    st_.view.update(me);
+    auto members = st_.view.members();
+    for (auto& [name, peer] : st_.peers)
+      self_->send(peer, gossip_atom::value, members);
+    log::info("cluster_left", {{"peers", st_.peers.size()}});
+    self_->quit(std::move(reason));
   }
 
   // Links to every live member we have no link to, and to the seeds while
@@ -154,13 +192,19 @@ private:
 };
 
 caf::behavior agent(agent_actor* self, member me, std::vector<std::string> seeds,
-                    caf::timespan retry) {
+                    size_t consensus, caf::timespan retry) {
   auto impl = std::make_shared<agent_impl>(self);
   self->state.self = me;
   self->state.seeds = std::move(seeds);
   self->state.retry = retry;
+  self->state.consensus = consensus;
   self->state.view.update(me);
   self->set_down_handler([impl](caf::down_msg& dm) { impl->on_down(dm); });
+  self->set_exit_handler([impl](caf::exit_msg& em) {
+    if (em.reason)
+      impl->leave(std::move(em.reason));
+  });
+  impl->changed();
   self->send(self, retry_atom::value);
   return {
     [self, impl](retry_atom) {
@@ -174,9 +218,19 @@ caf::behavior agent(agent_actor* self, member me, std::vector<std::string> seeds
       impl->merge(members);
     },
     [self](caf::get_atom, members_atom) { return self->state.view.members(); },
+    [self](caf::get_atom, status_atom) { return self->state.status; },
+    [self](await_up_atom) -> caf::result<caf::ok_atom> {
+      if (self->state.status == cluster_status::up)
+        return caf::ok_atom::value;
+      auto rp = self->make_response_promise<caf::ok_atom>();
+      self->state.awaiting_up.push_back(rp);
+      return rp;
+    },
     [self](subscribe_atom, const caf::actor& listener) {
       self->state.listeners.push_back(listener);
       self->send(listener, view_atom::value, self->state.view.members());
+      self->send(listener, status_atom::value, self->state.status,
+                 self->state.status, self->state.view.members());
     },
   };
 }
@@ -186,14 +240,28 @@ caf::behavior agent(agent_actor* self, member me, std::vector<std::string> seeds
 caf::actor start_agent(actor::node& node, caf::timespan retry) {
   auto& id = node.identity();
   member me{id.name, id.incarnation, id.endpoint(), member_status::up};
-  auto hdl = node.system().spawn(agent, me, node.config().seeds, retry);
+  auto hdl = node.system().spawn(agent, me, node.config().seeds,
+                                 node.config().consensus, retry);
   caf::anon_send(node.directory(), caf::put_atom::value, std::string{"cluster"},
                  hdl);
   node.adopt(hdl);
   return hdl;
 }
 
+const char* to_string(cluster_status x) {
+  switch (x) {
+    case cluster_status::starting:
+      return "starting";
+    case cluster_status::up:
+      return "up";
+    case cluster_status::stopping:
+      return "stopping";
+  }
+  return "?";
+}
+
 void add_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<cluster_status>("ringvisor::cluster_status");
   cfg.add_message_type<member>("ringvisor::member");
   cfg.add_message_type<std::vector<member>>("ringvisor::member_list");
 }

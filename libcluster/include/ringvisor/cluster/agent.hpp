@@ -21,13 +21,23 @@ namespace ringvisor::cluster {
 /// `down` when the link to its agent drops (a crash or kill -9 closes the
 /// TCP connection, which CAF reports at once).
 ///
+/// The cluster is `starting` until `ringvisor.consensus` members are up,
+/// then `up`; `stopping` once the agent shuts down. On an orderly shutdown the
+/// agent tells its peers that it left (`removed`) before it exits, so they
+/// do not take it for a crash.
+///
 /// Messages:
 /// - `(caf::get_atom, members_atom)` -> `std::vector<member>`, sorted by name;
+/// - `(caf::get_atom, status_atom)` -> `cluster_status`;
+/// - `(await_up_atom)` -> `caf::ok_atom` once the cluster is up; bound it
+///   with the request's timeout;
 /// - `(subscribe_atom, caf::actor listener)`: the listener receives
-///   `(view_atom, std::vector<member>)` now and after every change.
+///   `(view_atom, std::vector<member>)` now and after every change, and
+///   `(status_atom, cluster_status before, cluster_status now,
+///   std::vector<member>)` on every status transition.
 ///
-/// Not yet: suspicion of silent peers (heartbeats), consensus status,
-/// split-brain handling, graceful leave (see issue 3).
+/// Not yet: suspicion of silent peers beyond CAF's link heartbeats,
+/// split-brain handling, `rehashing` (see issue 3).
 ///
 /// Example:
 /// ```
@@ -36,6 +46,14 @@ namespace ringvisor::cluster {
 using members_atom = caf::atom_constant<caf::atom("members")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using view_atom = caf::atom_constant<caf::atom("rv_view")>;
+using status_atom = caf::atom_constant<caf::atom("rv_status")>;
+using await_up_atom = caf::atom_constant<caf::atom("rv_awaitup")>;
+
+/// The cluster as one node sees it (Cloister's states).
+enum class cluster_status : uint8_t { starting, up, stopping };
+
+/// Returns `"starting"`, `"up"` or `"stopping"`.
+RINGVISOR_CLUSTER_EXPORT const char* to_string(cluster_status x);
 
 /// Spawns the node's cluster agent, registers it in the node directory and
 /// makes the node stop it on shutdown. `retry` is how often it retries seeds
