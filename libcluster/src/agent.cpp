@@ -1,5 +1,6 @@
 #include "ringvisor/cluster/agent.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -19,8 +20,12 @@ namespace {
 using gossip_atom = caf::atom_constant<caf::atom("rv_gossip")>;
 using hello_atom = caf::atom_constant<caf::atom("rv_hello")>;
 using retry_atom = caf::atom_constant<caf::atom("rv_retry")>;
+// A leaving member's last view; unlike gossip (one-way: CAF 0.17 sends a
+// handler's result back even for plain sends), it is acknowledged.
+using goodbye_atom = caf::atom_constant<caf::atom("rv_goodbye")>;
 
 constexpr auto connect_timeout = std::chrono::seconds{2};
+constexpr auto leave_ack_timeout = std::chrono::seconds{1};
 
 struct agent_state {
   member self;
@@ -29,6 +34,7 @@ struct agent_state {
   membership view;
   std::map<std::string, caf::actor> peers; // member name -> its agent
   std::set<std::string> connecting;        // endpoints with a connect in flight
+  std::vector<caf::actor> greeted;         // agents we said hello to
   std::vector<caf::actor> listeners;
   size_t consensus = 1;
   cluster_status status = cluster_status::starting;
@@ -84,17 +90,35 @@ public:
     }
   }
 
-  // An orderly shutdown: tell the peers we left, then go.
+  // An orderly shutdown: tell the peers we left and wait for their acks (a
+  // process that exits right away would cut its connections before the
+  // news went out), then go.
   void leave(caf::error reason) {
+    if (st_.status == cluster_status::stopping)
+      return;
     set_status(cluster_status::stopping);
     auto me = st_.self;
     me.status = member_status::removed;
     st_.view.update(me);
     auto members = st_.view.members();
-    for (auto& [name, peer] : st_.peers)
-      self_->send(peer, gossip_atom::value, members);
-    log::info("cluster_left", {{"peers", st_.peers.size()}});
-    self_->quit(std::move(reason));
+    // Everyone we greeted, linked or not yet: a peer that has not answered
+    // our hello may already count us as a member.
+    auto pending = std::make_shared<size_t>(st_.greeted.size());
+    auto one_done = [this, pending, reason] {
+      if (--*pending == 0)
+        finish_leave(reason);
+    };
+    if (*pending == 0)
+      return finish_leave(reason);
+    for (auto& peer : st_.greeted)
+      self_->request(peer, leave_ack_timeout, goodbye_atom::value, members)
+        .then([one_done](caf::ok_atom) { one_done(); },
+              [one_done](const caf::error&) { one_done(); });
+  }
+
+  void finish_leave(const caf::error& reason) {
+    log::info("cluster_left", {{"told", st_.greeted.size()}});
+    self_->quit(reason);
   }
 
   // Links to every live member we have no link to, and to the seeds while
@@ -138,11 +162,19 @@ public:
             .then(
               [this, done](const caf::actor& peer) {
                 done();
-                self_->send(peer, hello_atom::value, st_.self);
+                greet(peer);
               },
               failed);
         },
         failed);
+  }
+
+  // Says hello, and remembers to say goodbye even if no answer came yet.
+  void greet(const caf::actor& peer) {
+    if (std::find(st_.greeted.begin(), st_.greeted.end(), peer)
+        == st_.greeted.end())
+      st_.greeted.push_back(peer);
+    self_->send(peer, hello_atom::value, st_.self);
   }
 
   // A peer introduced itself (or answered our hello).
@@ -157,7 +189,7 @@ public:
       slot = peer;
       self_->monitor(peer);
       log::info("cluster_peer_linked", {{"peer", who.name}, {"endpoint", who.endpoint}});
-      self_->send(peer, hello_atom::value, st_.self);
+      greet(peer);
     }
     self_->send(peer, gossip_atom::value, st_.view.members());
     if (!st_.view.update(who)) {
@@ -170,6 +202,12 @@ public:
 
   // The link to a peer's agent dropped: its process died or is unreachable.
   void on_down(const caf::down_msg& dm) {
+    auto& greeted = st_.greeted;
+    greeted.erase(std::remove_if(greeted.begin(), greeted.end(),
+                                 [&](const caf::actor& x) {
+                                   return x.address() == dm.source;
+                                 }),
+                  greeted.end());
     for (auto i = st_.peers.begin(); i != st_.peers.end(); ++i) {
       if (i->second.address() != dm.source)
         continue;
@@ -216,6 +254,10 @@ caf::behavior agent(agent_actor* self, member me, std::vector<std::string> seeds
     },
     [impl](gossip_atom, const std::vector<member>& members) {
       impl->merge(members);
+    },
+    [impl](goodbye_atom, const std::vector<member>& members) {
+      impl->merge(members);
+      return caf::ok_atom::value;
     },
     [self](caf::get_atom, members_atom) { return self->state.view.members(); },
     [self](caf::get_atom, status_atom) { return self->state.status; },
