@@ -52,8 +52,27 @@ public:
 
   // Applies `members`; on a change tells listeners and peers and links up.
   void merge(const std::vector<member>& members) {
-    if (st_.view.merge(members))
-      changed();
+    if (!st_.view.merge(members))
+      return;
+    refute();
+    changed();
+  }
+
+  // Others declared us down (we were hung, or cut off) while we live: come
+  // back as a new incarnation, which every view takes over the old one.
+  void refute() {
+    auto mine = st_.view.find(st_.self.name);
+    if (!mine || st_.status == cluster_status::stopping
+        || (mine->incarnation == st_.self.incarnation
+            && mine->status == member_status::up))
+      return;
+    auto old = st_.self.incarnation;
+    st_.self.incarnation = std::max(mine->incarnation, old) + 1;
+    st_.self.status = member_status::up;
+    st_.view.update(st_.self);
+    log::warn("cluster_rejoin", {{"was", to_string(mine->status)},
+                                 {"old_incarnation", fmt::format("{:016x}", old)},
+                                 {"incarnation", fmt::format("{:016x}", st_.self.incarnation)}});
   }
 
   void changed() {

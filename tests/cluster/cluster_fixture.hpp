@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,15 @@ inline strings with_status(const std::vector<cluster::member>& view,
     if (m.status == status)
       result.push_back(m.name);
   return result;
+}
+
+/// Returns the record of `name` in `view`, if any.
+inline std::optional<cluster::member>
+member_named(const std::vector<cluster::member>& view, const std::string& name) {
+  for (auto& m : view)
+    if (m.name == name)
+      return m;
+  return std::nullopt;
 }
 
 /// Waits until `n`'s agent sees exactly `up` up, `down` down and `removed`

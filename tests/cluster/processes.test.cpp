@@ -52,7 +52,7 @@ TEST_CASE("kill -9 of a node process: the others see it down within a second") {
         == strings{"c"});
 }
 
-TEST_CASE("SIGSTOP: a hung node process is cut off by the heartbeat timeout") {
+TEST_CASE("SIGSTOP: a hung node process is cut off, and rejoins as a new incarnation after SIGCONT") {
   test_node a{"a", {}};
   node_process b{"b", a.endpoint()};
   await_view(a, {"a", "b"});
@@ -63,7 +63,14 @@ TEST_CASE("SIGSTOP: a hung node process is cut off by the heartbeat timeout") {
   MESSAGE("SIGSTOP detected after " << detected * 1000 << " ms");
   // middleman.connection-timeout (1 s) plus one heartbeat interval (200 ms).
   CHECK(detected < 1.5);
+  auto downed = member_named(view_of(a, a.endpoint()), "b");
+  REQUIRE(downed);
+  // Resumed, b finds itself declared down and comes back as a new incarnation.
   b.proc.signal(SIGCONT);
+  await_view(a, {"a", "b"});
+  auto back = member_named(view_of(a, a.endpoint()), "b");
+  REQUIRE(back);
+  CHECK(back->incarnation > downed->incarnation);
 }
 
 TEST_CASE("SIGTERM: a node process leaves in order and exits cleanly") {

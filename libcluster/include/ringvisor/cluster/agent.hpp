@@ -36,6 +36,10 @@ namespace ringvisor::cluster {
 ///   `(status_atom, cluster_status before, cluster_status now,
 ///   std::vector<member>)` on every status transition.
 ///
+/// A live agent that finds itself declared down (it was hung or cut off)
+/// comes back as a new, higher incarnation, which every view takes over the
+/// old one (SWIM's refutation).
+///
 /// Not yet: suspicion of silent peers beyond CAF's link heartbeats,
 /// split-brain handling, `rehashing` (see issue 3).
 ///
