@@ -77,17 +77,17 @@ public:
 
   void changed() {
     auto members = st_.view.members();
+    auto up = st_.view.up_members().size();
     log::info("cluster_view", {{"members", members.size()},
-                               {"up", st_.view.up_members().size()},
+                               {"up", up},
                                {"digest", fmt::format("{:016x}", st_.view.digest())}});
     for (auto& l : st_.listeners)
       self_->send(l, view_atom::value, members);
     for (auto& [name, peer] : st_.peers)
       self_->send(peer, gossip_atom::value, members);
     if (st_.status != cluster_status::stopping)
-      set_status(st_.view.up_members().size() >= st_.consensus
-                   ? cluster_status::up
-                   : cluster_status::starting);
+      set_status(up >= st_.consensus ? cluster_status::up
+                                     : cluster_status::starting);
     connect_missing();
   }
 

@@ -27,8 +27,8 @@ struct member {
   /// Logical node name, unique in the cluster.
   std::string name;
 
-  /// Random per process start: a restarted node is a new incarnation and
-  /// replaces the old one.
+  /// Grows with every start of the node's process (and when a live node
+  /// refutes its own down): a higher incarnation replaces a lower one.
   uint64_t incarnation = 0;
 
   /// `host:port` of the node.
@@ -36,16 +36,6 @@ struct member {
 
   member_status status = member_status::joining;
 };
-
-/// Compares everything, for tests and change detection.
-inline bool operator==(const member& x, const member& y) {
-  return x.name == y.name && x.incarnation == y.incarnation
-         && x.endpoint == y.endpoint && x.status == y.status;
-}
-
-inline bool operator!=(const member& x, const member& y) {
-  return !(x == y);
-}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member& x) {
