@@ -42,6 +42,13 @@ caf::behavior directory(caf::stateful_actor<directory_state>* self) {
         return make_error(errc::not_registered, name);
       return i->second;
     },
+    [self](forward_atom, const std::string& name,
+           caf::message& msg) -> caf::result<caf::message> {
+      auto i = self->state.names.find(name);
+      if (i == self->state.names.end())
+        return make_error(errc::not_registered, name);
+      return self->delegate(i->second, std::move(msg));
+    },
     [self](caf::get_atom) {
       std::vector<std::string> result;
       for (auto& kvp : self->state.names)

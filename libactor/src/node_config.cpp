@@ -71,6 +71,10 @@ node_config::node_config() {
     .add(port, "port", "TCP port of the node (0 = pick a free one)")
     .add(seeds, "seeds", "nodes to join, as [\"host:port\", ...]")
     .add(consensus, "consensus", "members needed before the cluster is up")
+    .add(split_brain, "split-brain",
+         "keep-majority, static-quorum, keep-oldest or down-all")
+    .add(quorum, "quorum", "side size that wins under static-quorum")
+    .add(groups, "groups", "named rings to join, as [\"name\", ...]")
     .add(log_level, "log-level", "trace, debug, info, warn, error or off")
     .add(shutdown_grace, "shutdown-grace",
          "time an orderly shutdown waits before killing actors");
@@ -181,6 +185,9 @@ caf::settings node_config::dump_content() const {
   caf::put_missing(section, "port", static_cast<int64_t>(port));
   caf::put_missing(section, "seeds", seeds);
   caf::put_missing(section, "consensus", static_cast<int64_t>(consensus));
+  caf::put_missing(section, "split-brain", split_brain);
+  caf::put_missing(section, "quorum", static_cast<int64_t>(quorum));
+  caf::put_missing(section, "groups", groups);
   caf::put_missing(section, "log-level", log_level);
   caf::put_missing(section, "shutdown-grace", shutdown_grace);
   return result;
@@ -202,6 +209,21 @@ caf::error node_config::validate() {
       return bad("seeds", "'" + seed + "' is not host:port with a port in 1..65535");
   if (consensus == 0)
     return bad("consensus", "must be at least 1");
+  // The spellings of cluster::split_brain_strategy (libcluster's tests
+  // check that both agree).
+  static constexpr const char* strategies[] = {"keep-majority", "static-quorum",
+                                               "keep-oldest", "down-all"};
+  if (std::find(std::begin(strategies), std::end(strategies), split_brain)
+      == std::end(strategies))
+    return bad("split-brain", "unknown strategy '" + split_brain
+                                + "', use keep-majority, static-quorum, "
+                                  "keep-oldest or down-all");
+  if (split_brain == "static-quorum" && quorum == 0)
+    return bad("quorum", "static-quorum needs ringvisor.quorum of at least 1");
+  for (auto& group : groups)
+    if (!valid_name(group))
+      return bad("groups", "'" + group
+                             + "' must be 1 to 64 letters, digits, '-', '_' or '.'");
   log::level lvl;
   if (!log::parse_level(log_level, lvl))
     return bad("log-level", "'" + log_level

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <caf/actor_system_config.hpp>
@@ -11,43 +12,105 @@
 
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
+#include "call_worker.hpp"
+#include "ringvisor/actor/directory.hpp"
+#include "ringvisor/cluster/calls.hpp"
+#include "ringvisor/cluster/discovery.hpp"
+#include "ringvisor/cluster/errc.hpp"
+#include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/cluster/membership.hpp"
 
 namespace ringvisor::cluster {
 
 namespace {
 
+// Agent-to-agent messages. Only `goodbye` is a request: CAF 0.17 sends a
+// handler's result back even for plain sends, so one-way handlers return
+// nothing.
 using gossip_atom = caf::atom_constant<caf::atom("rv_gossip")>;
+using seen_atom = caf::atom_constant<caf::atom("rv_seen")>;
 using hello_atom = caf::atom_constant<caf::atom("rv_hello")>;
+using reject_atom = caf::atom_constant<caf::atom("rv_reject")>;
+using unreachable_atom = caf::atom_constant<caf::atom("rv_unreach")>;
 using retry_atom = caf::atom_constant<caf::atom("rv_retry")>;
-// A leaving member's last view; unlike gossip (one-way: CAF 0.17 sends a
-// handler's result back even for plain sends), it is acknowledged.
 using goodbye_atom = caf::atom_constant<caf::atom("rv_goodbye")>;
+using seeds_atom = caf::atom_constant<caf::atom("rv_seeds")>;
 
 constexpr auto connect_timeout = std::chrono::seconds{2};
 constexpr auto leave_ack_timeout = std::chrono::seconds{1};
 
+using names = std::vector<std::string>;
+
+/// A linked peer: its agent and what it last told us.
+struct peer_info {
+  caf::actor agent;
+  caf::actor directory;    // its node's, for calls to named actors
+  uint64_t digest = 0;     // of the last view it sent or confirmed
+  names unreachable;       // the members it cannot reach
+};
+
 struct agent_state {
   member self;
-  std::vector<std::string> seeds;
-  caf::timespan retry{0};
-  membership view;
-  std::map<std::string, caf::actor> peers; // member name -> its agent
-  std::set<std::string> connecting;        // endpoints with a connect in flight
-  std::vector<caf::actor> greeted;         // agents we said hello to
-  std::vector<caf::actor> listeners;
+  caf::actor directory; // this node's
+  std::vector<std::string> seeds;     // as configured: names or addresses
+  std::vector<std::string> seed_endpoints; // resolved: addresses
+  bool resolving = false;
+  agent_options opts;
+  split_brain_strategy strategy = split_brain_strategy::keep_majority;
+  size_t quorum = 0;
   size_t consensus = 1;
+  membership view;
+  std::map<std::string, peer_info> peers; // member name -> linked peer
+  std::set<std::string> unreachable;      // members whose link we lost
+  std::set<std::string> connecting;       // endpoints with a connect in flight
+  std::vector<caf::actor> greeted;        // agents we said hello to
+  std::vector<caf::actor> listeners;
   cluster_status status = cluster_status::starting;
+  bool was_up = false;
   std::vector<caf::response_promise> awaiting_up;
+  std::map<std::string, hash_ring> rings; // by group, "" = all; of up members
   static inline const char* name = "ringvisor.cluster_agent";
 };
 
 using agent_actor = caf::stateful_actor<agent_state>;
 
+bool counts(const member& m) {
+  return m.status <= member_status::leaving;
+}
+
+uint64_t digest_of(const std::vector<member>& members) {
+  membership tmp;
+  tmp.merge(members);
+  return tmp.digest();
+}
+
 class agent_impl {
 public:
   explicit agent_impl(agent_actor* self) : self_(self), st_(self->state) {
     // nop
+  }
+
+  // -- views -----------------------------------------------------------------
+
+  // A peer's view: merge it, then tell the peer whether we agree.
+  void on_gossip(const std::vector<member>& members) {
+    auto* peer = linked_sender();
+    if (peer == nullptr)
+      return; // not a member we linked (or one we turned away)
+    peer->digest = digest_of(members);
+    merge(members);
+    if (peer->digest == st_.view.digest())
+      self_->send(peer->agent, seen_atom::value, peer->digest);
+    else
+      self_->send(peer->agent, gossip_atom::value, st_.view.members());
+    evaluate();
+  }
+
+  void on_seen(uint64_t digest) {
+    if (auto* peer = linked_sender()) {
+      peer->digest = digest;
+      evaluate();
+    }
   }
 
   // Applies `members`; on a change tells listeners and peers and links up.
@@ -75,20 +138,187 @@ public:
                                  {"incarnation", fmt::format("{:016x}", st_.self.incarnation)}});
   }
 
+  // The view changed: tell listeners and peers, link up, judge again.
   void changed() {
     auto members = st_.view.members();
-    auto up = st_.view.up_members().size();
     log::info("cluster_view", {{"members", members.size()},
-                               {"up", up},
+                               {"up", st_.view.up_members().size()},
                                {"digest", fmt::format("{:016x}", st_.view.digest())}});
     for (auto& l : st_.listeners)
       self_->send(l, view_atom::value, members);
     for (auto& [name, peer] : st_.peers)
-      self_->send(peer, gossip_atom::value, members);
-    if (st_.status != cluster_status::stopping)
-      set_status(up >= st_.consensus ? cluster_status::up
-                                     : cluster_status::starting);
+      self_->send(peer.agent, gossip_atom::value, members);
+    rebuild_rings(members);
     connect_missing();
+    evaluate();
+  }
+
+  // -- rings and calls --------------------------------------------------------
+
+  // Keeps one ring per group (and "" for all) over the up members; a ring
+  // whose members did not change is kept as is.
+  void rebuild_rings(const std::vector<member>& members) {
+    std::map<std::string, std::vector<std::string>> wanted{{"", {}}};
+    for (auto& m : members)
+      if (m.status == member_status::up) {
+        wanted[""].push_back(m.name);
+        for (auto& g : m.groups)
+          wanted[g].push_back(m.name);
+      }
+    for (auto i = st_.rings.begin(); i != st_.rings.end();)
+      i = wanted.count(i->first) ? std::next(i) : st_.rings.erase(i);
+    for (auto& [group, ring_names] : wanted) {
+      auto i = st_.rings.find(group);
+      if (i == st_.rings.end() || i->second.members() != ring_names)
+        st_.rings.insert_or_assign(group, hash_ring{ring_names});
+    }
+  }
+
+  caf::result<std::string> whois(const std::string& key, const std::string& group) {
+    auto i = st_.rings.find(group);
+    if (i == st_.rings.end() || i->second.empty())
+      return make_error(errc::empty_ring, group);
+    return std::string{*i->second.whois(key)};
+  }
+
+  std::vector<std::string> ring_members(const std::string& group) {
+    auto i = st_.rings.find(group);
+    return i == st_.rings.end() ? std::vector<std::string>{} : i->second.members();
+  }
+
+  // The up members to call: this node through its own directory, peers
+  // through theirs, unlinked ones without (their call fails at once).
+  std::vector<detail::call_target> call_targets() {
+    std::vector<detail::call_target> result;
+    for (auto& name : st_.view.up_members()) {
+      if (name == st_.self.name) {
+        result.push_back({name, st_.directory});
+        continue;
+      }
+      auto i = st_.peers.find(name);
+      result.push_back({name, i != st_.peers.end() ? i->second.directory : caf::actor{}});
+    }
+    return result;
+  }
+
+  caf::result<caf::message>
+  multicall(const std::string& name, caf::message& msg, caf::timespan timeout) {
+    auto worker = detail::spawn_call_worker(self_->system(), call_targets(), name,
+                                            std::move(msg), timeout);
+    return self_->delegate(worker, detail::go_atom::value);
+  }
+
+  caf::result<caf::message> call(const std::string& node, const std::string& name,
+                                 caf::message& msg, caf::timespan timeout) {
+    auto targets = call_targets();
+    auto i = std::find_if(targets.begin(), targets.end(),
+                          [&](auto& t) { return t.node == node; });
+    if (i == targets.end())
+      return make_error(errc::not_member, node);
+    auto worker = detail::spawn_call_worker(self_->system(), {*i}, name,
+                                            std::move(msg), timeout);
+    auto rp = self_->make_response_promise<caf::message>();
+    self_->request(worker, caf::infinite, detail::go_atom::value)
+      .then([rp](std::vector<node_reply>& replies) mutable {
+        auto& r = replies.front();
+        if (r.error)
+          rp.deliver(std::move(r.error));
+        else
+          rp.deliver(std::move(r.reply));
+      });
+    return rp;
+  }
+
+  void multicast(const std::string& name, const caf::message& msg) {
+    for (auto& t : call_targets())
+      if (t.directory)
+        caf::anon_send(t.directory, actor::forward_atom::value, name, msg);
+  }
+
+  // -- split brain -----------------------------------------------------------
+
+  // Judges this node's side and sets the status; a winning side downs the
+  // unreachable members that its whole side agrees on.
+  void evaluate() {
+    if (st_.status == cluster_status::stopping)
+      return;
+    auto s = current_side();
+    auto v = st_.opts.cluster_valid ? st_.opts.cluster_valid(s)
+                                    : judge(st_.strategy, st_.quorum, s);
+    if (v == verdict::yes && down_agreed(s))
+      return changed(); // judges the new view
+    set_status(status_for(v));
+  }
+
+  side current_side() {
+    side s;
+    s.self = st_.self.name;
+    for (auto& m : st_.view.members())
+      if (counts(m))
+        s.members.push_back(m);
+    // Forget members that left or were downed meanwhile.
+    for (auto i = st_.unreachable.begin(); i != st_.unreachable.end();) {
+      auto m = st_.view.find(*i);
+      if (m && counts(*m)) {
+        s.unreachable.push_back(*i);
+        ++i;
+      } else {
+        i = st_.unreachable.erase(i);
+      }
+    }
+    return s;
+  }
+
+  // Marks `down` every member we cannot reach that every linked member of
+  // our side cannot reach either. Returns whether it downed any.
+  bool down_agreed(const side& s) {
+    bool downed = false;
+    for (auto& name : s.unreachable) {
+      if (!agreed_unreachable(s, name))
+        continue;
+      auto m = *st_.view.find(name);
+      m.status = member_status::down;
+      st_.view.update(m);
+      log::info("cluster_member_downed", {{"member", name},
+                                          {"strategy", to_string(st_.strategy)}});
+      downed = true;
+    }
+    return downed;
+  }
+
+  bool agreed_unreachable(const side& s, const std::string& name) {
+    for (auto& m : s.members) {
+      if (m.name == st_.self.name || !s.reachable(m.name))
+        continue;
+      auto i = st_.peers.find(m.name);
+      if (i == st_.peers.end())
+        return false; // not linked yet: wait for its word
+      auto& theirs = i->second.unreachable;
+      if (std::find(theirs.begin(), theirs.end(), name) == theirs.end())
+        return false;
+    }
+    return true;
+  }
+
+  cluster_status status_for(verdict v) {
+    if (v == verdict::split)
+      return cluster_status::split;
+    if (v == verdict::no || st_.view.up_members().size() < st_.consensus)
+      return cluster_status::starting;
+    if (!converged())
+      return st_.was_up ? cluster_status::rehashing : cluster_status::starting;
+    return cluster_status::up;
+  }
+
+  // Whether every linked member confirmed our current view.
+  bool converged() {
+    auto mine = st_.view.digest();
+    for (auto& [name, peer] : st_.peers) {
+      auto m = st_.view.find(name);
+      if (m && counts(*m) && peer.digest != mine)
+        return false;
+    }
+    return true;
   }
 
   void set_status(cluster_status now) {
@@ -96,9 +326,13 @@ public:
     if (now == before)
       return;
     st_.status = now;
-    log::info("cluster_status", {{"from", to_string(before)}, {"to", to_string(now)},
-                                 {"up", st_.view.up_members().size()},
-                                 {"consensus", st_.consensus}});
+    if (now == cluster_status::up)
+      st_.was_up = true;
+    auto log_fn = now == cluster_status::split ? log::warn : log::info;
+    log_fn("cluster_status", {{"from", to_string(before)}, {"to", to_string(now)},
+                              {"up", st_.view.up_members().size()},
+                              {"unreachable", st_.unreachable.size()},
+                              {"consensus", st_.consensus}});
     auto members = st_.view.members();
     for (auto& l : st_.listeners)
       self_->send(l, status_atom::value, before, now, members);
@@ -108,6 +342,22 @@ public:
       st_.awaiting_up.clear();
     }
   }
+
+  // Tells every peer which members we cannot reach.
+  void publish_unreachable() {
+    names list{st_.unreachable.begin(), st_.unreachable.end()};
+    for (auto& [name, peer] : st_.peers)
+      self_->send(peer.agent, unreachable_atom::value, list);
+  }
+
+  void on_unreachable(names list) {
+    if (auto* peer = linked_sender()) {
+      peer->unreachable = std::move(list);
+      evaluate();
+    }
+  }
+
+  // -- leaving ---------------------------------------------------------------
 
   // An orderly shutdown: tell the peers we left and wait for their acks (a
   // process that exits right away would cut its connections before the
@@ -140,22 +390,53 @@ public:
     self_->quit(reason);
   }
 
-  // Links to every live member we have no link to, and to the seeds while
-  // we know nobody else.
+  void on_goodbye(const std::vector<member>& members) {
+    if (linked_sender() != nullptr)
+      merge(members);
+  }
+
+  // -- seeds -----------------------------------------------------------------
+
+  // Resolves the seeds again (a DNS name may list new nodes) on a detached
+  // thread, since getaddrinfo blocks; the result comes back as a message.
+  void resolve_seeds_async() {
+    if (st_.seeds.empty() || st_.resolving)
+      return;
+    st_.resolving = true;
+    auto agent = caf::actor{self_};
+    self_->spawn<caf::detached>([agent, seeds = st_.seeds] {
+      auto found = resolve_seeds(seeds);
+      for (auto& problem : found.problems)
+        log::warn("cluster_seed_unresolved", {{"problem", problem}});
+      caf::anon_send(agent, seeds_atom::value, std::move(found.endpoints));
+    });
+  }
+
+  void on_seeds(std::vector<std::string> endpoints) {
+    st_.resolving = false;
+    st_.seed_endpoints = std::move(endpoints);
+    connect_missing();
+  }
+
+  // -- links -----------------------------------------------------------------
+
+  // Links to every member that counts and has no link, and to the seeds
+  // while we know nobody else.
   void connect_missing() {
     for (auto& m : st_.view.members())
       if (m.name != st_.self.name && m.status <= member_status::up
           && st_.peers.count(m.name) == 0)
-        connect(m.endpoint);
+        connect(m.endpoint, m);
     if (st_.peers.empty())
-      for (auto& seed : st_.seeds)
+      for (auto& seed : st_.seed_endpoints)
         if (seed != st_.self.endpoint)
-          connect(seed);
+          connect(seed, std::nullopt);
   }
 
   // Connects to `endpoint` without blocking: the middleman hands us the
-  // peer's node directory, which names its agent.
-  void connect(const std::string& endpoint) {
+  // peer's node directory, which names its agent. If `target` is set and
+  // the connect fails, that member (if still the same) is unreachable.
+  void connect(const std::string& endpoint, std::optional<member> target) {
     if (!st_.connecting.insert(endpoint).second)
       return;
     auto colon = endpoint.rfind(':');
@@ -163,10 +444,12 @@ public:
     auto port = static_cast<uint16_t>(std::stoul(endpoint.substr(colon + 1)));
     auto mm = self_->system().middleman().actor_handle();
     auto done = [this, endpoint] { st_.connecting.erase(endpoint); };
-    auto failed = [this, endpoint, done](const caf::error& err) {
+    auto failed = [this, endpoint, done, target](const caf::error& err) {
       done();
       log::debug("cluster_connect_failed",
                  {{"endpoint", endpoint}, {"reason", actor::render(err)}});
+      if (target)
+        unreachable(*target);
     };
     self_->request(mm, connect_timeout, caf::connect_atom::value, host, port)
       .then(
@@ -188,38 +471,77 @@ public:
         failed);
   }
 
+  // A connect to `target` failed: unless it linked meanwhile, or is no
+  // longer that incarnation (a connect can take seconds), it is unreachable
+  // for us, which our side must hear to judge it.
+  void unreachable(const member& target) {
+    auto now = st_.view.find(target.name);
+    if (!now || now->incarnation != target.incarnation || !counts(*now)
+        || st_.peers.count(target.name) > 0
+        || !st_.unreachable.insert(target.name).second)
+      return;
+    publish_unreachable();
+    evaluate();
+  }
+
   // Says hello, and remembers to say goodbye even if no answer came yet.
   void greet(const caf::actor& peer) {
     if (std::find(st_.greeted.begin(), st_.greeted.end(), peer)
         == st_.greeted.end())
       st_.greeted.push_back(peer);
-    self_->send(peer, hello_atom::value, st_.self);
+    self_->send(peer, hello_atom::value, st_.self, st_.directory);
   }
 
   // A peer introduced itself (or answered our hello).
-  void on_hello(const member& who, const caf::actor& peer) {
+  void on_hello(const member& who, const caf::actor& peer,
+                const caf::actor& directory) {
     if (who.name == st_.self.name || !peer)
       return;
-    auto& slot = st_.peers[who.name];
-    bool is_new = slot != peer;
+    auto [slot, is_new] = st_.peers.try_emplace(who.name);
+    if (!is_new && slot->second.agent != peer) {
+      // Another live agent holds the name: a duplicate, or a restart whose
+      // old self is hung; either way not now.
+      log::warn("cluster_name_taken", {{"name", who.name}, {"endpoint", who.endpoint}});
+      self_->send(peer, reject_atom::value, who.name,
+                  st_.view.find(who.name)->endpoint);
+      return;
+    }
     if (is_new) {
-      if (slot)
-        self_->demonitor(slot);
-      slot = peer;
+      slot->second.agent = peer;
+      slot->second.directory = directory;
       self_->monitor(peer);
       log::info("cluster_peer_linked", {{"peer", who.name}, {"endpoint", who.endpoint}});
       greet(peer);
+      if (st_.unreachable.erase(who.name) > 0)
+        publish_unreachable();
     }
     self_->send(peer, gossip_atom::value, st_.view.members());
-    if (!st_.view.update(who)) {
-      if (is_new)
-        connect_missing();
-      return;
-    }
-    changed();
+    self_->send(peer, unreachable_atom::value,
+                names{st_.unreachable.begin(), st_.unreachable.end()});
+    if (st_.view.update(who))
+      return changed();
+    if (is_new)
+      connect_missing();
+    evaluate();
   }
 
-  // The link to a peer's agent dropped: its process died or is unreachable.
+  // A member turned our hello away: our name is taken by a live node.
+  void on_reject(const std::string& name, const std::string& holder) {
+    auto sender = self_->current_sender();
+    auto& greeted = st_.greeted;
+    greeted.erase(std::remove_if(greeted.begin(), greeted.end(),
+                                 [&](const caf::actor& x) {
+                                   return x.address() == sender;
+                                 }),
+                  greeted.end());
+    log::error("cluster_name_taken",
+               {{"name", name}, {"held_by", holder},
+                {"hint", "give this node another ringvisor.name; retrying in case "
+                         "the holder is a hung former self"}});
+  }
+
+  // The link to a peer's agent dropped: its process died, hung, or is cut
+  // off. It is unreachable for us until it links again.
   void on_down(const caf::down_msg& dm) {
     auto& greeted = st_.greeted;
     greeted.erase(std::remove_if(greeted.begin(), greeted.end(),
@@ -227,35 +549,48 @@ public:
                                    return x.address() == dm.source;
                                  }),
                   greeted.end());
-    for (auto i = st_.peers.begin(); i != st_.peers.end(); ++i) {
-      if (i->second.address() != dm.source)
-        continue;
-      auto name = i->first;
-      st_.peers.erase(i);
-      auto m = st_.view.find(name);
-      log::info("cluster_peer_down", {{"peer", name}, {"reason", actor::render(dm.reason)}});
-      if (m && m->status < member_status::down) {
-        m->status = member_status::down;
-        st_.view.update(*m);
-        changed();
-      }
+    auto i = std::find_if(st_.peers.begin(), st_.peers.end(),
+                          [&](auto& kvp) { return kvp.second.agent.address() == dm.source; });
+    if (i == st_.peers.end())
       return;
-    }
+    auto name = i->first;
+    st_.peers.erase(i);
+    log::info("cluster_peer_unreachable",
+              {{"peer", name}, {"reason", actor::render(dm.reason)}});
+    auto m = st_.view.find(name);
+    if (m && counts(*m) && st_.unreachable.insert(name).second)
+      publish_unreachable();
+    evaluate();
   }
 
 private:
+  // The linked peer that sent the current message, if any.
+  peer_info* linked_sender() {
+    auto sender = self_->current_sender();
+    for (auto& [name, peer] : st_.peers)
+      if (peer.agent.address() == sender)
+        return &peer;
+    return nullptr;
+  }
+
   agent_actor* self_;
   agent_state& st_;
 };
 
-caf::behavior agent(agent_actor* self, member me, std::vector<std::string> seeds,
-                    size_t consensus, caf::timespan retry) {
+caf::behavior agent(agent_actor* self, member me, caf::actor directory,
+                    std::vector<std::string> seeds,
+                    size_t consensus, split_brain_strategy strategy,
+                    size_t quorum, agent_options opts) {
   auto impl = std::make_shared<agent_impl>(self);
-  self->state.self = me;
-  self->state.seeds = std::move(seeds);
-  self->state.retry = retry;
-  self->state.consensus = consensus;
-  self->state.view.update(me);
+  auto& st = self->state;
+  st.self = me;
+  st.directory = std::move(directory);
+  st.seeds = std::move(seeds);
+  st.opts = std::move(opts);
+  st.consensus = consensus;
+  st.strategy = strategy;
+  st.quorum = quorum;
+  st.view.update(me);
   self->set_down_handler([impl](caf::down_msg& dm) { impl->on_down(dm); });
   self->set_exit_handler([impl](caf::exit_msg& em) {
     if (em.reason)
@@ -265,20 +600,47 @@ caf::behavior agent(agent_actor* self, member me, std::vector<std::string> seeds
   self->send(self, retry_atom::value);
   return {
     [self, impl](retry_atom) {
+      if (self->state.peers.empty())
+        impl->resolve_seeds_async();
       impl->connect_missing();
-      self->delayed_send(self, self->state.retry, retry_atom::value);
+      self->delayed_send(self, self->state.opts.retry, retry_atom::value);
     },
-    [self, impl](hello_atom, const member& who) {
-      impl->on_hello(who, caf::actor_cast<caf::actor>(self->current_sender()));
+    [self, impl](hello_atom, const member& who, const caf::actor& dir) {
+      impl->on_hello(who, caf::actor_cast<caf::actor>(self->current_sender()), dir);
+    },
+    [impl](reject_atom, const std::string& name, const std::string& holder) {
+      impl->on_reject(name, holder);
     },
     [impl](gossip_atom, const std::vector<member>& members) {
-      impl->merge(members);
+      impl->on_gossip(members);
+    },
+    [impl](seen_atom, uint64_t digest) { impl->on_seen(digest); },
+    [impl](seeds_atom, std::vector<std::string>& endpoints) {
+      impl->on_seeds(std::move(endpoints));
+    },
+    [impl](unreachable_atom, names& list) {
+      impl->on_unreachable(std::move(list));
     },
     [impl](goodbye_atom, const std::vector<member>& members) {
-      impl->merge(members);
+      impl->on_goodbye(members);
       return caf::ok_atom::value;
     },
     [self](caf::get_atom, members_atom) { return self->state.view.members(); },
+    [impl](whois_atom, const std::string& key, const std::string& group) {
+      return impl->whois(key, group);
+    },
+    [impl](caf::get_atom, ring_atom, const std::string& group) {
+      return impl->ring_members(group);
+    },
+    [impl](multicall_atom, const std::string& name, caf::message& msg,
+           caf::timespan timeout) { return impl->multicall(name, msg, timeout); },
+    [impl](call_atom, const std::string& node, const std::string& name,
+           caf::message& msg, caf::timespan timeout) {
+      return impl->call(node, name, msg, timeout);
+    },
+    [impl](multicast_atom, const std::string& name, const caf::message& msg) {
+      impl->multicast(name, msg);
+    },
     [self](caf::get_atom, status_atom) { return self->state.status; },
     [self](await_up_atom) -> caf::result<caf::ok_atom> {
       if (self->state.status == cluster_status::up)
@@ -288,21 +650,30 @@ caf::behavior agent(agent_actor* self, member me, std::vector<std::string> seeds
       return rp;
     },
     [self](subscribe_atom, const caf::actor& listener) {
-      self->state.listeners.push_back(listener);
-      self->send(listener, view_atom::value, self->state.view.members());
-      self->send(listener, status_atom::value, self->state.status,
-                 self->state.status, self->state.view.members());
+      auto& state = self->state;
+      state.listeners.push_back(listener);
+      self->send(listener, view_atom::value, state.view.members());
+      self->send(listener, status_atom::value, state.status, state.status,
+                 state.view.members());
     },
   };
 }
 
 } // namespace
 
-caf::actor start_agent(actor::node& node, caf::timespan retry) {
+caf::actor start_agent(actor::node& node, agent_options opts) {
   auto& id = node.identity();
-  member me{id.name, id.incarnation, id.endpoint(), member_status::up};
-  auto hdl = node.system().spawn(agent, me, node.config().seeds,
-                                 node.config().consensus, retry);
+  auto& cfg = node.config();
+  auto groups = cfg.groups;
+  std::sort(groups.begin(), groups.end());
+  groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+  member me{id.name, id.incarnation, id.endpoint(), member_status::up, groups};
+  // node_config::validate accepted the spelling.
+  auto strategy = split_brain_strategy::keep_majority;
+  if (auto err = parse(cfg.split_brain, strategy))
+    log::error("cluster_config", {{"error", actor::render(err)}});
+  auto hdl = node.system().spawn(agent, me, node.directory(), cfg.seeds, cfg.consensus, strategy,
+                                 cfg.quorum, std::move(opts));
   caf::anon_send(node.directory(), caf::put_atom::value, std::string{"cluster"},
                  hdl);
   node.adopt(hdl);
@@ -315,6 +686,10 @@ const char* to_string(cluster_status x) {
       return "starting";
     case cluster_status::up:
       return "up";
+    case cluster_status::rehashing:
+      return "rehashing";
+    case cluster_status::split:
+      return "split";
     case cluster_status::stopping:
       return "stopping";
   }
@@ -325,6 +700,12 @@ void add_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<cluster_status>("ringvisor::cluster_status");
   cfg.add_message_type<member>("ringvisor::member");
   cfg.add_message_type<std::vector<member>>("ringvisor::member_list");
+  cfg.add_message_type<node_reply>("ringvisor::node_reply");
+  cfg.add_message_type<std::vector<node_reply>>("ringvisor::node_reply_list");
+  actor::add_error_renderer(cfg, errc_category, "ringvisor.cluster",
+                            [](uint8_t code) {
+                              return to_string(static_cast<errc>(code));
+                            });
 }
 
 } // namespace ringvisor::cluster

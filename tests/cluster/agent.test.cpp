@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <memory>
+#include <thread>
 
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -92,4 +93,65 @@ TEST_CASE("a node restarted under the same name replaces its old incarnation") {
   CHECK(b->node->identity().incarnation > old_incarnation);
   await_view(a, {"a", "b"});
   await_view(*b, {"a", "b"});
+}
+
+TEST_CASE("two nodes: the lower name survives the loss of the other, the higher one splits") {
+  SUBCASE("b is lost: a downs it and stays up") {
+    test_node a{"a", {}};
+    test_node b{"b", {a.endpoint()}};
+    await_view(a, {"a", "b"});
+    caf::anon_send_exit(b.agent, caf::exit_reason::kill);
+    await_view(a, {"a"}, {"b"});
+    await_status(a, cluster::cluster_status::up);
+  }
+  SUBCASE("a is lost: b downs nobody and reports split") {
+    test_node a{"a", {}};
+    test_node b{"b", {a.endpoint()}};
+    await_view(b, {"a", "b"});
+    await_status(b, cluster::cluster_status::up);
+    caf::anon_send_exit(a.agent, caf::exit_reason::kill);
+    await_status(b, cluster::cluster_status::split);
+    CHECK(with_status(view_of(b, b.endpoint()), cluster::member_status::down).empty());
+  }
+}
+
+TEST_CASE("a user's cluster_valid replaces the strategy: split below three members") {
+  auto three_or_split = [](const cluster::side& s) {
+    return s.reachable_count() >= 3 ? cluster::verdict::yes : cluster::verdict::split;
+  };
+  test_node a{"a", {}, 1, three_or_split};
+  test_node b{"b", {a.endpoint()}, 1, three_or_split};
+  test_node c{"c", {a.endpoint()}, 1, three_or_split};
+  for (auto* n : {&a, &b, &c})
+    await_status(*n, cluster::cluster_status::up);
+  caf::anon_send_exit(c.agent, caf::exit_reason::kill);
+  // Keep-majority would down c; this rule calls it a split instead.
+  for (auto* n : {&a, &b})
+    await_status(*n, cluster::cluster_status::split);
+  CHECK(with_status(view_of(a, a.endpoint()), cluster::member_status::up)
+        == strings{"a", "b", "c"});
+}
+
+TEST_CASE("a second live node under a taken name is turned away and changes nothing") {
+  test_node a{"a", {}};
+  test_node b{"b", {a.endpoint()}};
+  await_view(a, {"a", "b"});
+  auto original = member_named(view_of(a, a.endpoint()), "b");
+  test_node impostor{"b", {a.endpoint()}};
+  // Give it several retries to push itself in.
+  std::this_thread::sleep_for(std::chrono::milliseconds{500});
+  auto now = member_named(view_of(a, a.endpoint()), "b");
+  REQUIRE(now);
+  CHECK(now->incarnation == original->incarnation);
+  CHECK(now->endpoint == b.endpoint());
+  CHECK(with_status(view_of(a, impostor.endpoint()), cluster::member_status::up)
+        == strings{"b"});
+}
+
+TEST_CASE("a seed given by host name joins through every address it resolves to") {
+  test_node a{"a", {}};
+  auto port = a.endpoint().substr(a.endpoint().rfind(':') + 1);
+  test_node b{"b", {"localhost:" + port}}; // 127.0.0.1 (and ::1, where nobody listens)
+  await_view(b, {"a", "b"});
+  await_view(a, {"a", "b"});
 }

@@ -28,7 +28,8 @@ struct test_node {
   std::unique_ptr<actor::node> node;
   caf::actor agent;
 
-  test_node(const std::string& name, const strings& seeds, size_t consensus = 1) {
+  test_node(const std::string& name, const strings& seeds, size_t consensus = 1,
+            cluster::cluster_valid_fn cluster_valid = {}) {
     cluster::add_types(cfg);
     strings args{"--ringvisor.name=" + name, "--ringvisor.log-level=warn",
                  "--scheduler.max-threads=2",
@@ -43,7 +44,8 @@ struct test_node {
     auto n = actor::node::start(cfg);
     REQUIRE_MESSAGE(n, actor::render(n.error()));
     node = std::move(*n);
-    agent = cluster::start_agent(*node, std::chrono::milliseconds{100});
+    agent = cluster::start_agent(*node, {std::chrono::milliseconds{100},
+                                         std::move(cluster_valid)});
   }
 
   std::string endpoint() const {
@@ -100,6 +102,26 @@ inline void await_view(test_node& n, const strings& up, const strings& down = {}
   CAPTURE(with_status(last, cluster::member_status::down));
   CAPTURE(with_status(last, cluster::member_status::removed));
   FAIL("view of " << n.node->identity().name << " did not converge");
+}
+
+/// Waits until `n`'s agent reports `status`, or fails after `timeout`.
+inline void await_status(test_node& n, cluster::cluster_status status,
+                         std::chrono::seconds timeout = std::chrono::seconds{10}) {
+  caf::scoped_actor self{n.node->system()};
+  self->send(n.agent, cluster::subscribe_atom::value, caf::actor{self});
+  auto now = cluster::cluster_status::stopping;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool timed_out = false;
+  while (now != status && !timed_out)
+    self->receive(
+      [](cluster::view_atom, const std::vector<cluster::member>&) {},
+      [&](cluster::status_atom, cluster::cluster_status, cluster::cluster_status x,
+          const std::vector<cluster::member>&) { now = x; },
+      caf::after(deadline - std::chrono::steady_clock::now()) >>
+        [&] { timed_out = true; });
+  CHECK_MESSAGE(now == status, n.node->identity().name << " is "
+                                 << cluster::to_string(now) << ", not "
+                                 << cluster::to_string(status));
 }
 
 /// Returns the view of the node listening at `endpoint`, asked from `via`

@@ -5,6 +5,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/atom.hpp>
 
 #include "ringvisor/actor/export.hpp"
 
@@ -17,7 +18,10 @@
 /// - `(caf::put_atom, std::string name, caf::actor)` -> `caf::ok_atom`, or
 ///   `errc::name_taken` while another live actor holds the name;
 /// - `(caf::get_atom, std::string name)` -> `caf::actor`, or `errc::not_registered`;
-/// - `(caf::get_atom)` -> `std::vector<std::string>`, all names, sorted.
+/// - `(caf::get_atom)` -> `std::vector<std::string>`, all names, sorted;
+/// - `(forward_atom, std::string name, caf::message msg)`: hands `msg` to
+///   the actor under `name`, which answers the original sender (one hop for
+///   a caller on another node); `errc::not_registered` if there is none.
 ///
 /// Example (from a peer):
 /// ```
@@ -25,6 +29,8 @@
 /// self->request(*dir, 1s, caf::get_atom::value, "cluster").then(...);
 /// ```
 namespace ringvisor::actor {
+
+using forward_atom = caf::atom_constant<caf::atom("rv_forward")>;
 
 /// Spawns a node directory.
 RINGVISOR_ACTOR_EXPORT caf::actor spawn_directory(caf::actor_system& sys);

@@ -73,6 +73,18 @@ public:
   /// `ringvisor.consensus`: how many members make the cluster `up`.
   size_t consensus = 1;
 
+  /// `ringvisor.split-brain`: how a side that lost members decides whether
+  /// it carries on: keep-majority, static-quorum, keep-oldest or down-all
+  /// (see `cluster::split_brain_strategy`).
+  std::string split_brain = "keep-majority";
+
+  /// `ringvisor.quorum`: the side size that wins under static-quorum.
+  size_t quorum = 0;
+
+  /// `ringvisor.groups`: named rings this node takes part in, besides the
+  /// whole cluster's.
+  std::vector<std::string> groups;
+
   /// `ringvisor.log-level`: trace, debug, info, warn, error or off.
   std::string log_level = "info";
 

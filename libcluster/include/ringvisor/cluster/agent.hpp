@@ -11,37 +11,54 @@
 #include "ringvisor/actor/node.hpp"
 #include "ringvisor/cluster/export.hpp"
 #include "ringvisor/cluster/member.hpp"
+#include "ringvisor/cluster/split_brain.hpp"
 
 namespace ringvisor::cluster {
 
 /// The cluster agent: one per node, registered as `"cluster"` in the node
 /// directory. It joins through the seeds, connects to every member it learns
 /// of (full mesh: handles relayed through a third node lose their down
-/// messages), spreads membership views by push gossip, and marks a member
-/// `down` when the link to its agent drops (a crash or kill -9 closes the
-/// TCP connection, which CAF reports at once).
+/// messages) and spreads membership views by push gossip.
 ///
-/// The cluster is `starting` until `ringvisor.consensus` members are up,
-/// then `up`; `stopping` once the agent shuts down. On an orderly shutdown the
-/// agent tells its peers that it left (`removed`) before it exits, so they
-/// do not take it for a crash.
+/// Failure detection and split brain: a member whose link drops (a crash
+/// closes the TCP connection at once; a hung or cut-off peer misses CAF's
+/// heartbeats) becomes *unreachable* for this node, which tells its peers.
+/// The node then judges its side, the members it still reaches, by the
+/// `ringvisor.split-brain` strategy (or the user's `cluster_valid`): a
+/// winning side marks an unreachable member `down` once every member of the
+/// side reports it unreachable too (so a single broken link downs nobody);
+/// a losing side downs nobody, reports `split` and stops serving until the
+/// partition heals, when it rejoins and converges to one view.
+///
+/// Status (Cloister's, plus `split`): `starting` until `ringvisor.consensus`
+/// members are up and all reachable members hold the same view, then `up`;
+/// `rehashing` while views differ after a change; `split` on a losing side;
+/// `stopping` once the agent shuts down. On an orderly shutdown the agent
+/// tells its peers that it left (`removed`) before it exits, so they do not
+/// take it for a crash.
+///
+/// A live agent that finds itself declared down (it was hung or cut off)
+/// comes back as a new, higher incarnation, which every view takes over the
+/// old one (SWIM's refutation). A node that says hello under the name of a
+/// member that is still linked is turned away, with an error in its log,
+/// until that member is gone.
 ///
 /// Messages:
 /// - `(caf::get_atom, members_atom)` -> `std::vector<member>`, sorted by name;
 /// - `(caf::get_atom, status_atom)` -> `cluster_status`;
+/// - `(whois_atom, std::string key, std::string group)` -> the name of the
+///   up member that owns `key` on the group's ring (`""`: all members), or
+///   `errc::empty_ring`;
+/// - `(caf::get_atom, ring_atom, std::string group)` ->
+///   `std::vector<std::string>`, the ring's members;
+/// - multicall, call and multicast: see `calls.hpp`;
 /// - `(await_up_atom)` -> `caf::ok_atom` once the cluster is up; bound it
 ///   with the request's timeout;
 /// - `(subscribe_atom, caf::actor listener)`: the listener receives
 ///   `(view_atom, std::vector<member>)` now and after every change, and
 ///   `(status_atom, cluster_status before, cluster_status now,
-///   std::vector<member>)` on every status transition.
-///
-/// A live agent that finds itself declared down (it was hung or cut off)
-/// comes back as a new, higher incarnation, which every view takes over the
-/// old one (SWIM's refutation).
-///
-/// Not yet: suspicion of silent peers beyond CAF's link heartbeats,
-/// split-brain handling, `rehashing` (see issue 3).
+///   std::vector<member>)` on every status transition (`split` is
+///   Stoker's `cluster_split` event).
 ///
 /// Example:
 /// ```
@@ -52,19 +69,29 @@ using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using view_atom = caf::atom_constant<caf::atom("rv_view")>;
 using status_atom = caf::atom_constant<caf::atom("rv_status")>;
 using await_up_atom = caf::atom_constant<caf::atom("rv_awaitup")>;
+using whois_atom = caf::atom_constant<caf::atom("rv_whois")>;
+using ring_atom = caf::atom_constant<caf::atom("rv_ring")>;
 
-/// The cluster as one node sees it (Cloister's states).
-enum class cluster_status : uint8_t { starting, up, stopping };
+/// The cluster as one node sees it (Cloister's states, plus `split`).
+enum class cluster_status : uint8_t { starting, up, rehashing, split, stopping };
 
-/// Returns `"starting"`, `"up"` or `"stopping"`.
+/// Returns `"starting"`, `"up"`, `"rehashing"`, `"split"` or `"stopping"`.
 RINGVISOR_CLUSTER_EXPORT const char* to_string(cluster_status x);
 
+/// Options of `start_agent` beyond the node's configuration.
+struct agent_options {
+  /// How often the agent retries seeds and members it has no link to.
+  caf::timespan retry = std::chrono::milliseconds{500};
+
+  /// Judges this node's side instead of `ringvisor.split-brain`, if set.
+  /// Called on the agent's thread: keep it quick and do not block.
+  cluster_valid_fn cluster_valid;
+};
+
 /// Spawns the node's cluster agent, registers it in the node directory and
-/// makes the node stop it on shutdown. `retry` is how often it retries seeds
-/// and members it is not connected to.
-RINGVISOR_CLUSTER_EXPORT caf::actor
-start_agent(actor::node& node,
-            caf::timespan retry = std::chrono::milliseconds{500});
+/// makes the node stop it on shutdown.
+RINGVISOR_CLUSTER_EXPORT caf::actor start_agent(actor::node& node,
+                                                agent_options opts = {});
 
 /// Registers libcluster's message types with `cfg`. Call it on every node.
 RINGVISOR_CLUSTER_EXPORT void add_types(caf::actor_system_config& cfg);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <caf/meta/type_name.hpp>
 
@@ -35,12 +36,15 @@ struct member {
   std::string endpoint;
 
   member_status status = member_status::joining;
+
+  /// Named rings the node takes part in (`ringvisor.groups`), sorted.
+  std::vector<std::string> groups;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member& x) {
   return f(caf::meta::type_name("ringvisor::member"), x.name, x.incarnation,
-           x.endpoint, x.status);
+           x.endpoint, x.status, x.groups);
 }
 
 } // namespace ringvisor::cluster

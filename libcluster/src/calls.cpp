@@ -1,0 +1,136 @@
+#include "ringvisor/cluster/calls.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "call_worker.hpp"
+#include "ringvisor/actor/directory.hpp"
+#include "ringvisor/cluster/errc.hpp"
+
+namespace ringvisor::cluster {
+
+namespace detail {
+
+namespace {
+
+struct worker_state {
+  std::vector<call_target> targets;
+  std::vector<node_reply> replies;
+  std::vector<bool> settled;
+  size_t open = 0;
+  caf::response_promise rp;
+  static inline const char* name = "ringvisor.call_worker";
+};
+
+using worker_actor = caf::stateful_actor<worker_state>;
+
+void settle(worker_actor* self, size_t i, caf::message reply, caf::error err) {
+  auto& st = self->state;
+  if (st.settled[i])
+    return;
+  st.settled[i] = true;
+  st.replies[i].reply = std::move(reply);
+  st.replies[i].error = std::move(err);
+  if (--st.open == 0) {
+    st.rp.deliver(std::move(st.replies));
+    self->quit();
+  }
+}
+
+caf::behavior call_worker(worker_actor* self, std::vector<call_target> targets,
+                          std::string name, caf::message msg,
+                          caf::timespan timeout) {
+  auto& st = self->state;
+  st.targets = std::move(targets);
+  st.open = st.targets.size();
+  st.settled.assign(st.open, false);
+  for (auto& t : st.targets)
+    st.replies.push_back(node_reply{t.node, {}, {}});
+  // A dropped link downs the remote directory's proxy: fail its call now.
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& ts = self->state.targets;
+    for (size_t i = 0; i < ts.size(); ++i)
+      if (ts[i].directory.address() == dm.source)
+        settle(self, i, {}, make_error(errc::member_down, ts[i].node));
+  });
+  return {
+    [self, name, msg, timeout](go_atom) -> caf::result<std::vector<node_reply>> {
+      auto& state = self->state;
+      state.rp = self->make_response_promise();
+      if (state.targets.empty()) {
+        self->quit();
+        return std::vector<node_reply>{};
+      }
+      for (size_t i = 0; i < state.targets.size(); ++i) {
+        auto& dir = state.targets[i].directory;
+        if (!dir) {
+          settle(self, i, {}, make_error(errc::member_unreachable, state.targets[i].node));
+          continue;
+        }
+        self->monitor(dir);
+        self->request(dir, timeout, actor::forward_atom::value, name, msg)
+          .then([self, i](caf::message& reply) { settle(self, i, std::move(reply), {}); },
+                [self, i](caf::error& err) { settle(self, i, {}, std::move(err)); });
+      }
+      return state.rp;
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_call_worker(caf::actor_system& sys, std::vector<call_target> targets,
+                             std::string name, caf::message msg,
+                             caf::timespan timeout) {
+  return sys.spawn(call_worker, std::move(targets), std::move(name),
+                   std::move(msg), timeout);
+}
+
+} // namespace detail
+
+caf::expected<std::vector<node_reply>>
+multicall(caf::actor_system& sys, const caf::actor& agent, const std::string& name,
+          caf::message msg, caf::timespan timeout) {
+  caf::expected<std::vector<node_reply>> result{std::vector<node_reply>{}};
+  caf::scoped_actor self{sys};
+  // The agent's own answer is bounded by `timeout`; allow for the hops.
+  self->request(agent, timeout + std::chrono::seconds{1}, multicall_atom::value,
+                name, std::move(msg), timeout)
+    .receive([&](std::vector<node_reply>& xs) { result = std::move(xs); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+caf::expected<caf::message> call(caf::actor_system& sys, const caf::actor& agent,
+                                 const std::string& node, const std::string& name,
+                                 caf::message msg, caf::timespan timeout) {
+  caf::expected<caf::message> result{caf::message{}};
+  caf::scoped_actor self{sys};
+  self->request(agent, timeout + std::chrono::seconds{1}, call_atom::value, node,
+                name, std::move(msg), timeout)
+    .receive([&](caf::message& x) { result = std::move(x); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+void multicast(const caf::actor& agent, const std::string& name, caf::message msg) {
+  caf::anon_send(agent, multicast_atom::value, name, std::move(msg));
+}
+
+std::string to_string(errc x) {
+  switch (x) {
+    case errc::member_down:
+      return "member_down";
+    case errc::member_unreachable:
+      return "member_unreachable";
+    case errc::not_member:
+      return "not_member";
+    case errc::empty_ring:
+      return "empty_ring";
+  }
+  return "errc(" + std::to_string(static_cast<int>(x)) + ")";
+}
+
+} // namespace ringvisor::cluster
