@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libcaf-dev libfmt-dev libspdlog-dev doctest-dev libxxhash-dev
+  iptables
 )
 
 missing=()

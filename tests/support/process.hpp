@@ -1,17 +1,22 @@
 #pragma once
 
-// A child process for multi-process tests: started with posix_spawn, its
-// standard output read line by line with a deadline, signalled by pid, and
-// always reaped (SIGKILL first if still running) when the object goes away.
+// A child process for multi-process tests: started with fork and exec,
+// optionally under a group id of its own, killed when the test process dies,
+// its standard output read line by line with a deadline, signalled by pid,
+// and always reaped (SIGKILL first if still running) when the object goes
+// away.
 
 #include <chrono>
 #include <csignal>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,22 +26,22 @@ namespace ringvisor::test {
 
 class process {
 public:
-  /// Starts `argv[0]` with `argv`; stdout is captured, stderr inherited.
-  explicit process(std::vector<std::string> argv) {
+  /// Starts `argv[0]` (a path) with `argv`; stdout is captured, stderr
+  /// inherited. The child gets SIGKILL when the calling thread exits (for a
+  /// test: when the test process dies). With `gid`, the child drops its
+  /// supplementary groups and runs with `gid` as real and effective group id
+  /// (needs root), so that iptables' owner match can tell its packets from
+  /// those of other processes.
+  explicit process(std::vector<std::string> argv,
+                   std::optional<gid_t> gid = std::nullopt) {
     int fds[2];
-    if (::pipe(fds) != 0)
+    if (::pipe2(fds, O_CLOEXEC) != 0)
       return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
     std::vector<char*> args;
     for (auto& a : argv)
       args.push_back(a.data());
     args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0)
-      pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
+    pid_ = fork_exec(args, fds, gid);
     ::close(fds[1]);
     out_ = fds[0];
   }
@@ -56,6 +61,7 @@ public:
     return pid_;
   }
 
+  /// Returns whether the process was started and not reaped yet.
   bool running() const noexcept {
     return pid_ > 0 && !reaped_;
   }
@@ -75,7 +81,7 @@ public:
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0)
+      if (left.count() <= 0 || out_ < 0)
         return std::nullopt;
       pollfd pfd{out_, POLLIN, 0};
       if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0)
@@ -102,7 +108,45 @@ public:
     return status_;
   }
 
+  /// Waits at most `timeout` for the process to exit; returns its wait
+  /// status, or nothing if it is still running.
+  std::optional<int> wait_for(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (running()) {
+      if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
+        reaped_ = true;
+        break;
+      }
+      if (std::chrono::steady_clock::now() >= deadline)
+        return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    }
+    return status_;
+  }
+
 private:
+  // Not posix_spawn: it cannot change the group id nor tie the child's life
+  // to ours. The child of a multi-threaded parent may only make
+  // async-signal-safe calls until it execs: no allocation here, `args` is
+  // ready beforehand.
+  static pid_t fork_exec(std::vector<char*>& args, int fds[2],
+                         std::optional<gid_t> gid) {
+    auto parent = ::getpid();
+    auto pid = ::fork();
+    if (pid != 0)
+      return pid; // the parent, or -1
+    if (gid && (::setgroups(0, nullptr) != 0 || ::setgid(*gid) != 0))
+      ::_exit(126);
+    // Dies with the test process, even if that is killed with SIGKILL. After
+    // setgid, which clears the setting.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent)
+      ::_exit(125);
+    if (::dup2(fds[1], STDOUT_FILENO) < 0)
+      ::_exit(126);
+    ::execve(args[0], args.data(), environ);
+    ::_exit(127);
+  }
+
   pid_t pid_ = -1;
   int out_ = -1;
   std::string buf_;

@@ -1,0 +1,799 @@
+#pragma once
+
+// A multi-process test kit for cluster tests: ringvisor-node processes on
+// distinct loopback addresses (`node_process`), a non-member actor system that
+// asks any node for its view over TCP (`probe`), waits for views and statuses
+// (`cluster_kit`), and network partitions made with iptables (`partition`).
+//
+// Example:
+// ```
+// cluster_kit kit;
+// auto& a = kit.start("a");
+// auto& b = kit.start("b");                // seeds: every running node
+// kit.await_view(a, {"a", "b"});
+// b.kill9();
+// kit.await_view(a, {"a"}, {"b"});
+// ```
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/node_config.hpp"
+#include "ringvisor/cluster/agent.hpp"
+#include "support/printers.hpp"
+#include "support/process.hpp"
+
+namespace ringvisor::test {
+
+using strings = std::vector<std::string>;
+using view = std::vector<cluster::member>;
+
+// -- views --------------------------------------------------------------------
+
+/// Names of the members in `status`, in view order (sorted by name).
+inline strings with_status(const view& xs, cluster::member_status status) {
+  strings result;
+  for (auto& m : xs)
+    if (m.status == status)
+      result.push_back(m.name);
+  return result;
+}
+
+/// Returns the record of `name` in `xs`, if any.
+inline std::optional<cluster::member> member_named(const view& xs,
+                                                   const std::string& name) {
+  for (auto& m : xs)
+    if (m.name == name)
+      return m;
+  return std::nullopt;
+}
+
+/// Renders names as `{a,b}`.
+inline std::string to_string(const strings& xs) {
+  std::string result = "{";
+  for (auto& x : xs)
+    result += (result.size() > 1 ? "," : "") + x;
+  return result + "}";
+}
+
+/// Returns whether two views list the same names, incarnations and statuses.
+inline bool same_members(const view& x, const view& y) {
+  auto same = [](const cluster::member& a, const cluster::member& b) {
+    return a.name == b.name && a.incarnation == b.incarnation
+           && a.status == b.status;
+  };
+  return std::equal(x.begin(), x.end(), y.begin(), y.end(), same);
+}
+
+/// Renders `xs` as `[a:up#<incarnation>, b:down#<incarnation>]`.
+inline std::string to_string(const view& xs) {
+  std::ostringstream out;
+  out << '[' << std::hex;
+  for (auto& m : xs)
+    out << (&m == &xs.front() ? "" : ", ") << m.name << ':'
+        << cluster::to_string(m.status) << '#' << m.incarnation;
+  out << ']';
+  return out.str();
+}
+
+/// What one node reports about the cluster.
+struct node_report {
+  view members;
+  cluster::cluster_status status = cluster::cluster_status::starting;
+};
+
+/// Renders `x` as `status=up members=[...]`.
+inline std::string to_string(const node_report& x) {
+  return std::string{"status="} + cluster::to_string(x.status)
+         + " members=" + to_string(x.members);
+}
+
+// -- node processes -----------------------------------------------------------
+
+/// How to start a node process, besides its name.
+struct node_options {
+  /// `host:port` of the nodes to join; nothing: every running node of the kit.
+  std::optional<strings> seeds;
+
+  /// `ringvisor.consensus`: members needed before the cluster is up.
+  size_t consensus = 1;
+
+  /// More command-line arguments, appended to the kit's.
+  strings args;
+};
+
+/// One ringvisor-node process (`RINGVISOR_NODE_BIN`), on its own loopback
+/// address, listening on an ephemeral port. Started by `cluster_kit::start`;
+/// killed with SIGKILL and reaped when destroyed.
+class node_process {
+public:
+  /// Starts the node and waits until it prints `listening host:port`.
+  node_process(std::string name, std::string host, std::optional<gid_t> gid,
+               strings seeds, size_t consensus, strings args)
+    : name_(std::move(name)),
+      host_(std::move(host)),
+      gid_(gid),
+      seeds_(std::move(seeds)),
+      consensus_(consensus),
+      args_(std::move(args)) {
+    REQUIRE_MESSAGE(launch(0), "node " << name_ << " did not start");
+  }
+
+  node_process(const node_process&) = delete;
+  node_process& operator=(const node_process&) = delete;
+
+  /// Returns the logical node name.
+  const std::string& name() const noexcept {
+    return name_;
+  }
+
+  /// Returns the loopback address the node listens on.
+  const std::string& host() const noexcept {
+    return host_;
+  }
+
+  /// Returns the port of the current (or last) process.
+  uint16_t port() const noexcept {
+    return port_;
+  }
+
+  /// Returns `host:port` of the current (or last) process.
+  std::string endpoint() const {
+    return host_ + ":" + std::to_string(port_);
+  }
+
+  /// Returns the group id the process runs under, if the kit assigned one.
+  std::optional<gid_t> gid() const noexcept {
+    return gid_;
+  }
+
+  /// Returns the seeds the node was started with.
+  const strings& seeds() const noexcept {
+    return seeds_;
+  }
+
+  /// Returns the pid of the current (or last) process.
+  pid_t pid() const noexcept {
+    return proc_->pid();
+  }
+
+  /// Returns whether the process runs (or is stopped) and was not reaped.
+  bool running() const noexcept {
+    return proc_ && proc_->running();
+  }
+
+  /// Kills the process with SIGKILL (a crash) and reaps it.
+  void kill9() {
+    proc_->signal(SIGKILL);
+    proc_->wait();
+  }
+
+  /// Suspends the process with SIGSTOP (a hung node).
+  void stop() {
+    proc_->signal(SIGSTOP);
+  }
+
+  /// Resumes the process with SIGCONT.
+  void cont() {
+    proc_->signal(SIGCONT);
+  }
+
+  /// Asks the node to leave with SIGTERM (resuming it if stopped), waits at
+  /// most `timeout` for it to exit and returns the exit code, or 128 + the
+  /// signal number as a shell would; a node still running is killed.
+  int terminate(std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    proc_->signal(SIGTERM);
+    proc_->signal(SIGCONT);
+    auto status = proc_->wait_for(timeout);
+    CHECK_MESSAGE(status, "node " << name_ << " ignored SIGTERM for "
+                                  << timeout.count() << " ms");
+    if (!status) {
+      kill9();
+      status = proc_->wait();
+    }
+    return WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
+  }
+
+  /// Starts the node again under the same name, address, group and seeds,
+  /// on the same port if it is free; kills a running process first.
+  void restart() {
+    if (running())
+      kill9();
+    if (!launch(port_))
+      REQUIRE_MESSAGE(launch(0), "node " << name_ << " did not restart");
+  }
+
+  /// Like `restart()`, joining through `seeds` from now on.
+  void restart(strings seeds) {
+    seeds_ = std::move(seeds);
+    restart();
+  }
+
+private:
+  // Starts a process on `port` (0: any) and reads its endpoint.
+  bool launch(uint16_t port) {
+    proc_ = std::make_unique<process>(argv(port), gid_);
+    auto line = proc_->read_line("listening ", std::chrono::seconds{10});
+    if (!line)
+      return false;
+    port_ = static_cast<uint16_t>(std::stoul(line->substr(line->rfind(':') + 1)));
+    return true;
+  }
+
+  strings argv(uint16_t port) const {
+    strings result{RINGVISOR_NODE_BIN,
+                   "--ringvisor.name=" + name_,
+                   "--ringvisor.host=" + host_,
+                   "--ringvisor.port=" + std::to_string(port),
+                   "--ringvisor.consensus=" + std::to_string(consensus_),
+                   "--ringvisor.log-level=warn",
+                   "--scheduler.max-threads=2"};
+    if (!seeds_.empty()) {
+      std::string list;
+      for (auto& s : seeds_)
+        list += (list.empty() ? "\"" : ",\"") + s + "\"";
+      result.push_back("--ringvisor.seeds=[" + list + "]");
+    }
+    result.insert(result.end(), args_.begin(), args_.end());
+    return result;
+  }
+
+  std::string name_;
+  std::string host_;
+  std::optional<gid_t> gid_;
+  strings seeds_;
+  size_t consensus_;
+  strings args_;
+  uint16_t port_ = 0;
+  std::unique_ptr<process> proc_;
+};
+
+// -- probe --------------------------------------------------------------------
+
+/// An actor system in the test process that is no cluster member: it asks
+/// any node's agent for its view and status over TCP. Every connect and
+/// request is bounded by `timeout`, so a hung (SIGSTOPped) node costs one
+/// timeout instead of hanging the test. Agent handles are cached per
+/// endpoint and dropped when a request fails.
+class probe {
+public:
+  /// Starts the probe's actor system (io middleman, heartbeats as on nodes).
+  probe() : sys_(prepare(cfg_)) {
+    // nop
+  }
+
+  /// Bounds each connect and each request.
+  std::chrono::milliseconds timeout{1000};
+
+  /// Returns the view and status of the node at `endpoint`.
+  caf::expected<node_report> report(const std::string& endpoint) {
+    auto members = view_of(endpoint);
+    if (!members)
+      return members.error();
+    auto status = status_of(endpoint);
+    if (!status)
+      return status.error();
+    return node_report{std::move(*members), *status};
+  }
+
+  /// Returns the member list of the node at `endpoint`, sorted by name.
+  caf::expected<view> view_of(const std::string& endpoint) {
+    return ask<view>(endpoint, cluster::members_atom::value);
+  }
+
+  /// Returns the cluster status as the node at `endpoint` sees it.
+  caf::expected<cluster::cluster_status> status_of(const std::string& endpoint) {
+    return ask<cluster::cluster_status>(endpoint, cluster::status_atom::value);
+  }
+
+  /// Forgets the cached agent of `endpoint`.
+  void forget(const std::string& endpoint) {
+    agents_.erase(endpoint);
+  }
+
+  /// Returns the probe's actor system.
+  caf::actor_system& system() noexcept {
+    return sys_;
+  }
+
+private:
+  // Heartbeats as on the nodes (which cut off silent peers), and our types.
+  static actor::node_config& prepare(actor::node_config& cfg) {
+    cluster::add_types(cfg);
+    cfg.set("scheduler.max-threads", size_t{2});
+    return cfg;
+  }
+
+  // Asks the agent `(get_atom, what)`; a cached agent that fails is dropped
+  // and asked once more through a fresh connection (the node may have
+  // restarted on the same port).
+  template <class T, class Atom>
+  caf::expected<T> ask(const std::string& endpoint, Atom what) {
+    bool cached = agents_.count(endpoint) > 0;
+    auto result = ask_once<T>(endpoint, what);
+    if (!result && cached)
+      result = ask_once<T>(endpoint, what);
+    return result;
+  }
+
+  template <class T, class Atom>
+  caf::expected<T> ask_once(const std::string& endpoint, Atom what) {
+    auto hdl = agent(endpoint);
+    if (!hdl)
+      return hdl.error();
+    caf::expected<T> result{caf::sec::request_timeout};
+    caf::scoped_actor self{sys_};
+    self->request(*hdl, timeout, caf::get_atom::value, what)
+      .receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    if (!result)
+      forget(endpoint);
+    return result;
+  }
+
+  // Connects without blocking the middleman forever (unlike `remote_actor`)
+  // and asks the node directory for its agent.
+  caf::expected<caf::actor> agent(const std::string& endpoint) {
+    if (auto i = agents_.find(endpoint); i != agents_.end())
+      return i->second;
+    auto colon = endpoint.rfind(':');
+    auto host = endpoint.substr(0, colon);
+    auto port = static_cast<uint16_t>(std::stoul(endpoint.substr(colon + 1)));
+    caf::scoped_actor self{sys_};
+    caf::expected<caf::actor> result{caf::sec::request_timeout};
+    self->request(sys_.middleman().actor_handle(), timeout,
+                  caf::connect_atom::value, host, port)
+      .receive(
+        [&](const caf::node_id&, caf::strong_actor_ptr& dir,
+            const std::set<std::string>&) {
+          result = caf::actor_cast<caf::actor>(dir);
+        },
+        [&](caf::error& err) { result = std::move(err); });
+    if (!result)
+      return result;
+    if (!*result)
+      return caf::make_error(caf::sec::no_actor_published_at_port);
+    auto dir = *result;
+    self->request(dir, timeout, caf::get_atom::value, std::string{"cluster"})
+      .receive([&](caf::actor& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    if (result)
+      agents_[endpoint] = *result;
+    return result;
+  }
+
+  actor::node_config cfg_;
+  caf::actor_system sys_;
+  std::map<std::string, caf::actor> agents_;
+};
+
+// -- the kit ------------------------------------------------------------------
+
+/// Node processes of one test, a probe to observe them, and waits with
+/// deadlines that fail with the last view seen. Node `i` (from 0, in start
+/// order) listens on 127.0.0.`i+2`; as root it also runs under its own group
+/// id, which `partition` needs.
+class cluster_kit {
+public:
+  /// Most nodes per kit: `partition` gives each a bit of the conntrack mark.
+  static constexpr size_t max_nodes = 30;
+
+  /// How often `await` asks.
+  static constexpr auto poll_interval = std::chrono::milliseconds{25};
+
+  cluster_kit() = default;
+
+  cluster_kit(const cluster_kit&) = delete;
+  cluster_kit& operator=(const cluster_kit&) = delete;
+
+  /// Starts node `name` on the next loopback address and waits until it
+  /// listens.
+  node_process& start(const std::string& name, node_options opts = {}) {
+    REQUIRE_MESSAGE(find(name) == nullptr, "node " << name << " started twice");
+    REQUIRE(nodes_.size() < max_nodes);
+    auto index = nodes_.size();
+    auto seeds = opts.seeds ? *opts.seeds : endpoints();
+    nodes_.push_back(std::make_unique<node_process>(
+      name, "127.0.0." + std::to_string(index + 2), gid_of(index),
+      std::move(seeds), opts.consensus, std::move(opts.args)));
+    return *nodes_.back();
+  }
+
+  /// Starts `names` one after the other, each joining the ones before.
+  void start_all(const strings& names, const node_options& opts = {}) {
+    for (auto& name : names)
+      start(name, opts);
+  }
+
+  /// Returns node `name`; fails the test if there is none.
+  node_process& operator[](const std::string& name) {
+    auto result = find(name);
+    REQUIRE_MESSAGE(result != nullptr, "no node named " << name);
+    return *result;
+  }
+
+  /// Returns node `name`, if any.
+  node_process* find(const std::string& name) {
+    for (auto& n : nodes_)
+      if (n->name() == name)
+        return n.get();
+    return nullptr;
+  }
+
+  /// Returns the kit's index of `n`, which fixes its address and group id.
+  size_t index_of(const node_process& n) const {
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      if (nodes_[i].get() == &n)
+        return i;
+    FAIL("node " << n.name() << " is not from this kit");
+    return 0;
+  }
+
+  /// Returns the names of the running nodes, in start order.
+  strings running() const {
+    strings result;
+    for (auto& n : nodes_)
+      if (n->running())
+        result.push_back(n->name());
+    return result;
+  }
+
+  /// Returns the endpoints of the running nodes, in start order.
+  strings endpoints() const {
+    strings result;
+    for (auto& n : nodes_)
+      if (n->running())
+        result.push_back(n->endpoint());
+    return result;
+  }
+
+  /// Returns the group id of node `index` when running as root, else none.
+  static std::optional<gid_t> gid_of(size_t index) {
+    if (::geteuid() != 0)
+      return std::nullopt;
+    // Apart per test process, so that concurrent tests do not cut each other.
+    return static_cast<gid_t>(50000 + 32 * (::getpid() % 4096) + index);
+  }
+
+  /// Returns the kit's probe.
+  class probe& probe() noexcept {
+    return probe_;
+  }
+
+  /// Returns what `n` reports now; fails the test if it does not answer.
+  node_report report(node_process& n) {
+    auto result = probe_.report(n.endpoint());
+    REQUIRE_MESSAGE(result, "node " << n.name() << " did not answer: "
+                                    << actor::render(result.error()));
+    return std::move(*result);
+  }
+
+  /// Returns `n`'s member list now; fails the test if it does not answer.
+  view view_of(node_process& n) {
+    return report(n).members;
+  }
+
+  /// Polls `n` until `done` holds for its report, or fails the test after
+  /// `timeout` with `what` and the last report (or error) seen.
+  void await(node_process& n, const std::string& what,
+             const std::function<bool(const node_report&)>& done,
+             std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string last = "no answer yet";
+    for (;;) {
+      if (auto rep = probe_.report(n.endpoint())) {
+        if (done(*rep))
+          return;
+        last = to_string(*rep);
+      } else {
+        last = "error: " + actor::render(rep.error());
+      }
+      if (std::chrono::steady_clock::now() >= deadline)
+        break;
+      std::this_thread::sleep_for(poll_interval);
+    }
+    FAIL("node " << n.name() << ": " << what << " not within "
+                 << timeout.count() << " ms; last seen: " << last);
+  }
+
+  /// Waits until `n` sees exactly `up` up, `down` down and `removed` removed
+  /// (names sorted).
+  void await_view(node_process& n, const strings& up, const strings& down = {},
+                  const strings& removed = {},
+                  std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    using cluster::member_status;
+    auto what = "view up=" + to_string(up) + " down=" + to_string(down)
+                + " removed=" + to_string(removed);
+    await(n, what, [&](const node_report& r) {
+      return with_status(r.members, member_status::up) == up
+             && with_status(r.members, member_status::down) == down
+             && with_status(r.members, member_status::removed) == removed;
+    }, timeout);
+  }
+
+  /// Waits until `n` reports cluster status `status`.
+  void await_status(node_process& n, cluster::cluster_status status,
+                    std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    await(n, std::string{"status "} + cluster::to_string(status),
+          [&](const node_report& r) { return r.status == status; }, timeout);
+  }
+
+  /// Returns whether the nodes `names` (default: every running node) all
+  /// report the same member list: names, incarnations and statuses.
+  bool views_converged(const strings& names = {}) {
+    std::string ignored;
+    return converged(names, ignored);
+  }
+
+  /// Waits until `views_converged(names)`; on failure shows every view.
+  void await_converged(const strings& names = {},
+                       std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string last;
+    while (!converged(names, last)) {
+      if (std::chrono::steady_clock::now() >= deadline)
+        FAIL("views did not converge within " << timeout.count()
+                                              << " ms; last seen:" << last);
+      std::this_thread::sleep_for(poll_interval);
+    }
+  }
+
+private:
+  // Compares the views of `names`; `seen` gets one line per node.
+  bool converged(const strings& names, std::string& seen) {
+    auto xs = names.empty() ? running() : names;
+    seen.clear();
+    std::optional<view> first;
+    bool same = true;
+    for (auto& name : xs) {
+      auto rep = probe_.view_of((*this)[name].endpoint());
+      seen += "\n  " + name + ": "
+              + (rep ? to_string(*rep) : "error: " + actor::render(rep.error()));
+      if (!rep)
+        same = false;
+      else if (!first)
+        first = std::move(*rep);
+      else if (!same_members(*first, *rep))
+        same = false;
+    }
+    return same;
+  }
+
+  // Declared before the nodes: they go first, killed while the probe lives.
+  class probe probe_;
+  std::vector<std::unique_ptr<node_process>> nodes_;
+};
+
+// -- partitions ---------------------------------------------------------------
+
+/// A network partition between node processes of one kit, made with
+/// iptables although they all talk over loopback (where addresses cannot
+/// tell them apart): a chain `RV_<pid>` hooked first in OUTPUT marks each
+/// connection with a bit per node group id that sends on it (CONNMARK), and
+/// drops packets of a connection that carries the bits of two nodes on
+/// different sides. Needs root and iptables; see `unsupported()`.
+///
+/// The destructor always unhooks and deletes the chain. Chains left by
+/// crashed test processes (their pid is gone) are deleted on construction.
+///
+/// Example:
+/// ```
+/// if (skip_without_partitions())
+///   return;
+/// partition cut{kit, {"a", "b"}, {"c", "d", "e"}};
+/// ...
+/// cut.heal();
+/// ```
+class partition {
+public:
+  /// Cuts every node of each side off from every node of every other side.
+  partition(cluster_kit& kit, const std::vector<strings>& sides)
+    : chain_("RV_" + std::to_string(::getpid())) {
+    auto why = unsupported();
+    REQUIRE_MESSAGE(!why, "cannot make a partition: " << *why);
+    delete_stale_chains();
+    remove_chain(chain_);
+    try {
+      build(kit, sides);
+    } catch (...) {
+      remove_chain(chain_); // no destructor for a half-built object
+      throw;
+    }
+  }
+
+  /// Cuts the nodes `a` off from the nodes `b`.
+  partition(cluster_kit& kit, const strings& a, const strings& b)
+    : partition(kit, std::vector<strings>{a, b}) {
+    // nop
+  }
+
+  partition(const partition&) = delete;
+  partition& operator=(const partition&) = delete;
+
+  ~partition() {
+    remove_chain(chain_);
+  }
+
+  /// Lets packets through again; connections cut meanwhile stay broken
+  /// until the nodes reconnect. Idempotent.
+  void heal() {
+    for (auto& rule : drops_) {
+      auto del = rule;
+      del.insert(del.begin(), {"-D", chain_});
+      iptables_ok(del);
+    }
+    drops_.clear();
+  }
+
+  /// Returns the iptables chain of this partition.
+  const std::string& chain() const noexcept {
+    return chain_;
+  }
+
+  /// Returns why this process cannot make partitions, or nothing if it can.
+  static std::optional<std::string> unsupported() {
+    if (::geteuid() != 0)
+      return "partitions need root (iptables, setgid): euid is "
+             + std::to_string(::geteuid());
+    if (iptables_path().empty())
+      return std::string{"iptables not found (apt-get install iptables)"};
+    if (iptables({"-S", "OUTPUT"}) != 0)
+      return std::string{"`iptables -S OUTPUT` failed (no CAP_NET_ADMIN?)"};
+    return std::nullopt;
+  }
+
+  /// Returns the iptables executable, or an empty string.
+  static std::string iptables_path() {
+    std::string path = "/usr/sbin:/sbin:/usr/bin:/bin";
+    if (auto env = ::getenv("PATH"))
+      path = std::string{env} + ":" + path;
+    std::istringstream dirs{path};
+    for (std::string dir; std::getline(dirs, dir, ':');)
+      if (!dir.empty() && ::access((dir + "/iptables").c_str(), X_OK) == 0)
+        return dir + "/iptables";
+    return {};
+  }
+
+  /// Runs iptables (waiting for its lock) and returns its exit code; its
+  /// standard output lines go to `out` if given.
+  static int iptables(strings args, strings* out = nullptr) {
+    args.insert(args.begin(), {iptables_path(), "-w"});
+    process proc{args};
+    if (proc.pid() <= 0)
+      return -1;
+    for (auto line = proc.read_line("", std::chrono::seconds{10}); line;
+         line = proc.read_line("", std::chrono::seconds{10}))
+      if (out)
+        out->push_back(*line);
+    auto status = proc.wait_for(std::chrono::seconds{10});
+    if (!status) {
+      proc.signal(SIGKILL);
+      return -1;
+    }
+    return WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  }
+
+private:
+  // Marks first, then drops, then the hook: the cut starts at once.
+  void build(cluster_kit& kit, const std::vector<strings>& sides) {
+    iptables_ok({"-N", chain_});
+    for (size_t i = 0; i < sides.size(); ++i)
+      for (auto& name : sides[i])
+        mark(kit, kit[name]);
+    for (size_t i = 0; i < sides.size(); ++i)
+      for (size_t j = i + 1; j < sides.size(); ++j)
+        for (auto& x : sides[i])
+          for (auto& y : sides[j])
+            cut(kit, kit[x], kit[y]);
+    for (auto& rule : drops_)
+      iptables_ok(append(rule));
+    iptables_ok({"-I", "OUTPUT", "1", "-j", chain_});
+  }
+
+  // Connections a node sends on get its bit.
+  void mark(cluster_kit& kit, node_process& n) {
+    auto gid = n.gid();
+    REQUIRE_MESSAGE(gid, "node " << n.name() << " has no group id of its own");
+    iptables_ok({"-A", chain_, "-m", "owner", "--gid-owner",
+                 std::to_string(*gid), "-j", "CONNMARK", "--or-mark",
+                 hex(bit(kit, n))});
+  }
+
+  // Drops what `x` or `y` sends on a connection that carries both bits;
+  // matching the owners too leaves other test processes' connections alone.
+  void cut(cluster_kit& kit, node_process& x, node_process& y) {
+    auto both = hex(bit(kit, x) | bit(kit, y));
+    for (auto* n : {&x, &y})
+      drops_.push_back({"-m", "owner", "--gid-owner", std::to_string(*n->gid()),
+                        "-m", "connmark", "--mark", both + "/" + both, "-j",
+                        "DROP"});
+  }
+
+  strings append(const strings& rule) const {
+    auto result = rule;
+    result.insert(result.begin(), {"-A", chain_});
+    return result;
+  }
+
+  static uint32_t bit(cluster_kit& kit, node_process& n) {
+    return uint32_t{1} << kit.index_of(n);
+  }
+
+  static std::string hex(uint32_t x) {
+    std::ostringstream out;
+    out << "0x" << std::hex << x;
+    return out.str();
+  }
+
+  static void iptables_ok(const strings& args) {
+    std::string cmd = "iptables -w";
+    for (auto& a : args)
+      cmd += " " + a;
+    REQUIRE_MESSAGE(iptables(args) == 0, "failed: " << cmd);
+  }
+
+  // Unhooks and deletes `chain` if it exists (asking first, so iptables
+  // prints no errors); never fails the test, says so if it cannot.
+  static void remove_chain(const std::string& chain) {
+    strings rules;
+    iptables({"-S"}, &rules);
+    bool ok = true;
+    for (auto& rule : rules)
+      if (rule == "-A OUTPUT -j " + chain)
+        ok = iptables({"-D", "OUTPUT", "-j", chain}) == 0 && ok;
+    if (std::find(rules.begin(), rules.end(), "-N " + chain) != rules.end())
+      ok = iptables({"-F", chain}) == 0 && iptables({"-X", chain}) == 0 && ok;
+    if (!ok)
+      MESSAGE("could not remove iptables chain " << chain << ", remove it by hand");
+  }
+
+  // Chains `RV_<pid>` whose process is gone were left by a crashed test.
+  static void delete_stale_chains() {
+    strings rules;
+    iptables({"-S"}, &rules);
+    for (auto& rule : rules) {
+      if (rule.rfind("-N RV_", 0) != 0)
+        continue;
+      auto chain = rule.substr(3);
+      auto pid = std::atoi(chain.c_str() + 3);
+      if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH)
+        remove_chain(chain);
+    }
+  }
+
+  std::string chain_;
+  std::vector<strings> drops_;
+};
+
+/// Returns whether partitions are impossible here, after printing a line
+/// starting with `SKIPPED:` (which ctest reports as a skipped test).
+inline bool skip_without_partitions() {
+  auto why = partition::unsupported();
+  if (why)
+    MESSAGE("SKIPPED: " << *why);
+  return why.has_value();
+}
+
+} // namespace ringvisor::test
