@@ -17,10 +17,9 @@
 #include "ringvisor/actor/node.hpp"
 #include "ringvisor/cluster/agent.hpp"
 #include "support/printers.hpp"
+#include "support/views.hpp"
 
 namespace ringvisor::test {
-
-using strings = std::vector<std::string>;
 
 /// A node with a cluster agent, in this process, on an ephemeral port.
 struct test_node {
@@ -53,25 +52,6 @@ struct test_node {
   }
 };
 
-/// Names of the members in `status`, from a view.
-inline strings with_status(const std::vector<cluster::member>& view,
-                    cluster::member_status status) {
-  strings result;
-  for (auto& m : view)
-    if (m.status == status)
-      result.push_back(m.name);
-  return result;
-}
-
-/// Returns the record of `name` in `view`, if any.
-inline std::optional<cluster::member>
-member_named(const std::vector<cluster::member>& view, const std::string& name) {
-  for (auto& m : view)
-    if (m.name == name)
-      return m;
-  return std::nullopt;
-}
-
 /// Waits until `n`'s agent sees exactly `up` up, `down` down and `removed`
 /// removed, or fails after `timeout`.
 inline void await_view(test_node& n, const strings& up, const strings& down = {},
@@ -84,8 +64,8 @@ inline void await_view(test_node& n, const strings& up, const strings& down = {}
   while (std::chrono::steady_clock::now() < deadline) {
     bool timed_out = false;
     self->receive(
-      [&](cluster::view_atom, std::vector<cluster::member>& view) {
-        last = std::move(view);
+      [&](cluster::view_atom, std::vector<cluster::member>& xs) {
+        last = std::move(xs);
       },
       [](cluster::status_atom, cluster::cluster_status, cluster::cluster_status,
          const std::vector<cluster::member>&) {},
