@@ -74,6 +74,10 @@ node_config::node_config() {
     .add(split_brain, "split-brain",
          "keep-majority, static-quorum, keep-oldest or down-all")
     .add(quorum, "quorum", "side size that wins under static-quorum")
+    .add(heartbeat_interval, "heartbeat-interval",
+         "how often the cluster agent pings its peers")
+    .add(suspect_after, "suspect-after",
+         "a peer silent for this long is unreachable")
     .add(groups, "groups", "named rings to join, as [\"name\", ...]")
     .add(log_level, "log-level", "trace, debug, info, warn, error or off")
     .add(shutdown_grace, "shutdown-grace",
@@ -187,6 +191,8 @@ caf::settings node_config::dump_content() const {
   caf::put_missing(section, "consensus", static_cast<int64_t>(consensus));
   caf::put_missing(section, "split-brain", split_brain);
   caf::put_missing(section, "quorum", static_cast<int64_t>(quorum));
+  caf::put_missing(section, "heartbeat-interval", heartbeat_interval);
+  caf::put_missing(section, "suspect-after", suspect_after);
   caf::put_missing(section, "groups", groups);
   caf::put_missing(section, "log-level", log_level);
   caf::put_missing(section, "shutdown-grace", shutdown_grace);
@@ -220,6 +226,8 @@ caf::error node_config::validate() {
                                   "keep-oldest or down-all");
   if (split_brain == "static-quorum" && quorum == 0)
     return bad("quorum", "static-quorum needs ringvisor.quorum of at least 1");
+  if (heartbeat_interval.count() <= 0 || suspect_after <= heartbeat_interval)
+    return bad("suspect-after", "must be longer than ringvisor.heartbeat-interval");
   for (auto& group : groups)
     if (!valid_name(group))
       return bad("groups", "'" + group

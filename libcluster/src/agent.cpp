@@ -35,6 +35,10 @@ using unreachable_atom = caf::atom_constant<caf::atom("rv_unreach")>;
 using retry_atom = caf::atom_constant<caf::atom("rv_retry")>;
 using goodbye_atom = caf::atom_constant<caf::atom("rv_goodbye")>;
 using seeds_atom = caf::atom_constant<caf::atom("rv_seeds")>;
+using ping_atom = caf::atom_constant<caf::atom("rv_ping")>;
+using tick_atom = caf::atom_constant<caf::atom("rv_tick")>;
+
+using clock = std::chrono::steady_clock;
 
 constexpr auto connect_timeout = std::chrono::seconds{2};
 constexpr auto leave_ack_timeout = std::chrono::seconds{1};
@@ -47,6 +51,7 @@ struct peer_info {
   caf::actor directory;    // its node's, for calls to named actors
   uint64_t digest = 0;     // of the last view it sent or confirmed
   names unreachable;       // the members it cannot reach
+  clock::time_point heard; // when it last sent us anything
 };
 
 struct agent_state {
@@ -59,6 +64,8 @@ struct agent_state {
   split_brain_strategy strategy = split_brain_strategy::keep_majority;
   size_t quorum = 0;
   size_t consensus = 1;
+  caf::timespan heartbeat_interval{0};
+  caf::timespan suspect_after{0};
   membership view;
   std::map<std::string, peer_info> peers; // member name -> linked peer
   std::set<std::string> unreachable;      // members whose link we lost
@@ -395,6 +402,32 @@ public:
       merge(members);
   }
 
+  // -- heartbeats ------------------------------------------------------------
+
+  // Pings every peer and suspects those not heard from for `suspect_after`:
+  // a node whose actors are stuck still answers CAF's link heartbeats.
+  void tick() {
+    auto now = clock::now();
+    bool suspected = false;
+    for (auto& [name, peer] : st_.peers) {
+      self_->send(peer.agent, ping_atom::value);
+      auto m = st_.view.find(name);
+      if (now - peer.heard > st_.suspect_after && m && counts(*m)
+          && st_.unreachable.insert(name).second) {
+        log::warn("cluster_peer_silent", {{"peer", name}});
+        suspected = true;
+      }
+    }
+    if (suspected) {
+      publish_unreachable();
+      evaluate();
+    }
+  }
+
+  void on_ping() {
+    linked_sender();
+  }
+
   // -- seeds -----------------------------------------------------------------
 
   // Resolves the seeds again (a DNS name may list new nodes) on a detached
@@ -509,6 +542,7 @@ public:
     if (is_new) {
       slot->second.agent = peer;
       slot->second.directory = directory;
+      slot->second.heard = clock::now();
       self_->monitor(peer);
       log::info("cluster_peer_linked", {{"peer", who.name}, {"endpoint", who.endpoint}});
       greet(peer);
@@ -564,12 +598,20 @@ public:
   }
 
 private:
-  // The linked peer that sent the current message, if any.
+  // The linked peer that sent the current message, if any. Hearing from a
+  // peer we suspected makes it reachable again.
   peer_info* linked_sender() {
     auto sender = self_->current_sender();
     for (auto& [name, peer] : st_.peers)
-      if (peer.agent.address() == sender)
+      if (peer.agent.address() == sender) {
+        peer.heard = clock::now();
+        if (st_.unreachable.erase(name) > 0) {
+          log::info("cluster_peer_heard_again", {{"peer", name}});
+          publish_unreachable();
+          evaluate();
+        }
         return &peer;
+      }
     return nullptr;
   }
 
@@ -580,7 +622,8 @@ private:
 caf::behavior agent(agent_actor* self, member me, caf::actor directory,
                     std::vector<std::string> seeds,
                     size_t consensus, split_brain_strategy strategy,
-                    size_t quorum, agent_options opts) {
+                    size_t quorum, caf::timespan heartbeat_interval,
+                    caf::timespan suspect_after, agent_options opts) {
   auto impl = std::make_shared<agent_impl>(self);
   auto& st = self->state;
   st.self = me;
@@ -590,6 +633,8 @@ caf::behavior agent(agent_actor* self, member me, caf::actor directory,
   st.consensus = consensus;
   st.strategy = strategy;
   st.quorum = quorum;
+  st.heartbeat_interval = heartbeat_interval;
+  st.suspect_after = suspect_after;
   st.view.update(me);
   self->set_down_handler([impl](caf::down_msg& dm) { impl->on_down(dm); });
   self->set_exit_handler([impl](caf::exit_msg& em) {
@@ -598,7 +643,13 @@ caf::behavior agent(agent_actor* self, member me, caf::actor directory,
   });
   impl->changed();
   self->send(self, retry_atom::value);
+  self->send(self, tick_atom::value);
   return {
+    [self, impl](tick_atom) {
+      impl->tick();
+      self->delayed_send(self, self->state.heartbeat_interval, tick_atom::value);
+    },
+    [impl](ping_atom) { impl->on_ping(); },
     [self, impl](retry_atom) {
       if (self->state.peers.empty())
         impl->resolve_seeds_async();
@@ -631,6 +682,12 @@ caf::behavior agent(agent_actor* self, member me, caf::actor directory,
     },
     [impl](caf::get_atom, ring_atom, const std::string& group) {
       return impl->ring_members(group);
+    },
+    [self](caf::get_atom, siblings_atom) {
+      auto result = self->state.view.up_members();
+      result.erase(std::remove(result.begin(), result.end(), self->state.self.name),
+                   result.end());
+      return result;
     },
     [impl](multicall_atom, const std::string& name, caf::message& msg,
            caf::timespan timeout) { return impl->multicall(name, msg, timeout); },
@@ -673,7 +730,8 @@ caf::actor start_agent(actor::node& node, agent_options opts) {
   if (auto err = parse(cfg.split_brain, strategy))
     log::error("cluster_config", {{"error", actor::render(err)}});
   auto hdl = node.system().spawn(agent, me, node.directory(), cfg.seeds, cfg.consensus, strategy,
-                                 cfg.quorum, std::move(opts));
+                                 cfg.quorum, cfg.heartbeat_interval,
+                                 cfg.suspect_after, std::move(opts));
   caf::anon_send(node.directory(), caf::put_atom::value, std::string{"cluster"},
                  hdl);
   node.adopt(hdl);

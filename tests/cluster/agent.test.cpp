@@ -5,6 +5,7 @@
 #include <memory>
 #include <thread>
 
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <doctest/doctest.h>
@@ -154,4 +155,24 @@ TEST_CASE("a seed given by host name joins through every address it resolves to"
   test_node b{"b", {"localhost:" + port}}; // 127.0.0.1 (and ::1, where nobody listens)
   await_view(b, {"a", "b"});
   await_view(a, {"a", "b"});
+}
+
+TEST_CASE("a node whose actors are stuck is suspected by the agents' own heartbeat") {
+  test_node a{"a", {}};
+  test_node b{"b", {a.endpoint()}};
+  await_view(a, {"a", "b"});
+  auto before = member_named(view_of(a, a.endpoint()), "b");
+  // Occupy both of b's scheduler threads: its agent cannot run, while CAF's
+  // network thread keeps the link's heartbeats going.
+  for (int i = 0; i < 2; ++i)
+    b.node->system().spawn([] { std::this_thread::sleep_for(std::chrono::milliseconds{2500}); });
+  auto t0 = std::chrono::steady_clock::now();
+  await_view(a, {"a"}, {"b"});
+  auto detected = std::chrono::steady_clock::now() - t0;
+  MESSAGE("stuck node downed after "
+          << std::chrono::duration<double>(detected).count() * 1000 << " ms");
+  CHECK(detected < std::chrono::milliseconds{2000});
+  // Once its threads are free, b refutes and comes back.
+  await_view(a, {"a", "b"});
+  CHECK(member_named(view_of(a, a.endpoint()), "b")->incarnation > before->incarnation);
 }

@@ -111,9 +111,10 @@ TEST_CASE("a call in flight to a member that goes away fails at once, not at its
 }
 
 TEST_CASE("whois agrees on every node, and a group has its own ring") {
-  test_node a{"a", {}};
+  strings in_gpu{"--ringvisor.groups=[\"gpu\"]"};
+  test_node a{"a", {}, 1, {}, in_gpu};
   test_node b{"b", {a.endpoint()}};
-  test_node c{"c", {a.endpoint()}};
+  test_node c{"c", {a.endpoint()}, 1, {}, in_gpu};
   for (auto* n : {&a, &b, &c})
     await_view(*n, {"a", "b", "c"});
   std::map<std::string, int> owners;
@@ -125,5 +126,18 @@ TEST_CASE("whois agrees on every node, and a group has its own ring") {
     ++owners[owner];
   }
   CHECK(owners.size() == 3);
+  caf::scoped_actor self{b.node->system()};
+  self->request(b.agent, 5s, caf::get_atom::value, cluster::siblings_atom::value)
+    .receive([](const strings& xs) { CHECK(xs == strings{"a", "c"}); },
+             [](caf::error& err) { FAIL(actor::render(err)); });
+  // Only a and c are in "gpu": its keys never land on b.
+  std::map<std::string, int> gpu_owners;
+  for (int i = 0; i < 60; ++i) {
+    auto owner = whois(b, "job/" + std::to_string(i), "gpu");
+    CHECK(whois(a, "job/" + std::to_string(i), "gpu") == owner);
+    ++gpu_owners[owner];
+  }
+  CHECK(gpu_owners.size() == 2);
+  CHECK(gpu_owners.count("b") == 0);
   CHECK(whois(a, "job/1", "nosuch").find("empty_ring") != std::string::npos);
 }

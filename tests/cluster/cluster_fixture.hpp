@@ -28,11 +28,12 @@ struct test_node {
   caf::actor agent;
 
   test_node(const std::string& name, const strings& seeds, size_t consensus = 1,
-            cluster::cluster_valid_fn cluster_valid = {}) {
+            cluster::cluster_valid_fn cluster_valid = {}, const strings& extra_args = {}) {
     cluster::add_types(cfg);
     strings args{"--ringvisor.name=" + name, "--ringvisor.log-level=warn",
                  "--scheduler.max-threads=2",
                  "--ringvisor.consensus=" + std::to_string(consensus)};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
     if (!seeds.empty()) {
       std::string list = "--ringvisor.seeds=[";
       for (auto& s : seeds)

@@ -81,6 +81,15 @@ public:
   /// `ringvisor.quorum`: the side size that wins under static-quorum.
   size_t quorum = 0;
 
+  /// `ringvisor.heartbeat-interval`: how often the cluster agent pings its
+  /// peers (on top of CAF's link heartbeats, it catches a node whose actors
+  /// are stuck while its network thread still answers).
+  caf::timespan heartbeat_interval = std::chrono::milliseconds{200};
+
+  /// `ringvisor.suspect-after`: a peer not heard from for this long is
+  /// unreachable, until it is heard again.
+  caf::timespan suspect_after = std::chrono::seconds{1};
+
   /// `ringvisor.groups`: named rings this node takes part in, besides the
   /// whole cluster's.
   std::vector<std::string> groups;

@@ -51,6 +51,8 @@ namespace ringvisor::cluster {
 ///   `errc::empty_ring`;
 /// - `(caf::get_atom, ring_atom, std::string group)` ->
 ///   `std::vector<std::string>`, the ring's members;
+/// - `(caf::get_atom, siblings_atom)` -> `std::vector<std::string>`, the up
+///   members other than this node;
 /// - multicall, call and multicast: see `calls.hpp`;
 /// - `(await_up_atom)` -> `caf::ok_atom` once the cluster is up; bound it
 ///   with the request's timeout;
@@ -71,6 +73,7 @@ using status_atom = caf::atom_constant<caf::atom("rv_status")>;
 using await_up_atom = caf::atom_constant<caf::atom("rv_awaitup")>;
 using whois_atom = caf::atom_constant<caf::atom("rv_whois")>;
 using ring_atom = caf::atom_constant<caf::atom("rv_ring")>;
+using siblings_atom = caf::atom_constant<caf::atom("rv_sibling")>;
 
 /// The cluster as one node sees it (Cloister's states, plus `split`).
 enum class cluster_status : uint8_t { starting, up, rehashing, split, stopping };
