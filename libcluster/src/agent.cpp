@@ -317,12 +317,15 @@ public:
     return cluster_status::up;
   }
 
-  // Whether every linked member confirmed our current view.
+  // Whether we are linked to every member we can reach and each of them
+  // confirmed our current view.
   bool converged() {
     auto mine = st_.view.digest();
-    for (auto& [name, peer] : st_.peers) {
-      auto m = st_.view.find(name);
-      if (m && counts(*m) && peer.digest != mine)
+    for (auto& m : st_.view.members()) {
+      if (m.name == st_.self.name || !counts(m) || st_.unreachable.count(m.name) > 0)
+        continue;
+      auto i = st_.peers.find(m.name);
+      if (i == st_.peers.end() || i->second.digest != mine)
         return false;
     }
     return true;

@@ -2,6 +2,7 @@
 
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/sec.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -12,6 +13,12 @@
 namespace ringvisor::cluster {
 
 namespace detail {
+
+std::optional<caf::message> untyped_reply(const caf::error& err) {
+  if (err == caf::sec::unexpected_response)
+    return err.context();
+  return std::nullopt;
+}
 
 namespace {
 
@@ -37,6 +44,13 @@ void settle(worker_actor* self, size_t i, caf::message reply, caf::error err) {
     st.rp.deliver(std::move(st.replies));
     self->quit();
   }
+}
+
+void settle_error(worker_actor* self, size_t i, caf::error err) {
+  if (auto reply = untyped_reply(err))
+    settle(self, i, std::move(*reply), {});
+  else
+    settle(self, i, {}, std::move(err));
 }
 
 caf::behavior call_worker(worker_actor* self, std::vector<call_target> targets,
@@ -71,8 +85,7 @@ caf::behavior call_worker(worker_actor* self, std::vector<call_target> targets,
         }
         self->monitor(dir);
         self->request(dir, timeout, actor::forward_atom::value, name, msg)
-          .then([self, i](caf::message& reply) { settle(self, i, std::move(reply), {}); },
-                [self, i](caf::error& err) { settle(self, i, {}, std::move(err)); });
+          .then([self, i](caf::error& err) { settle_error(self, i, std::move(err)); });
       }
       return state.rp;
     },
@@ -110,8 +123,13 @@ caf::expected<caf::message> call(caf::actor_system& sys, const caf::actor& agent
   caf::scoped_actor self{sys};
   self->request(agent, timeout + std::chrono::seconds{1}, call_atom::value, node,
                 name, std::move(msg), timeout)
-    .receive([&](caf::message& x) { result = std::move(x); },
-             [&](caf::error& err) { result = std::move(err); });
+    .receive([&](caf::message& boxed) { result = std::move(boxed); },
+             [&](caf::error& err) {
+               if (auto reply = detail::untyped_reply(err))
+                 result = std::move(*reply);
+               else
+                 result = std::move(err);
+             });
   return result;
 }
 

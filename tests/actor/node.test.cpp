@@ -9,6 +9,7 @@
 #include <caf/scoped_actor.hpp>
 #include <doctest/doctest.h>
 
+#include "support/printers.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/node.hpp"
@@ -25,7 +26,7 @@ std::unique_ptr<actor::node> start_node(actor::node_config& cfg,
   args.push_back("--scheduler.max-threads=2");
   REQUIRE(!cfg.read(args, ""));
   auto n = actor::node::start(cfg);
-  REQUIRE_MESSAGE(n, actor::render(n.error()));
+  REQUIRE_MESSAGE(n, ringvisor::test::why(n));
   return std::move(*n);
 }
 

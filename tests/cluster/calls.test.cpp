@@ -51,6 +51,8 @@ TEST_CASE("multicall asks every member's named actor; call asks one") {
   test_node c{"c", {a.endpoint()}};
   for (auto* n : {&a, &b, &c})
     await_view(*n, {"a", "b", "c"});
+  for (auto* n : {&a, &b, &c})
+    await_status(*n, cluster::cluster_status::up); // linked to all
   register_echo(a);
   register_echo(b); // c has no echo
   auto& sys = b.node->system();
@@ -60,8 +62,9 @@ TEST_CASE("multicall asks every member's named actor; call asks one") {
   REQUIRE(replies->size() == 3);
   for (size_t i = 0; i < 2; ++i) {
     auto& r = (*replies)[i];
-    CHECK(!r.error);
-    CHECK(r.reply.match_elements<std::string, int32_t>());
+    CAPTURE(r.node);
+    CHECK_MESSAGE(!r.error, actor::render(r.error));
+    REQUIRE(r.reply.match_elements<std::string, int32_t>());
     CHECK(r.reply.get_as<std::string>(0) == r.node);
     CHECK(r.reply.get_as<int32_t>(1) == 7);
   }

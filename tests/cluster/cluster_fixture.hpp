@@ -42,7 +42,7 @@ struct test_node {
     }
     REQUIRE(!cfg.read(args, ""));
     auto n = actor::node::start(cfg);
-    REQUIRE_MESSAGE(n, actor::render(n.error()));
+    REQUIRE_MESSAGE(n, ringvisor::test::why(n));
     node = std::move(*n);
     agent = cluster::start_agent(*node, {std::chrono::milliseconds{100},
                                          std::move(cluster_valid)});
@@ -113,7 +113,7 @@ inline std::vector<cluster::member> view_of(test_node& via,
   auto dir = via.node->system().middleman().remote_actor(
     endpoint.substr(0, colon),
     static_cast<uint16_t>(std::stoul(endpoint.substr(colon + 1))));
-  REQUIRE_MESSAGE(dir, actor::render(dir.error()));
+  REQUIRE_MESSAGE(dir, why(dir));
   caf::scoped_actor self{via.node->system()};
   std::vector<cluster::member> result;
   self->request(*dir, std::chrono::seconds{5}, caf::get_atom::value,

@@ -153,7 +153,7 @@ TEST_CASE("a seed that does not resolve is a problem, and the others still count
 TEST_CASE("localhost resolves through the system resolver to loopback addresses") {
   auto addrs = resolve_host("localhost");
   // doctest renders the message even on success: only ask a failed result.
-  REQUIRE_MESSAGE(addrs, (addrs ? "" : actor::render(addrs.error())));
+  REQUIRE_MESSAGE(addrs, ringvisor::test::why(addrs));
   CHECK(std::count(addrs->begin(), addrs->end(), "127.0.0.1") == 1);
   for (auto& addr : *addrs)
     CHECK_MESSAGE((addr.rfind("127.", 0) == 0 || addr == "::1"),

@@ -7,6 +7,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "support/printers.hpp"
 #include "ringvisor/actor/factory_registry.hpp"
 #include "ringvisor/actor/types.hpp"
 #include "ringvisor/supervision/supervisor.hpp"
@@ -75,7 +76,7 @@ struct supervision_fixture : test_system {
 
   caf::actor spawn(supervisor_spec spec) {
     auto sup = spawn_supervisor(sys(), std::move(spec));
-    REQUIRE_MESSAGE(sup, actor::render(sup.error()));
+    REQUIRE_MESSAGE(sup, ringvisor::test::why(sup));
     run();
     return *sup;
   }

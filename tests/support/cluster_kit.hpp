@@ -435,8 +435,7 @@ public:
   /// Returns what `n` reports now; fails the test if it does not answer.
   node_report report(node_process& n) {
     auto result = probe_.report(n.endpoint());
-    REQUIRE_MESSAGE(result, "node " << n.name() << " did not answer: "
-                                    << actor::render(result.error()));
+    REQUIRE_MESSAGE(result, "node " << n.name() << " did not answer: " << why(result));
     return std::move(*result);
   }
 
