@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake g++ make pkg-config
-  libcaf-dev libfmt-dev libspdlog-dev doctest-dev libxxhash-dev
+  libcaf-dev libfmt-dev libspdlog-dev doctest-dev libxxhash-dev libsqlite3-dev
   iptables
 )
 

@@ -31,6 +31,8 @@ std::string to_string(errc x) {
       return "shutting_down";
     case errc::bad_spec:
       return "bad_spec";
+    case errc::store_failed:
+      return "store_failed";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -31,6 +31,9 @@ enum class errc : uint8_t {
   shutting_down,
   /// The child spec is malformed (empty id, duplicate id, no type).
   bad_spec,
+  /// A child store could not read or write (disk full, damaged file, no
+  /// permission); the context says which and what to do.
+  store_failed,
 };
 
 /// CAF error category of `errc`.

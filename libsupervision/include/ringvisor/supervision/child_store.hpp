@@ -1,0 +1,67 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "ringvisor/supervision/child_spec.hpp"
+#include "ringvisor/supervision/export.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace ringvisor::supervision {
+
+/// Where a ring supervisor keeps the child specs added at run time
+/// (supervisorring's `dyn_child_handler`). Several stores can be used at
+/// once: a spec goes to the first whose `match` accepts it. Only specs made
+/// of a type name and arguments can be stored (a `start` function cannot
+/// be written down).
+class RINGVISOR_SUPERVISION_EXPORT child_store {
+public:
+  virtual ~child_store();
+
+  /// Returns whether this store keeps `spec`.
+  virtual bool match(const child_spec& spec) const = 0;
+
+  /// Stores `spec`; fails with `errc::already_present` if its id is stored,
+  /// `errc::bad_spec` if it has a `start` function, `errc::store_failed`
+  /// if it could not be written (the store is then unchanged).
+  virtual caf::error add(const child_spec& spec) = 0;
+
+  /// Removes the spec `id`; fails with `errc::not_found` if there is none.
+  virtual caf::error del(const std::string& id) = 0;
+
+  /// Returns every stored spec, sorted by id.
+  virtual caf::expected<std::vector<child_spec>> get_all() = 0;
+};
+
+/// Options of `open_sqlite_store`.
+struct sqlite_store_options {
+  /// The database file; created if missing, with its directory existing.
+  std::string path;
+
+  /// Which specs the store keeps; all if empty.
+  std::function<bool(const child_spec&)> match;
+};
+
+/// Opens a child store in a SQLite file (WAL journal, synchronous writes), so
+/// that the specs survive a restart of the whole cluster. `sys` must know the
+/// types of the specs' arguments (they are serialized with CAF). Fails with
+/// `errc::store_failed` and the reason (not a database, no permission, ...).
+///
+/// Example:
+/// ```
+/// auto store = supervision::open_sqlite_store(sys, {"/var/lib/app/children.db", {}});
+/// if (!store) return fail(actor::render(store.error()));
+/// (*store)->add({"import-42", "importer", caf::make_message(std::string{"s3://..."})});
+/// ```
+RINGVISOR_SUPERVISION_EXPORT caf::expected<std::unique_ptr<child_store>>
+open_sqlite_store(caf::actor_system& sys, sqlite_store_options opts);
+
+} // namespace ringvisor::supervision

@@ -1,0 +1,184 @@
+#include <utility>
+
+#include <caf/actor_system.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <sqlite3.h>
+
+#include "ringvisor/supervision/child_store.hpp"
+#include "ringvisor/supervision/errc.hpp"
+
+namespace ringvisor::supervision {
+
+child_store::~child_store() = default;
+
+namespace {
+
+constexpr const char* schema = R"sql(
+  CREATE TABLE IF NOT EXISTS ringvisor_children (
+    id   TEXT PRIMARY KEY,
+    spec BLOB NOT NULL
+  ) WITHOUT ROWID;
+)sql";
+
+/// A prepared statement, finalized on scope exit.
+class statement {
+public:
+  statement(sqlite3* db, const char* sql) {
+    sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+
+  statement(const statement&) = delete;
+  statement& operator=(const statement&) = delete;
+
+  ~statement() {
+    sqlite3_finalize(stmt_);
+  }
+
+  sqlite3_stmt* get() const noexcept {
+    return stmt_;
+  }
+
+private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class sqlite_store final : public child_store {
+public:
+  sqlite_store(caf::actor_system& sys, sqlite_store_options opts, sqlite3* db)
+    : sys_(sys), opts_(std::move(opts)), db_(db) {
+    // nop
+  }
+
+  ~sqlite_store() override {
+    sqlite3_close_v2(db_);
+  }
+
+  bool match(const child_spec& spec) const override {
+    return !opts_.match || opts_.match(spec);
+  }
+
+  caf::error add(const child_spec& spec) override {
+    if (spec.start)
+      return make_error(errc::bad_spec, spec.id,
+                        "a spec with a start function cannot be stored; "
+                        "register a factory and use type and args");
+    std::vector<char> blob;
+    caf::binary_serializer sink{sys_, blob};
+    auto copy = spec;
+    if (auto err = sink(copy))
+      return make_error(errc::bad_spec, spec.id,
+                        "its arguments cannot be serialized: " + sys_.render(err));
+    statement insert{db_, "INSERT INTO ringvisor_children (id, spec) VALUES (?1, ?2)"};
+    sqlite3_bind_text(insert.get(), 1, spec.id.data(), static_cast<int>(spec.id.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_blob(insert.get(), 2, blob.data(), static_cast<int>(blob.size()),
+                      SQLITE_STATIC);
+    auto rc = sqlite3_step(insert.get());
+    if (rc == SQLITE_CONSTRAINT)
+      return make_error(errc::already_present, spec.id);
+    if (rc != SQLITE_DONE)
+      return failure("cannot store child " + spec.id);
+    return caf::none;
+  }
+
+  caf::error del(const std::string& id) override {
+    statement remove{db_, "DELETE FROM ringvisor_children WHERE id = ?1"};
+    sqlite3_bind_text(remove.get(), 1, id.data(), static_cast<int>(id.size()),
+                      SQLITE_STATIC);
+    if (sqlite3_step(remove.get()) != SQLITE_DONE)
+      return failure("cannot delete child " + id);
+    if (sqlite3_changes(db_) == 0)
+      return make_error(errc::not_found, id);
+    return caf::none;
+  }
+
+  caf::expected<std::vector<child_spec>> get_all() override {
+    statement select{db_, "SELECT id, spec FROM ringvisor_children ORDER BY id"};
+    std::vector<child_spec> result;
+    int rc;
+    while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
+      auto data = static_cast<const char*>(sqlite3_column_blob(select.get(), 1));
+      std::vector<char> blob{data, data + sqlite3_column_bytes(select.get(), 1)};
+      caf::binary_deserializer source{sys_, blob};
+      child_spec spec;
+      if (auto err = source(spec))
+        return make_error(errc::store_failed, opts_.path,
+                          "child " + std::string{reinterpret_cast<const char*>(
+                            sqlite3_column_text(select.get(), 0))}
+                            + " cannot be read: " + sys_.render(err)
+                            + "; are its argument types registered?");
+      result.push_back(std::move(spec));
+    }
+    if (rc != SQLITE_DONE)
+      return failure("cannot read the children");
+    return result;
+  }
+
+private:
+  caf::error failure(const std::string& what) const {
+    return store_error(db_, opts_.path, what);
+  }
+
+public:
+  /// Makes `errc::store_failed` from the last SQLite error on `db`, with a
+  /// hint for the common causes.
+  static caf::error store_error(sqlite3* db, const std::string& path,
+                                const std::string& what) {
+    auto code = sqlite3_errcode(db);
+    std::string hint;
+    switch (code & 0xff) {
+      case SQLITE_FULL:
+        hint = "the disk is full: free space, then retry";
+        break;
+      case SQLITE_NOTADB:
+      case SQLITE_CORRUPT:
+        hint = "the file is not a ringvisor child store or is damaged: "
+               "move it away to start with an empty store";
+        break;
+      case SQLITE_CANTOPEN:
+      case SQLITE_PERM:
+      case SQLITE_READONLY:
+        hint = "check that the directory exists and is writable";
+        break;
+      case SQLITE_BUSY:
+      case SQLITE_LOCKED:
+        hint = "another process holds the database locked";
+        break;
+      default:
+        hint = "see the SQLite error";
+    }
+    return make_error(errc::store_failed, path,
+                      what + ": " + sqlite3_errmsg(db) + "; " + hint);
+  }
+
+private:
+  caf::actor_system& sys_;
+  sqlite_store_options opts_;
+  sqlite3* db_;
+};
+
+} // namespace
+
+caf::expected<std::unique_ptr<child_store>>
+open_sqlite_store(caf::actor_system& sys, sqlite_store_options opts) {
+  sqlite3* db = nullptr;
+  auto flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+  auto rc = sqlite3_open_v2(opts.path.c_str(), &db, flags, nullptr);
+  auto fail = [&](const std::string& what) {
+    auto err = sqlite_store::store_error(db, opts.path, what);
+    sqlite3_close_v2(db);
+    return err;
+  };
+  if (rc != SQLITE_OK)
+    return fail("cannot open the child store");
+  sqlite3_busy_timeout(db, 5000);
+  // WAL: readers do not block the writer; synchronous=FULL: an acknowledged
+  // add survives a power loss, not only a crash.
+  for (auto sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", schema})
+    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
+      return fail("cannot set up the child store");
+  return std::unique_ptr<child_store>{new sqlite_store(sys, std::move(opts), db)};
+}
+
+} // namespace ringvisor::supervision

@@ -1,0 +1,200 @@
+// The SQLite child store, on real files in a temporary directory.
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <doctest/doctest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/types.hpp"
+#include "ringvisor/supervision/child_store.hpp"
+#include "ringvisor/supervision/errc.hpp"
+#include "ringvisor/supervision/types.hpp"
+#include "support/printers.hpp"
+
+using namespace ringvisor;
+using namespace ringvisor::supervision;
+
+namespace {
+
+/// A fresh directory under /tmp, removed with its files at the end.
+struct temp_dir {
+  std::string path;
+
+  temp_dir() {
+    char tmpl[] = "/tmp/ringvisor-store-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+
+  ~temp_dir() {
+    std::string cmd = "rm -rf '" + path + "'";
+    CHECK(std::system(cmd.c_str()) == 0);
+  }
+
+  std::string file(const std::string& name) const {
+    return path + "/" + name;
+  }
+};
+
+/// An actor system that knows the argument types of the specs.
+struct store_system {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+
+  store_system() {
+    actor::add_types(cfg);
+    supervision::add_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+};
+
+child_spec importer(const std::string& id, const std::string& url, int32_t retries) {
+  child_spec spec;
+  spec.id = id;
+  spec.type = "importer";
+  spec.args = caf::make_message(url, retries);
+  spec.restart = restart_type::transient;
+  return spec;
+}
+
+std::vector<std::string> ids(const std::vector<child_spec>& specs) {
+  std::vector<std::string> result;
+  for (auto& s : specs)
+    result.push_back(s.id);
+  return result;
+}
+
+std::unique_ptr<child_store> open(store_system& s, const std::string& path) {
+  auto store = open_sqlite_store(*s.sys, {path, {}});
+  REQUIRE_MESSAGE(store, test::why(store));
+  return std::move(*store);
+}
+
+} // namespace
+
+TEST_CASE("the SQLite store keeps specs across a reopen, arguments and all") {
+  temp_dir dir;
+  auto path = dir.file("children.db");
+  {
+    store_system s;
+    auto store = open(s, path);
+    CHECK(!store->add(importer("b-job", "s3://bucket/b", 3)));
+    CHECK(!store->add(importer("a-job", "s3://bucket/a", 1)));
+    CHECK(!store->add(importer("c-job", "s3://bucket/c", 2)));
+    CHECK(!store->del("c-job"));
+  }
+  // A new process would do the same: a new actor system, the same file.
+  store_system s;
+  auto store = open(s, path);
+  auto all = store->get_all();
+  REQUIRE_MESSAGE(all, test::why(all));
+  CHECK(ids(*all) == std::vector<std::string>{"a-job", "b-job"});
+  auto& b = (*all)[1];
+  CHECK(b.type == "importer");
+  CHECK(b.restart == restart_type::transient);
+  REQUIRE(b.args.match_elements<std::string, int32_t>());
+  CHECK(b.args.get_as<std::string>(0) == "s3://bucket/b");
+  CHECK(b.args.get_as<int32_t>(1) == 3);
+  // Written through SQLite's write-ahead log.
+  CHECK(std::ifstream{path + "-wal"}.good());
+}
+
+TEST_CASE("the SQLite store refuses duplicates, unknown ids and start functions") {
+  temp_dir dir;
+  store_system s;
+  auto store = open(s, dir.file("children.db"));
+  CHECK(!store->add(importer("job", "x", 1)));
+  CHECK(store->add(importer("job", "y", 2)) == make_error(errc::already_present));
+  CHECK(store->del("nosuch") == make_error(errc::not_found));
+  child_spec by_function;
+  by_function.id = "fn";
+  by_function.start = [](caf::actor_system&) -> caf::expected<caf::actor> {
+    return caf::actor{};
+  };
+  auto err = store->add(by_function);
+  CHECK(err == make_error(errc::bad_spec));
+  CHECK(actor::render(err).find("start function cannot be stored") != std::string::npos);
+  auto all = store->get_all();
+  REQUIRE(all);
+  CHECK(ids(*all) == std::vector<std::string>{"job"});
+  CHECK((*all)[0].args.get_as<std::string>(0) == "x");
+}
+
+TEST_CASE("the SQLite store matches only the specs its rule accepts") {
+  temp_dir dir;
+  store_system s;
+  auto store = open_sqlite_store(*s.sys, {dir.file("children.db"), [](const child_spec& x) {
+                                            return x.type == "importer";
+                                          }});
+  REQUIRE(store);
+  CHECK((*store)->match(importer("job", "x", 1)));
+  child_spec other;
+  other.type = "session";
+  CHECK(!(*store)->match(other));
+}
+
+TEST_CASE("a file that is no database, or a directory that does not exist, is a clear error") {
+  temp_dir dir;
+  store_system s;
+  auto garbage = dir.file("garbage.db");
+  std::ofstream{garbage} << std::string(8192, 'x');
+  auto store = open_sqlite_store(*s.sys, {garbage, {}});
+  REQUIRE(!store);
+  CHECK(store.error() == make_error(errc::store_failed));
+  CHECK(actor::render(store.error()).find("move it away") != std::string::npos);
+  // The file is left as it was.
+  CHECK(std::ifstream{garbage, std::ios::ate}.tellg() == 8192);
+  auto missing = open_sqlite_store(*s.sys, {dir.file("no/such/dir/children.db"), {}});
+  REQUIRE(!missing);
+  CHECK(actor::render(missing.error()).find("writable") != std::string::npos);
+}
+
+TEST_CASE("a full disk fails the add with a clear error and loses nothing stored") {
+  temp_dir dir;
+  auto path = dir.file("children.db");
+  {
+    store_system s;
+    auto store = open(s, path);
+    CHECK(!store->add(importer("kept", "x", 1)));
+  }
+  // In a child process whose files may not grow past 1 MiB (the kernel's
+  // "file too large", which SQLite reports like a full disk), add until it fails.
+  auto pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit{1 << 20, 1 << 20};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    store_system s;
+    auto store = open_sqlite_store(*s.sys, {path, {}});
+    if (!store)
+      ::_exit(3);
+    std::string big(64 * 1024, 'z');
+    for (int i = 0; i < 100; ++i)
+      if (auto err = (*store)->add(importer("job-" + std::to_string(i), big, i)))
+        ::_exit(err == make_error(errc::store_failed)
+                    && actor::render(err).find("cannot store child") != std::string::npos
+                  ? 0 : 4);
+    ::_exit(5); // never filled up
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  // What was stored before is still there.
+  store_system s;
+  auto store = open(s, path);
+  auto all = store->get_all();
+  REQUIRE_MESSAGE(all, test::why(all));
+  auto names = ids(*all);
+  CHECK(std::count(names.begin(), names.end(), "kept") == 1);
+  MESSAGE((names.size() - 1) << " specs of 64 KiB fit under the 1 MiB limit");
+}
