@@ -10,6 +10,7 @@
 
 #include "ringvisor/actor/all.hpp"
 #include "ringvisor/cluster/agent.hpp"
+#include "ringvisor/cluster/discovery.hpp"
 
 using namespace ringvisor;
 
@@ -22,6 +23,10 @@ int main(int argc, char** argv) {
   }
   if (cfg.printed_and_done())
     return EXIT_SUCCESS;
+  if (auto err = cluster::check_seeds(cfg.seeds)) {
+    std::cerr << "ringvisor-node: " << actor::render(err) << '\n';
+    return EXIT_FAILURE;
+  }
   auto node = actor::node::start(cfg);
   if (!node) {
     std::cerr << "ringvisor-node: " << actor::render(node.error()) << '\n';

@@ -198,3 +198,12 @@ TEST_CASE("one broken link downs nobody: both ends still reach the rest") {
   cut.heal();
   kit.await_converged({}, 5s);
 }
+
+TEST_CASE("a malformed seed stops ringvisor-node at start with exit code 1") {
+  process node{{RINGVISOR_NODE_BIN, "--ringvisor.name=a",
+                "--ringvisor.seeds=[\"127.0.0.1:4900\",\"[foo]:4900\"]"}};
+  CHECK(!node.read_line("listening ", std::chrono::seconds{10}));
+  auto status = node.wait();
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+}
