@@ -1,5 +1,8 @@
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <sstream>
 
 #include <unistd.h>
@@ -82,13 +85,21 @@ TEST_CASE("a node whose port is taken fails to start with a clear error") {
 TEST_CASE("shutdown stops adopted actors newest first and kills those that linger") {
   actor::node_config cfg;
   auto n = start_node(cfg, {"--ringvisor.shutdown-grace=200ms"});
-  auto order = std::make_shared<std::vector<std::string>>();
-  auto mtx = std::make_shared<std::mutex>();
+  // Exit reasons in the order the actors ended. An actor's down message can
+  // reach the node just before its own cleanup functor runs, so the test
+  // waits for both entries rather than reading them when shutdown returns.
+  struct record {
+    std::mutex mtx;
+    std::condition_variable cv;
+    std::vector<std::string> order;
+  };
+  auto rec = std::make_shared<record>();
   auto make = [&](std::string name, bool stubborn) {
     return n->system().spawn([=](caf::event_based_actor* self) -> caf::behavior {
       self->attach_functor([=](const caf::error& reason) {
-        std::lock_guard<std::mutex> guard{*mtx};
-        order->push_back(name + ":" + caf::to_string(reason));
+        std::lock_guard<std::mutex> guard{rec->mtx};
+        rec->order.push_back(name + ":" + caf::to_string(reason));
+        rec->cv.notify_all();
       });
       if (stubborn)
         self->set_exit_handler([](caf::exit_msg&) {});
@@ -98,9 +109,11 @@ TEST_CASE("shutdown stops adopted actors newest first and kills those that linge
   n->adopt(make("first", false));
   n->adopt(make("second", true));
   n->shutdown();
-  REQUIRE(order->size() == 2);
-  CHECK((*order)[0] == "second:exit_reason(kill)");
-  CHECK((*order)[1] == "first:exit_reason(user_shutdown)");
+  std::unique_lock<std::mutex> guard{rec->mtx};
+  REQUIRE(rec->cv.wait_for(guard, std::chrono::seconds{5},
+                           [&] { return rec->order.size() == 2; }));
+  CHECK(rec->order[0] == "second:exit_reason(kill)");
+  CHECK(rec->order[1] == "first:exit_reason(user_shutdown)");
 }
 
 TEST_CASE("log lines carry the node name, the event and key=value fields") {
