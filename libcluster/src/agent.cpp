@@ -136,8 +136,16 @@ public:
         || (mine->incarnation == st_.self.incarnation
             && mine->status == member_status::up))
       return;
+    if (mine->incarnation > st_.self.incarnation) {
+      // A newer process runs under our name (we were replaced while hung):
+      // outbidding it would make the two refute each other forever.
+      log::error("cluster_replaced",
+                 {{"by_incarnation", fmt::format("{:016x}", mine->incarnation)},
+                  {"hint", "another process took this node's name; stop this one"}});
+      return;
+    }
     auto old = st_.self.incarnation;
-    st_.self.incarnation = std::max(mine->incarnation, old) + 1;
+    st_.self.incarnation = old + 1;
     st_.self.status = member_status::up;
     st_.view.update(st_.self);
     log::warn("cluster_rejoin", {{"was", to_string(mine->status)},
@@ -226,13 +234,15 @@ public:
                                             std::move(msg), timeout);
     auto rp = self_->make_response_promise<caf::message>();
     self_->request(worker, caf::infinite, detail::go_atom::value)
-      .then([rp](std::vector<node_reply>& replies) mutable {
-        auto& r = replies.front();
-        if (r.error)
-          rp.deliver(std::move(r.error));
-        else
-          rp.deliver(std::move(r.reply));
-      });
+      .then(
+        [rp](std::vector<node_reply>& replies) mutable {
+          auto& r = replies.front();
+          if (r.error)
+            rp.deliver(std::move(r.error));
+          else
+            rp.deliver(std::move(r.reply));
+        },
+        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
     return rp;
   }
 
@@ -263,7 +273,9 @@ public:
     for (auto& m : st_.view.members())
       if (counts(m))
         s.members.push_back(m);
-    // Forget members that left or were downed meanwhile.
+    // Forget members that left or were downed meanwhile, and say so: a
+    // peer must not keep our old word against a later incarnation.
+    bool pruned = false;
     for (auto i = st_.unreachable.begin(); i != st_.unreachable.end();) {
       auto m = st_.view.find(*i);
       if (m && counts(*m)) {
@@ -271,8 +283,11 @@ public:
         ++i;
       } else {
         i = st_.unreachable.erase(i);
+        pruned = true;
       }
     }
+    if (pruned)
+      publish_unreachable();
     return s;
   }
 
@@ -401,8 +416,10 @@ public:
   }
 
   void on_goodbye(const std::vector<member>& members) {
-    if (linked_sender() != nullptr)
+    if (linked_sender() != nullptr) {
       merge(members);
+      evaluate();
+    }
   }
 
   // -- heartbeats ------------------------------------------------------------
@@ -428,7 +445,8 @@ public:
   }
 
   void on_ping() {
-    linked_sender();
+    if (linked_sender() != nullptr)
+      evaluate();
   }
 
   // -- seeds -----------------------------------------------------------------
@@ -439,12 +457,14 @@ public:
     if (st_.seeds.empty() || st_.resolving)
       return;
     st_.resolving = true;
-    auto agent = caf::actor{self_};
-    self_->spawn<caf::detached>([agent, seeds = st_.seeds] {
+    // Hidden: a resolver blocked in getaddrinfo must not hold up shutdown.
+    auto agent = caf::actor_cast<caf::actor_addr>(self_);
+    self_->spawn<caf::detached + caf::hidden>([agent, seeds = st_.seeds] {
       auto found = resolve_seeds(seeds);
       for (auto& problem : found.problems)
         log::warn("cluster_seed_unresolved", {{"problem", problem}});
-      caf::anon_send(agent, seeds_atom::value, std::move(found.endpoints));
+      if (auto hdl = caf::actor_cast<caf::actor>(agent))
+        caf::anon_send(hdl, seeds_atom::value, std::move(found.endpoints));
     });
   }
 
@@ -473,11 +493,15 @@ public:
   // peer's node directory, which names its agent. If `target` is set and
   // the connect fails, that member (if still the same) is unreachable.
   void connect(const std::string& endpoint, std::optional<member> target) {
+    auto parsed = parse_endpoint(endpoint);
+    if (!parsed) {
+      // A peer's record or a seed we cannot use: drop it, do not crash.
+      log::warn("cluster_bad_endpoint", {{"reason", actor::render(parsed.error())}});
+      return;
+    }
     if (!st_.connecting.insert(endpoint).second)
       return;
-    auto colon = endpoint.rfind(':');
-    auto host = endpoint.substr(0, colon);
-    auto port = static_cast<uint16_t>(std::stoul(endpoint.substr(colon + 1)));
+    auto [host, port] = *parsed;
     auto mm = self_->system().middleman().actor_handle();
     auto done = [this, endpoint] { st_.connecting.erase(endpoint); };
     auto failed = [this, endpoint, done, target](const caf::error& err) {
@@ -533,15 +557,28 @@ public:
                 const caf::actor& directory) {
     if (who.name == st_.self.name || !peer)
       return;
-    auto [slot, is_new] = st_.peers.try_emplace(who.name);
-    if (!is_new && slot->second.agent != peer) {
-      // Another live agent holds the name: a duplicate, or a restart whose
-      // old self is hung; either way not now.
-      log::warn("cluster_name_taken", {{"name", who.name}, {"endpoint", who.endpoint}});
-      self_->send(peer, reject_atom::value, who.name,
-                  st_.view.find(who.name)->endpoint);
+    if (!st_.view.find(who.name) && st_.status == cluster_status::split
+        && !st_.unreachable.empty()) {
+      // A side that lost members and judged itself the loser takes no
+      // newcomers: with them it could outvote the side that downed it.
+      // They get in once the partition heals.
+      self_->send(peer, reject_atom::value, who.name, std::string{"(cluster split)"});
       return;
     }
+    auto holder = st_.peers.find(who.name);
+    if (holder != st_.peers.end() && holder->second.agent != peer) {
+      if (holds_name(who.name)) {
+        // Another live agent holds the name: a duplicate, or a restart
+        // whose old self is not gone yet; either way not now.
+        log::warn("cluster_name_taken", {{"name", who.name}, {"endpoint", who.endpoint}});
+        self_->send(peer, reject_atom::value, who.name, st_.view.find(who.name)->endpoint);
+        return;
+      }
+      // The holder was downed or is silent: the newcomer replaces it.
+      self_->demonitor(holder->second.agent);
+      st_.peers.erase(holder);
+    }
+    auto [slot, is_new] = st_.peers.try_emplace(who.name);
     if (is_new) {
       slot->second.agent = peer;
       slot->second.directory = directory;
@@ -562,6 +599,13 @@ public:
     evaluate();
   }
 
+  // Whether the linked agent under `name` still holds it: its member counts
+  // and it is not silent.
+  bool holds_name(const std::string& name) {
+    auto m = st_.view.find(name);
+    return m && counts(*m) && st_.unreachable.count(name) == 0;
+  }
+
   // A member turned our hello away: our name is taken by a live node.
   void on_reject(const std::string& name, const std::string& holder) {
     auto sender = self_->current_sender();
@@ -580,6 +624,10 @@ public:
   // The link to a peer's agent dropped: its process died, hung, or is cut
   // off. It is unreachable for us until it links again.
   void on_down(const caf::down_msg& dm) {
+    auto& ls = st_.listeners;
+    ls.erase(std::remove_if(ls.begin(), ls.end(),
+                            [&](const caf::actor& x) { return x.address() == dm.source; }),
+             ls.end());
     auto& greeted = st_.greeted;
     greeted.erase(std::remove_if(greeted.begin(), greeted.end(),
                                  [&](const caf::actor& x) {
@@ -602,7 +650,8 @@ public:
 
 private:
   // The linked peer that sent the current message, if any. Hearing from a
-  // peer we suspected makes it reachable again.
+  // peer we suspected makes it reachable again; the caller judges after it
+  // applied the message.
   peer_info* linked_sender() {
     auto sender = self_->current_sender();
     for (auto& [name, peer] : st_.peers)
@@ -611,7 +660,6 @@ private:
         if (st_.unreachable.erase(name) > 0) {
           log::info("cluster_peer_heard_again", {{"peer", name}});
           publish_unreachable();
-          evaluate();
         }
         return &peer;
       }
@@ -712,6 +760,7 @@ caf::behavior agent(agent_actor* self, member me, caf::actor directory,
     [self](subscribe_atom, const caf::actor& listener) {
       auto& state = self->state;
       state.listeners.push_back(listener);
+      self->monitor(listener);
       self->send(listener, view_atom::value, state.view.members());
       self->send(listener, status_atom::value, state.status, state.status,
                  state.view.members());

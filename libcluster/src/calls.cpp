@@ -74,8 +74,9 @@ caf::behavior call_worker(worker_actor* self, std::vector<call_target> targets,
       auto& state = self->state;
       state.rp = self->make_response_promise();
       if (state.targets.empty()) {
+        state.rp.deliver(std::vector<node_reply>{});
         self->quit();
-        return std::vector<node_reply>{};
+        return state.rp;
       }
       for (size_t i = 0; i < state.targets.size(); ++i) {
         auto& dir = state.targets[i].directory;

@@ -101,8 +101,8 @@ inline void await_status(test_node& n, cluster::cluster_status status,
       caf::after(deadline - std::chrono::steady_clock::now()) >>
         [&] { timed_out = true; });
   CHECK_MESSAGE(now == status, n.node->identity().name << " is "
-                                 << cluster::to_string(now) << ", not "
-                                 << cluster::to_string(status));
+                                 << std::string{cluster::to_string(now)} << ", not "
+                                 << std::string{cluster::to_string(status)});
 }
 
 /// Returns the view of the node listening at `endpoint`, asked from `via`

@@ -31,6 +31,22 @@ void start_converged(cluster_kit& kit, const strings& names,
   kit.await_converged(names, timeout);
 }
 
+/// Checks for `window` (longer than the 1.2 s a link needs to drop) that no
+/// node reports anyone down or itself split: an observation window for
+/// something that must not happen.
+void expect_nobody_downed(cluster_kit& kit, std::chrono::milliseconds window) {
+  auto deadline = std::chrono::steady_clock::now() + window;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (auto& name : kit.running()) {
+      auto r = kit.report(kit[name]);
+      REQUIRE_MESSAGE(with_status(r.members, member_status::down).empty(),
+                      name << ": " << to_string(r));
+      REQUIRE_MESSAGE(r.status != cluster_status::split, name << ": " << to_string(r));
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
 } // namespace
 
 TEST_CASE("kill -9 of a node process: the others see it down within a second") {
@@ -53,15 +69,16 @@ TEST_CASE("SIGSTOP: a hung node process is cut off, and rejoins as a new incarna
   kit.await_view(kit["a"], {"a"}, {"b"});
   auto detected = seconds_since(t0);
   MESSAGE("SIGSTOP detected after " << detected * 1000 << " ms");
-  // middleman.connection-timeout (1 s) plus one heartbeat interval (200 ms).
-  CHECK(detected < 1.5);
+  // Expected: suspect-after / connection-timeout (1 s) plus a heartbeat tick
+  // (200 ms); the bound leaves room for a loaded CI machine.
+  CHECK(detected < 2.5);
   auto downed = member_named(kit.view_of(kit["a"]), "b");
   REQUIRE(downed);
   // Asking the hung node itself fails after the probe's timeouts, no hang.
   auto t1 = std::chrono::steady_clock::now();
   CHECK(!kit.probe().report(kit["b"].endpoint()));
   MESSAGE("asking the stopped node failed after " << seconds_since(t1) * 1000 << " ms");
-  CHECK(seconds_since(t1) < 2.5);
+  CHECK(seconds_since(t1) < 4.0); // two probe timeouts of 1 s, plus slack
   // Resumed, b finds itself declared down and comes back as a new incarnation.
   kit["b"].cont();
   kit.await_view(kit["a"], {"a", "b"});
@@ -167,6 +184,12 @@ TEST_CASE("partition 2|3 under keep-majority: the two report split, the three do
   MESSAGE("healed into one view after " << seconds_since(t1) * 1000 << " ms");
   for (auto& name : kit.running())
     kit.await_status(kit[name], cluster_status::up, 5s);
+  // Nobody keeps the old word "a and b are unreachable": cutting one link
+  // of the healed cluster downs nobody.
+  {
+    partition glitch{kit, {"a"}, {"d"}};
+    expect_nobody_downed(kit, 2500ms);
+  }
   // The minority came back as new incarnations; the majority kept theirs.
   auto after = kit.view_of(kit["c"]);
   for (auto& name : all) {
@@ -184,17 +207,7 @@ TEST_CASE("one broken link downs nobody: both ends still reach the rest") {
   cluster_kit kit;
   start_converged(kit, {"a", "b", "c"});
   partition cut{kit, {"a"}, {"b"}}; // c still talks to both
-  // Past the link timeout (1.2 s), with margin: nobody may be downed.
-  auto deadline = std::chrono::steady_clock::now() + 2500ms;
-  while (std::chrono::steady_clock::now() < deadline) {
-    for (auto& name : kit.running()) {
-      auto r = kit.report(kit[name]);
-      REQUIRE_MESSAGE(with_status(r.members, member_status::down).empty(),
-                      name << ": " << to_string(r));
-      REQUIRE_MESSAGE(r.status != cluster_status::split, name << ": " << to_string(r));
-    }
-    std::this_thread::sleep_for(100ms);
-  }
+  expect_nobody_downed(kit, 2500ms);
   cut.heal();
   kit.await_converged({}, 5s);
 }

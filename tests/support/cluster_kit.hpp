@@ -424,7 +424,7 @@ public:
     if (::geteuid() != 0)
       return std::nullopt;
     // Apart per test process, so that concurrent tests do not cut each other.
-    return static_cast<gid_t>(50000 + 32 * (::getpid() % 4096) + index);
+    return static_cast<gid_t>(50000 + 32 * static_cast<uint64_t>(::getpid()) + index);
   }
 
   /// Returns the kit's probe.

@@ -39,9 +39,12 @@ namespace ringvisor::cluster {
 ///
 /// A live agent that finds itself declared down (it was hung or cut off)
 /// comes back as a new, higher incarnation, which every view takes over the
-/// old one (SWIM's refutation). A node that says hello under the name of a
-/// member that is still linked is turned away, with an error in its log,
-/// until that member is gone.
+/// old one (SWIM's refutation); a process that finds a *newer* incarnation
+/// under its name (it was replaced while hung) does not outbid it. A node
+/// that says hello under the name of a member that is linked, counts and is
+/// not silent is turned away, with an error in its log; it gets in once that
+/// member is downed, silent or gone. A side that lost members and reports
+/// `split` takes no newcomers until the heal.
 ///
 /// Messages:
 /// - `(caf::get_atom, members_atom)` -> `std::vector<member>`, sorted by name;

@@ -14,7 +14,7 @@ namespace ringvisor::cluster {
 
 /// Errors raised by libcluster; they cross nodes as `caf::error`.
 enum class errc : uint8_t {
-  /// The member went down (its link dropped) while a request to it was in
+  /// The link to the member's node dropped while a request to it was in
   /// flight: the request failed at once instead of waiting for its timeout.
   member_down = 1,
   /// The member is not reachable from this node right now.

@@ -14,7 +14,12 @@
 namespace ringvisor::cluster {
 
 /// How a node decides, when members became unreachable, whether its side of
-/// the cluster carries on (and downs the others) or stops serving.
+/// the cluster carries on (and downs the others) or stops serving. The
+/// sides of a partition judge the same member list (the view they shared
+/// before it), so at most one of them wins. keep-oldest after a crash of the
+/// oldest member, and down-all after any crash, leave every node `split`
+/// until an operator restarts the lost node (or it leaves in order): that is
+/// the price of never guessing.
 enum class split_brain_strategy : uint8_t {
   /// The side with more than half of the members wins; on a tie, the side
   /// with the lowest member name (Akka's keep-majority).
@@ -32,7 +37,7 @@ enum class split_brain_strategy : uint8_t {
 /// `"down-all"`, the spelling of `ringvisor.split-brain`.
 RINGVISOR_CLUSTER_EXPORT const char* to_string(split_brain_strategy x);
 
-/// Parses the spelling of `to_string`; fails with `errc::bad_config`.
+/// Parses the spelling of `to_string`; fails with `actor::errc::bad_config`.
 RINGVISOR_CLUSTER_EXPORT caf::error parse(std::string_view str,
                                           split_brain_strategy& x);
 
