@@ -37,6 +37,7 @@ using goodbye_atom = caf::atom_constant<caf::atom("rv_goodbye")>;
 using seeds_atom = caf::atom_constant<caf::atom("rv_seeds")>;
 using ping_atom = caf::atom_constant<caf::atom("rv_ping")>;
 using tick_atom = caf::atom_constant<caf::atom("rv_tick")>;
+using slow_atom = caf::atom_constant<caf::atom("rv_slow")>;
 
 using clock = std::chrono::steady_clock;
 
@@ -511,7 +512,13 @@ public:
       if (target)
         unreachable(*target);
     };
-    self_->request(mm, connect_timeout, caf::connect_atom::value, host, port)
+    // CAF 0.17's middleman connects with a blocking connect(): a black-holed
+    // peer holds it for the kernel's SYN retries, and connects queue behind.
+    // So there is one connect per endpoint until the middleman answers; the
+    // member is unreachable for us once it takes longer than connect_timeout.
+    if (target)
+      self_->delayed_send(self_, connect_timeout, slow_atom::value, endpoint, *target);
+    self_->request(mm, caf::infinite, caf::connect_atom::value, host, port)
       .then(
         [this, done, failed](const caf::node_id&, caf::strong_actor_ptr& ptr,
                              const std::set<std::string>&) {
@@ -529,6 +536,11 @@ public:
               failed);
         },
         failed);
+  }
+
+  void on_slow_connect(const std::string& endpoint, const member& target) {
+    if (st_.connecting.count(endpoint) > 0)
+      unreachable(target);
   }
 
   // A connect to `target` failed: unless it linked meanwhile, or is no
@@ -701,6 +713,9 @@ caf::behavior agent(agent_actor* self, member me, caf::actor directory,
       self->delayed_send(self, self->state.heartbeat_interval, tick_atom::value);
     },
     [impl](ping_atom) { impl->on_ping(); },
+    [impl](slow_atom, const std::string& endpoint, const member& target) {
+      impl->on_slow_connect(endpoint, target);
+    },
     [self, impl](retry_atom) {
       if (self->state.peers.empty())
         impl->resolve_seeds_async();
