@@ -2,13 +2,11 @@
 
 // The short-lived actor behind multicall and call (private to libcluster).
 
-#include <optional>
 #include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/error.hpp>
 #include <caf/atom.hpp>
 #include <caf/message.hpp>
 #include <caf/timespan.hpp>
@@ -16,12 +14,6 @@
 namespace ringvisor::cluster::detail {
 
 using go_atom = caf::atom_constant<caf::atom("rv_go")>;
-
-/// Returns the reply inside `err` if `err` is one: CAF 0.17 has no handler
-/// for "any reply", so a request whose reply matches none of the handlers
-/// gets `sec::unexpected_response` with the reply as the error's context.
-/// Handle replies of unknown type with an error handler and this function.
-std::optional<caf::message> untyped_reply(const caf::error& err);
 
 /// A member to ask: its name and node directory (null if unreachable).
 struct call_target {

@@ -12,13 +12,13 @@
 
 namespace ringvisor::cluster {
 
-namespace detail {
-
 std::optional<caf::message> untyped_reply(const caf::error& err) {
   if (err == caf::sec::unexpected_response)
     return err.context();
   return std::nullopt;
 }
+
+namespace detail {
 
 namespace {
 
@@ -126,7 +126,7 @@ caf::expected<caf::message> call(caf::actor_system& sys, const caf::actor& agent
                 name, std::move(msg), timeout)
     .receive([&](caf::message& boxed) { result = std::move(boxed); },
              [&](caf::error& err) {
-               if (auto reply = detail::untyped_reply(err))
+               if (auto reply = untyped_reply(err))
                  result = std::move(*reply);
                else
                  result = std::move(err);

@@ -6,6 +6,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "replicated_store.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/supervision/errc.hpp"
 #include "ringvisor/supervision/supervisor.hpp"
@@ -54,6 +55,10 @@ void add_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<child_info>("ringvisor::child_info");
   cfg.add_message_type<std::vector<child_info>>("ringvisor::child_info_list");
   cfg.add_message_type<child_counts>("ringvisor::child_counts");
+  cfg.add_message_type<store_dot>("ringvisor::store_dot");
+  cfg.add_message_type<std::vector<store_dot>>("ringvisor::store_dot_list");
+  cfg.add_message_type<store_entry>("ringvisor::store_entry");
+  cfg.add_message_type<std::vector<store_entry>>("ringvisor::store_entry_list");
   actor::add_error_renderer(cfg, errc_category, "ringvisor.supervision",
                             [](uint8_t code) {
                               return to_string(static_cast<errc>(code));

@@ -4,6 +4,7 @@
 // with ephemeral ports, and a way to wait for a node's view.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,8 +29,12 @@ struct test_node {
   caf::actor agent;
 
   test_node(const std::string& name, const strings& seeds, size_t consensus = 1,
-            cluster::cluster_valid_fn cluster_valid = {}, const strings& extra_args = {}) {
+            cluster::cluster_valid_fn cluster_valid = {}, const strings& extra_args = {},
+            const std::function<void(actor::node_config&)>& prepare = {}) {
     cluster::add_types(cfg);
+    if (prepare)
+      prepare(cfg); // more message types
+
     strings args{"--ringvisor.name=" + name, "--ringvisor.log-level=warn",
                  "--scheduler.max-threads=2",
                  "--ringvisor.consensus=" + std::to_string(consensus)};

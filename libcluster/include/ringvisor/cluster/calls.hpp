@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,14 @@ multicall(caf::actor_system& sys, const caf::actor& agent,
 RINGVISOR_CLUSTER_EXPORT caf::expected<caf::message>
 call(caf::actor_system& sys, const caf::actor& agent, const std::string& node,
      const std::string& name, caf::message msg, caf::timespan timeout);
+
+/// Returns the reply inside `err` if `err` carries one. CAF 0.17 has no
+/// handler for "any reply": a request whose reply matches none of the
+/// handlers gets `sec::unexpected_response` with the reply as the error's
+/// context. Take replies of unknown type (from `call_atom` requests to the
+/// agent) with an error handler and this function.
+RINGVISOR_CLUSTER_EXPORT std::optional<caf::message>
+untyped_reply(const caf::error& err);
 
 /// Sends `msg` to the actor named `name` on every up member; replies are
 /// dropped.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -8,6 +9,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "ringvisor/actor/node.hpp"
 #include "ringvisor/supervision/child_spec.hpp"
 #include "ringvisor/supervision/export.hpp"
 
@@ -63,5 +65,28 @@ struct sqlite_store_options {
 /// ```
 RINGVISOR_SUPERVISION_EXPORT caf::expected<std::unique_ptr<child_store>>
 open_sqlite_store(caf::actor_system& sys, sqlite_store_options opts);
+
+/// Options of `open_replicated_store`.
+struct replicated_store_options {
+  /// The store's name, the same on every node.
+  std::string name;
+
+  /// Which specs the store keeps; all if empty.
+  std::function<bool(const child_spec&)> match;
+
+  /// How long an add or delete waits for the members' acknowledgements.
+  caf::timespan timeout = std::chrono::seconds{5};
+};
+
+/// Opens this node's replica of the in-cluster child store `opts.name`
+/// (start it on every node, after the cluster agent). Every node holds the
+/// whole list; concurrent adds and deletes converge (an observed-remove
+/// set); an add or delete returns only once a majority of the up members
+/// stored it (else `errc::store_failed`, and it may still spread), so an
+/// acknowledged spec survives the loss of any minority. A node that joins or
+/// restarts receives the list from every member.
+RINGVISOR_SUPERVISION_EXPORT caf::expected<std::unique_ptr<child_store>>
+open_replicated_store(actor::node& node, const caf::actor& agent,
+                      replicated_store_options opts);
 
 } // namespace ringvisor::supervision
