@@ -48,21 +48,17 @@ struct replica_state {
 
 using replica_actor = caf::stateful_actor<replica_state>;
 
-// Applies `entries` and `tombstones`; returns whether anything changed.
-bool merge(replica_state& st, const std::vector<store_entry>& entries,
+// Applies `entries` and `tombstones`: a tombstoned dot never comes back.
+void merge(replica_state& st, const std::vector<store_entry>& entries,
            const std::vector<store_dot>& tombstones) {
-  bool changed = false;
   for (auto& d : tombstones)
-    if (st.removed.insert(d).second) {
+    if (st.removed.insert(d).second)
       st.live.erase(d);
-      changed = true;
-    }
   for (auto& e : entries) {
     store_dot d{e.origin, e.counter};
-    if (st.removed.count(d) == 0 && st.live.emplace(d, e).second)
-      changed = true;
+    if (st.removed.count(d) == 0)
+      st.live.emplace(d, e);
   }
-  return changed;
 }
 
 std::vector<store_entry> all_entries(const replica_state& st) {

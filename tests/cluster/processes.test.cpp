@@ -103,7 +103,7 @@ TEST_CASE("3 nodes converge to the same view") {
   MESSAGE("3 nodes started and converged after " << seconds_since(t0) * 1000 << " ms");
   CHECK(kit.views_converged());
   for (auto& name : kit.running())
-    kit.await_status(kit[name], cluster_status::up, 2s);
+    kit.await_status(kit[name], cluster_status::up); // linked to all, same view
 }
 
 TEST_CASE("5 nodes converge to the same view") {
@@ -113,7 +113,7 @@ TEST_CASE("5 nodes converge to the same view") {
   MESSAGE("5 nodes started and converged after " << seconds_since(t0) * 1000 << " ms");
   CHECK(kit.views_converged());
   for (auto& name : kit.running())
-    kit.await_status(kit[name], cluster_status::up, 2s);
+    kit.await_status(kit[name], cluster_status::up); // linked to all, same view
 }
 
 TEST_CASE("consensus=3 holds nodes in starting until the third node joins") {
