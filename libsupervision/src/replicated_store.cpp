@@ -7,13 +7,12 @@
 #include <map>
 #include <set>
 
-#include <caf/binary_deserializer.hpp>
-#include <caf/binary_serializer.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "replicated_store.hpp"
+#include "spec_codec.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/cluster/agent.hpp"
@@ -192,17 +191,10 @@ public:
   }
 
   caf::error add(const child_spec& spec) override {
-    if (spec.start)
-      return make_error(errc::bad_spec, spec.id,
-                        "a spec with a start function cannot be stored; "
-                        "register a factory and use type and args");
-    bytes blob;
-    caf::binary_serializer sink{sys_, blob};
-    auto copy = spec;
-    if (auto err = sink(copy))
-      return make_error(errc::bad_spec, spec.id,
-                        "its arguments cannot be serialized: " + sys_.render(err));
-    return ask(caf::make_message(store_add_atom::value, spec.id, std::move(blob)));
+    auto blob = encode_spec(sys_, spec);
+    if (!blob)
+      return std::move(blob.error());
+    return ask(caf::make_message(store_add_atom::value, spec.id, std::move(*blob)));
   }
 
   caf::error del(const std::string& id) override {
@@ -217,15 +209,12 @@ public:
         [&](std::vector<store_entry>& entries) {
           std::map<std::string, child_spec> by_id;
           for (auto& e : entries) {
-            caf::binary_deserializer source{sys_, e.spec};
-            child_spec spec;
-            if (auto err = source(spec)) {
-              result = make_error(errc::store_failed, e.id,
-                                  "cannot be read: " + sys_.render(err)
-                                    + "; are its argument types registered?");
+            auto spec = decode_spec(sys_, e.spec, opts_.name, e.id);
+            if (!spec) {
+              result = std::move(spec.error());
               return;
             }
-            by_id.emplace(e.id, std::move(spec));
+            by_id.emplace(e.id, std::move(*spec));
           }
           for (auto& kvp : by_id)
             result->push_back(std::move(kvp.second));

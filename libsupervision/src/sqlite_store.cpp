@@ -1,10 +1,9 @@
 #include <utility>
 
 #include <caf/actor_system.hpp>
-#include <caf/binary_deserializer.hpp>
-#include <caf/binary_serializer.hpp>
 #include <sqlite3.h>
 
+#include "spec_codec.hpp"
 #include "ringvisor/supervision/child_store.hpp"
 #include "ringvisor/supervision/errc.hpp"
 
@@ -59,20 +58,13 @@ public:
   }
 
   caf::error add(const child_spec& spec) override {
-    if (spec.start)
-      return make_error(errc::bad_spec, spec.id,
-                        "a spec with a start function cannot be stored; "
-                        "register a factory and use type and args");
-    std::vector<char> blob;
-    caf::binary_serializer sink{sys_, blob};
-    auto copy = spec;
-    if (auto err = sink(copy))
-      return make_error(errc::bad_spec, spec.id,
-                        "its arguments cannot be serialized: " + sys_.render(err));
+    auto blob = encode_spec(sys_, spec);
+    if (!blob)
+      return std::move(blob.error());
     statement insert{db_, "INSERT INTO ringvisor_children (id, spec) VALUES (?1, ?2)"};
     sqlite3_bind_text(insert.get(), 1, spec.id.data(), static_cast<int>(spec.id.size()),
                       SQLITE_STATIC);
-    sqlite3_bind_blob(insert.get(), 2, blob.data(), static_cast<int>(blob.size()),
+    sqlite3_bind_blob(insert.get(), 2, blob->data(), static_cast<int>(blob->size()),
                       SQLITE_STATIC);
     auto rc = sqlite3_step(insert.get());
     if (rc == SQLITE_CONSTRAINT)
@@ -100,15 +92,11 @@ public:
     while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
       auto data = static_cast<const char*>(sqlite3_column_blob(select.get(), 1));
       std::vector<char> blob{data, data + sqlite3_column_bytes(select.get(), 1)};
-      caf::binary_deserializer source{sys_, blob};
-      child_spec spec;
-      if (auto err = source(spec))
-        return make_error(errc::store_failed, opts_.path,
-                          "child " + std::string{reinterpret_cast<const char*>(
-                            sqlite3_column_text(select.get(), 0))}
-                            + " cannot be read: " + sys_.render(err)
-                            + "; are its argument types registered?");
-      result.push_back(std::move(spec));
+      auto id = reinterpret_cast<const char*>(sqlite3_column_text(select.get(), 0));
+      auto spec = decode_spec(sys_, blob, opts_.path, id);
+      if (!spec)
+        return std::move(spec.error());
+      result.push_back(std::move(*spec));
     }
     if (rc != SQLITE_DONE)
       return failure("cannot read the children");

@@ -1,0 +1,30 @@
+#include "spec_codec.hpp"
+
+#include "ringvisor/actor/errc.hpp"
+#include "ringvisor/supervision/errc.hpp"
+
+namespace ringvisor::supervision {
+
+caf::expected<actor::bytes> encode_spec(caf::actor_system& sys, const child_spec& spec) {
+  if (spec.start)
+    return make_error(errc::bad_spec, spec.id,
+                      "a spec with a start function cannot be stored; "
+                      "register a factory and use type and args");
+  auto blob = actor::to_bytes(sys, spec);
+  if (!blob)
+    return make_error(errc::bad_spec, spec.id,
+                      "its arguments cannot be serialized: " + actor::render(blob.error()));
+  return blob;
+}
+
+caf::expected<child_spec> decode_spec(caf::actor_system& sys, const actor::bytes& blob,
+                                      const std::string& store, const std::string& id) {
+  child_spec spec;
+  if (auto err = actor::from_bytes(sys, blob, spec))
+    return make_error(errc::store_failed, store,
+                      "child " + id + " cannot be read: " + actor::render(err)
+                        + "; are its argument types registered?");
+  return spec;
+}
+
+} // namespace ringvisor::supervision
