@@ -106,7 +106,8 @@ public:
     if (peer == nullptr)
       return; // not a member we linked (or one we turned away)
     peer->digest = digest_of(members);
-    merge(members);
+    if (merge(members))
+      return; // changed() sent our new view to every peer and judged it
     if (peer->digest == st_.view.digest())
       self_->send(peer->agent, seen_atom::value, peer->digest);
     else
@@ -121,12 +122,14 @@ public:
     }
   }
 
-  // Applies `members`; on a change tells listeners and peers and links up.
-  void merge(const std::vector<member>& members) {
+  // Applies `members`; on a change tells listeners and peers, links up and
+  // judges the new view. Returns whether the view changed.
+  bool merge(const std::vector<member>& members) {
     if (!st_.view.merge(members))
-      return;
+      return false;
     refute();
     changed();
+    return true;
   }
 
   // Others declared us down (we were hung, or cut off) while we live: come
@@ -417,10 +420,8 @@ public:
   }
 
   void on_goodbye(const std::vector<member>& members) {
-    if (linked_sender() != nullptr) {
-      merge(members);
-      evaluate();
-    }
+    if (linked_sender() != nullptr && !merge(members))
+      evaluate(); // the sender may have been heard again
   }
 
   // -- heartbeats ------------------------------------------------------------
