@@ -7,6 +7,8 @@
 #include <caf/scoped_actor.hpp>
 
 #include "replicated_store.hpp"
+#include "ring_wire.hpp"
+#include "ringvisor/supervision/ring_supervisor.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/supervision/errc.hpp"
 #include "ringvisor/supervision/supervisor.hpp"
@@ -34,6 +36,8 @@ std::string to_string(errc x) {
       return "bad_spec";
     case errc::store_failed:
       return "store_failed";
+    case errc::no_owner:
+      return "no_owner";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }
@@ -59,6 +63,11 @@ void add_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<store_dot>>("ringvisor::store_dot_list");
   cfg.add_message_type<store_entry>("ringvisor::store_entry");
   cfg.add_message_type<std::vector<store_entry>>("ringvisor::store_entry_list");
+  cfg.add_message_type<placement>("ringvisor::placement");
+  cfg.add_message_type<ring_child>("ringvisor::ring_child");
+  cfg.add_message_type<std::vector<ring_child>>("ringvisor::ring_child_list");
+  cfg.add_message_type<recent_reply>("ringvisor::recent_reply");
+  cfg.add_message_type<std::vector<recent_reply>>("ringvisor::recent_reply_list");
   actor::add_error_renderer(cfg, errc_category, "ringvisor.supervision",
                             [](uint8_t code) {
                               return to_string(static_cast<errc>(code));

@@ -44,6 +44,7 @@ public:
       restart_delay_(spec.restart_delay),
       max_restart_delay_(spec.max_restart_delay),
       factories_(std::move(spec.factories)),
+      observer_(std::move(spec.observer)),
       initial_(std::move(spec.children)) {
     // nop
   }
@@ -170,6 +171,8 @@ private:
     c.handle = std::move(*hdl);
     ++c.generation;
     by_handle_.emplace(c.handle.id(), &c);
+    if (observer_)
+      send(observer_, child_started_atom::value, c.spec.id, c.handle);
     if (log::enabled(log::level::debug)) // hot path: skip building fields
       log::debug("child_started", {{"sup", name_}, {"child", c.spec.id},
                                    {"actor", c.handle.id()}});
@@ -234,6 +237,8 @@ private:
       log::info("child_exited", {{"sup", name_}, {"child", id},
                                  {"reason", reason_str},
                                  {"restart", to_string(c.spec.restart)}});
+      if (observer_)
+        send(observer_, child_finished_atom::value, id, reason);
       if (c.spec.restart == restart_type::temporary)
         erase(id);
       return;
@@ -481,6 +486,7 @@ private:
   caf::timespan restart_delay_;
   caf::timespan max_restart_delay_;
   std::shared_ptr<const actor::factory_registry> factories_;
+  caf::actor observer_;
   std::vector<child_spec> initial_;
 
   child_list children_;

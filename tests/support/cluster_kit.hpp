@@ -124,6 +124,13 @@ public:
     return seeds_;
   }
 
+  /// Returns the first line the process printed after the ones read so far
+  /// that starts with `prefix` (without it), if one comes within `timeout`.
+  std::optional<std::string> read_line(const std::string& prefix,
+                                       std::chrono::milliseconds timeout) {
+    return proc_->read_line(prefix, timeout);
+  }
+
   /// Returns the pid of the current (or last) process.
   pid_t pid() const noexcept {
     return proc_->pid();
@@ -229,8 +236,10 @@ private:
 /// endpoint and dropped when a request fails.
 class probe {
 public:
-  /// Starts the probe's actor system (io middleman, heartbeats as on nodes).
-  probe() : sys_(prepare(cfg_)) {
+  /// Starts the probe's actor system (io middleman, heartbeats as on nodes);
+  /// `add_types` registers more message types than libcluster's.
+  explicit probe(const std::function<void(caf::actor_system_config&)>& add_types = {})
+    : sys_(prepare(cfg_, add_types)) {
     // nop
   }
 
@@ -263,6 +272,20 @@ public:
     agents_.erase(endpoint);
   }
 
+  /// Returns the actor registered as `name` in the directory of the node at
+  /// `endpoint` (not cached).
+  caf::expected<caf::actor> lookup(const std::string& endpoint, const std::string& name) {
+    auto dir = directory(endpoint);
+    if (!dir)
+      return dir;
+    caf::expected<caf::actor> result{caf::sec::request_timeout};
+    caf::scoped_actor self{sys_};
+    self->request(*dir, timeout, caf::get_atom::value, name)
+      .receive([&](caf::actor& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  }
+
   /// Returns the probe's actor system.
   caf::actor_system& system() noexcept {
     return sys_;
@@ -270,8 +293,12 @@ public:
 
 private:
   // Heartbeats as on the nodes (which cut off silent peers), and our types.
-  static actor::node_config& prepare(actor::node_config& cfg) {
+  static actor::node_config&
+  prepare(actor::node_config& cfg,
+          const std::function<void(caf::actor_system_config&)>& add_types) {
     cluster::add_types(cfg);
+    if (add_types)
+      add_types(cfg);
     cfg.set("scheduler.max-threads", size_t{2});
     return cfg;
   }
@@ -303,11 +330,18 @@ private:
     return result;
   }
 
-  // Connects without blocking the middleman forever (unlike `remote_actor`)
-  // and asks the node directory for its agent.
   caf::expected<caf::actor> agent(const std::string& endpoint) {
     if (auto i = agents_.find(endpoint); i != agents_.end())
       return i->second;
+    auto result = lookup(endpoint, "cluster");
+    if (result)
+      agents_[endpoint] = *result;
+    return result;
+  }
+
+  // Connects without blocking the middleman forever (unlike `remote_actor`)
+  // and returns the node directory.
+  caf::expected<caf::actor> directory(const std::string& endpoint) {
     auto colon = endpoint.rfind(':');
     auto host = endpoint.substr(0, colon);
     auto port = static_cast<uint16_t>(std::stoul(endpoint.substr(colon + 1)));
@@ -325,12 +359,6 @@ private:
       return result;
     if (!*result)
       return caf::make_error(caf::sec::no_actor_published_at_port);
-    auto dir = *result;
-    self->request(dir, timeout, caf::get_atom::value, std::string{"cluster"})
-      .receive([&](caf::actor& x) { result = std::move(x); },
-               [&](caf::error& err) { result = std::move(err); });
-    if (result)
-      agents_[endpoint] = *result;
     return result;
   }
 
@@ -353,7 +381,11 @@ public:
   /// How often `await` asks.
   static constexpr auto poll_interval = std::chrono::milliseconds{25};
 
-  cluster_kit() = default;
+  /// `add_types` registers more message types with the kit's probe.
+  explicit cluster_kit(const std::function<void(caf::actor_system_config&)>& add_types = {})
+    : probe_(add_types) {
+    // nop
+  }
 
   cluster_kit(const cluster_kit&) = delete;
   cluster_kit& operator=(const cluster_kit&) = delete;

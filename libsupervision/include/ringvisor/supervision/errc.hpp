@@ -34,6 +34,10 @@ enum class errc : uint8_t {
   /// A child store could not read or write (disk full, damaged file, no
   /// permission); the context says which and what to do.
   store_failed,
+  /// No node can serve the ring child now: the ring is empty, this side of
+  /// the cluster is split off, or the request went around too many nodes
+  /// while the child moved. Retry later (`ring::call` does).
+  no_owner,
 };
 
 /// CAF error category of `errc`.

@@ -70,6 +70,13 @@ struct supervisor_spec {
 
   /// Resolves `child_spec::type`. May be null if every spec has `start`.
   std::shared_ptr<const actor::factory_registry> factories;
+
+  /// Told of every start and every final exit of a child, if set:
+  /// `(child_started_atom, std::string id, caf::actor)` and
+  /// `(child_finished_atom, std::string id, caf::error reason)` when a child
+  /// exits and is not restarted (a transient child that ended normally, a
+  /// temporary one). Ring supervisors use it to track their children.
+  caf::actor observer;
 };
 
 /// Spawns a supervisor after checking `spec` (unique non-empty ids, known
@@ -107,6 +114,12 @@ using which_children_atom = caf::atom_constant<caf::atom("whichchild")>;
 
 /// `(count_children_atom) -> child_counts`.
 using count_children_atom = caf::atom_constant<caf::atom("countchild")>;
+
+/// Sent to `supervisor_spec::observer` when a child (re)started.
+using child_started_atom = caf::atom_constant<caf::atom("childup")>;
+
+/// Sent to `supervisor_spec::observer` when a child exited for good.
+using child_finished_atom = caf::atom_constant<caf::atom("childdone")>;
 
 // -- blocking client API --------------------------------------------------------
 //

@@ -1,0 +1,241 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/expected.hpp>
+#include <caf/message.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/timespan.hpp>
+
+#include "ringvisor/actor/node.hpp"
+#include "ringvisor/supervision/child_spec.hpp"
+#include "ringvisor/supervision/child_store.hpp"
+#include "ringvisor/supervision/export.hpp"
+#include "ringvisor/supervision/supervisor.hpp"
+
+/// The ring supervisor (supervisorring): one supervisor spread over the
+/// cluster. Every child runs on the node that owns its id on the consistent
+/// hash ring of the up members, at most one instance at a time; when the ring
+/// changes, children move to their new owner with their state, and the
+/// children of a node that died start again on the survivors. See
+/// `docs/ring-supervisor.md` for the protocol and its guarantees.
+///
+/// Start one with the same name and spec on every node (after the cluster
+/// agent). Its handle on any node, or the handle a remote client gets from a
+/// node directory under `ring_supervisor_name(name)`, takes the requests
+/// below; the blocking functions in `ring::` wrap them.
+///
+/// Example:
+/// ```
+/// ring_supervisor_spec spec;
+/// spec.name = "heroes";
+/// spec.factories = node.factories();
+/// spec.stores.push_back(std::move(*replicated));
+/// auto sup = start_ring_supervisor(node, agent, std::move(spec));
+/// auto where = ring::start_child(sys, *sup, {"batman", "hero", caf::make_message(...)});
+/// auto reply = ring::call(sys, *sup, "batman", caf::make_message(fight_atom::value));
+/// ```
+namespace ringvisor::supervision {
+
+/// Where a child runs: the node, and the epoch of this placement, which grows
+/// with every start of the child on a node (a move or a failover), so that
+/// two placements of one child are always ordered.
+struct placement {
+  std::string node;
+  uint64_t epoch = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, placement& x) {
+  return f(caf::meta::type_name("ringvisor::placement"), x.node, x.epoch);
+}
+
+/// A child of a ring supervisor as `which_children` reports it.
+struct ring_child {
+  std::string id;
+  std::string type;
+  restart_type restart = restart_type::permanent;
+  /// Where it runs; `node` is empty if it runs nowhere (terminated).
+  placement where;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ring_child& x) {
+  return f(caf::meta::type_name("ringvisor::ring_child"), x.id, x.type,
+           x.restart, x.where);
+}
+
+/// A function that `ring::exec` runs on the node that owns a child, on a
+/// thread of its own (it may block), with the child's handle.
+using exec_function = std::function<caf::expected<caf::message>(
+  caf::actor_system& sys, const caf::actor& child, const caf::message& args)>;
+
+/// The `migrate(id, from, to)` hook: returns the request that makes the old
+/// child reply with its state as `actor::bytes` before it stops; the new
+/// child receives `(actor::put_state_atom, bytes)` before anything else.
+/// Default: `(actor::get_state_atom)`, the stateful-child contract.
+using migrate_function = std::function<caf::message(
+  const std::string& id, const std::string& from, const std::string& to)>;
+
+/// A ring supervisor's configuration; the same on every node.
+struct ring_supervisor_spec {
+  /// Unique per cluster; names the supervisor in every node directory.
+  std::string name;
+
+  /// The supervisor of this node's share of the children: its strategy and
+  /// restart intensity. A local supervisor that exceeds the intensity is
+  /// restarted with its children; if that happens more than twice within
+  /// 2 x `period`, the ring supervisor stops on every node and exits with
+  /// `errc::reached_max_restart_intensity` (its parent decides).
+  restart_strategy strategy = restart_strategy::one_for_one;
+  size_t max_restarts = 3;
+  caf::timespan period = std::chrono::seconds{5};
+
+  /// Children every node knows from the start (specs with a type, no
+  /// `start` function: they must be startable on any node).
+  std::vector<child_spec> children;
+
+  /// Where `ring::start_child` records children: the first store whose
+  /// `match` accepts the spec. Without a matching store, a started child
+  /// lives as long as some node of the cluster remembers it.
+  std::vector<std::shared_ptr<child_store>> stores;
+
+  /// Resolves child types; the node's registry if null.
+  std::shared_ptr<const actor::factory_registry> factories;
+
+  /// Functions that `ring::exec` can run, by name.
+  std::map<std::string, exec_function> functions;
+
+  /// Takes a moving child's state; see `migrate_function`.
+  migrate_function migrate;
+
+  /// The ring group placing the children (`ringvisor.groups`); "" = all
+  /// members.
+  std::string group;
+
+  /// If set, every child receives `(placed_atom, placement)` right after
+  /// its start (after `put_state`), so it can log or report its epoch.
+  bool tell_placement = false;
+
+  /// Bounds each step of a move: taking the state, the new owner's answer.
+  caf::timespan handoff_timeout = std::chrono::seconds{2};
+};
+
+/// Sent to a child after its start if `tell_placement` is set.
+using placed_atom = caf::atom_constant<caf::atom("rv_placed")>;
+
+/// Returns the node directory name of the ring supervisor `name`.
+RINGVISOR_SUPERVISION_EXPORT std::string ring_supervisor_name(const std::string& name);
+
+/// Starts this node's part of the ring supervisor `spec.name`, registers it
+/// in the node directory and makes the node stop it on shutdown: a graceful
+/// stop hands every child, with its state, to its next owner first.
+/// Fails if the spec is malformed (static children with unknown types or
+/// `start` functions, no name) or the name is taken.
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<caf::actor>
+start_ring_supervisor(actor::node& node, const caf::actor& agent,
+                      ring_supervisor_spec spec);
+
+/// Returns a child spec that starts this node's part of a ring supervisor
+/// under a parent supervisor, which then sees the ring supervisor's global
+/// stop as the child's exit.
+RINGVISOR_SUPERVISION_EXPORT child_spec
+ring_supervisor_child(std::string id, actor::node& node, caf::actor agent,
+                      ring_supervisor_spec spec);
+
+// -- messages (to any node's ring supervisor) ---------------------------------
+
+/// `(ring_start_atom, child_spec) -> placement`: records and starts a child.
+using ring_start_atom = caf::atom_constant<caf::atom("rr_start")>;
+/// `(ring_delete_atom, std::string id) -> ok`: stops a child and forgets it.
+using ring_delete_atom = caf::atom_constant<caf::atom("rr_delete")>;
+/// `(ring_terminate_atom, std::string id) -> ok`: stops a child, keeping its
+/// spec: it stays stopped, wherever it would move, until restarted.
+using ring_terminate_atom = caf::atom_constant<caf::atom("rr_term")>;
+/// `(ring_restart_atom, std::string id) -> placement`: starts a terminated child.
+using ring_restart_atom = caf::atom_constant<caf::atom("rr_restart")>;
+/// `(ring_find_atom, std::string id, uint8_t hops) -> placement`.
+using ring_find_atom = caf::atom_constant<caf::atom("rr_find")>;
+/// `(ring_call_atom, uint64_t request, std::string id, caf::message, uint8_t
+/// hops) -> the child's reply`; a retry with the same request id gets the
+/// first reply without asking the child again.
+using ring_call_atom = caf::atom_constant<caf::atom("rr_call")>;
+/// `(ring_exec_atom, uint64_t request, std::string id, std::string function,
+/// caf::message args, uint8_t hops) -> the function's result`.
+using ring_exec_atom = caf::atom_constant<caf::atom("rr_exec")>;
+/// `(ring_which_atom) -> std::vector<ring_child>`: every child of the cluster.
+using ring_which_atom = caf::atom_constant<caf::atom("rr_which")>;
+/// `(ring_local_atom) -> std::vector<ring_child>`: the children of this node.
+using ring_local_atom = caf::atom_constant<caf::atom("rr_local")>;
+
+// -- blocking client API ------------------------------------------------------
+
+namespace ring {
+
+/// Records `spec` in the child list (store, then every node) and starts it on
+/// its owner; returns where it runs.
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<placement>
+start_child(caf::actor_system& sys, const caf::actor& sup, child_spec spec,
+            caf::timespan timeout = default_call_timeout);
+
+/// Stops the child `id` wherever it runs and removes it from the child list.
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::error
+delete_child(caf::actor_system& sys, const caf::actor& sup, const std::string& id,
+             caf::timespan timeout = default_call_timeout);
+
+/// Stops the child `id`, keeping its spec (supervisorring's terminate).
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::error
+terminate_child(caf::actor_system& sys, const caf::actor& sup,
+                const std::string& id, caf::timespan timeout = default_call_timeout);
+
+/// Starts the terminated child `id` again on its owner.
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<placement>
+restart_child(caf::actor_system& sys, const caf::actor& sup,
+              const std::string& id, caf::timespan timeout = default_call_timeout);
+
+/// Returns where the child `id` runs, asking its owner (never a node known to
+/// be down); waits while the child moves.
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<placement>
+find(caf::actor_system& sys, const caf::actor& sup, const std::string& id,
+     caf::timespan timeout = default_call_timeout);
+
+/// Sends `msg` to the child `id` wherever it runs and returns its reply.
+/// Retries across moves and failovers until `timeout`, under one request id,
+/// so the child handles the message at most once.
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<caf::message>
+call(caf::actor_system& sys, const caf::actor& sup, const std::string& id,
+     caf::message msg, caf::timespan timeout = default_call_timeout);
+
+/// Runs `spec.functions[function]` on the node that owns `id`, with the
+/// child's handle; at most once, retried like `call`.
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<caf::message>
+exec(caf::actor_system& sys, const caf::actor& sup, const std::string& id,
+     const std::string& function, caf::message args,
+     caf::timespan timeout = default_call_timeout);
+
+/// Lists every child of the cluster, sorted by id.
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<std::vector<ring_child>>
+which_children(caf::actor_system& sys, const caf::actor& sup,
+               caf::timespan timeout = default_call_timeout);
+
+/// Lists the children running on the node of `sup`, sorted by id.
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<std::vector<ring_child>>
+local_children(caf::actor_system& sys, const caf::actor& sup,
+               caf::timespan timeout = default_call_timeout);
+
+/// Counts the children of the cluster (`specs`: known, `active`: running).
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<child_counts>
+count_children(caf::actor_system& sys, const caf::actor& sup,
+               caf::timespan timeout = default_call_timeout);
+
+} // namespace ring
+
+} // namespace ringvisor::supervision

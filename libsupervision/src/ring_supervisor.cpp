@@ -1,0 +1,1507 @@
+// The ring supervisor: this node's part of a supervisor spread over the
+// cluster (see ring_supervisor.hpp and docs/ring-supervisor.md).
+//
+// Each node runs a ring manager (this actor) and, below it, an OTP
+// supervisor for the children this node runs. The manager follows the
+// cluster agent's views. Whenever the cluster is up (every reachable member
+// confirmed the same view), it *rebalances*:
+// 1. every child it runs but no longer owns moves: the child's state is
+//    taken (migrate hook), the child stopped, then handed to the new owner,
+//    which starts it with that state; requests for it wait meanwhile;
+// 2. it asks every other member which children they run or hold that it
+//    owns (the *inventory*, checked against the ring digest);
+// 3. it starts fresh each child it owns that nobody reported, once every
+//    member that died is proven dead (its port refuses connections) or has
+//    been silent long enough that it has stopped its own children (the
+//    fence: a node cut off from the majority reports `split` and stops them).
+// So a child starts on a node only after the node that ran it stopped it
+// (and said so by handing it over or by answering the inventory without it),
+// or died.
+
+#include "ringvisor/supervision/ring_supervisor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <random>
+#include <set>
+#include <unordered_map>
+
+#include <caf/actor_system.hpp>
+#include <caf/blocking_actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ring_wire.hpp"
+#include "ringvisor/actor/directory.hpp"
+#include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/log.hpp"
+#include "ringvisor/actor/stateful_child.hpp"
+#include "ringvisor/cluster/agent.hpp"
+#include "ringvisor/cluster/calls.hpp"
+#include "ringvisor/cluster/discovery.hpp"
+#include "ringvisor/cluster/hash_ring.hpp"
+#include "ringvisor/supervision/errc.hpp"
+
+namespace ringvisor::supervision {
+
+namespace {
+
+using bytes = actor::bytes;
+using clock_type = std::chrono::steady_clock;
+using round_atom = caf::atom_constant<caf::atom("rm_round")>;
+using dead_atom = caf::atom_constant<caf::atom("rm_dead")>;
+using leave_deadline_atom = caf::atom_constant<caf::atom("rm_lvdead")>;
+using store_add_atom = caf::atom_constant<caf::atom("rm_sadd")>;
+using store_del_atom = caf::atom_constant<caf::atom("rm_sdel")>;
+using store_get_atom = caf::atom_constant<caf::atom("rm_sget")>;
+using run_atom = caf::atom_constant<caf::atom("rm_run")>;
+
+/// How often a request may be passed on to another node while the rings of
+/// the nodes differ.
+constexpr uint8_t max_hops = 4;
+
+/// Replies kept per child for retried requests.
+constexpr size_t recent_replies = 64;
+
+/// How long a child may take to answer a routed call.
+constexpr auto child_call_timeout = std::chrono::seconds{60};
+
+/// Delay before a rebalance that could not finish is tried again.
+constexpr auto retry_delay = std::chrono::milliseconds{100};
+
+/// Local-supervisor failures within 2 x period that stop the ring supervisor.
+constexpr size_t max_local_failures = 2;
+
+uint64_t now_us() {
+  using namespace std::chrono;
+  return static_cast<uint64_t>(
+    duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+// Epochs are hybrid logical clocks: wall-clock microseconds, but always above
+// the epoch they follow, so a child's placements are ordered even across
+// nodes whose clocks differ a little.
+uint64_t next_epoch(uint64_t previous) {
+  return std::max(now_us(), previous + 1);
+}
+
+// Returns whether a TCP connect to `endpoint` is refused, i.e. nothing listens
+// there: the process behind a member that went down is dead. A timeout (a cut
+// network, a hung host) proves nothing.
+bool connection_refused(const std::string& endpoint, std::chrono::milliseconds timeout) {
+  auto parsed = cluster::parse_endpoint(endpoint);
+  if (!parsed)
+    return false;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  auto port = std::to_string(parsed->second);
+  if (::getaddrinfo(parsed->first.c_str(), port.c_str(), &hints, &res) != 0)
+    return false;
+  bool refused = false;
+  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
+    if (rc != 0 && errno == ECONNREFUSED) {
+      refused = true;
+    } else if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, static_cast<int>(timeout.count())) == 1) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        refused = err == ECONNREFUSED;
+      }
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  return refused;
+}
+
+// Runs the blocking child-store calls off the scheduler's threads.
+caf::behavior store_worker(caf::event_based_actor*,
+                           std::vector<std::shared_ptr<child_store>> stores) {
+  auto pick = [stores](const child_spec& spec) -> child_store* {
+    for (auto& s : stores)
+      if (s->match(spec))
+        return s.get();
+    return nullptr;
+  };
+  return {
+    [pick](store_add_atom, const child_spec& spec) -> caf::result<bool> {
+      auto store = pick(spec);
+      if (store == nullptr)
+        return false;
+      if (auto err = store->add(spec))
+        return err;
+      return true;
+    },
+    [pick](store_del_atom, const child_spec& spec) -> caf::result<caf::ok_atom> {
+      if (auto store = pick(spec))
+        if (auto err = store->del(spec.id); err && err != errc::not_found)
+          return err;
+      return caf::ok_atom::value;
+    },
+    [stores](store_get_atom) -> caf::result<std::vector<child_spec>> {
+      std::vector<child_spec> result;
+      for (auto& s : stores) {
+        auto all = s->get_all();
+        if (!all)
+          return std::move(all.error());
+        result.insert(result.end(), all->begin(), all->end());
+      }
+      return result;
+    },
+  };
+}
+
+/// A request waiting for its child to run here (or to be forwarded).
+struct pending {
+  caf::message msg;
+  caf::response_promise rp;
+};
+
+/// A known child: its spec and whether it was terminated on purpose.
+struct spec_entry {
+  child_spec spec;
+  bool terminated = false;
+};
+
+/// A child this node runs, starts, hands off or holds.
+struct local_child {
+  enum class phase : uint8_t {
+    starting, // asked the local supervisor to start it
+    running,
+    moving,   // taking its state and stopping it for a handoff
+    held,     // stopped; its state waits for an owner that takes it
+  };
+
+  child_spec spec;
+  phase ph = phase::starting;
+  caf::actor handle;
+  uint64_t epoch = 0;
+  std::string target;
+  bool has_state = false;
+  bytes state;
+  std::deque<recent_reply> recent;
+  std::unordered_map<uint64_t, std::vector<caf::response_promise>> in_flight;
+  std::vector<pending> waiting;
+};
+
+using phase = local_child::phase;
+
+class ring_manager : public caf::event_based_actor {
+public:
+  ring_manager(caf::actor_config& cfg, actor::node* node, caf::actor agent,
+               ring_supervisor_spec spec)
+    : caf::event_based_actor(cfg),
+      node_(*node),
+      self_name_(node->identity().name),
+      incarnation_(node->identity().incarnation),
+      agent_(std::move(agent)),
+      spec_(std::move(spec)),
+      dir_name_(ring_supervisor_name(spec_.name)),
+      fence_(node->config().suspect_after + node->config().heartbeat_interval) {
+    if (!spec_.factories)
+      spec_.factories = node->factories();
+    for (auto& c : spec_.children)
+      specs_.emplace(c.id, spec_entry{c, false});
+  }
+
+  const char* name() const override {
+    return "ringvisor.ring_supervisor";
+  }
+
+  caf::behavior make_behavior() override;
+
+  void on_exit() override {
+    // Killed (node shutdown past its grace): take the children along.
+    if (local_sup_ && !stopping_)
+      caf::anon_send_exit(local_sup_, caf::exit_reason::kill);
+    // The store worker runs detached: its thread ends only once nothing
+    // refers to it, and remote nodes may keep this actor alive for long.
+    if (store_)
+      caf::anon_send_exit(store_, caf::exit_reason::user_shutdown);
+    store_ = nullptr;
+    local_sup_ = nullptr;
+    agent_ = nullptr;
+    peers_.clear();
+    local_.clear();
+    expected_.clear();
+  }
+
+private:
+  // -- the ring ---------------------------------------------------------------
+
+  bool in_group(const cluster::member& m) const {
+    return spec_.group.empty()
+           || std::binary_search(m.groups.begin(), m.groups.end(), spec_.group);
+  }
+
+  // The members children are placed on: up, in the group, not leaving.
+  void rebuild_ring() {
+    std::vector<std::string> names;
+    std::string digest_input;
+    for (auto& m : view_)
+      if (m.status == cluster::member_status::up && in_group(m)
+          && leaving_.count(m.name) == 0 && !(leaving_self_ && m.name == self_name_)) {
+        names.push_back(m.name);
+        digest_input += m.name + "/" + std::to_string(m.incarnation) + ";";
+      }
+    if (names != ring_.members())
+      ring_ = cluster::hash_ring{names};
+    digest_ = cluster::hash_ring::hash(digest_input);
+  }
+
+  std::optional<std::string> owner_of(const std::string& id) const {
+    auto x = ring_.whois(spec_.name + "/" + id);
+    if (!x)
+      return std::nullopt;
+    return std::string{*x};
+  }
+
+  bool owns(const std::string& id) const {
+    auto x = ring_.whois(spec_.name + "/" + id);
+    return x && *x == self_name_;
+  }
+
+  // Whether this node may start and take children.
+  bool serving() const {
+    return status_ == cluster::cluster_status::up && !leaving_self_ && !stopping_;
+  }
+
+  // -- views ------------------------------------------------------------------
+
+  void on_view(std::vector<cluster::member> view) {
+    view_ = std::move(view);
+    std::map<std::string, cluster::member> up_now;
+    for (auto& m : view_) {
+      if (m.name == self_name_ && m.incarnation == incarnation_
+          && m.status >= cluster::member_status::down && !local_.empty()) {
+        log::warn("ring_declared_down", {{"sup", spec_.name}});
+        stop_all("this node was declared down");
+      }
+      if (m.name != self_name_ && m.status <= cluster::member_status::leaving)
+        up_now.emplace(m.name, m);
+    }
+    for (auto& [name, before] : up_) {
+      auto i = up_now.find(name);
+      if (i == up_now.end() || i->second.incarnation != before.incarnation)
+        on_gone(before);
+    }
+    for (auto i = leaving_.begin(); i != leaving_.end();)
+      i = up_now.count(*i) ? std::next(i) : leaving_.erase(i);
+    up_ = std::move(up_now);
+    rebuild_ring();
+    rebalance();
+  }
+
+  // A member left the view or came back as a new incarnation. Unless it left
+  // gracefully, its children may start elsewhere only after the fence, or
+  // once its port refuses connections.
+  void on_gone(const cluster::member& before) {
+    peers_.erase(before.name);
+    const cluster::member* now = nullptr;
+    for (auto& x : view_)
+      if (x.name == before.name)
+        now = &x;
+    if (now != nullptr && now->incarnation == before.incarnation
+        && now->status == cluster::member_status::removed)
+      return; // left gracefully, after handing its children off
+    auto key = before.name + "/" + std::to_string(before.incarnation);
+    fences_[key] = clock_type::now() + fence_;
+    auto endpoint = before.endpoint;
+    if (now != nullptr && now->incarnation != before.incarnation)
+      return; // a new process holds the endpoint; only time helps
+    auto self = caf::actor{this};
+    system().spawn<caf::detached>([self, key, endpoint](caf::event_based_actor* worker) {
+      if (connection_refused(endpoint, std::chrono::milliseconds{300}))
+        worker->send(self, dead_atom::value, key);
+      worker->quit();
+    });
+  }
+
+  void on_status(cluster::cluster_status now, std::vector<cluster::member> view) {
+    auto before = status_;
+    status_ = now;
+    if (now == cluster::cluster_status::up && before == cluster::cluster_status::split)
+      reload_specs();
+    if (now == cluster::cluster_status::split && before != now) {
+      log::warn("ring_split", {{"sup", spec_.name}, {"children", local_.size()}});
+      stop_all("this side of the cluster is split off");
+    }
+    on_view(std::move(view));
+  }
+
+  // -- rebalancing --------------------------------------------------------------
+
+  std::vector<std::string> others() const {
+    std::vector<std::string> result;
+    for (auto& name : ring_.members())
+      if (name != self_name_)
+        result.push_back(name);
+    for (auto& name : leaving_)
+      result.push_back(name);
+    return result;
+  }
+
+  void rebalance() {
+    if (!serving())
+      return;
+    auto peers = others();
+    bool missing = false;
+    for (auto& name : peers)
+      if (peer(name) == nullptr) {
+        fetch_peer(name);
+        missing = true;
+      }
+    if (missing)
+      return; // again once the handles arrive
+    move_out();
+    forward_expected();
+    auto round = ++round_;
+    if (peers.empty()) {
+      start_fresh(round, {});
+      return;
+    }
+    auto claimed = std::make_shared<std::set<std::string>>();
+    auto open = std::make_shared<size_t>(peers.size());
+    for (auto& name : peers)
+      request(*peer(name), spec_.handoff_timeout, rm_inventory_atom::value,
+              self_name_, digest_)
+        .then(
+          [this, round, claimed, open](std::vector<std::string>& ids) {
+            claimed->insert(ids.begin(), ids.end());
+            if (--*open == 0)
+              start_fresh(round, *claimed);
+          },
+          [this, round](caf::error&) {
+            if (round == round_)
+              retry_later(); // the rings differ, or the peer is slow
+          });
+  }
+
+  void retry_later() {
+    if (retry_pending_)
+      return;
+    retry_pending_ = true;
+    delayed_send(this, retry_delay, round_atom::value);
+  }
+
+  // Hands every child owned elsewhere to its owner.
+  void move_out() {
+    std::vector<std::string> moving;
+    for (auto& [id, c] : local_) {
+      if (c.ph == phase::running && !owns(id))
+        moving.push_back(id);
+      else if (c.ph == phase::held)
+        moving.push_back(id);
+    }
+    for (auto& id : moving) {
+      auto& c = local_[id];
+      if (c.ph == phase::running)
+        begin_move(id, *owner_of(id));
+      else if (owns(id))
+        start_local(id);
+      else
+        send_handoff(id, *owner_of(id));
+    }
+  }
+
+  // Passes requests for children owned elsewhere on to their owners.
+  void forward_expected() {
+    for (auto i = expected_.begin(); i != expected_.end();) {
+      if (owns(i->first)) {
+        ++i;
+        continue;
+      }
+      for (auto& p : i->second)
+        dispatch(p);
+      i = expected_.erase(i);
+    }
+  }
+
+  void start_fresh(uint64_t round, const std::set<std::string>& claimed) {
+    if (round != round_ || !serving())
+      return;
+    auto now = clock_type::now();
+    for (auto i = fences_.begin(); i != fences_.end();)
+      i = i->second <= now ? fences_.erase(i) : std::next(i);
+    if (!fences_.empty()) {
+      auto first = std::min_element(fences_.begin(), fences_.end(),
+                                    [](auto& x, auto& y) { return x.second < y.second; });
+      if (!retry_pending_) {
+        retry_pending_ = true;
+        delayed_send(this, first->second - now, round_atom::value);
+      }
+      return;
+    }
+    size_t started = 0;
+    for (auto& [id, entry] : specs_) {
+      if (entry.terminated || local_.count(id) || claimed.count(id) || !owns(id))
+        continue;
+      auto& c = local_[id];
+      c.spec = entry.spec;
+      c.epoch = next_epoch(0);
+      start_local(id);
+      ++started;
+    }
+    if (started > 0)
+      log::info("ring_started_fresh", {{"sup", spec_.name}, {"children", started}});
+  }
+
+  // -- peers ------------------------------------------------------------------
+
+  const caf::actor* peer(const std::string& name) const {
+    auto i = peers_.find(name);
+    return i != peers_.end() ? &i->second : nullptr;
+  }
+
+  void fetch_peer(const std::string& name) {
+    if (!fetching_.insert(name).second)
+      return;
+    request(agent_, spec_.handoff_timeout + std::chrono::seconds{1},
+            cluster::call_atom::value, name, dir_name_,
+            caf::make_message(rm_hello_atom::value), spec_.handoff_timeout)
+      .then([](caf::ok_atom) {},
+            [this, name](caf::error& err) {
+              fetching_.erase(name);
+              auto reply = cluster::untyped_reply(err);
+              if (reply && reply->match_elements<caf::actor>() && up_.count(name)) {
+                auto hdl = reply->get_as<caf::actor>(0);
+                monitor(hdl);
+                peers_[name] = hdl;
+                rebalance();
+                return;
+              }
+              log::debug("ring_peer_unknown", {{"sup", spec_.name}, {"node", name},
+                                              {"reason", actor::render(err)}});
+              retry_later();
+            });
+  }
+
+  // -- starting, moving and stopping children -----------------------------------
+
+  void start_local(const std::string& id) {
+    auto& c = local_[id];
+    c.ph = phase::starting;
+    if (auto i = expected_.find(id); i != expected_.end()) {
+      for (auto& p : i->second)
+        c.waiting.push_back(std::move(p));
+      expected_.erase(i);
+    }
+    request(local_sup_, caf::infinite, start_child_atom::value, c.spec)
+      .then(
+        [this, id](caf::actor& hdl) {
+          auto i = local_.find(id);
+          if (i == local_.end() || i->second.ph != phase::starting)
+            return;
+          auto& started = i->second;
+          started.handle = hdl;
+          if (started.has_state)
+            send(hdl, actor::put_state_atom::value, started.state);
+          if (spec_.tell_placement)
+            send(hdl, placed_atom::value, placement{self_name_, started.epoch});
+          started.has_state = false;
+          started.state.clear();
+          started.ph = phase::running;
+          flush(started);
+        },
+        [this, id](caf::error& err) {
+          log::error("ring_child_start_failed", {{"sup", spec_.name}, {"child", id},
+                                                 {"reason", actor::render(err)}});
+          if (auto i = local_.find(id); i != local_.end()) {
+            fail_waiting(i->second, err);
+            local_.erase(i);
+          }
+        });
+  }
+
+  // Takes the child's state, stops it and hands it to `target`.
+  void begin_move(const std::string& id, const std::string& target) {
+    auto& c = local_[id];
+    c.ph = phase::moving;
+    c.target = target;
+    auto ask = spec_.migrate ? spec_.migrate(id, self_name_, target)
+                             : caf::make_message(actor::get_state_atom::value);
+    auto stop_and_hand = [this, id](bool has_state, bytes state) {
+      auto i = local_.find(id);
+      if (i == local_.end())
+        return;
+      i->second.has_state = has_state;
+      i->second.state = std::move(state);
+      stop_local(id, [this, id] {
+        auto j = local_.find(id);
+        if (j != local_.end() && j->second.ph == phase::moving)
+          send_handoff(id, j->second.target);
+      });
+    };
+    if (!c.handle) {
+      stop_and_hand(false, {});
+      return;
+    }
+    request(c.handle, spec_.handoff_timeout, std::move(ask))
+      .then([stop_and_hand](bytes& state) { stop_and_hand(true, std::move(state)); },
+            [this, id, stop_and_hand](caf::error& err) {
+              log::warn("ring_state_lost", {{"sup", spec_.name}, {"child", id},
+                                            {"reason", actor::render(err)}});
+              stop_and_hand(false, {});
+            });
+  }
+
+  // Stops the child in the local supervisor and forgets it there; `then`
+  // runs once it is down.
+  template <class F>
+  void stop_local(const std::string& id, F then) {
+    request(local_sup_, caf::infinite, terminate_child_atom::value, id)
+      .then(
+        [this, id, then](caf::ok_atom) {
+          request(local_sup_, caf::infinite, delete_child_atom::value, id)
+            .then([then](caf::ok_atom) { then(); }, [then](caf::error&) { then(); });
+        },
+        [then](caf::error&) { then(); });
+  }
+
+  void send_handoff(const std::string& id, const std::string& target) {
+    auto& c = local_[id];
+    auto hdl = peer(target);
+    if (hdl == nullptr || target == self_name_) {
+      c.ph = phase::held;
+      if (target == self_name_ && serving())
+        start_local(id);
+      return;
+    }
+    c.ph = phase::moving;
+    c.target = target;
+    std::vector<recent_reply> recent{c.recent.begin(), c.recent.end()};
+    request(*hdl, spec_.handoff_timeout, rm_handoff_atom::value, c.spec, c.epoch,
+            c.has_state, c.state, std::move(recent))
+      .then(
+        [this, id, target, to = *hdl](caf::ok_atom) {
+          auto i = local_.find(id);
+          if (i == local_.end())
+            return;
+          ++moved_;
+          if (log::enabled(log::level::debug))
+            log::debug("ring_child_moved", {{"sup", spec_.name}, {"child", id},
+                                            {"to", target}});
+          for (auto& p : i->second.waiting)
+            p.rp.delegate(to, bump_hops(p.msg));
+          local_.erase(i);
+          if (leaving_self_ && local_.empty())
+            finish_leave();
+        },
+        [this, id, target](caf::error& err) {
+          log::warn("ring_handoff_failed", {{"sup", spec_.name}, {"child", id},
+                                            {"to", target},
+                                            {"reason", actor::render(err)}});
+          if (auto i = local_.find(id); i != local_.end())
+            i->second.ph = phase::held;
+          retry_later();
+        });
+  }
+
+  caf::result<caf::ok_atom> on_handoff(child_spec& spec, uint64_t epoch,
+                                       bool has_state, bytes& state,
+                                       std::vector<recent_reply>& recent) {
+    if (status_ == cluster::cluster_status::split || leaving_self_ || stopping_)
+      return make_error(errc::no_owner, spec_.name, spec.id, "this node cannot take it now");
+    auto id = spec.id;
+    if (auto i = local_.find(id); i != local_.end()) {
+      log::error("ring_duplicate_handoff", {{"sup", spec_.name}, {"child", id},
+                                            {"epoch", epoch},
+                                            {"held_epoch", i->second.epoch}});
+      return caf::ok_atom::value;
+    }
+    if (log::enabled(log::level::debug))
+      log::debug("ring_handoff_in", {{"sup", spec_.name}, {"child", id}, {"epoch", epoch},
+                                     {"has_state", has_state}});
+    specs_.emplace(id, spec_entry{spec, false});
+    auto& c = local_[id];
+    c.spec = std::move(spec);
+    c.epoch = next_epoch(epoch);
+    c.has_state = has_state;
+    c.state = std::move(state);
+    c.recent.assign(recent.begin(), recent.end());
+    start_local(id);
+    return caf::ok_atom::value;
+  }
+
+  // Stops every child without handing it off (split, declared down, global
+  // stop) by replacing the local supervisor; waiting requests fail with
+  // `no_owner` so that callers retry elsewhere.
+  void stop_all(const std::string& why) {
+    for (auto& [id, c] : local_)
+      fail_waiting(c, make_error(errc::no_owner, spec_.name, id, why));
+    local_.clear();
+    for (auto& [id, ps] : expected_)
+      for (auto& p : ps)
+        p.rp.deliver(make_error(errc::no_owner, spec_.name, id, why));
+    expected_.clear();
+    replace_local_sup();
+  }
+
+  void replace_local_sup() {
+    if (local_sup_) {
+      demonitor(local_sup_);
+      send_exit(local_sup_, caf::exit_reason::user_shutdown);
+    }
+    supervisor_spec sup;
+    sup.name = "ring:" + spec_.name;
+    sup.strategy = spec_.strategy;
+    sup.max_restarts = spec_.max_restarts;
+    sup.period = spec_.period;
+    sup.factories = spec_.factories;
+    sup.observer = caf::actor{this};
+    local_sup_ = *spawn_supervisor(system(), std::move(sup)); // no children: no errors
+    monitor(local_sup_);
+  }
+
+  // The local supervisor gave up (restart intensity): restart it with fresh
+  // children, or stop the ring supervisor everywhere if that keeps happening.
+  void on_local_sup_down(const caf::error& reason) {
+    local_sup_ = nullptr;
+    if (stopping_)
+      return;
+    auto now = clock_type::now();
+    local_failures_.push_back(now);
+    while (!local_failures_.empty()
+           && local_failures_.front() + 2 * spec_.period <= now)
+      local_failures_.pop_front();
+    auto why = actor::render(reason);
+    if (local_failures_.size() > max_local_failures) {
+      log::error("ring_escalate", {{"sup", spec_.name}, {"reason", why}});
+      for (auto& [name, hdl] : peers_)
+        send(hdl, rm_gstop_atom::value, why);
+      global_stop(why);
+      return;
+    }
+    log::warn("ring_local_restart", {{"sup", spec_.name}, {"reason", why}});
+    replace_local_sup();
+    for (auto& [id, c] : local_) {
+      if (c.ph == phase::running || c.ph == phase::starting) {
+        c.handle = nullptr;
+        c.epoch = next_epoch(c.epoch);
+        start_local(id);
+      }
+    }
+  }
+
+  void global_stop(const std::string& why) {
+    stopping_ = true;
+    for (auto& [id, c] : local_)
+      fail_waiting(c, make_error(errc::shutting_down, spec_.name, why));
+    local_.clear();
+    if (local_sup_)
+      send_exit(local_sup_, caf::exit_reason::kill);
+    quit(make_error(errc::reached_max_restart_intensity, spec_.name,
+                    "stopped on every node: " + why));
+  }
+
+  // -- graceful leave -----------------------------------------------------------
+
+  // Tells the peers that this node leaves, then hands every child to its
+  // next owner; quits once all are handed off or the grace is nearly over.
+  void begin_leave() {
+    leaving_self_ = true;
+    log::info("ring_leaving", {{"sup", spec_.name}, {"children", local_.size()}});
+    auto targets = others();
+    rebuild_ring();
+    auto grace = node_.config().shutdown_grace;
+    delayed_send(this, grace - grace / 5, leave_deadline_atom::value);
+    auto open = std::make_shared<size_t>(targets.size());
+    auto hand_all = [this] { hand_off_all(); };
+    if (targets.empty() || !local_sup_) {
+      finish_leave();
+      return;
+    }
+    for (auto& name : targets) {
+      auto hdl = peer(name);
+      if (hdl == nullptr) {
+        if (--*open == 0)
+          hand_all();
+        continue;
+      }
+      request(*hdl, spec_.handoff_timeout, rm_leaving_atom::value, self_name_)
+        .then([open, hand_all](caf::ok_atom) { if (--*open == 0) hand_all(); },
+              [open, hand_all](caf::error&) { if (--*open == 0) hand_all(); });
+    }
+  }
+
+  // Hands every child that is not on its way yet to its next owner.
+  void hand_off_all() {
+    std::vector<std::string> ids;
+    for (auto& [id, c] : local_)
+      if (c.ph == phase::running || c.ph == phase::held)
+        ids.push_back(id);
+    for (auto& id : ids) {
+      auto owner = owner_of(id);
+      if (!owner)
+        continue;
+      if (local_[id].ph == phase::running)
+        begin_move(id, *owner);
+      else
+        send_handoff(id, *owner);
+    }
+    if (local_.empty())
+      finish_leave();
+  }
+
+  void finish_leave() {
+    if (stopping_)
+      return;
+    stopping_ = true;
+    if (!local_.empty())
+      log::warn("ring_leave_incomplete", {{"sup", spec_.name}, {"children", local_.size()}});
+    log::info("ring_left", {{"sup", spec_.name}, {"moved", moved_}});
+    for (auto& [id, c] : local_)
+      fail_waiting(c, make_error(errc::no_owner, spec_.name, id, "node left"));
+    if (local_sup_)
+      send_exit(local_sup_, caf::exit_reason::user_shutdown);
+    quit();
+  }
+
+  // -- requests -----------------------------------------------------------------
+
+  static uint8_t hops_of(const caf::message& msg) {
+    return msg.get_as<uint8_t>(msg.size() - 1);
+  }
+
+  // The same request, one hop further (hops are the last element).
+  static caf::message bump_hops(const caf::message& msg) {
+    auto n = msg.size();
+    auto hops = static_cast<uint8_t>(hops_of(msg) + 1);
+    return msg.take(n - 1) + caf::make_message(hops);
+  }
+
+  static const std::string& id_of(const caf::message& msg) {
+    // (find, id, hops), (call, request, id, msg, hops), (exec, request, id, ...)
+    return msg.match_element<ring_find_atom>(0) ? msg.get_as<std::string>(1)
+                                                : msg.get_as<std::string>(2);
+  }
+
+  // Serves, parks or forwards a request about one child.
+  void dispatch(pending p) {
+    auto& id = id_of(p.msg);
+    if (auto i = local_.find(id); i != local_.end()) {
+      if (i->second.ph == phase::running)
+        serve(i->second, std::move(p));
+      else
+        i->second.waiting.push_back(std::move(p));
+      return;
+    }
+    if (status_ == cluster::cluster_status::split || stopping_)
+      return p.rp.deliver(make_error(errc::no_owner, spec_.name, id,
+                                     "this side of the cluster is split off"));
+    auto owner = owner_of(id);
+    if (!owner)
+      return p.rp.deliver(make_error(errc::no_owner, spec_.name, id, "the ring is empty"));
+    if (*owner == self_name_ && !leaving_self_) {
+      auto s = specs_.find(id);
+      if (s == specs_.end())
+        return p.rp.deliver(make_error(errc::not_found, spec_.name, id));
+      if (s->second.terminated)
+        return p.rp.deliver(make_error(errc::not_found, spec_.name, id, "terminated"));
+      expected_[id].push_back(std::move(p)); // starts or arrives soon
+      return;
+    }
+    auto hdl = peer(*owner);
+    if (hdl == nullptr || hops_of(p.msg) >= max_hops)
+      return p.rp.deliver(make_error(errc::no_owner, spec_.name, id,
+                                     "owner " + *owner + " not reachable"));
+    p.rp.delegate(*hdl, bump_hops(p.msg));
+  }
+
+  void serve(local_child& c, pending p) {
+    if (p.msg.match_element<ring_find_atom>(0))
+      return p.rp.deliver(placement{self_name_, c.epoch});
+    auto request_id = p.msg.get_as<uint64_t>(1);
+    for (auto& r : c.recent)
+      if (r.request == request_id) {
+        if (r.error)
+          return p.rp.deliver(r.error);
+        return p.rp.deliver(r.reply);
+      }
+    if (auto i = c.in_flight.find(request_id); i != c.in_flight.end()) {
+      i->second.push_back(std::move(p.rp));
+      return;
+    }
+    c.in_flight[request_id].push_back(std::move(p.rp));
+    auto id = c.spec.id;
+    auto answer = [this, id, request_id](caf::message reply, caf::error err) {
+      auto i = local_.find(id);
+      if (i == local_.end())
+        return;
+      auto& child = i->second;
+      auto j = child.in_flight.find(request_id);
+      if (j == child.in_flight.end())
+        return;
+      for (auto& rp : j->second)
+        err ? rp.deliver(err) : rp.deliver(reply);
+      child.in_flight.erase(j);
+      child.recent.push_back(recent_reply{request_id, std::move(reply), std::move(err)});
+      if (child.recent.size() > recent_replies)
+        child.recent.pop_front();
+    };
+    if (p.msg.match_element<ring_call_atom>(0)) {
+      auto msg = p.msg.get_as<caf::message>(3);
+      request(c.handle, child_call_timeout, std::move(msg))
+        .then([answer](caf::ok_atom) { answer(caf::make_message(caf::ok_atom::value), {}); },
+              [answer](caf::error& err) {
+                if (auto reply = cluster::untyped_reply(err))
+                  answer(std::move(*reply), {});
+                else
+                  answer({}, std::move(err));
+              });
+      return;
+    }
+    // exec: run the function on a thread of its own
+    auto fn = spec_.functions.find(p.msg.get_as<std::string>(3));
+    if (fn == spec_.functions.end())
+      return answer({}, make_error(errc::not_found, spec_.name,
+                                 "no function " + p.msg.get_as<std::string>(3)));
+    auto worker = system().spawn<caf::detached>(
+      [f = fn->second, child = c.handle, args = p.msg.get_as<caf::message>(4)](
+        caf::event_based_actor* self) -> caf::behavior {
+        return {[=](run_atom) -> caf::result<caf::message> {
+          auto result = f(self->system(), child, args);
+          self->quit();
+          if (!result)
+            return std::move(result.error());
+          return std::move(*result);
+        }};
+      });
+    request(worker, child_call_timeout, run_atom::value)
+      .then([answer](caf::ok_atom) { answer(caf::make_message(caf::ok_atom::value), {}); },
+            [answer](caf::error& err) {
+              if (auto reply = cluster::untyped_reply(err))
+                answer(std::move(*reply), {});
+              else
+                answer({}, std::move(err));
+            });
+  }
+
+  void flush(local_child& c) {
+    auto waiting = std::move(c.waiting);
+    c.waiting.clear();
+    for (auto& p : waiting)
+      dispatch(std::move(p));
+  }
+
+  void fail_waiting(local_child& c, const caf::error& err) {
+    for (auto& p : c.waiting)
+      p.rp.deliver(err);
+    c.waiting.clear();
+    for (auto& [req, rps] : c.in_flight)
+      for (auto& rp : rps)
+        rp.deliver(err);
+    c.in_flight.clear();
+  }
+
+  // -- the child list -------------------------------------------------------------
+
+  // Reads the stores again (at start and after a split): the child list is
+  // the static children, the stored ones and those running here.
+  void reload_specs() {
+    if (spec_.stores.empty())
+      return;
+    request(store_, caf::infinite, store_get_atom::value)
+      .then(
+        [this](std::vector<child_spec>& stored) {
+          std::map<std::string, spec_entry> fresh;
+          for (auto& c : spec_.children)
+            fresh.emplace(c.id, spec_entry{c, false});
+          for (auto& c : stored)
+            fresh.emplace(c.id, spec_entry{c, false});
+          for (auto& [id, c] : local_)
+            fresh.emplace(id, spec_entry{c.spec, false});
+          for (auto& [id, e] : specs_)
+            if (auto i = fresh.find(id); i != fresh.end())
+              i->second.terminated = e.terminated;
+          specs_ = std::move(fresh);
+          rebalance();
+        },
+        [this](caf::error& err) {
+          log::error("ring_store_failed", {{"sup", spec_.name},
+                                           {"reason", actor::render(err)}});
+        });
+  }
+
+  caf::error check_spec(const child_spec& spec) const {
+    if (spec.id.empty() || spec.type.empty())
+      return make_error(errc::bad_spec, spec_.name, "a ring child needs an id and a type");
+    if (spec.start)
+      return make_error(errc::bad_spec, spec_.name, spec.id,
+                        "a ring child cannot have a start function: it must start on any node");
+    if (!spec_.factories || !spec_.factories->contains(spec.type))
+      return actor::make_error(actor::errc::unknown_child_type, spec.type,
+                               "child " + spec.id + " of ring supervisor " + spec_.name);
+    return caf::none;
+  }
+
+  // Records a new child, then has its owner start it.
+  caf::result<placement> on_start(child_spec& spec) {
+    if (auto err = check_spec(spec))
+      return err;
+    if (specs_.count(spec.id))
+      return make_error(errc::already_present, spec_.name, spec.id);
+    auto rp = make_response_promise();
+    request(store_, caf::infinite, store_add_atom::value, spec)
+      .then(
+        [this, rp, spec](bool) mutable {
+          if (!specs_.emplace(spec.id, spec_entry{spec, false}).second)
+            return rp.deliver(make_error(errc::already_present, spec_.name, spec.id));
+          for (auto& [name, hdl] : peers_)
+            send(hdl, rm_spec_atom::value, spec);
+          place(std::move(spec), rp);
+        },
+        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    return rp;
+  }
+
+  // Starts a new (or restarted) child on its owner and delivers where.
+  void place(child_spec spec, caf::response_promise rp) {
+    auto owner = owner_of(spec.id);
+    if (!owner)
+      return rp.deliver(make_error(errc::no_owner, spec_.name, spec.id, "the ring is empty"));
+    if (*owner == self_name_) {
+      on_place(spec, rp);
+      return;
+    }
+    auto hdl = peer(*owner);
+    if (hdl == nullptr)
+      return rp.deliver(make_error(errc::no_owner, spec_.name, spec.id,
+                                   "owner " + *owner + " not reachable"));
+    rp.delegate(*hdl, rm_place_atom::value, std::move(spec));
+  }
+
+  void on_place(child_spec& spec, caf::response_promise rp) {
+    auto id = spec.id;
+    specs_.emplace(id, spec_entry{spec, false});
+    if (!local_.count(id)) {
+      if (!owns(id) || !serving())
+        return rp.deliver(make_error(errc::no_owner, spec_.name, id,
+                                     self_name_ + " does not own it"));
+      auto& c = local_[id];
+      c.spec = std::move(spec);
+      c.epoch = next_epoch(0);
+      start_local(id);
+    }
+    // Answer once it runs, like `find`.
+    auto msg = caf::make_message(ring_find_atom::value, id, uint8_t{0});
+    auto& c = local_[id];
+    if (c.ph == phase::running)
+      return rp.deliver(placement{self_name_, c.epoch});
+    c.waiting.push_back(pending{std::move(msg), rp});
+  }
+
+  void forget(const std::string& id) {
+    specs_.erase(id);
+    if (auto i = local_.find(id); i != local_.end()) {
+      fail_waiting(i->second, make_error(errc::not_found, spec_.name, id, "deleted"));
+      local_.erase(i);
+      stop_local(id, [] {});
+    }
+  }
+
+  void hold(const std::string& id, bool terminated) {
+    auto s = specs_.find(id);
+    if (s == specs_.end())
+      return;
+    s->second.terminated = terminated;
+    if (terminated) {
+      if (auto i = local_.find(id); i != local_.end()) {
+        fail_waiting(i->second, make_error(errc::not_found, spec_.name, id, "terminated"));
+        local_.erase(i);
+        stop_local(id, [] {});
+      }
+    }
+  }
+
+  // Applies `msg` here and on every peer; delivers ok once all answered.
+  void everywhere(caf::message msg, caf::response_promise rp) {
+    auto open = std::make_shared<size_t>(peers_.size() + 1);
+    auto one_done = [open, rp]() mutable {
+      if (--*open == 0)
+        rp.deliver(caf::ok_atom::value);
+    };
+    for (auto& [name, hdl] : peers_)
+      request(hdl, spec_.handoff_timeout, msg)
+        .then([one_done](caf::ok_atom) mutable { one_done(); },
+              [one_done](caf::error&) mutable { one_done(); });
+    one_done(); // here: applied by the caller
+  }
+
+  // A child exited for good (transient that ended normally, temporary): it
+  // must not start again anywhere.
+  void on_finished(const std::string& id) {
+    auto s = specs_.find(id);
+    if (s == specs_.end())
+      return;
+    auto spec = s->second.spec;
+    if (auto i = local_.find(id); i != local_.end()) {
+      fail_waiting(i->second, make_error(errc::not_found, spec_.name, id, "finished"));
+      local_.erase(i);
+    }
+    request(local_sup_, caf::infinite, delete_child_atom::value, id)
+      .then([](caf::ok_atom) {}, [](caf::error&) {});
+    specs_.erase(s);
+    request(store_, caf::infinite, store_del_atom::value, spec)
+      .then([](caf::ok_atom) {},
+            [this, id](caf::error& err) {
+              log::error("ring_store_failed", {{"sup", spec_.name}, {"child", id},
+                                               {"reason", actor::render(err)}});
+            });
+    for (auto& [name, hdl] : peers_)
+      send(hdl, rm_forget_atom::value, id);
+  }
+
+  std::vector<ring_child> local_children() const {
+    std::vector<ring_child> result;
+    for (auto& [id, c] : local_)
+      if (c.ph == phase::running || c.ph == phase::starting)
+        result.push_back(ring_child{id, c.spec.type, c.spec.restart,
+                                    placement{self_name_, c.epoch}});
+    std::sort(result.begin(), result.end(),
+              [](auto& x, auto& y) { return x.id < y.id; });
+    return result;
+  }
+
+  // Asks every node for its children and adds the ones running nowhere.
+  void which_children(caf::typed_response_promise<std::vector<ring_child>> rp) {
+    auto acc = std::make_shared<std::map<std::string, ring_child>>();
+    for (auto& [id, e] : specs_)
+      acc->emplace(id, ring_child{id, e.spec.type, e.spec.restart, {}});
+    auto add = [acc](std::vector<ring_child>& xs) {
+      for (auto& x : xs) {
+        auto& slot = (*acc)[x.id];
+        if (slot.where.node.empty() || slot.where.epoch < x.where.epoch)
+          slot = std::move(x);
+      }
+    };
+    auto mine = local_children();
+    add(mine);
+    auto open = std::make_shared<size_t>(peers_.size() + 1);
+    auto finish = [acc, open, rp]() mutable {
+      if (--*open > 0)
+        return;
+      std::vector<ring_child> result;
+      for (auto& kvp : *acc)
+        result.push_back(std::move(kvp.second));
+      rp.deliver(std::move(result));
+    };
+    for (auto& [name, hdl] : peers_)
+      request(hdl, spec_.handoff_timeout, ring_local_atom::value)
+        .then([add, finish](std::vector<ring_child>& xs) mutable { add(xs); finish(); },
+              [finish](caf::error&) mutable { finish(); });
+    finish();
+  }
+
+  // -- state ------------------------------------------------------------------
+
+  actor::node& node_;
+  std::string self_name_;
+  uint64_t incarnation_;
+  caf::actor agent_;
+  ring_supervisor_spec spec_;
+  std::string dir_name_;
+  caf::timespan fence_;
+  caf::actor local_sup_;
+  caf::actor store_;
+
+  std::map<std::string, spec_entry> specs_;
+  std::unordered_map<std::string, local_child> local_;
+  std::unordered_map<std::string, std::vector<pending>> expected_;
+
+  std::vector<cluster::member> view_;
+  cluster::cluster_status status_ = cluster::cluster_status::starting;
+  std::map<std::string, cluster::member> up_; // other members, not down
+  cluster::hash_ring ring_;
+  uint64_t digest_ = 0;
+  std::map<std::string, caf::actor> peers_;
+  std::set<std::string> fetching_;
+  std::set<std::string> leaving_;
+  std::map<std::string, clock_type::time_point> fences_; // "name/incarnation"
+
+  uint64_t round_ = 0;
+  bool retry_pending_ = false;
+  bool leaving_self_ = false;
+  bool stopping_ = false;
+  size_t moved_ = 0;
+  std::deque<clock_type::time_point> local_failures_;
+};
+
+caf::behavior ring_manager::make_behavior() {
+  store_ = system().spawn<caf::detached>(store_worker, spec_.stores);
+  replace_local_sup();
+  send(agent_, cluster::subscribe_atom::value, caf::actor{this});
+  set_down_handler([this](caf::down_msg& dm) {
+    if (dm.source == local_sup_) {
+      on_local_sup_down(dm.reason);
+      return;
+    }
+    for (auto i = peers_.begin(); i != peers_.end(); ++i)
+      if (i->second == dm.source) {
+        peers_.erase(i);
+        retry_later();
+        return;
+      }
+  });
+  set_exit_handler([this](caf::exit_msg& em) {
+    if (em.reason == caf::exit_reason::user_shutdown && serving() && !local_.empty()) {
+      begin_leave();
+      return;
+    }
+    stopping_ = true;
+    if (local_sup_)
+      send_exit(local_sup_, caf::exit_reason::user_shutdown);
+    quit(em.reason);
+  });
+  set_error_handler([this](caf::error& err) {
+    log::warn("ring_error", {{"sup", spec_.name}, {"reason", actor::render(err)}});
+  });
+  reload_specs();
+  return {
+    [this](cluster::view_atom, std::vector<cluster::member>& view) {
+      on_view(std::move(view));
+    },
+    [this](cluster::status_atom, cluster::cluster_status, cluster::cluster_status now,
+           std::vector<cluster::member>& view) { on_status(now, std::move(view)); },
+    [this](round_atom) {
+      retry_pending_ = false;
+      if (leaving_self_)
+        hand_off_all();
+      else
+        rebalance();
+    },
+    [this](dead_atom, const std::string& key) {
+      if (fences_.erase(key) > 0) {
+        log::info("ring_member_dead", {{"sup", spec_.name}, {"member", key}});
+        rebalance();
+      }
+    },
+    [this](leave_deadline_atom) { finish_leave(); },
+    [this](rm_hello_atom) { return caf::actor{this}; },
+    [this](rm_inventory_atom, const std::string& asker,
+           uint64_t digest) -> caf::result<std::vector<std::string>> {
+      if (digest != digest_)
+        return make_error(errc::no_owner, spec_.name, "rings differ");
+      std::vector<std::string> result;
+      for (auto& [id, c] : local_) {
+        auto owner = owner_of(id);
+        if ((owner && *owner == asker) || (c.ph == phase::moving && c.target == asker))
+          result.push_back(id);
+      }
+      return result;
+    },
+    [this](rm_handoff_atom, child_spec& spec, uint64_t epoch, bool has_state,
+           bytes& state, std::vector<recent_reply>& recent) {
+      return on_handoff(spec, epoch, has_state, state, recent);
+    },
+    [this](rm_place_atom, child_spec& spec) {
+      auto rp = make_response_promise();
+      on_place(spec, rp);
+      return rp;
+    },
+    [this](rm_spec_atom, child_spec& spec) {
+      auto id = spec.id;
+      specs_.emplace(std::move(id), spec_entry{std::move(spec), false});
+    },
+    [this](rm_forget_atom, const std::string& id) {
+      forget(id);
+      return caf::ok_atom::value;
+    },
+    [this](rm_hold_atom, const std::string& id, bool terminated) {
+      hold(id, terminated);
+      return caf::ok_atom::value;
+    },
+    [this](rm_leaving_atom, const std::string& name) {
+      leaving_.insert(name);
+      rebuild_ring();
+      rebalance();
+      return caf::ok_atom::value;
+    },
+    [this](rm_gstop_atom, const std::string& why) {
+      log::error("ring_stopped_everywhere", {{"sup", spec_.name}, {"reason", why}});
+      global_stop(why);
+    },
+    [this](child_started_atom, const std::string& id, caf::actor& hdl) {
+      if (auto i = local_.find(id); i != local_.end() && i->second.ph == phase::running)
+        i->second.handle = std::move(hdl);
+    },
+    [this](child_finished_atom, const std::string& id, const caf::error&) {
+      on_finished(id);
+    },
+    // -- client requests
+    [this](ring_start_atom, child_spec& spec) { return on_start(spec); },
+    [this](ring_delete_atom, const std::string& id) -> caf::result<caf::ok_atom> {
+      auto s = specs_.find(id);
+      if (s == specs_.end())
+        return make_error(errc::not_found, spec_.name, id);
+      auto rp = make_response_promise();
+      request(store_, caf::infinite, store_del_atom::value, s->second.spec)
+        .then(
+          [this, rp, id](caf::ok_atom) mutable {
+            forget(id);
+            everywhere(caf::make_message(rm_forget_atom::value, id), rp);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [this](ring_terminate_atom, const std::string& id) -> caf::result<caf::ok_atom> {
+      if (!specs_.count(id))
+        return make_error(errc::not_found, spec_.name, id);
+      hold(id, true);
+      auto rp = make_response_promise();
+      everywhere(caf::make_message(rm_hold_atom::value, id, true), rp);
+      return rp;
+    },
+    [this](ring_restart_atom, const std::string& id) -> caf::result<placement> {
+      auto s = specs_.find(id);
+      if (s == specs_.end())
+        return make_error(errc::not_found, spec_.name, id);
+      hold(id, false);
+      auto rp = make_response_promise();
+      for (auto& [name, hdl] : peers_)
+        send(hdl, rm_hold_atom::value, id, false);
+      place(s->second.spec, rp);
+      return rp;
+    },
+    [this](ring_find_atom, const std::string&, uint8_t) {
+      auto rp = make_response_promise();
+      dispatch(pending{current_mailbox_element()->move_content_to_message(), rp});
+      return rp;
+    },
+    [this](ring_call_atom, uint64_t, const std::string&, const caf::message&, uint8_t) {
+      auto rp = make_response_promise();
+      dispatch(pending{current_mailbox_element()->move_content_to_message(), rp});
+      return rp;
+    },
+    [this](ring_exec_atom, uint64_t, const std::string&, const std::string&,
+           const caf::message&, uint8_t) {
+      auto rp = make_response_promise();
+      dispatch(pending{current_mailbox_element()->move_content_to_message(), rp});
+      return rp;
+    },
+    [this](ring_which_atom) {
+      auto rp = make_response_promise<std::vector<ring_child>>();
+      which_children(rp);
+      return rp;
+    },
+    [this](ring_local_atom) { return local_children(); },
+    [](caf::ok_atom) {
+      // a child's answer to put_state
+    },
+  };
+}
+
+caf::error check(const ring_supervisor_spec& spec,
+                 const actor::factory_registry& factories) {
+  if (spec.name.empty())
+    return make_error(errc::bad_spec, "a ring supervisor needs a name");
+  std::set<std::string> seen;
+  for (auto& c : spec.children) {
+    if (c.id.empty() || !seen.insert(c.id).second)
+      return make_error(errc::bad_spec, spec.name, "empty or duplicate child id " + c.id);
+    if (c.start)
+      return make_error(errc::bad_spec, spec.name, c.id,
+                        "a ring child cannot have a start function");
+    if (!factories.contains(c.type))
+      return actor::make_error(actor::errc::unknown_child_type, c.type,
+                               "child " + c.id + " of ring supervisor " + spec.name);
+  }
+  return caf::none;
+}
+
+caf::expected<caf::actor> spawn_ring_manager(actor::node& node, const caf::actor& agent,
+                                             ring_supervisor_spec spec) {
+  auto& factories = spec.factories ? *spec.factories : *node.factories();
+  if (auto err = check(spec, factories))
+    return err;
+  auto name = ring_supervisor_name(spec.name);
+  auto hdl = node.system().spawn<ring_manager>(&node, agent, std::move(spec));
+  caf::scoped_actor self{node.system()};
+  caf::error err;
+  self->request(node.directory(), std::chrono::seconds{5}, caf::put_atom::value, name, hdl)
+    .receive([](caf::ok_atom) {}, [&](caf::error& x) { err = std::move(x); });
+  if (err) {
+    self->send_exit(hdl, caf::exit_reason::kill);
+    return err;
+  }
+  return hdl;
+}
+
+} // namespace
+
+std::string ring_supervisor_name(const std::string& name) {
+  return "ringvisor.ring." + name;
+}
+
+caf::expected<caf::actor> start_ring_supervisor(actor::node& node, const caf::actor& agent,
+                                                ring_supervisor_spec spec) {
+  auto hdl = spawn_ring_manager(node, agent, std::move(spec));
+  if (hdl)
+    node.adopt(*hdl);
+  return hdl;
+}
+
+child_spec ring_supervisor_child(std::string id, actor::node& node, caf::actor agent,
+                                 ring_supervisor_spec spec) {
+  child_spec result;
+  result.id = std::move(id);
+  result.type = "ring_supervisor:" + spec.name;
+  result.kind = child_kind::supervisor;
+  result.shutdown = shutdown_policy::after(node.config().shutdown_grace);
+  result.start = [&node, agent, spec](caf::actor_system&) {
+    return spawn_ring_manager(node, agent, spec);
+  };
+  return result;
+}
+
+// -- blocking client API --------------------------------------------------------
+
+namespace ring {
+
+namespace {
+
+uint64_t new_request_id() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return gen();
+}
+
+template <class T, class... Ts>
+caf::expected<T> ask(caf::actor_system& sys, const caf::actor& sup,
+                     caf::timespan timeout, Ts&&... xs) {
+  caf::expected<T> result{caf::sec::request_timeout};
+  caf::scoped_actor self{sys};
+  self->request(sup, timeout, std::forward<Ts>(xs)...)
+    .receive([&](T& x) { result = std::move(x); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+caf::error ask_ok(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout,
+                  caf::message msg) {
+  auto result = ask<caf::ok_atom>(sys, sup, timeout, std::move(msg));
+  return result ? caf::error{} : std::move(result.error());
+}
+
+bool retriable(const caf::error& err) {
+  return err == errc::no_owner || err == caf::sec::request_timeout
+         || err == caf::sec::request_receiver_down;
+}
+
+// Sends `msg(hops = 0)` until a reply or a final error, within `timeout`.
+caf::expected<caf::message> routed(caf::actor_system& sys, const caf::actor& sup,
+                                   caf::message msg, caf::timespan timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  caf::expected<caf::message> result{caf::sec::request_timeout};
+  for (;;) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= caf::timespan{0})
+      return result;
+    auto attempt = std::min<caf::timespan>(left, std::chrono::seconds{1});
+    caf::scoped_actor self{sys};
+    self->request(sup, attempt, msg)
+      .receive([&](caf::ok_atom) { result = caf::make_message(caf::ok_atom::value); },
+               [&](caf::error& err) {
+                 if (auto reply = cluster::untyped_reply(err))
+                   result = std::move(*reply);
+                 else
+                   result = std::move(err);
+               });
+    if (result || !retriable(result.error()))
+      return result;
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+}
+
+} // namespace
+
+caf::expected<placement> start_child(caf::actor_system& sys, const caf::actor& sup,
+                                     child_spec spec, caf::timespan timeout) {
+  return ask<placement>(sys, sup, timeout, ring_start_atom::value, std::move(spec));
+}
+
+caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
+                        const std::string& id, caf::timespan timeout) {
+  return ask_ok(sys, sup, timeout, caf::make_message(ring_delete_atom::value, id));
+}
+
+caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
+                           const std::string& id, caf::timespan timeout) {
+  return ask_ok(sys, sup, timeout, caf::make_message(ring_terminate_atom::value, id));
+}
+
+caf::expected<placement> restart_child(caf::actor_system& sys, const caf::actor& sup,
+                                       const std::string& id, caf::timespan timeout) {
+  return ask<placement>(sys, sup, timeout, ring_restart_atom::value, id);
+}
+
+caf::expected<placement> find(caf::actor_system& sys, const caf::actor& sup,
+                              const std::string& id, caf::timespan timeout) {
+  auto reply = routed(sys, sup, caf::make_message(ring_find_atom::value, id, uint8_t{0}),
+                      timeout);
+  if (!reply)
+    return std::move(reply.error());
+  if (!reply->match_elements<placement>())
+    return make_error(errc::bad_spec, "unexpected reply to find", *reply);
+  return reply->get_as<placement>(0);
+}
+
+caf::expected<caf::message> call(caf::actor_system& sys, const caf::actor& sup,
+                                 const std::string& id, caf::message msg,
+                                 caf::timespan timeout) {
+  return routed(sys, sup,
+                caf::make_message(ring_call_atom::value, new_request_id(), id,
+                                  std::move(msg), uint8_t{0}),
+                timeout);
+}
+
+caf::expected<caf::message> exec(caf::actor_system& sys, const caf::actor& sup,
+                                 const std::string& id, const std::string& function,
+                                 caf::message args, caf::timespan timeout) {
+  return routed(sys, sup,
+                caf::make_message(ring_exec_atom::value, new_request_id(), id,
+                                  function, std::move(args), uint8_t{0}),
+                timeout);
+}
+
+caf::expected<std::vector<ring_child>>
+which_children(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
+  return ask<std::vector<ring_child>>(sys, sup, timeout, ring_which_atom::value);
+}
+
+caf::expected<std::vector<ring_child>>
+local_children(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
+  return ask<std::vector<ring_child>>(sys, sup, timeout, ring_local_atom::value);
+}
+
+caf::expected<child_counts> count_children(caf::actor_system& sys, const caf::actor& sup,
+                                           caf::timespan timeout) {
+  auto all = which_children(sys, sup, timeout);
+  if (!all)
+    return std::move(all.error());
+  child_counts result;
+  for (auto& c : *all) {
+    ++result.specs;
+    ++result.workers;
+    if (!c.where.node.empty())
+      ++result.active;
+  }
+  return result;
+}
+
+} // namespace ring
+
+} // namespace ringvisor::supervision

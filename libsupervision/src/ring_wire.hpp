@@ -1,0 +1,53 @@
+#pragma once
+
+// Messages between the parts of one ring supervisor on different nodes
+// (private to libsupervision; registered by supervision::add_types).
+
+#include <cstdint>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/message.hpp>
+#include <caf/meta/type_name.hpp>
+
+namespace ringvisor::supervision {
+
+/// `(rm_hello_atom) -> caf::actor`: the ring supervisor's handle.
+using rm_hello_atom = caf::atom_constant<caf::atom("rm_hello")>;
+/// `(rm_inventory_atom, std::string asker, uint64_t ring digest) ->
+/// std::vector<std::string>`: the children this node runs or holds that the
+/// asker owns; fails if the rings differ.
+using rm_inventory_atom = caf::atom_constant<caf::atom("rm_invent")>;
+/// `(rm_handoff_atom, child_spec, uint64_t epoch, bool has_state, bytes
+/// state, std::vector<recent_reply>) -> ok`: the new owner takes the child.
+using rm_handoff_atom = caf::atom_constant<caf::atom("rm_handoff")>;
+/// `(rm_place_atom, child_spec) -> placement`: start a new child if owned.
+using rm_place_atom = caf::atom_constant<caf::atom("rm_place")>;
+/// `(rm_spec_atom, child_spec) -> ok`: a child was added.
+using rm_spec_atom = caf::atom_constant<caf::atom("rm_spec")>;
+/// `(rm_forget_atom, std::string id) -> ok`: a child was deleted.
+using rm_forget_atom = caf::atom_constant<caf::atom("rm_forget")>;
+/// `(rm_hold_atom, std::string id, bool terminated) -> ok`.
+using rm_hold_atom = caf::atom_constant<caf::atom("rm_hold")>;
+/// `(rm_leaving_atom, std::string node) -> ok`: that node hands off its
+/// children and leaves; place nothing on it.
+using rm_leaving_atom = caf::atom_constant<caf::atom("rm_leaving")>;
+/// `(rm_gstop_atom, std::string reason)`: stop on every node (escalation).
+using rm_gstop_atom = caf::atom_constant<caf::atom("rm_gstop")>;
+
+/// A reply the owner gave to a request id, kept so that a retry of the same
+/// request gets it again instead of reaching the child twice. Moves with the
+/// child.
+struct recent_reply {
+  uint64_t request = 0;
+  caf::message reply;
+  caf::error error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recent_reply& x) {
+  return f(caf::meta::type_name("ringvisor::recent_reply"), x.request, x.reply,
+           x.error);
+}
+
+} // namespace ringvisor::supervision

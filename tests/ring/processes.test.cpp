@@ -1,0 +1,371 @@
+// The ring supervisor between real processes (ring-test-node on loopback):
+// placement, moves with state, failover, graceful leave, partitions,
+// escalation and the SQLite store, each checked against the children's own
+// start/stop ledger.
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "ring/ledger.hpp"
+#include "ringvisor/supervision/all.hpp"
+#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "support/cluster_kit.hpp"
+
+using namespace ringvisor;
+using namespace ringvisor::test;
+using namespace std::chrono_literals;
+using supervision::ring_child;
+using inc_atom = caf::atom_constant<caf::atom("inc")>;
+
+namespace {
+
+/// A kit whose nodes run the ring supervisor "counters", with a ledger
+/// directory of its own.
+struct ring_fixture {
+  std::string dir;
+  cluster_kit kit{[](caf::actor_system_config& cfg) { supervision::add_types(cfg); }};
+
+  ring_fixture() {
+    char tmpl[] = "/tmp/rv-ring-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    ::setenv("RV_LEDGER_DIR", dir.c_str(), 1);
+    ::unsetenv("RV_STORE");
+  }
+
+  ~ring_fixture() {
+    if (std::getenv("RV_KEEP_LEDGER")) { // to debug a test
+      MESSAGE("ledger kept in " << dir);
+      return;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+
+  caf::actor_system& sys() {
+    return kit.probe().system();
+  }
+
+  /// The ring supervisor on `n`.
+  caf::actor sup(node_process& n) {
+    auto hdl = kit.probe().lookup(n.endpoint(), supervision::ring_supervisor_name("counters"));
+    REQUIRE_MESSAGE(hdl, "no ring supervisor on " << n.name() << ": " << why(hdl));
+    return *hdl;
+  }
+
+  void start_nodes(const strings& names) {
+    node_options opts;
+    if (auto level = std::getenv("RV_LOG_LEVEL")) // to debug a test
+      opts.args.push_back(std::string{"--ringvisor.log-level="} + level);
+    for (auto& name : names)
+      kit.start(name, opts);
+    for (auto& name : names)
+      kit.await_view(kit[name], names);
+    for (auto& name : names)
+      kit.await_status(kit[name], cluster::cluster_status::up);
+  }
+
+  static supervision::child_spec spec_of(const std::string& id, const std::string& type,
+                                         caf::message args = {}) {
+    supervision::child_spec result;
+    result.id = id;
+    result.type = type;
+    result.args = std::move(args);
+    return result;
+  }
+
+  static supervision::child_spec counter(const std::string& id) {
+    return spec_of(id, "counter", caf::make_message(id));
+  }
+
+  void start_children(node_process& via, size_t n, const std::string& prefix = "c") {
+    auto s = sup(via);
+    for (size_t i = 0; i < n; ++i) {
+      auto where = supervision::ring::start_child(sys(), s, counter(prefix + std::to_string(i)));
+      REQUIRE_MESSAGE(where, "child " << i << ": " << why(where));
+    }
+  }
+
+  int64_t call_inc(const caf::actor& s, const std::string& id) {
+    auto reply = supervision::ring::call(sys(), s, id, caf::make_message(inc_atom::value), 10s);
+    REQUIRE_MESSAGE(reply, id << ": " << why(reply));
+    REQUIRE(reply->match_elements<int64_t>());
+    return reply->get_as<int64_t>(0);
+  }
+
+  /// Waits until `which_children` on `via` satisfies `ok`; returns the list.
+  template <class Predicate>
+  std::vector<ring_child> await_children(node_process& via, Predicate ok,
+                                         std::chrono::milliseconds timeout = 10s) {
+    auto s = sup(via);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::vector<ring_child> last;
+    for (;;) {
+      auto all = supervision::ring::which_children(sys(), s, 3s);
+      if (all) {
+        last = std::move(*all);
+        if (ok(last))
+          return last;
+      }
+      if (std::chrono::steady_clock::now() > deadline)
+        break;
+      std::this_thread::sleep_for(25ms);
+    }
+    FAIL("children never as expected; last seen: " << summary(last));
+    return last;
+  }
+
+  static std::string summary(const std::vector<ring_child>& xs) {
+    std::map<std::string, size_t> per_node;
+    for (auto& x : xs)
+      ++per_node[x.where.node.empty() ? "(nowhere)" : x.where.node];
+    std::string result = std::to_string(xs.size()) + " children:";
+    for (auto& [node, n] : per_node)
+      result += " " + node + "=" + std::to_string(n);
+    size_t shown = 0;
+    for (auto& x : xs)
+      if (x.where.node.empty() && shown++ < 5)
+        result += " nowhere: " + x.id;
+    return result;
+  }
+
+  /// Whether all `n` children run, on nodes of `on` only.
+  static auto all_on(size_t n, std::set<std::string> on) {
+    return [n, on](const std::vector<ring_child>& xs) {
+      if (xs.size() != n)
+        return false;
+      for (auto& x : xs)
+        if (on.count(x.where.node) == 0)
+          return false;
+      return true;
+    };
+  }
+
+  void require_no_overlap(ledger& l) {
+    auto bad = l.overlaps();
+    CHECK_MESSAGE(bad.empty(), bad.size() << " overlaps, first: " << (bad.empty() ? "" : bad[0]));
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(ring_fixture, "ring children run exactly once, spread over the nodes") {
+  start_nodes({"a", "b", "c"});
+  start_children(kit["a"], 1000);
+  auto xs = await_children(kit["b"], all_on(1000, {"a", "b", "c"}));
+  std::map<std::string, size_t> per_node;
+  for (auto& x : xs)
+    ++per_node[x.where.node];
+  for (auto& [node, n] : per_node)
+    CHECK_MESSAGE(n > 200, node << " runs only " << n);
+  // every child answers, from any node, and counts
+  auto s = sup(kit["c"]);
+  for (auto& x : xs)
+    CHECK(call_inc(s, x.id) == 1);
+  ledger l{dir};
+  for (auto& x : xs)
+    CHECK_MESSAGE(l.of(x.id).size() == 1, x.id << " started " << l.of(x.id).size() << " times");
+  require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "find, call and exec reach a child wherever it runs") {
+  start_nodes({"a", "b", "c"});
+  start_children(kit["a"], 30);
+  await_children(kit["a"], all_on(30, {"a", "b", "c"}));
+  for (std::string name : {"a", "b", "c"}) {
+    auto s = sup(kit[name]);
+    auto where = supervision::ring::find(sys(), s, "c7");
+    REQUIRE_MESSAGE(where, why(where));
+    ledger l{dir};
+    auto& runs = l.of("c7");
+    REQUIRE(runs.size() == 1);
+    CHECK(where->node == runs[0].node);
+    CHECK(where->epoch == runs[0].epoch);
+    call_inc(s, "c7");
+  }
+  auto doubled = supervision::ring::exec(sys(), sup(kit["b"]), "c7", "double", {});
+  REQUIRE_MESSAGE(doubled, why(doubled));
+  CHECK(doubled->get_as<int64_t>(0) == 6);
+  auto unknown = supervision::ring::exec(sys(), sup(kit["b"]), "c7", "triple", {});
+  CHECK(unknown.error() == supervision::errc::not_found);
+  CHECK(supervision::ring::find(sys(), sup(kit["b"]), "nope").error()
+        == supervision::errc::not_found);
+  // a bad spec is refused with a reason, and nothing is recorded
+  auto bad = supervision::ring::start_child(sys(), sup(kit["a"]), spec_of("x", "no-such-type"));
+  CHECK(bad.error() == actor::errc::unknown_child_type);
+  auto twice = supervision::ring::start_child(sys(), sup(kit["a"]), counter("c7"));
+  CHECK(twice.error() == supervision::errc::already_present);
+  // terminate keeps the spec, restart brings it back, delete forgets it
+  REQUIRE(!supervision::ring::terminate_child(sys(), sup(kit["c"]), "c7"));
+  auto xs = await_children(kit["a"], [](auto& all) {
+    for (auto& x : all)
+      if (x.id == "c7")
+        return x.where.node.empty();
+    return false;
+  });
+  CHECK(xs.size() == 30);
+  auto back = supervision::ring::restart_child(sys(), sup(kit["a"]), "c7");
+  REQUIRE_MESSAGE(back, why(back));
+  REQUIRE(!supervision::ring::delete_child(sys(), sup(kit["b"]), "c7"));
+  await_children(kit["c"], all_on(29, {"a", "b", "c"}));
+  ledger l{dir};
+  require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "a joining node takes a quarter of the children with their counts") {
+  start_nodes({"a", "b", "c"});
+  start_children(kit["a"], 1000);
+  auto before = await_children(kit["a"], all_on(1000, {"a", "b", "c"}));
+  auto s = sup(kit["a"]);
+  for (int round = 0; round < 2; ++round)
+    for (auto& x : before)
+      call_inc(s, x.id);
+  // keep calling 20 children while the ring changes: nothing may be lost
+  std::atomic<bool> done{false};
+  std::map<std::string, int64_t> acked;
+  std::thread caller{[&] {
+    auto via = sup(kit["b"]);
+    while (!done)
+      for (int i = 0; i < 20 && !done; ++i) {
+        auto id = "c" + std::to_string(i);
+        auto reply = supervision::ring::call(sys(), via, id, caf::make_message(inc_atom::value), 10s);
+        if (reply)
+          acked[id] = reply->get_as<int64_t>(0);
+      }
+  }};
+  kit.start("d");
+  for (std::string name : {"a", "b", "c", "d"})
+    kit.await_view(kit[name], {"a", "b", "c", "d"});
+  auto after = await_children(kit["d"], [this](auto& xs) {
+    size_t on_d = 0;
+    for (auto& x : xs)
+      on_d += x.where.node == "d";
+    return xs.size() == 1000 && on_d > 0 && all_on(1000, {"a", "b", "c", "d"})(xs)
+           && on_d == supervision::ring::local_children(sys(), sup(kit["d"]))->size();
+  });
+  std::this_thread::sleep_for(300ms); // a few calls after the move
+  done = true;
+  caller.join();
+  std::map<std::string, std::string> was;
+  for (auto& x : before)
+    was[x.id] = x.where.node;
+  size_t moved = 0;
+  for (auto& x : after) {
+    if (was[x.id] != x.where.node) {
+      ++moved;
+      CHECK_MESSAGE(x.where.node == "d", x.id << " moved from " << was[x.id] << " to "
+                                               << x.where.node << ", not to the new node");
+    }
+  }
+  CHECK_MESSAGE(moved > 150, moved);
+  CHECK_MESSAGE(moved < 350, moved);
+  // counts survived the move, and every acknowledged call counted once
+  for (auto& x : after) {
+    auto n = supervision::ring::call(sys(), s, x.id, caf::make_message(caf::get_atom::value));
+    REQUIRE_MESSAGE(n, x.id << ": " << why(n));
+    auto expected = acked.count(x.id) ? acked[x.id] : 2;
+    CHECK_MESSAGE(n->get_as<int64_t>(0) == expected, x.id << " on " << x.where.node);
+  }
+  ledger l{dir};
+  require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "children of a killed node run again on the survivors") {
+  start_nodes({"a", "b", "c"});
+  start_children(kit["a"], 1000);
+  auto before = await_children(kit["a"], all_on(1000, {"a", "b", "c"}));
+  auto killed_at = monotonic_ns();
+  kit["c"].kill9();
+  auto t0 = std::chrono::steady_clock::now();
+  await_children(kit["a"], all_on(1000, {"a", "b"}), 5s);
+  auto took = std::chrono::steady_clock::now() - t0;
+  MESSAGE("failover of " << before.size() / 3 << "-ish children took "
+                         << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                         << " ms");
+  CHECK(took < 2s);
+  ledger l{dir};
+  l.killed("c", killed_at);
+  require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "a node that leaves hands its children over with their counts") {
+  start_nodes({"a", "b", "c"});
+  start_children(kit["a"], 300);
+  auto before = await_children(kit["a"], all_on(300, {"a", "b", "c"}));
+  auto s = sup(kit["a"]);
+  for (auto& x : before)
+    call_inc(s, x.id);
+  CHECK(kit["c"].terminate() == 0);
+  auto after = await_children(kit["a"], all_on(300, {"a", "b"}));
+  for (auto& x : after) {
+    auto n = supervision::ring::call(sys(), s, x.id, caf::make_message(caf::get_atom::value));
+    REQUIRE_MESSAGE(n, why(n));
+    CHECK_MESSAGE(n->get_as<int64_t>(0) == 1, x.id << " lost its count");
+  }
+  ledger l{dir};
+  require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "a split-off minority stops its children; after the heal each runs once") {
+  if (skip_without_partitions())
+    return;
+  start_nodes({"a", "b", "c", "d", "e"});
+  start_children(kit["a"], 500);
+  await_children(kit["c"], all_on(500, {"a", "b", "c", "d", "e"}));
+  {
+    partition cut{kit, {"a", "b"}, {"c", "d", "e"}};
+    await_children(kit["c"], all_on(500, {"c", "d", "e"}), 10s);
+    for (std::string name : {"a", "b"}) {
+      auto local = supervision::ring::local_children(sys(), sup(kit[name]));
+      REQUIRE_MESSAGE(local, why(local));
+      CHECK_MESSAGE(local->empty(), name << " still runs " << local->size());
+    }
+  }
+  for (std::string name : {"a", "b", "c", "d", "e"})
+    kit.await_view(kit[name], {"a", "b", "c", "d", "e"});
+  await_children(kit["a"], all_on(500, {"a", "b", "c", "d", "e"}), 15s);
+  ledger l{dir};
+  require_no_overlap(l);
+  for (auto& [id, xs] : l.all()) {
+    size_t open = 0;
+    for (auto& x : xs)
+      open += x.stop_ns < 0;
+    CHECK_MESSAGE(open == 1, id << " runs " << open << " times");
+  }
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "a child that keeps crashing stops the ring supervisor on every node") {
+  start_nodes({"a", "b", "c"});
+  start_children(kit["a"], 10);
+  await_children(kit["a"], all_on(10, {"a", "b", "c"}));
+  auto s = sup(kit["a"]);
+  // crashes at once, every time: the local supervisor gives up three times
+  static_cast<void>(supervision::ring::start_child(sys(), s, spec_of("bomb", "bomb"), 2s));
+  for (std::string name : {"a", "b", "c"}) {
+    auto line = kit[name].read_line("escalated ", 15s);
+    REQUIRE_MESSAGE(line, name << " did not report the escalation");
+    CHECK_MESSAGE(line->find("reached_max_restart_intensity") != std::string::npos, *line);
+  }
+  for (std::string name : {"a", "b", "c"})
+    CHECK(!kit.probe().lookup(kit[name].endpoint(), supervision::ring_supervisor_name("counters")));
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "the SQLite store brings the children back after a full restart") {
+  auto db = dir + "/children.db";
+  ::setenv("RV_STORE", ("sqlite:" + db).c_str(), 1);
+  start_nodes({"a", "b", "c"});
+  start_children(kit["b"], 100);
+  await_children(kit["a"], all_on(100, {"a", "b", "c"}));
+  for (std::string name : {"c", "b", "a"})
+    kit[name].kill9();
+  for (std::string name : {"a", "b", "c"})
+    kit[name].restart();
+  for (std::string name : {"a", "b", "c"})
+    kit.await_view(kit[name], {"a", "b", "c"});
+  await_children(kit["c"], all_on(100, {"a", "b", "c"}));
+}

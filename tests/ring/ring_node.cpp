@@ -1,0 +1,170 @@
+// ring-test-node: a cluster node that runs the ring supervisor "counters"
+// for the multi-process tests. Children of type "counter" count the
+// messages they get and keep the count across moves; each writes a ledger
+// line when it starts and when it stops (`start|stop <monotonic ns> <id>
+// <node> <epoch> <count>`), to
+// `$RV_LEDGER_DIR/<node>-<pid>.log`, so that tests can prove that no two
+// instances of a child ever overlapped. "bomb" children crash on start.
+//
+// Environment: RV_LEDGER_DIR (required), RV_STORE = "replicated" (default)
+// or "sqlite:<path>". The ring supervisor runs under a parent supervisor
+// that gives up at once; its exit is printed as `escalated <reason>`.
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "ringvisor/actor/all.hpp"
+#include "ringvisor/cluster/agent.hpp"
+#include "ringvisor/supervision/all.hpp"
+#include "ringvisor/supervision/ring_supervisor.hpp"
+
+#include <unistd.h>
+
+using namespace ringvisor;
+using inc_atom = caf::atom_constant<caf::atom("inc")>;
+
+namespace {
+
+std::FILE* ledger = nullptr;
+
+void write_ledger(const std::string& line) {
+  std::fputs((line + "\n").c_str(), ledger);
+  std::fflush(ledger);
+}
+
+// CLOCK_MONOTONIC: one clock for all processes of the machine.
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+// `put_state` replaces the whole state: what does not move (the id) is kept
+// by the behavior.
+struct counter_state {
+  int64_t count = 0;
+  supervision::placement where;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, counter_state& x) {
+  return f(caf::meta::type_name("counter_state"), x.count); // the moving part
+}
+
+using counter_actor = caf::stateful_actor<counter_state>;
+
+caf::behavior counter(counter_actor* self, std::string id) {
+  self->attach_functor([self, id] {
+    auto& st = self->state;
+    write_ledger(fmt::format("stop {} {} {} {} {}", now_ns(), id, st.where.node,
+                             st.where.epoch, st.count));
+  });
+  caf::message_handler own{
+    [self](inc_atom) { return ++self->state.count; },
+    [self](caf::get_atom) { return self->state.count; },
+    [self, id](supervision::placed_atom, supervision::placement& where) {
+      self->state.where = std::move(where);
+      auto& st = self->state;
+      write_ledger(fmt::format("start {} {} {} {} {}", now_ns(), id, st.where.node,
+                               st.where.epoch, st.count));
+    },
+  };
+  return own.or_else(actor::state_handlers(self));
+}
+
+caf::behavior bomb(caf::event_based_actor* self) {
+  self->quit(caf::sec::runtime_error);
+  return {};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  actor::node_config cfg;
+  cluster::add_types(cfg);
+  supervision::add_types(cfg);
+  if (auto err = cfg.read(argc, argv)) {
+    std::cerr << "ring-test-node: " << actor::render(err) << '\n';
+    return EXIT_FAILURE;
+  }
+  auto dir = std::getenv("RV_LEDGER_DIR");
+  if (dir == nullptr) {
+    std::cerr << "ring-test-node: set RV_LEDGER_DIR\n";
+    return EXIT_FAILURE;
+  }
+  auto path = fmt::format("{}/{}-{}.log", dir, cfg.name, ::getpid());
+  ledger = std::fopen(path.c_str(), "a");
+  auto node = actor::node::start(cfg);
+  if (!node || ledger == nullptr) {
+    std::cerr << "ring-test-node: cannot start\n";
+    return EXIT_FAILURE;
+  }
+  auto& n = **node;
+  auto& sys = n.system();
+  (void) n.factories()->add<std::string>("counter", counter);
+  (void) n.factories()->add<>("bomb", bomb);
+  auto agent = cluster::start_agent(n);
+
+  supervision::ring_supervisor_spec spec;
+  spec.name = "counters";
+  spec.max_restarts = 2;
+  spec.period = std::chrono::seconds{5};
+  spec.tell_placement = true;
+  spec.functions["double"] = [](caf::actor_system& s, const caf::actor& child,
+                                const caf::message&) -> caf::expected<caf::message> {
+    caf::expected<caf::message> result{caf::sec::request_timeout};
+    caf::scoped_actor self{s};
+    self->request(child, std::chrono::seconds{2}, caf::get_atom::value)
+      .receive([&](int64_t x) { result = caf::make_message(2 * x); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  };
+  std::string store = std::getenv("RV_STORE") ? std::getenv("RV_STORE") : "replicated";
+  if (store.rfind("sqlite:", 0) == 0) {
+    auto s = supervision::open_sqlite_store(sys, {store.substr(7), {}});
+    if (!s) {
+      std::cerr << "ring-test-node: " << actor::render(s.error()) << '\n';
+      return EXIT_FAILURE;
+    }
+    spec.stores.push_back(std::move(*s));
+  } else {
+    auto s = supervision::open_replicated_store(n, agent, {"counters", {}});
+    if (!s) {
+      std::cerr << "ring-test-node: " << actor::render(s.error()) << '\n';
+      return EXIT_FAILURE;
+    }
+    spec.stores.push_back(std::move(*s));
+  }
+
+  supervision::supervisor_spec parent;
+  parent.name = "ring-parent";
+  parent.max_restarts = 0;
+  parent.children.push_back(supervision::ring_supervisor_child("counters", n, agent, spec));
+  auto top = supervision::spawn_supervisor(sys, parent);
+  if (!top) {
+    std::cerr << "ring-test-node: " << actor::render(top.error()) << '\n';
+    return EXIT_FAILURE;
+  }
+  n.adopt(*top);
+  // Report the parent's exit (escalation) on stdout for the tests.
+  auto watcher = sys.spawn([top = *top](caf::event_based_actor* self) -> caf::behavior {
+    self->monitor(top);
+    self->set_down_handler([self](caf::down_msg& dm) {
+      if (dm.reason && dm.reason != caf::exit_reason::user_shutdown)
+        std::cout << "escalated " << actor::render(dm.reason) << std::endl;
+      self->quit();
+    });
+    return {[](caf::ok_atom) {}};
+  });
+  std::cout << "listening " << n.identity().endpoint() << std::endl;
+  actor::node::await_signal();
+  n.shutdown();
+  caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+  std::fclose(ledger);
+  return EXIT_SUCCESS;
+}
