@@ -238,6 +238,7 @@ public:
     peers_.clear();
     local_.clear();
     expected_.clear();
+    parked_.clear();
   }
 
 private:
@@ -435,6 +436,17 @@ private:
     if (round != round_ || !serving())
       return;
     auto now = clock_type::now();
+    // A node with seeds that sees only itself may not have joined yet: the
+    // cluster it is about to join runs these children. Give it a fence's
+    // time to find its peers before it starts anything alone.
+    if (ring_.members().size() == 1 && !node_.config().seeds.empty()
+        && now < started_at_ + fence_) {
+      if (!retry_pending_) {
+        retry_pending_ = true;
+        delayed_send(this, started_at_ + fence_ - now, round_atom::value);
+      }
+      return;
+    }
     for (auto i = fences_.begin(); i != fences_.end();)
       i = i->second <= now ? fences_.erase(i) : std::next(i);
     if (!fences_.empty()) {
@@ -970,28 +982,43 @@ private:
   }
 
   // Starts a new (or restarted) child on its owner and delivers where.
+  // The child is recorded already: if its owner is not known yet (the ring
+  // is empty, the owner's handle on its way), the start waits for it.
   void place(child_spec spec, caf::response_promise rp) {
     auto owner = owner_of(spec.id);
-    if (!owner)
-      return rp.deliver(make_error(errc::no_owner, spec_.name, spec.id, "the ring is empty"));
-    if (*owner == self_name_) {
+    if (owner && *owner == self_name_) {
       on_place(spec, rp);
       return;
     }
-    auto hdl = peer(*owner);
-    if (hdl == nullptr)
-      return rp.deliver(make_error(errc::no_owner, spec_.name, spec.id,
-                                   "owner " + *owner + " not reachable"));
+    auto hdl = owner ? peer(*owner) : nullptr;
+    if (hdl == nullptr) {
+      if (owner)
+        fetch_peer(*owner);
+      parked_.emplace_back(std::move(spec), std::move(rp));
+      retry_later();
+      return;
+    }
     rp.delegate(*hdl, rm_place_atom::value, std::move(spec));
+  }
+
+  void place_parked() {
+    auto parked = std::move(parked_);
+    parked_.clear();
+    for (auto& [spec, rp] : parked)
+      place(std::move(spec), std::move(rp));
   }
 
   void on_place(child_spec& spec, caf::response_promise rp) {
     auto id = spec.id;
     specs_.emplace(id, spec_entry{spec, false});
     if (!local_.count(id)) {
-      if (!owns(id) || !serving())
-        return rp.deliver(make_error(errc::no_owner, spec_.name, id,
-                                     self_name_ + " does not own it"));
+      if (!serving()) {
+        parked_.emplace_back(std::move(spec), std::move(rp));
+        retry_later();
+        return;
+      }
+      if (!owns(id))
+        return place(std::move(spec), std::move(rp)); // the rings differ still
       auto& c = local_[id];
       c.spec = std::move(spec);
       c.epoch = next_epoch(0);
@@ -1122,6 +1149,7 @@ private:
   std::map<std::string, spec_entry> specs_;
   std::unordered_map<std::string, local_child> local_;
   std::unordered_map<std::string, std::vector<pending>> expected_;
+  std::vector<std::pair<child_spec, caf::response_promise>> parked_; // starts
 
   std::vector<cluster::member> view_;
   cluster::cluster_status status_ = cluster::cluster_status::starting;
@@ -1139,6 +1167,7 @@ private:
   bool stopping_ = false;
   size_t moved_ = 0;
   std::deque<clock_type::time_point> local_failures_;
+  clock_type::time_point started_at_ = clock_type::now();
 };
 
 caf::behavior ring_manager::make_behavior() {
@@ -1179,10 +1208,12 @@ caf::behavior ring_manager::make_behavior() {
            std::vector<cluster::member>& view) { on_status(now, std::move(view)); },
     [this](round_atom) {
       retry_pending_ = false;
-      if (leaving_self_)
+      if (leaving_self_) {
         hand_off_all();
-      else
-        rebalance();
+        return;
+      }
+      rebalance();
+      place_parked();
     },
     [this](dead_atom, const std::string& key) {
       if (fences_.erase(key) > 0) {

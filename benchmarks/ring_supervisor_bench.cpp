@@ -1,0 +1,346 @@
+// Ring supervisor benchmarks over real TCP on loopback, printed as a table
+// (see docs/benchmarks.md). Node "a" runs in this process; "b", "c" (and "d"
+// for the join) are copies of this binary started with `--serve`. Every
+// node runs the ring supervisor "bench" over idle children.
+//
+//   1. start_child throughput, 1 and 16 callers (in-memory child list, and
+//      with the replicated store);
+//   2. call latency and throughput to children on other nodes;
+//   3. kill -9 of "c" with N static children: time until every child runs
+//      again on a or b;
+//   4. a fourth node joins N children: time until it runs its share, and
+//      how many moved;
+//   5. memory per child (RSS of the three processes, N = 10k vs 100k).
+//
+// Usage: ring_supervisor_bench [options for every node]
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "ringvisor/actor/all.hpp"
+#include "ringvisor/cluster/agent.hpp"
+#include "ringvisor/cluster/hash_ring.hpp"
+#include "ringvisor/supervision/all.hpp"
+#include "support/process.hpp"
+
+using namespace ringvisor;
+using namespace std::chrono_literals;
+using clk = std::chrono::steady_clock;
+namespace ring = supervision::ring;
+
+namespace {
+
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+
+struct idle_state {
+  int64_t pings = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, idle_state& x) {
+  return f(caf::meta::type_name("idle_state"), x.pings);
+}
+
+// A stateful child that answers pings.
+caf::behavior idle(caf::stateful_actor<idle_state>* self) {
+  caf::message_handler own{[self](ping_atom, int64_t x) {
+    ++self->state.pings;
+    return x;
+  }};
+  return own.or_else(actor::state_handlers(self));
+}
+
+struct bench_node {
+  actor::node_config cfg;
+  std::unique_ptr<actor::node> node;
+  caf::actor agent;
+  caf::actor sup;
+};
+
+// Starts a node with the ring supervisor "bench" and `children` static
+// children; with `store`, a replicated child store.
+std::unique_ptr<bench_node> start(std::vector<std::string> args, size_t children, bool store) {
+  auto result = std::make_unique<bench_node>();
+  cluster::add_types(result->cfg);
+  supervision::add_types(result->cfg);
+  args.push_back("--ringvisor.log-level=warn");
+  if (auto err = result->cfg.read(args, "")) {
+    std::fprintf(stderr, "ring_supervisor_bench: %s\n", actor::render(err).c_str());
+    std::exit(EXIT_FAILURE);
+  }
+  auto node = actor::node::start(result->cfg);
+  if (!node)
+    std::exit(EXIT_FAILURE);
+  result->node = std::move(*node);
+  auto& n = *result->node;
+  (void) n.factories()->add<>("idle", idle);
+  result->agent = cluster::start_agent(n);
+  supervision::ring_supervisor_spec spec;
+  spec.name = "bench";
+  for (size_t i = 0; i < children; ++i) {
+    supervision::child_spec child;
+    child.id = "s" + std::to_string(i);
+    child.type = "idle";
+    spec.children.push_back(std::move(child));
+  }
+  if (store)
+    spec.stores.push_back(std::move(*supervision::open_replicated_store(n, result->agent, {"bench", {}})));
+  auto sup = supervision::start_ring_supervisor(n, result->agent, std::move(spec));
+  if (!sup)
+    std::exit(EXIT_FAILURE);
+  result->sup = *sup;
+  return result;
+}
+
+size_t env_size(const char* name) {
+  auto x = std::getenv(name);
+  return x ? std::stoul(x) : 0;
+}
+
+int serve(std::vector<std::string> args) {
+  auto n = start(std::move(args), env_size("RV_BENCH_CHILDREN"), env_size("RV_BENCH_STORE") > 0);
+  std::printf("listening %s\n", n->node->identity().endpoint().c_str());
+  std::fflush(stdout);
+  actor::node::await_signal();
+  n->node->shutdown();
+  return 0;
+}
+
+double us(clk::duration d) {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
+
+double ms(clk::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+double percentile(std::vector<double> xs, double p) {
+  std::sort(xs.begin(), xs.end());
+  return xs[static_cast<size_t>(p * static_cast<double>(xs.size() - 1) + 0.5)];
+}
+
+size_t rss_kib(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string key;
+  size_t value = 0;
+  while (in >> key)
+    if (key == "VmRSS:" && in >> value)
+      return value;
+  return 0;
+}
+
+/// A 3-node cluster (a here, b and c as processes), plus d on demand.
+struct cluster_under_test {
+  std::unique_ptr<bench_node> a;
+  std::vector<std::unique_ptr<test::process>> others;
+  std::string self_path;
+  std::vector<std::string> extra;
+
+  cluster_under_test(const char* argv0, std::vector<std::string> args, size_t children,
+                     bool store)
+    : self_path(argv0), extra(std::move(args)) {
+    ::setenv("RV_BENCH_CHILDREN", std::to_string(children).c_str(), 1);
+    ::setenv("RV_BENCH_STORE", store ? "1" : "0", 1);
+    auto local = extra;
+    local.push_back("--ringvisor.name=a");
+    a = start(local, children, store);
+    add("b");
+    add("c");
+    await([&] { return members_up() == 3 && total() == children; }, 60s);
+  }
+
+  void add(const std::string& name) {
+    std::vector<std::string> xs{self_path, "--serve", "--ringvisor.name=" + name,
+                                "--ringvisor.seeds=[\"" + a->node->identity().endpoint() + "\"]"};
+    xs.insert(xs.end(), extra.begin(), extra.end());
+    others.push_back(std::make_unique<test::process>(xs));
+    if (!others.back()->read_line("listening ", 10s)) {
+      std::fprintf(stderr, "ring_supervisor_bench: node %s did not start\n", name.c_str());
+      std::exit(EXIT_FAILURE);
+    }
+  }
+
+  size_t members_up() {
+    caf::scoped_actor self{a->node->system()};
+    size_t result = 0;
+    self->request(a->agent, 1s, caf::get_atom::value, cluster::members_atom::value)
+      .receive(
+        [&](const std::vector<cluster::member>& xs) {
+          for (auto& m : xs)
+            result += m.status == cluster::member_status::up;
+        },
+        [](caf::error&) {});
+    return result;
+  }
+
+  size_t total() {
+    auto all = ring::which_children(a->node->system(), a->sup, 10s);
+    if (!all)
+      return 0;
+    return static_cast<size_t>(std::count_if(all->begin(), all->end(),
+                                              [](auto& x) { return !x.where.node.empty(); }));
+  }
+
+  // Children running on the nodes whose names are in `on`.
+  size_t running_on(const std::vector<std::string>& on) {
+    auto all = ring::which_children(a->node->system(), a->sup, 10s);
+    if (!all)
+      return 0;
+    return static_cast<size_t>(std::count_if(all->begin(), all->end(), [&](auto& x) {
+      return std::find(on.begin(), on.end(), x.where.node) != on.end();
+    }));
+  }
+
+  // Listing 100k children takes tens of ms: poll less often then.
+  std::chrono::milliseconds poll{2};
+
+  template <class F>
+  void await(F ok, std::chrono::seconds timeout) {
+    auto deadline = clk::now() + timeout;
+    while (!ok()) {
+      if (clk::now() > deadline) {
+        std::fprintf(stderr, "ring_supervisor_bench: timed out\n");
+        std::exit(EXIT_FAILURE);
+      }
+      std::this_thread::sleep_for(poll);
+    }
+  }
+
+  size_t rss_kib_total() {
+    size_t result = rss_kib(::getpid());
+    for (auto& p : others)
+      result += rss_kib(p->pid());
+    return result;
+  }
+
+  ~cluster_under_test() {
+    for (auto& p : others)
+      p->signal(SIGKILL);
+    a->node->shutdown();
+  }
+};
+
+void start_child_throughput(const char* argv0, const std::vector<std::string>& args, bool store) {
+  cluster_under_test cl{argv0, args, 0, store};
+  auto& sys = cl.a->node->system();
+  const char* what = store ? "replicated store" : "in memory";
+  for (int callers : {1, 16}) {
+    const int per_caller = callers == 1 ? 3'000 : 500;
+    std::vector<std::thread> threads;
+    auto t0 = clk::now();
+    for (int c = 0; c < callers; ++c)
+      threads.emplace_back([&, c] {
+        for (int i = 0; i < per_caller; ++i) {
+          supervision::child_spec spec;
+          spec.id = "k" + std::to_string(callers) + "-" + std::to_string(c) + "-" + std::to_string(i);
+          spec.type = "idle";
+          auto where = ring::start_child(sys, cl.a->sup, spec, 10s);
+          if (!where) {
+            std::fprintf(stderr, "ring_supervisor_bench: start_child: %s\n",
+                         actor::render(where.error()).c_str());
+            std::exit(EXIT_FAILURE);
+          }
+        }
+      });
+    for (auto& t : threads)
+      t.join();
+    auto rate = callers * per_caller / std::chrono::duration<double>(clk::now() - t0).count();
+    std::printf("| start_child, %s, %d caller%s | %.0f children/s |\n", what, callers,
+                callers == 1 ? "" : "s", rate);
+  }
+}
+
+void call_bench(const char* argv0, const std::vector<std::string>& args) {
+  cluster_under_test cl{argv0, args, 300, false};
+  auto& sys = cl.a->node->system();
+  auto all = *ring::which_children(sys, cl.a->sup);
+  std::vector<std::string> remote;
+  for (auto& x : all)
+    if (x.where.node != "a")
+      remote.push_back(x.id);
+  std::vector<double> samples;
+  for (int64_t i = 0; i < 6'000; ++i) {
+    auto t0 = clk::now();
+    auto r = ring::call(sys, cl.a->sup, remote[static_cast<size_t>(i) % remote.size()],
+                        caf::make_message(ping_atom::value, i));
+    if (!r)
+      std::exit(EXIT_FAILURE);
+    if (i >= 1'000)
+      samples.push_back(us(clk::now() - t0));
+  }
+  std::printf("| call to a child on another node | p50 %.0f us, p99 %.0f us |\n",
+              percentile(samples, 0.5), percentile(samples, 0.99));
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> done{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < 16; ++c)
+    threads.emplace_back([&, c] {
+      int64_t n = 0;
+      while (!stop) {
+        if (ring::call(sys, cl.a->sup, remote[static_cast<size_t>(n * 16 + c) % remote.size()],
+                       caf::make_message(ping_atom::value, n)))
+          ++n;
+      }
+      done += n;
+    });
+  auto t0 = clk::now();
+  std::this_thread::sleep_for(3s);
+  stop = true;
+  for (auto& t : threads)
+    t.join();
+  std::printf("| call throughput, 16 callers | %.0f calls/s |\n",
+              static_cast<double>(done) / std::chrono::duration<double>(clk::now() - t0).count());
+}
+
+size_t failover_and_join(const char* argv0, const std::vector<std::string>& args, size_t n) {
+  cluster_under_test cl{argv0, args, n, false};
+  cl.poll = std::chrono::milliseconds{n > 20'000 ? 20 : 2};
+  auto rss = cl.rss_kib_total();
+  auto on_c = n - cl.running_on({"a", "b"});
+  auto t0 = clk::now();
+  cl.others[1]->signal(SIGKILL);
+  cl.await([&] { return cl.running_on({"a", "b"}) == n; }, 60s);
+  std::printf("| kill -9 failover, %zu children on 3 nodes (%zu orphans) | %.0f ms |\n", n,
+              on_c, ms(clk::now() - t0));
+  cl.add("c2");
+  cl.await([&] { return cl.running_on({"a", "b", "c2"}) == n; }, 60s);
+  // d's share on the new ring, computed as every node does
+  cluster::hash_ring next{{"a", "b", "c2", "d"}};
+  size_t share = 0;
+  for (size_t i = 0; i < n; ++i)
+    share += next.mine("bench/s" + std::to_string(i), "d");
+  auto t1 = clk::now();
+  cl.add("d");
+  cl.await([&] { return cl.running_on({"d"}) == share && cl.total() == n; }, 60s);
+  auto took = ms(clk::now() - t1);
+  auto moved = cl.running_on({"d"});
+  std::printf("| a 4th node joins %zu children | %.0f ms, %zu moved (%.1f%%) |\n", n, took, moved,
+              100.0 * static_cast<double>(moved) / static_cast<double>(n));
+  return rss;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args{argv + 1, argv + argc};
+  if (!args.empty() && args.front() == "--serve")
+    return serve({args.begin() + 1, args.end()});
+  std::printf("| benchmark | result |\n|---|---|\n");
+  start_child_throughput(argv[0], args, false);
+  start_child_throughput(argv[0], args, true);
+  call_bench(argv[0], args);
+  auto rss_10k = failover_and_join(argv[0], args, 10'000);
+  auto rss_100k = failover_and_join(argv[0], args, 100'000);
+  std::printf("| memory per child (RSS of 3 nodes, 100k vs 10k) | %.0f B |\n",
+              1024.0 * static_cast<double>(rss_100k - rss_10k) / 90'000.0);
+  return 0;
+}
