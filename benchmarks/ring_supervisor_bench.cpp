@@ -301,9 +301,20 @@ void call_bench(const char* argv0, const std::vector<std::string>& args) {
               static_cast<double>(done) / std::chrono::duration<double>(clk::now() - t0).count());
 }
 
+// How many of the n static children `node` owns on a ring of `members`,
+// computed as every node does.
+size_t share_of(const std::string& node, std::vector<std::string> members, size_t n) {
+  cluster::hash_ring ring{std::move(members)};
+  size_t result = 0;
+  for (size_t i = 0; i < n; ++i)
+    result += ring.mine("bench/s" + std::to_string(i), node);
+  return result;
+}
+
 size_t failover_and_join(const char* argv0, const std::vector<std::string>& args, size_t n) {
   cluster_under_test cl{argv0, args, n, false};
   cl.poll = std::chrono::milliseconds{n > 20'000 ? 20 : 2};
+  cl.await([&] { return cl.running_on({"c"}) == share_of("c", {"a", "b", "c"}, n); }, 60s);
   auto rss = cl.rss_kib_total();
   auto on_c = n - cl.running_on({"a", "b"});
   auto t0 = clk::now();
@@ -313,11 +324,7 @@ size_t failover_and_join(const char* argv0, const std::vector<std::string>& args
               on_c, ms(clk::now() - t0));
   cl.add("c2");
   cl.await([&] { return cl.running_on({"a", "b", "c2"}) == n; }, 60s);
-  // d's share on the new ring, computed as every node does
-  cluster::hash_ring next{{"a", "b", "c2", "d"}};
-  size_t share = 0;
-  for (size_t i = 0; i < n; ++i)
-    share += next.mine("bench/s" + std::to_string(i), "d");
+  auto share = share_of("d", {"a", "b", "c2", "d"}, n);
   auto t1 = clk::now();
   cl.add("d");
   cl.await([&] { return cl.running_on({"d"}) == share && cl.total() == n; }, 60s);
