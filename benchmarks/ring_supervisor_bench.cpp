@@ -72,7 +72,7 @@ std::unique_ptr<bench_node> start(std::vector<std::string> args, size_t children
   auto result = std::make_unique<bench_node>();
   cluster::add_types(result->cfg);
   supervision::add_types(result->cfg);
-  args.push_back("--ringvisor.log-level=warn");
+  args.insert(args.begin(), "--ringvisor.log-level=warn");
   if (auto err = result->cfg.read(args, "")) {
     std::fprintf(stderr, "ring_supervisor_bench: %s\n", actor::render(err).c_str());
     std::exit(EXIT_FAILURE);
@@ -208,7 +208,10 @@ struct cluster_under_test {
     auto deadline = clk::now() + timeout;
     while (!ok()) {
       if (clk::now() > deadline) {
-        std::fprintf(stderr, "ring_supervisor_bench: timed out\n");
+        std::fprintf(stderr, "ring_supervisor_bench: timed out; running: %zu, on a %zu, b %zu, "
+                             "c %zu, c2 %zu, d %zu\n",
+                     total(), running_on({"a"}), running_on({"b"}), running_on({"c"}),
+                     running_on({"c2"}), running_on({"d"}));
         std::exit(EXIT_FAILURE);
       }
       std::this_thread::sleep_for(poll);
@@ -342,6 +345,10 @@ int main(int argc, char** argv) {
   if (!args.empty() && args.front() == "--serve")
     return serve({args.begin() + 1, args.end()});
   std::printf("| benchmark | result |\n|---|---|\n");
+  if (std::getenv("RV_BENCH_FAILOVER_ONLY")) { // to study failover alone
+    failover_and_join(argv[0], args, 10'000);
+    return 0;
+  }
   start_child_throughput(argv[0], args, false);
   start_child_throughput(argv[0], args, true);
   call_bench(argv[0], args);

@@ -528,6 +528,11 @@ private:
           started.state.clear();
           started.ph = phase::running;
           flush(started);
+          // Handed here by a node whose ring was behind ours, or the ring
+          // changed while it started: pass it on.
+          if (serving() && !owns(id))
+            if (auto owner = owner_of(id))
+              begin_move(id, *owner);
         },
         [this, id](caf::error& err) {
           log::error("ring_child_start_failed", {{"sup", spec_.name}, {"child", id},
@@ -589,8 +594,12 @@ private:
     auto hdl = peer(target);
     if (hdl == nullptr || target == self_name_) {
       c.ph = phase::held;
-      if (target == self_name_ && serving())
+      if (target == self_name_ && serving()) {
         start_local(id);
+      } else if (target != self_name_) {
+        fetch_peer(target);
+        retry_later();
+      }
       return;
     }
     c.ph = phase::moving;
@@ -1118,20 +1127,24 @@ private:
     };
     auto mine = local_children();
     add(mine);
-    auto open = std::make_shared<size_t>(peers_.size() + 1);
-    auto finish = [acc, open, rp]() mutable {
-      if (--*open > 0)
-        return;
-      std::vector<ring_child> result;
-      for (auto& kvp : *acc)
-        result.push_back(std::move(kvp.second));
-      rp.deliver(std::move(result));
-    };
-    for (auto& [name, hdl] : peers_)
-      request(hdl, spec_.handoff_timeout, ring_local_atom::value)
-        .then([add, finish](std::vector<ring_child>& xs) mutable { add(xs); finish(); },
-              [finish](caf::error&) mutable { finish(); });
-    finish();
+    // Through the agent's multicall, which fails a member at once when its
+    // link drops instead of waiting for a timeout.
+    auto msg = caf::make_message(ring_local_atom::value);
+    request(agent_, spec_.handoff_timeout + std::chrono::seconds{1},
+            cluster::multicall_atom::value, dir_name_, std::move(msg), spec_.handoff_timeout)
+      .then(
+        [this, acc, add, rp](std::vector<cluster::node_reply>& replies) mutable {
+          for (auto& r : replies)
+            if (r.node != self_name_ && !r.error
+                && r.reply.match_elements<std::vector<ring_child>>())
+              add(r.reply.get_mutable_as<std::vector<ring_child>>(0));
+          std::vector<ring_child> result;
+          result.reserve(acc->size());
+          for (auto& kvp : *acc)
+            result.push_back(std::move(kvp.second));
+          rp.deliver(std::move(result));
+        },
+        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   }
 
   // -- state ------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include "ring/ledger.hpp"
+#include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/supervision/all.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
 #include "support/cluster_kit.hpp"
@@ -271,6 +272,27 @@ TEST_CASE_FIXTURE(ring_fixture, "a joining node takes a quarter of the children 
     auto expected = acked.count(x.id) ? acked[x.id] : 2;
     CHECK_MESSAGE(n->get_as<int64_t>(0) == expected, x.id << " on " << x.where.node);
   }
+  ledger l{dir};
+  require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "after two nodes join at once every child runs on its ring owner") {
+  start_nodes({"a", "b", "c"});
+  start_children(kit["a"], 1000);
+  await_children(kit["a"], all_on(1000, {"a", "b", "c"}));
+  kit.start("d");
+  kit.start("e");
+  strings names{"a", "b", "c", "d", "e"};
+  cluster::hash_ring ring{names};
+  auto on_owner = [&](const std::vector<ring_child>& xs) {
+    if (xs.size() != 1000)
+      return false;
+    for (auto& x : xs)
+      if (!ring.mine("counters/" + x.id, x.where.node))
+        return false;
+    return true;
+  };
+  await_children(kit["e"], on_owner, 15s);
   ledger l{dir};
   require_no_overlap(l);
 }
