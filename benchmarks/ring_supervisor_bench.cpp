@@ -19,6 +19,9 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <functional>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -182,22 +185,29 @@ struct cluster_under_test {
     return result;
   }
 
+  std::map<std::string, uint64_t> per_node() {
+    std::map<std::string, uint64_t> result;
+    auto counts = ring::running_per_node(a->node->system(), a->sup, 10s);
+    if (counts)
+      for (auto& x : *counts)
+        result[x.node] = x.running;
+    return result;
+  }
+
   size_t total() {
-    auto all = ring::which_children(a->node->system(), a->sup, 10s);
-    if (!all)
-      return 0;
-    return static_cast<size_t>(std::count_if(all->begin(), all->end(),
-                                              [](auto& x) { return !x.where.node.empty(); }));
+    size_t result = 0;
+    for (auto& [node, n] : per_node())
+      result += n;
+    return result;
   }
 
   // Children running on the nodes whose names are in `on`.
   size_t running_on(const std::vector<std::string>& on) {
-    auto all = ring::which_children(a->node->system(), a->sup, 10s);
-    if (!all)
-      return 0;
-    return static_cast<size_t>(std::count_if(all->begin(), all->end(), [&](auto& x) {
-      return std::find(on.begin(), on.end(), x.where.node) != on.end();
-    }));
+    auto counts = per_node();
+    size_t result = 0;
+    for (auto& name : on)
+      result += counts[name];
+    return result;
   }
 
   // Listing 100k children takes tens of ms: poll less often then.
@@ -262,6 +272,43 @@ void start_child_throughput(const char* argv0, const std::vector<std::string>& a
   }
 }
 
+// One caller (an actor) that keeps `window` start_child requests in flight.
+void start_child_pipelined(const char* argv0, const std::vector<std::string>& args) {
+  cluster_under_test cl{argv0, args, 0, false};
+  constexpr int total = 20'000;
+  constexpr int window = 64;
+  std::promise<void> finished;
+  auto t0 = clk::now();
+  cl.a->node->system().spawn([&, sup = cl.a->sup](caf::event_based_actor* self) {
+    auto next = std::make_shared<int>(0);
+    auto done = std::make_shared<int>(0);
+    auto issue = std::make_shared<std::function<void()>>();
+    *issue = [self, sup, next, done, issue, &finished] {
+      supervision::child_spec spec;
+      spec.id = "p" + std::to_string((*next)++);
+      spec.type = "idle";
+      self->request(sup, 10s, supervision::ring_start_atom::value, std::move(spec))
+        .then(
+          [next, done, issue, &finished](supervision::placement&) {
+            if (++*done == total)
+              finished.set_value();
+            else if (*next < total)
+              (*issue)();
+          },
+          [](caf::error& err) {
+            std::fprintf(stderr, "ring_supervisor_bench: %s\n", actor::render(err).c_str());
+            std::exit(EXIT_FAILURE);
+          });
+    };
+    for (int i = 0; i < window; ++i)
+      (*issue)();
+  });
+  finished.get_future().wait();
+  auto rate = total / std::chrono::duration<double>(clk::now() - t0).count();
+  std::printf("| start_child, in memory, 1 caller with %d in flight | %.0f children/s |\n",
+              window, rate);
+}
+
 void call_bench(const char* argv0, const std::vector<std::string>& args) {
   cluster_under_test cl{argv0, args, 300, false};
   auto& sys = cl.a->node->system();
@@ -316,7 +363,6 @@ size_t share_of(const std::string& node, std::vector<std::string> members, size_
 
 size_t failover_and_join(const char* argv0, const std::vector<std::string>& args, size_t n) {
   cluster_under_test cl{argv0, args, n, false};
-  cl.poll = std::chrono::milliseconds{n > 20'000 ? 20 : 2};
   cl.await([&] { return cl.running_on({"c"}) == share_of("c", {"a", "b", "c"}, n); }, 60s);
   auto rss = cl.rss_kib_total();
   auto on_c = n - cl.running_on({"a", "b"});
@@ -345,12 +391,13 @@ int main(int argc, char** argv) {
   if (!args.empty() && args.front() == "--serve")
     return serve({args.begin() + 1, args.end()});
   std::printf("| benchmark | result |\n|---|---|\n");
-  if (std::getenv("RV_BENCH_FAILOVER_ONLY")) { // to study failover alone
-    failover_and_join(argv[0], args, 10'000);
+  if (auto n = env_size("RV_BENCH_FAILOVER_ONLY")) { // to study failover alone
+    failover_and_join(argv[0], args, n);
     return 0;
   }
   start_child_throughput(argv[0], args, false);
   start_child_throughput(argv[0], args, true);
+  start_child_pipelined(argv[0], args);
   call_bench(argv[0], args);
   auto rss_10k = failover_and_join(argv[0], args, 10'000);
   auto rss_100k = failover_and_join(argv[0], args, 100'000);

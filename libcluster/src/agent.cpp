@@ -67,6 +67,7 @@ struct agent_state {
   size_t consensus = 1;
   caf::timespan heartbeat_interval{0};
   caf::timespan suspect_after{0};
+  clock::time_point last_tick = clock::now(); // of the heartbeat timer
   membership view;
   std::map<std::string, peer_info> peers; // member name -> linked peer
   std::set<std::string> unreachable;      // members whose link we lost
@@ -428,13 +429,18 @@ public:
 
   // Pings every peer and suspects those not heard from for `suspect_after`:
   // a node whose actors are stuck still answers CAF's link heartbeats.
+  // A tick that comes late means this node's scheduler was starved (a burst
+  // of work, a pause): the peers' pings may wait unread in our mailbox, so
+  // this tick judges nobody; the peers judge us if we stay silent.
   void tick() {
     auto now = clock::now();
+    bool starved = now - st_.last_tick > 2 * st_.heartbeat_interval;
+    st_.last_tick = now;
     bool suspected = false;
     for (auto& [name, peer] : st_.peers) {
       self_->send(peer.agent, ping_atom::value);
       auto m = st_.view.find(name);
-      if (now - peer.heard > st_.suspect_after && m && counts(*m)
+      if (!starved && now - peer.heard > st_.suspect_after && m && counts(*m)
           && st_.unreachable.insert(name).second) {
         log::warn("cluster_peer_silent", {{"peer", name}});
         suspected = true;

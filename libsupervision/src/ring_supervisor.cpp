@@ -64,6 +64,7 @@ using store_add_atom = caf::atom_constant<caf::atom("rm_sadd")>;
 using store_del_atom = caf::atom_constant<caf::atom("rm_sdel")>;
 using store_get_atom = caf::atom_constant<caf::atom("rm_sget")>;
 using run_atom = caf::atom_constant<caf::atom("rm_run")>;
+using kill_atom = caf::atom_constant<caf::atom("rm_kill")>;
 
 /// How often a request may be passed on to another node while the rings of
 /// the nodes differ.
@@ -77,6 +78,12 @@ constexpr auto child_call_timeout = std::chrono::seconds{60};
 
 /// Delay before a rebalance that could not finish is tried again.
 constexpr auto retry_delay = std::chrono::milliseconds{100};
+
+/// Children taken out of one node at a time (state, stop, handoff).
+constexpr size_t max_parallel_moves = 256;
+
+/// Children being started in the local supervisor at a time.
+constexpr size_t max_parallel_starts = 256;
 
 /// Local-supervisor failures within 2 x period that stop the ring supervisor.
 constexpr size_t max_local_failures = 2;
@@ -190,6 +197,7 @@ struct local_child {
   phase ph = phase::starting;
   caf::actor handle;
   uint64_t epoch = 0;
+  uint64_t start_gen = 0; // the start in progress; older replies are stale
   std::string target;
   bool has_state = false;
   bytes state;
@@ -236,6 +244,7 @@ public:
     local_sup_ = nullptr;
     agent_ = nullptr;
     peers_.clear();
+    stopping_children_.clear();
     local_.clear();
     expected_.clear();
     parked_.clear();
@@ -504,19 +513,45 @@ private:
 
   // -- starting, moving and stopping children -----------------------------------
 
+  // Starts the child in the local supervisor, a few hundred at a time (a
+  // burst of 30k spawns would starve the scheduler, and the failure
+  // detector with it); requests for it wait meanwhile.
   void start_local(const std::string& id) {
     auto& c = local_[id];
     c.ph = phase::starting;
+    auto gen = c.start_gen = ++start_counter_;
     if (auto i = expected_.find(id); i != expected_.end()) {
       for (auto& p : i->second)
         c.waiting.push_back(std::move(p));
       expected_.erase(i);
     }
-    request(local_sup_, caf::infinite, start_child_atom::value, c.spec)
+    if (starts_in_flight_ >= max_parallel_starts) {
+      start_queue_.emplace_back(id, gen);
+      return;
+    }
+    launch_start(id, gen);
+  }
+
+  void start_finished() {
+    --starts_in_flight_;
+    while (starts_in_flight_ < max_parallel_starts && !start_queue_.empty()) {
+      auto [id, gen] = std::move(start_queue_.front());
+      start_queue_.pop_front();
+      auto i = local_.find(id);
+      if (i != local_.end() && i->second.ph == phase::starting && i->second.start_gen == gen)
+        launch_start(id, gen);
+    }
+  }
+
+  void launch_start(const std::string& id, uint64_t gen) {
+    ++starts_in_flight_;
+    request(local_sup_, caf::infinite, start_child_atom::value, local_[id].spec)
       .then(
-        [this, id](caf::actor& hdl) {
+        [this, id, gen](caf::actor& hdl) {
+          start_finished();
           auto i = local_.find(id);
-          if (i == local_.end() || i->second.ph != phase::starting)
+          if (i == local_.end() || i->second.ph != phase::starting
+              || i->second.start_gen != gen)
             return;
           auto& started = i->second;
           started.handle = hdl;
@@ -534,18 +569,28 @@ private:
             if (auto owner = owner_of(id))
               begin_move(id, *owner);
         },
-        [this, id](caf::error& err) {
+        [this, id, gen](caf::error& err) {
+          start_finished();
+          auto i = local_.find(id);
+          if (i == local_.end() || i->second.start_gen != gen)
+            return; // a start for a supervisor that was replaced meanwhile
           log::error("ring_child_start_failed", {{"sup", spec_.name}, {"child", id},
                                                  {"reason", actor::render(err)}});
-          if (auto i = local_.find(id); i != local_.end()) {
-            fail_waiting(i->second, err);
-            local_.erase(i);
-          }
+          fail_waiting(i->second, err);
+          local_.erase(i);
         });
   }
 
   // Takes the child's state, stops it and hands it to `target`.
   void begin_move(const std::string& id, const std::string& target) {
+    // A few hundred moves at a time: a burst of 30k state requests would
+    // starve the scheduler (and the failure detector with it).
+    if (moving_now_.count(id) == 0 && moving_now_.size() >= max_parallel_moves) {
+      if (queued_moves_.insert(id).second)
+        move_queue_.push_back(id);
+      return;
+    }
+    moving_now_.insert(id);
     auto& c = local_[id];
     c.ph = phase::moving;
     c.target = target;
@@ -553,14 +598,18 @@ private:
                              : caf::make_message(actor::get_state_atom::value);
     auto stop_and_hand = [this, id](bool has_state, bytes state) {
       auto i = local_.find(id);
-      if (i == local_.end())
+      if (i == local_.end()) {
+        move_finished(id);
         return;
+      }
       i->second.has_state = has_state;
       i->second.state = std::move(state);
       stop_local(id, [this, id] {
         auto j = local_.find(id);
         if (j != local_.end() && j->second.ph == phase::moving)
           send_handoff(id, j->second.target);
+        else
+          move_finished(id);
       });
     };
     if (!c.handle) {
@@ -576,15 +625,40 @@ private:
             });
   }
 
-  // Stops the child in the local supervisor and forgets it there; `then`
-  // runs once it is down.
-  template <class F>
-  void stop_local(const std::string& id, F then) {
-    request(local_sup_, caf::infinite, terminate_child_atom::value, id)
+  // A move ended (handed off, held, or the child is gone): start queued ones.
+  void move_finished(const std::string& id) {
+    if (moving_now_.erase(id) == 0)
+      return;
+    while (moving_now_.size() < max_parallel_moves && !move_queue_.empty()) {
+      auto next = std::move(move_queue_.front());
+      move_queue_.pop_front();
+      queued_moves_.erase(next);
+      auto i = local_.find(next);
+      auto owner = owner_of(next);
+      if (i != local_.end() && i->second.ph == phase::running && owner
+          && *owner != self_name_)
+        begin_move(next, *owner);
+    }
+  }
+
+  void clear_moves() {
+    moving_now_.clear();
+    move_queue_.clear();
+    queued_moves_.clear();
+  }
+
+  // Takes the child from the local supervisor and stops it; `then` runs once
+  // it is down. Many can stop at once (the supervisor stops one at a time).
+  void stop_local(const std::string& id, std::function<void()> then) {
+    request(local_sup_, caf::infinite, detach_child_atom::value, id)
       .then(
-        [this, id, then](caf::ok_atom) {
-          request(local_sup_, caf::infinite, delete_child_atom::value, id)
-            .then([then](caf::ok_atom) { then(); }, [then](caf::error&) { then(); });
+        [this, then](caf::actor& hdl) {
+          if (!hdl)
+            return then();
+          monitor(hdl);
+          stopping_children_.emplace(hdl.address(), std::move(then));
+          send_exit(hdl, caf::exit_reason::user_shutdown);
+          delayed_send(this, spec_.handoff_timeout, kill_atom::value, hdl);
         },
         [then](caf::error&) { then(); });
   }
@@ -594,6 +668,7 @@ private:
     auto hdl = peer(target);
     if (hdl == nullptr || target == self_name_) {
       c.ph = phase::held;
+      move_finished(id);
       if (target == self_name_ && serving()) {
         start_local(id);
       } else if (target != self_name_) {
@@ -619,6 +694,7 @@ private:
           for (auto& p : i->second.waiting)
             p.rp.delegate(to, bump_hops(p.msg));
           local_.erase(i);
+          move_finished(id);
           if (leaving_self_ && local_.empty())
             finish_leave();
         },
@@ -628,6 +704,7 @@ private:
                                             {"reason", actor::render(err)}});
           if (auto i = local_.find(id); i != local_.end())
             i->second.ph = phase::held;
+          move_finished(id);
           retry_later();
         });
   }
@@ -669,6 +746,7 @@ private:
       for (auto& p : ps)
         p.rp.deliver(make_error(errc::no_owner, spec_.name, id, why));
     expected_.clear();
+    clear_moves();
     replace_local_sup();
   }
 
@@ -977,20 +1055,25 @@ private:
     if (specs_.count(spec.id))
       return make_error(errc::already_present, spec_.name, spec.id);
     auto rp = make_response_promise();
+    auto stored = [this, rp, spec]() mutable {
+      if (!specs_.emplace(spec.id, spec_entry{spec, false}).second)
+        return rp.deliver(make_error(errc::already_present, spec_.name, spec.id));
+      for (auto& [name, hdl] : peers_)
+        send(hdl, rm_spec_atom::value, spec);
+      place(std::move(spec), rp);
+    };
+    auto any_store = std::any_of(spec_.stores.begin(), spec_.stores.end(),
+                                 [&](auto& x) { return x->match(spec); });
+    if (!any_store) {
+      stored();
+      return rp;
+    }
     request(store_, caf::infinite, store_add_atom::value, spec)
-      .then(
-        [this, rp, spec](bool) mutable {
-          if (!specs_.emplace(spec.id, spec_entry{spec, false}).second)
-            return rp.deliver(make_error(errc::already_present, spec_.name, spec.id));
-          for (auto& [name, hdl] : peers_)
-            send(hdl, rm_spec_atom::value, spec);
-          place(std::move(spec), rp);
-        },
-        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      .then([stored](bool) mutable { stored(); },
+            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
     return rp;
   }
 
-  // Starts a new (or restarted) child on its owner and delivers where.
   // The child is recorded already: if its owner is not known yet (the ring
   // is empty, the owner's handle on its way), the start waits for it.
   void place(child_spec spec, caf::response_promise rp) {
@@ -1102,6 +1185,13 @@ private:
       send(hdl, rm_forget_atom::value, id);
   }
 
+  uint64_t running_here() const {
+    uint64_t result = 0;
+    for (auto& [id, c] : local_)
+      result += c.ph == phase::running || c.ph == phase::starting;
+    return result;
+  }
+
   std::vector<ring_child> local_children() const {
     std::vector<ring_child> result;
     for (auto& [id, c] : local_)
@@ -1180,6 +1270,13 @@ private:
   bool stopping_ = false;
   size_t moved_ = 0;
   std::deque<clock_type::time_point> local_failures_;
+  size_t starts_in_flight_ = 0;
+  uint64_t start_counter_ = 0;
+  std::deque<std::pair<std::string, uint64_t>> start_queue_;
+  std::map<caf::actor_addr, std::function<void()>> stopping_children_;
+  std::set<std::string> moving_now_;
+  std::deque<std::string> move_queue_;
+  std::set<std::string> queued_moves_;
   clock_type::time_point started_at_ = clock_type::now();
 };
 
@@ -1188,6 +1285,12 @@ caf::behavior ring_manager::make_behavior() {
   replace_local_sup();
   send(agent_, cluster::subscribe_atom::value, caf::actor{this});
   set_down_handler([this](caf::down_msg& dm) {
+    if (auto i = stopping_children_.find(dm.source); i != stopping_children_.end()) {
+      auto then = std::move(i->second);
+      stopping_children_.erase(i);
+      then();
+      return;
+    }
     if (dm.source == local_sup_) {
       on_local_sup_down(dm.reason);
       return;
@@ -1235,6 +1338,10 @@ caf::behavior ring_manager::make_behavior() {
       }
     },
     [this](leave_deadline_atom) { finish_leave(); },
+    [this](kill_atom, const caf::actor& child) {
+      if (stopping_children_.count(child.address()))
+        send_exit(child, caf::exit_reason::kill); // ignored user_shutdown
+    },
     [this](rm_hello_atom) { return caf::actor{this}; },
     [this](rm_inventory_atom, const std::string& asker,
            uint64_t digest) -> caf::result<std::vector<std::string>> {
@@ -1343,6 +1450,23 @@ caf::behavior ring_manager::make_behavior() {
       return rp;
     },
     [this](ring_local_atom) { return local_children(); },
+    [this](rm_running_atom) { return running_here(); },
+    [this](ring_count_atom) {
+      auto rp = make_response_promise<std::vector<node_count>>();
+      request(agent_, spec_.handoff_timeout + std::chrono::seconds{1},
+              cluster::multicall_atom::value, dir_name_,
+              caf::make_message(rm_running_atom::value), spec_.handoff_timeout)
+        .then(
+          [rp](std::vector<cluster::node_reply>& replies) mutable {
+            std::vector<node_count> result;
+            for (auto& r : replies)
+              if (!r.error && r.reply.match_elements<uint64_t>())
+                result.push_back(node_count{r.node, r.reply.get_as<uint64_t>(0)});
+            rp.deliver(std::move(result));
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
     [](caf::ok_atom) {
       // a child's answer to put_state
     },
@@ -1529,6 +1653,11 @@ which_children(caf::actor_system& sys, const caf::actor& sup, caf::timespan time
 caf::expected<std::vector<ring_child>>
 local_children(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
   return ask<std::vector<ring_child>>(sys, sup, timeout, ring_local_atom::value);
+}
+
+caf::expected<std::vector<node_count>>
+running_per_node(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
+  return ask<std::vector<node_count>>(sys, sup, timeout, ring_count_atom::value);
 }
 
 caf::expected<child_counts> count_children(caf::actor_system& sys, const caf::actor& sup,

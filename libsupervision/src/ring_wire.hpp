@@ -32,6 +32,8 @@ using rm_hold_atom = caf::atom_constant<caf::atom("rm_hold")>;
 /// `(rm_leaving_atom, std::string node) -> ok`: that node hands off its
 /// children and leaves; place nothing on it.
 using rm_leaving_atom = caf::atom_constant<caf::atom("rm_leaving")>;
+/// `(rm_running_atom) -> uint64_t`: children running on this node.
+using rm_running_atom = caf::atom_constant<caf::atom("rm_running")>;
 /// `(rm_gstop_atom, std::string reason)`: stop on every node (escalation).
 using rm_gstop_atom = caf::atom_constant<caf::atom("rm_gstop")>;
 

@@ -424,6 +424,21 @@ private:
     rp.deliver(c->handle);
   }
 
+  // Hands a running child over to the caller: no longer monitored, its
+  // spec removed; the caller stops it (or keeps it).
+  void do_detach_child(caf::response_promise& rp, const std::string& id) {
+    auto c = find(id);
+    if (c == nullptr)
+      return deliver(rp, make_error(errc::not_found, id));
+    auto hdl = c->handle;
+    if (hdl) {
+      demonitor(hdl);
+      by_handle_.erase(hdl.id());
+    }
+    erase(id);
+    rp.deliver(hdl);
+  }
+
   void do_delete_child(caf::response_promise& rp, const std::string& id) {
     auto c = find(id);
     if (c == nullptr)
@@ -543,6 +558,11 @@ caf::behavior supervisor_actor::make_behavior() {
     [this](restart_child_atom, const std::string& id) {
       return defer([this, id](caf::response_promise& rp) {
         do_restart_child(rp, id);
+      });
+    },
+    [this](detach_child_atom, const std::string& id) {
+      return defer([this, id](caf::response_promise& rp) {
+        do_detach_child(rp, id);
       });
     },
     [this](delete_child_atom, const std::string& id) {

@@ -73,6 +73,17 @@ typename Inspector::result_type inspect(Inspector& f, ring_child& x) {
            x.restart, x.where);
 }
 
+/// How many children run on one node (`ring::running_per_node`).
+struct node_count {
+  std::string node;
+  uint64_t running = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_count& x) {
+  return f(caf::meta::type_name("ringvisor::node_count"), x.node, x.running);
+}
+
 /// A function that `ring::exec` runs on the node that owns a child, on a
 /// thread of its own (it may block), with the child's handle.
 using exec_function = std::function<caf::expected<caf::message>(
@@ -175,6 +186,9 @@ using ring_exec_atom = caf::atom_constant<caf::atom("rr_exec")>;
 using ring_which_atom = caf::atom_constant<caf::atom("rr_which")>;
 /// `(ring_local_atom) -> std::vector<ring_child>`: the children of this node.
 using ring_local_atom = caf::atom_constant<caf::atom("rr_local")>;
+/// `(ring_count_atom) -> std::vector<node_count>`: children running per
+/// node, cheap enough to poll (a dashboard, a benchmark).
+using ring_count_atom = caf::atom_constant<caf::atom("rr_count")>;
 
 // -- blocking client API ------------------------------------------------------
 
@@ -230,6 +244,11 @@ which_children(caf::actor_system& sys, const caf::actor& sup,
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<std::vector<ring_child>>
 local_children(caf::actor_system& sys, const caf::actor& sup,
                caf::timespan timeout = default_call_timeout);
+
+/// Returns how many children run on each up member, by name.
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<std::vector<node_count>>
+running_per_node(caf::actor_system& sys, const caf::actor& sup,
+                 caf::timespan timeout = default_call_timeout);
 
 /// Counts the children of the cluster (`specs`: known, `active`: running).
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<child_counts>

@@ -109,6 +109,12 @@ using restart_child_atom = caf::atom_constant<caf::atom("restchild")>;
 /// `(delete_child_atom, std::string id) -> ok`: removes a stopped child's spec.
 using delete_child_atom = caf::atom_constant<caf::atom("delchild")>;
 
+/// `(detach_child_atom, std::string id) -> caf::actor`: removes the child's
+/// spec and stops supervising it, without stopping it; the caller owns the
+/// returned handle (invalid if it was not running). Ring supervisors use it
+/// to stop many moving children at once.
+using detach_child_atom = caf::atom_constant<caf::atom("detchild")>;
+
 /// `(which_children_atom) -> std::vector<child_info>`, in start order.
 using which_children_atom = caf::atom_constant<caf::atom("whichchild")>;
 
