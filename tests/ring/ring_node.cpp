@@ -110,6 +110,7 @@ int main(int argc, char** argv) {
   (void) n.factories()->add<>("bomb", bomb);
   auto agent = cluster::start_agent(n);
 
+  // [example] shown in docs/ring-supervisor.md
   supervision::ring_supervisor_spec spec;
   spec.name = "counters";
   spec.max_restarts = 2;
@@ -151,6 +152,7 @@ int main(int argc, char** argv) {
     return EXIT_FAILURE;
   }
   n.adopt(*top);
+  // [example]
   // Report the parent's exit (escalation) on stdout for the tests.
   auto watcher = sys.spawn([top = *top](caf::event_based_actor* self) -> caf::behavior {
     self->monitor(top);
