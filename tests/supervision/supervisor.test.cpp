@@ -433,6 +433,54 @@ TEST_CASE_FIXTURE(supervision_fixture,
 
 } // TEST_SUITE
 
+TEST_SUITE("hooks for ring supervisors") {
+
+TEST_CASE_FIXTURE(supervision_fixture,
+                  "the observer hears of every start and of a child that exits for good") {
+  auto spec = make_spec(restart_strategy::one_for_one,
+                        {worker("a"), worker("t", restart_type::transient)});
+  spec.observer = self();
+  auto sup = spawn(std::move(spec));
+  strings heard;
+  auto drain = [&] {
+    for (bool more = true; more;)
+      self()->receive(
+        [&](child_started_atom, const std::string& id, const caf::actor& hdl) {
+          CHECK(hdl);
+          heard.push_back("started " + id);
+        },
+        [&](child_finished_atom, const std::string& id, const caf::error&) {
+          heard.push_back("finished " + id);
+        },
+        caf::after(std::chrono::seconds{0}) >> [&] { more = false; });
+  };
+  drain();
+  CHECK(heard == strings{"started a", "started t"});
+  heard.clear();
+  send(child(sup, "a"), crash_atom::value); // restarted
+  send(child(sup, "t"), finish_atom::value); // transient, normal exit: for good
+  drain();
+  CHECK(heard == strings{"started a", "finished t"});
+}
+
+TEST_CASE_FIXTURE(supervision_fixture,
+                  "detach_child hands a running child over without stopping it") {
+  auto sup = spawn(make_spec(restart_strategy::one_for_one, abc()));
+  take_events();
+  auto b = child(sup, "b");
+  auto detached = request<caf::actor>(sup, detach_child_atom::value, std::string{"b"});
+  REQUIRE(detached);
+  CHECK(*detached == b);
+  CHECK(take_events().empty()); // still running
+  CHECK(!child(sup, "b"));      // and no longer the supervisor's
+  send(b, crash_atom::value);   // its crash restarts nothing
+  CHECK(take_events() == strings{"stop b"});
+  CHECK(request<caf::actor>(sup, detach_child_atom::value, std::string{"b"}).error()
+        == errc::not_found);
+}
+
+} // TEST_SUITE
+
 TEST_SUITE("blocking client API") {
 
 TEST_CASE("the blocking calls drive a supervisor from outside any actor") {
