@@ -68,6 +68,7 @@ struct agent_state {
   caf::timespan heartbeat_interval{0};
   caf::timespan suspect_after{0};
   clock::time_point last_tick = clock::now(); // of the heartbeat timer
+  bool skipped_tick = false;                  // the last tick judged nobody
   membership view;
   std::map<std::string, peer_info> peers; // member name -> linked peer
   std::set<std::string> unreachable;      // members whose link we lost
@@ -434,7 +435,10 @@ public:
   // this tick judges nobody; the peers judge us if we stay silent.
   void tick() {
     auto now = clock::now();
-    bool starved = now - st_.last_tick > 2 * st_.heartbeat_interval;
+    // Skip one tick at most: a node starved for good must still notice
+    // that it is cut off, or it would never report `split`.
+    bool starved = now - st_.last_tick > 2 * st_.heartbeat_interval && !st_.skipped_tick;
+    st_.skipped_tick = starved;
     st_.last_tick = now;
     bool suspected = false;
     for (auto& [name, peer] : st_.peers) {

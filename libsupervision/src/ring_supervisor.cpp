@@ -296,10 +296,19 @@ private:
     view_ = std::move(view);
     std::map<std::string, cluster::member> up_now;
     for (auto& m : view_) {
-      if (m.name == self_name_ && m.incarnation == incarnation_
-          && m.status >= cluster::member_status::down && !local_.empty()) {
-        log::warn("ring_declared_down", {{"sup", spec_.name}});
-        stop_all("this node was declared down");
+      // Declared down (seen as down, or already refuted with a new
+      // incarnation): the others may run our children by now.
+      bool refuted = m.name == self_name_ && m.incarnation > incarnation_;
+      bool downed = m.name == self_name_ && m.incarnation == incarnation_
+                    && m.status >= cluster::member_status::down;
+      if (refuted || downed) {
+        if (!local_.empty()) {
+          log::warn("ring_declared_down", {{"sup", spec_.name}, {"children", local_.size()}});
+          stop_all("this node was declared down");
+        }
+        resync_ = true;
+        if (refuted)
+          incarnation_ = m.incarnation;
       }
       if (m.name != self_name_ && m.status <= cluster::member_status::leaving)
         up_now.emplace(m.name, m);
@@ -344,8 +353,12 @@ private:
   void on_status(cluster::cluster_status now, std::vector<cluster::member> view) {
     auto before = status_;
     status_ = now;
-    if (now == cluster::cluster_status::up && before == cluster::cluster_status::split)
+    if (now == cluster::cluster_status::split)
+      resync_ = true;
+    if (now == cluster::cluster_status::up && before != now && resync_) {
+      resync_ = false;
       reload_specs();
+    }
     if (now == cluster::cluster_status::split && before != now) {
       log::warn("ring_split", {{"sup", spec_.name}, {"children", local_.size()}});
       stop_all("this side of the cluster is split off");
@@ -418,13 +431,16 @@ private:
         moving.push_back(id);
     }
     for (auto& id : moving) {
+      auto owner = owner_of(id);
+      if (!owner)
+        continue; // an empty ring: nobody to give it to
       auto& c = local_[id];
       if (c.ph == phase::running)
-        begin_move(id, *owner_of(id));
-      else if (owns(id))
+        begin_move(id, *owner);
+      else if (*owner == self_name_)
         start_local(id);
       else
-        send_handoff(id, *owner_of(id));
+        send_handoff(id, *owner);
     }
   }
 
@@ -685,8 +701,10 @@ private:
       .then(
         [this, id, target, to = *hdl](caf::ok_atom) {
           auto i = local_.find(id);
-          if (i == local_.end())
+          if (i == local_.end()) {
+            move_finished(id);
             return;
+          }
           ++moved_;
           if (log::enabled(log::level::debug))
             log::debug("ring_child_moved", {{"sup", spec_.name}, {"child", id},
@@ -699,10 +717,18 @@ private:
             finish_leave();
         },
         [this, id, target](caf::error& err) {
+          auto i = local_.find(id);
+          // A timeout is no refusal: the target may have taken the child.
+          // Ask it again (it acknowledges a duplicate) while it is a member.
+          if (err == caf::sec::request_timeout && i != local_.end()
+              && i->second.ph == phase::moving && up_.count(target) && peer(target)) {
+            send_handoff(id, target);
+            return;
+          }
           log::warn("ring_handoff_failed", {{"sup", spec_.name}, {"child", id},
                                             {"to", target},
                                             {"reason", actor::render(err)}});
-          if (auto i = local_.find(id); i != local_.end())
+          if (i != local_.end())
             i->second.ph = phase::held;
           move_finished(id);
           retry_later();
@@ -714,6 +740,13 @@ private:
                                        std::vector<recent_reply>& recent) {
     if (status_ == cluster::cluster_status::split || leaving_self_ || stopping_)
       return make_error(errc::no_owner, spec_.name, spec.id, "this node cannot take it now");
+    // Only the owner takes a child: a handoff sent under another ring is
+    // refused and held by the sender, which reports it in its inventory,
+    // so the owner does not start it fresh meanwhile.
+    if (!owns(spec.id))
+      return make_error(errc::no_owner, spec_.name, spec.id, "not the owner on this ring");
+    if (auto s = specs_.find(spec.id); s != specs_.end() && s->second.terminated)
+      return make_error(errc::not_found, spec_.name, spec.id, "terminated");
     auto id = spec.id;
     if (auto i = local_.find(id); i != local_.end()) {
       log::error("ring_duplicate_handoff", {{"sup", spec_.name}, {"child", id},
@@ -753,7 +786,7 @@ private:
   void replace_local_sup() {
     if (local_sup_) {
       demonitor(local_sup_);
-      send_exit(local_sup_, caf::exit_reason::user_shutdown);
+      send_exit(local_sup_, caf::exit_reason::kill); // all children at once
     }
     supervisor_spec sup;
     sup.name = "ring:" + spec_.name;
@@ -798,8 +831,7 @@ private:
 
   void global_stop(const std::string& why) {
     stopping_ = true;
-    for (auto& [id, c] : local_)
-      fail_waiting(c, make_error(errc::shutting_down, spec_.name, why));
+    fail_all(make_error(errc::shutting_down, spec_.name, why));
     local_.clear();
     if (local_sup_)
       send_exit(local_sup_, caf::exit_reason::kill);
@@ -863,10 +895,9 @@ private:
     if (!local_.empty())
       log::warn("ring_leave_incomplete", {{"sup", spec_.name}, {"children", local_.size()}});
     log::info("ring_left", {{"sup", spec_.name}, {"moved", moved_}});
-    for (auto& [id, c] : local_)
-      fail_waiting(c, make_error(errc::no_owner, spec_.name, id, "node left"));
+    fail_all(make_error(errc::no_owner, spec_.name, "node left"));
     if (local_sup_)
-      send_exit(local_sup_, caf::exit_reason::user_shutdown);
+      send_exit(local_sup_, caf::exit_reason::kill); // all children at once
     quit();
   }
 
@@ -995,6 +1026,27 @@ private:
     c.waiting.clear();
     for (auto& p : waiting)
       dispatch(std::move(p));
+  }
+
+  // Answers every request this node holds (it quits or stops serving).
+  void fail_all(const caf::error& err) {
+    for (auto& [id, c] : local_)
+      fail_waiting(c, err);
+    for (auto& [id, ps] : expected_)
+      for (auto& p : ps)
+        p.rp.deliver(err);
+    expected_.clear();
+    for (auto& [spec, rp] : parked_)
+      rp.deliver(err);
+    parked_.clear();
+  }
+
+  void fail_expected(const std::string& id, const caf::error& err) {
+    if (auto i = expected_.find(id); i != expected_.end()) {
+      for (auto& p : i->second)
+        p.rp.deliver(err);
+      expected_.erase(i);
+    }
   }
 
   void fail_waiting(local_child& c, const caf::error& err) {
@@ -1126,6 +1178,7 @@ private:
 
   void forget(const std::string& id) {
     specs_.erase(id);
+    fail_expected(id, make_error(errc::not_found, spec_.name, id, "deleted"));
     if (auto i = local_.find(id); i != local_.end()) {
       fail_waiting(i->second, make_error(errc::not_found, spec_.name, id, "deleted"));
       local_.erase(i);
@@ -1139,6 +1192,7 @@ private:
       return;
     s->second.terminated = terminated;
     if (terminated) {
+      fail_expected(id, make_error(errc::not_found, spec_.name, id, "terminated"));
       if (auto i = local_.find(id); i != local_.end()) {
         fail_waiting(i->second, make_error(errc::not_found, spec_.name, id, "terminated"));
         local_.erase(i);
@@ -1267,6 +1321,7 @@ private:
   uint64_t round_ = 0;
   bool retry_pending_ = false;
   bool leaving_self_ = false;
+  bool resync_ = false; // re-read the stores once up again (after a split)
   bool stopping_ = false;
   size_t moved_ = 0;
   std::deque<clock_type::time_point> local_failures_;
@@ -1308,8 +1363,9 @@ caf::behavior ring_manager::make_behavior() {
       return;
     }
     stopping_ = true;
+    fail_all(make_error(errc::no_owner, spec_.name, "stopped"));
     if (local_sup_)
-      send_exit(local_sup_, caf::exit_reason::user_shutdown);
+      send_exit(local_sup_, caf::exit_reason::kill); // all children at once
     quit(em.reason);
   });
   set_error_handler([this](caf::error& err) {

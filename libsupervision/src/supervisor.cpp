@@ -373,6 +373,10 @@ private:
   template <class F>
   caf::response_promise defer(F f) {
     auto rp = make_response_promise();
+    if (shutting_down_) { // the agenda ends with quit: nothing queued now runs
+      rp.deliver(make_error(errc::shutting_down, name_));
+      return rp;
+    }
     enqueue(step{step::kind::run, {}, 0, {}, [this, rp, f]() mutable {
                    if (shutting_down_)
                      rp.deliver(make_error(errc::shutting_down, name_));
