@@ -25,11 +25,14 @@
 #include "ringvisor/actor/all.hpp"
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/calls.hpp"
+#include "bench_util.hpp"
 #include "support/process.hpp"
 
 using namespace ringvisor;
 using namespace std::chrono_literals;
-using clk = std::chrono::steady_clock;
+using ringvisor::bench::clk;
+using ringvisor::bench::percentile;
+using ringvisor::bench::us;
 
 namespace {
 
@@ -71,16 +74,6 @@ int serve(std::vector<std::string> args) {
   actor::node::await_signal();
   node->shutdown();
   return 0;
-}
-
-double us(clk::duration d) {
-  return std::chrono::duration<double, std::micro>(d).count();
-}
-
-double percentile(std::vector<double> xs, double p) {
-  std::sort(xs.begin(), xs.end());
-  auto rank = static_cast<size_t>(p * static_cast<double>(xs.size() - 1) + 0.5);
-  return xs[rank];
 }
 
 caf::actor remote_echo(actor::node& node, const std::string& endpoint) {

@@ -33,11 +33,14 @@
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/supervision/all.hpp"
+#include "bench_util.hpp"
 #include "support/process.hpp"
 
 using namespace ringvisor;
 using namespace std::chrono_literals;
-using clk = std::chrono::steady_clock;
+using ringvisor::bench::clk;
+using ringvisor::bench::percentile;
+using ringvisor::bench::us;
 namespace ring = supervision::ring;
 
 namespace {
@@ -118,17 +121,8 @@ int serve(std::vector<std::string> args) {
   return 0;
 }
 
-double us(clk::duration d) {
-  return std::chrono::duration<double, std::micro>(d).count();
-}
-
 double ms(clk::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
-}
-
-double percentile(std::vector<double> xs, double p) {
-  std::sort(xs.begin(), xs.end());
-  return xs[static_cast<size_t>(p * static_cast<double>(xs.size() - 1) + 0.5)];
 }
 
 size_t rss_kib(pid_t pid) {

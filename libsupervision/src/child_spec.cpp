@@ -6,6 +6,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "blocking_call.hpp"
 #include "replicated_store.hpp"
 #include "ring_wire.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
@@ -78,63 +79,44 @@ void add_types(caf::actor_system_config& cfg) {
 
 // -- blocking client API ------------------------------------------------------
 
-namespace {
-
-template <class T, class... Ts>
-caf::expected<T> call(caf::actor_system& sys, const caf::actor& sup,
-                      caf::timespan timeout, Ts&&... xs) {
-  caf::expected<T> result{caf::error{}};
-  caf::scoped_actor self{sys};
-  self->request(sup, timeout, std::forward<Ts>(xs)...)
-    .receive([&](T& x) { result = std::move(x); },
-             [&](caf::error& err) { result = std::move(err); });
-  return result;
-}
-
-caf::error call_ok(caf::actor_system& sys, const caf::actor& sup,
-                   caf::timespan timeout, caf::atom_value op,
-                   const std::string& id) {
-  auto result = call<caf::ok_atom>(sys, sup, timeout, op, id);
-  return result ? caf::none : std::move(result.error());
-}
-
-} // namespace
+using detail::blocking_call;
+using detail::blocking_ok;
 
 caf::expected<caf::actor> start_child(caf::actor_system& sys,
                                       const caf::actor& sup, child_spec spec,
                                       caf::timespan timeout) {
-  return call<caf::actor>(sys, sup, timeout, start_child_atom::value,
+  return blocking_call<caf::actor>(sys, sup, timeout, start_child_atom::value,
                           std::move(spec));
 }
 
 caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
                            const std::string& id, caf::timespan timeout) {
-  return call_ok(sys, sup, timeout, terminate_child_atom::value, id);
+  return blocking_ok(sys, sup, timeout, terminate_child_atom::value, id);
 }
 
 caf::expected<caf::actor> restart_child(caf::actor_system& sys,
                                         const caf::actor& sup,
                                         const std::string& id,
                                         caf::timespan timeout) {
-  return call<caf::actor>(sys, sup, timeout, restart_child_atom::value, id);
+  return blocking_call<caf::actor>(sys, sup, timeout, restart_child_atom::value, id);
 }
 
 caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
                         const std::string& id, caf::timespan timeout) {
-  return call_ok(sys, sup, timeout, delete_child_atom::value, id);
+  return blocking_ok(sys, sup, timeout, delete_child_atom::value, id);
 }
 
 caf::expected<std::vector<child_info>>
 which_children(caf::actor_system& sys, const caf::actor& sup,
                caf::timespan timeout) {
-  return call<std::vector<child_info>>(sys, sup, timeout,
+  return blocking_call<std::vector<child_info>>(sys, sup, timeout,
                                        which_children_atom::value);
 }
 
 caf::expected<child_counts> count_children(caf::actor_system& sys,
                                            const caf::actor& sup,
                                            caf::timespan timeout) {
-  return call<child_counts>(sys, sup, timeout, count_children_atom::value);
+  return blocking_call<child_counts>(sys, sup, timeout, count_children_atom::value);
 }
 
 } // namespace ringvisor::supervision

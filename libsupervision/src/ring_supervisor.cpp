@@ -40,6 +40,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "blocking_call.hpp"
 #include "ring_wire.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
@@ -170,6 +171,20 @@ caf::behavior store_worker(caf::event_based_actor*,
       return result;
     },
   };
+}
+
+// Whether `spec` can run on any node: an id, a known type, no start function.
+caf::error check_child(const child_spec& spec, const actor::factory_registry* factories,
+                       const std::string& sup) {
+  if (spec.id.empty() || spec.type.empty())
+    return make_error(errc::bad_spec, sup, "a ring child needs an id and a type");
+  if (spec.start)
+    return make_error(errc::bad_spec, sup, spec.id,
+                      "a ring child cannot have a start function: it must start on any node");
+  if (factories == nullptr || !factories->contains(spec.type))
+    return actor::make_error(actor::errc::unknown_child_type, spec.type,
+                             "child " + spec.id + " of ring supervisor " + sup);
+  return caf::none;
 }
 
 /// A request waiting for its child to run here (or to be forwarded).
@@ -1089,15 +1104,7 @@ private:
   }
 
   caf::error check_spec(const child_spec& spec) const {
-    if (spec.id.empty() || spec.type.empty())
-      return make_error(errc::bad_spec, spec_.name, "a ring child needs an id and a type");
-    if (spec.start)
-      return make_error(errc::bad_spec, spec_.name, spec.id,
-                        "a ring child cannot have a start function: it must start on any node");
-    if (!spec_.factories || !spec_.factories->contains(spec.type))
-      return actor::make_error(actor::errc::unknown_child_type, spec.type,
-                               "child " + spec.id + " of ring supervisor " + spec_.name);
-    return caf::none;
+    return check_child(spec, spec_.factories.get(), spec_.name);
   }
 
   // Records a new child, then has its owner start it.
@@ -1535,14 +1542,10 @@ caf::error check(const ring_supervisor_spec& spec,
     return make_error(errc::bad_spec, "a ring supervisor needs a name");
   std::set<std::string> seen;
   for (auto& c : spec.children) {
-    if (c.id.empty() || !seen.insert(c.id).second)
-      return make_error(errc::bad_spec, spec.name, "empty or duplicate child id " + c.id);
-    if (c.start)
-      return make_error(errc::bad_spec, spec.name, c.id,
-                        "a ring child cannot have a start function");
-    if (!factories.contains(c.type))
-      return actor::make_error(actor::errc::unknown_child_type, c.type,
-                               "child " + c.id + " of ring supervisor " + spec.name);
+    if (!seen.insert(c.id).second)
+      return make_error(errc::bad_spec, spec.name, "duplicate child id " + c.id);
+    if (auto err = check_child(c, &factories, spec.name))
+      return err;
   }
   return caf::none;
 }
@@ -1603,22 +1606,9 @@ uint64_t new_request_id() {
   return gen();
 }
 
-template <class T, class... Ts>
-caf::expected<T> ask(caf::actor_system& sys, const caf::actor& sup,
-                     caf::timespan timeout, Ts&&... xs) {
-  caf::expected<T> result{caf::sec::request_timeout};
-  caf::scoped_actor self{sys};
-  self->request(sup, timeout, std::forward<Ts>(xs)...)
-    .receive([&](T& x) { result = std::move(x); },
-             [&](caf::error& err) { result = std::move(err); });
-  return result;
-}
+using detail::blocking_call;
+using detail::blocking_ok;
 
-caf::error ask_ok(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout,
-                  caf::message msg) {
-  auto result = ask<caf::ok_atom>(sys, sup, timeout, std::move(msg));
-  return result ? caf::error{} : std::move(result.error());
-}
 
 bool retriable(const caf::error& err) {
   return err == errc::no_owner || err == caf::sec::request_timeout
@@ -1654,22 +1644,22 @@ caf::expected<caf::message> routed(caf::actor_system& sys, const caf::actor& sup
 
 caf::expected<placement> start_child(caf::actor_system& sys, const caf::actor& sup,
                                      child_spec spec, caf::timespan timeout) {
-  return ask<placement>(sys, sup, timeout, ring_start_atom::value, std::move(spec));
+  return blocking_call<placement>(sys, sup, timeout, ring_start_atom::value, std::move(spec));
 }
 
 caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
                         const std::string& id, caf::timespan timeout) {
-  return ask_ok(sys, sup, timeout, caf::make_message(ring_delete_atom::value, id));
+  return blocking_ok(sys, sup, timeout, ring_delete_atom::value, id);
 }
 
 caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
                            const std::string& id, caf::timespan timeout) {
-  return ask_ok(sys, sup, timeout, caf::make_message(ring_terminate_atom::value, id));
+  return blocking_ok(sys, sup, timeout, ring_terminate_atom::value, id);
 }
 
 caf::expected<placement> restart_child(caf::actor_system& sys, const caf::actor& sup,
                                        const std::string& id, caf::timespan timeout) {
-  return ask<placement>(sys, sup, timeout, ring_restart_atom::value, id);
+  return blocking_call<placement>(sys, sup, timeout, ring_restart_atom::value, id);
 }
 
 caf::expected<placement> find(caf::actor_system& sys, const caf::actor& sup,
@@ -1703,17 +1693,17 @@ caf::expected<caf::message> exec(caf::actor_system& sys, const caf::actor& sup,
 
 caf::expected<std::vector<ring_child>>
 which_children(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
-  return ask<std::vector<ring_child>>(sys, sup, timeout, ring_which_atom::value);
+  return blocking_call<std::vector<ring_child>>(sys, sup, timeout, ring_which_atom::value);
 }
 
 caf::expected<std::vector<ring_child>>
 local_children(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
-  return ask<std::vector<ring_child>>(sys, sup, timeout, ring_local_atom::value);
+  return blocking_call<std::vector<ring_child>>(sys, sup, timeout, ring_local_atom::value);
 }
 
 caf::expected<std::vector<node_count>>
 running_per_node(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
-  return ask<std::vector<node_count>>(sys, sup, timeout, ring_count_atom::value);
+  return blocking_call<std::vector<node_count>>(sys, sup, timeout, ring_count_atom::value);
 }
 
 caf::expected<child_counts> count_children(caf::actor_system& sys, const caf::actor& sup,
