@@ -1,12 +1,17 @@
 #include "ringvisor/actor/directory.hpp"
 
+#include <charconv>
 #include <map>
+#include <set>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
+#include "ringvisor/actor/node.hpp"
 
 namespace ringvisor::actor {
 
@@ -49,6 +54,11 @@ caf::behavior directory(caf::stateful_actor<directory_state>* self) {
         return make_error(errc::not_registered, name);
       return self->delegate(i->second, std::move(msg));
     },
+    [](stop_atom) {
+      log::info("stop_requested", {});
+      node::request_stop();
+      return caf::ok_atom::value;
+    },
     [self](caf::get_atom) {
       std::vector<std::string> result;
       for (auto& kvp : self->state.names)
@@ -62,6 +72,33 @@ caf::behavior directory(caf::stateful_actor<directory_state>* self) {
 
 caf::actor spawn_directory(caf::actor_system& sys) {
   return sys.spawn(directory);
+}
+
+caf::expected<caf::actor> remote_directory(caf::actor_system& sys,
+                                           const std::string& endpoint,
+                                           caf::timespan timeout) {
+  auto colon = endpoint.rfind(':');
+  uint16_t port = 0;
+  auto digits = colon == std::string::npos ? std::string_view{}
+                                           : std::string_view{endpoint}.substr(colon + 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (colon == 0 || digits.empty() || ec != std::errc{} || end != digits.data() + digits.size()
+      || port == 0)
+    return make_error(errc::bad_config, "endpoint '" + endpoint + "'",
+                      "expected host:port, e.g. 127.0.0.1:4900");
+  caf::scoped_actor self{sys};
+  caf::expected<caf::actor> result{caf::sec::request_timeout};
+  self->request(sys.middleman().actor_handle(), timeout, caf::connect_atom::value,
+                endpoint.substr(0, colon), port)
+    .receive(
+      [&](const caf::node_id&, caf::strong_actor_ptr& dir, const std::set<std::string>&) {
+        result = caf::actor_cast<caf::actor>(dir);
+      },
+      [&](caf::error& err) { result = std::move(err); });
+  if (result && !*result)
+    return make_error(errc::not_registered, "directory at " + endpoint,
+                      "is it a ringvisor node?");
+  return result;
 }
 
 } // namespace ringvisor::actor

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <mutex>
 #include <random>
 
 #include <fcntl.h>
@@ -116,16 +117,33 @@ void node::shutdown() {
   caf::anon_send_exit(directory_, caf::exit_reason::user_shutdown);
 }
 
-int node::await_signal() {
-  if (signal_pipe[0] < 0) {
+namespace {
+
+std::once_flag signals_installed;
+
+bool install_signal_handlers() {
+  std::call_once(signals_installed, [] {
     if (::pipe2(signal_pipe, O_CLOEXEC) != 0)
-      return -1;
+      return;
     struct sigaction sa = {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
-  }
+  });
+  return signal_pipe[0] >= 0;
+}
+
+} // namespace
+
+void node::request_stop() {
+  if (install_signal_handlers())
+    on_signal(SIGTERM);
+}
+
+int node::await_signal() {
+  if (!install_signal_handlers())
+    return -1;
   char byte = 0;
   while (::read(signal_pipe[0], &byte, 1) != 1)
     ; // retry on EINTR

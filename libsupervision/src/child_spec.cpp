@@ -69,6 +69,7 @@ void add_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<ring_child>>("ringvisor::ring_child_list");
   cfg.add_message_type<node_count>("ringvisor::node_count");
   cfg.add_message_type<std::vector<node_count>>("ringvisor::node_count_list");
+  cfg.add_message_type<ring_stats>("ringvisor::ring_stats");
   cfg.add_message_type<recent_reply>("ringvisor::recent_reply");
   cfg.add_message_type<std::vector<recent_reply>>("ringvisor::recent_reply_list");
   actor::add_error_renderer(cfg, errc_category, "ringvisor.supervision",

@@ -508,6 +508,7 @@ private:
       start_local(id);
       ++started;
     }
+    stats_.recovered += started;
     if (started > 0)
       log::info("ring_started_fresh", {{"sup", spec_.name}, {"children", started}});
   }
@@ -720,7 +721,7 @@ private:
             move_finished(id);
             return;
           }
-          ++moved_;
+          ++stats_.moved_out;
           if (log::enabled(log::level::debug))
             log::debug("ring_child_moved", {{"sup", spec_.name}, {"child", id},
                                             {"to", target}});
@@ -780,6 +781,7 @@ private:
     c.state = std::move(state);
     c.recent.assign(recent.begin(), recent.end());
     start_local(id);
+    ++stats_.moved_in;
     return caf::ok_atom::value;
   }
 
@@ -909,7 +911,7 @@ private:
     stopping_ = true;
     if (!local_.empty())
       log::warn("ring_leave_incomplete", {{"sup", spec_.name}, {"children", local_.size()}});
-    log::info("ring_left", {{"sup", spec_.name}, {"moved", moved_}});
+    log::info("ring_left", {{"sup", spec_.name}, {"moved", stats_.moved_out}});
     fail_all(make_error(errc::no_owner, spec_.name, "node left"));
     if (local_sup_)
       send_exit(local_sup_, caf::exit_reason::kill); // all children at once
@@ -1174,6 +1176,7 @@ private:
       c.spec = std::move(spec);
       c.epoch = next_epoch(0);
       start_local(id);
+      ++stats_.started;
     }
     // Answer once it runs, like `find`.
     auto msg = caf::make_message(ring_find_atom::value, id, uint8_t{0});
@@ -1330,7 +1333,7 @@ private:
   bool leaving_self_ = false;
   bool resync_ = false; // re-read the stores once up again (after a split)
   bool stopping_ = false;
-  size_t moved_ = 0;
+  ring_stats stats_;
   std::deque<clock_type::time_point> local_failures_;
   size_t starts_in_flight_ = 0;
   uint64_t start_counter_ = 0;
@@ -1450,8 +1453,12 @@ caf::behavior ring_manager::make_behavior() {
       global_stop(why);
     },
     [this](child_started_atom, const std::string& id, caf::actor& hdl) {
-      if (auto i = local_.find(id); i != local_.end() && i->second.ph == phase::running)
+      // The first start is `launch_start`'s; a running child starting again
+      // was restarted by the local supervisor.
+      if (auto i = local_.find(id); i != local_.end() && i->second.ph == phase::running) {
         i->second.handle = std::move(hdl);
+        ++stats_.restarts;
+      }
     },
     [this](child_finished_atom, const std::string& id, const caf::error&) {
       on_finished(id);
@@ -1514,6 +1521,12 @@ caf::behavior ring_manager::make_behavior() {
     },
     [this](ring_local_atom) { return local_children(); },
     [this](rm_running_atom) { return running_here(); },
+    [this](ring_stats_atom) {
+      auto result = stats_;
+      result.node = self_name_;
+      result.running = running_here();
+      return result;
+    },
     [this](ring_count_atom) {
       auto rp = make_response_promise<std::vector<node_count>>();
       request(agent_, spec_.handoff_timeout + std::chrono::seconds{1},
@@ -1704,6 +1717,11 @@ local_children(caf::actor_system& sys, const caf::actor& sup, caf::timespan time
 caf::expected<std::vector<node_count>>
 running_per_node(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
   return blocking_call<std::vector<node_count>>(sys, sup, timeout, ring_count_atom::value);
+}
+
+caf::expected<ring_stats> stats(caf::actor_system& sys, const caf::actor& sup,
+                                caf::timespan timeout) {
+  return blocking_call<ring_stats>(sys, sup, timeout, ring_stats_atom::value);
 }
 
 caf::expected<child_counts> count_children(caf::actor_system& sys, const caf::actor& sup,

@@ -1,4 +1,5 @@
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <doctest/doctest.h>
 
 #include "support/printers.hpp"
+#include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/node.hpp"
@@ -167,8 +169,8 @@ TEST_CASE("a peer that connects to a node's port finds its services in the direc
   srv->request(server->directory(), std::chrono::seconds{5}, caf::put_atom::value,
                std::string{"doubler"}, doubler)
     .receive([](caf::ok_atom) {}, [](caf::error& err) { FAIL(actor::render(err)); });
-  auto dir = client->system().middleman().remote_actor(
-    "127.0.0.1", server->identity().port);
+  auto dir = actor::remote_directory(client->system(), server->identity().endpoint(),
+                                    std::chrono::seconds{5});
   REQUIRE(dir);
   caf::scoped_actor self{client->system()};
   caf::actor remote;
@@ -182,4 +184,32 @@ TEST_CASE("a peer that connects to a node's port finds its services in the direc
     .receive([&](int32_t x) { result = x; },
              [](caf::error& err) { FAIL(actor::render(err)); });
   CHECK(result == 42);
+}
+
+TEST_CASE("remote_directory says what is wrong with an endpoint") {
+  actor::node_config cfg;
+  auto client = start_node(cfg, {"--ringvisor.name=client"});
+  for (auto bad : {"127.0.0.1", ":4900", "127.0.0.1:x", "127.0.0.1:0", "127.0.0.1:70000"}) {
+    auto dir = actor::remote_directory(client->system(), bad, std::chrono::seconds{1});
+    CHECK_MESSAGE(dir.error() == actor::errc::bad_config, bad);
+  }
+  auto closed = actor::remote_directory(client->system(), "127.0.0.1:1", std::chrono::seconds{1});
+  CHECK(!closed);
+}
+
+TEST_CASE("a peer asks a node to stop in order through its directory") {
+  actor::node_config cfg1;
+  actor::node_config cfg2;
+  auto server = start_node(cfg1, {"--ringvisor.name=server"});
+  auto client = start_node(cfg2, {"--ringvisor.name=client"});
+  auto dir = actor::remote_directory(client->system(), server->identity().endpoint(),
+                                    std::chrono::seconds{5});
+  REQUIRE(dir);
+  caf::scoped_actor self{client->system()};
+  bool acknowledged = false;
+  self->request(*dir, std::chrono::seconds{5}, actor::stop_atom::value)
+    .receive([&](caf::ok_atom) { acknowledged = true; },
+             [](caf::error& err) { FAIL(actor::render(err)); });
+  CHECK(acknowledged);
+  CHECK(actor::node::await_signal() == SIGTERM); // returns at once: the stop came first
 }

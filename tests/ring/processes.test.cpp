@@ -265,6 +265,16 @@ TEST_CASE_FIXTURE(ring_fixture, "a joining node takes a quarter of the children 
   }
   CHECK_MESSAGE(moved > 150, moved);
   CHECK_MESSAGE(moved < 350, moved);
+  auto stats_d = supervision::ring::stats(sys(), sup(kit["d"]));
+  REQUIRE_MESSAGE(stats_d, why(stats_d));
+  CHECK(stats_d->node == "d");
+  CHECK(stats_d->moved_in == moved);
+  CHECK(stats_d->running == moved);
+  CHECK(stats_d->started + stats_d->recovered + stats_d->moved_out == 0);
+  uint64_t moved_out = 0;
+  for (std::string name : {"a", "b", "c"})
+    moved_out += supervision::ring::stats(sys(), sup(kit[name]))->moved_out;
+  CHECK(moved_out == moved);
   // counts survived the move, and every acknowledged call counted once
   for (auto& x : after) {
     auto n = supervision::ring::call(sys(), s, x.id, caf::make_message(caf::get_atom::value));
@@ -310,6 +320,17 @@ TEST_CASE_FIXTURE(ring_fixture, "children of a killed node run again on the surv
                          << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                          << " ms");
   CHECK(took < 2s);
+  uint64_t recovered = 0;
+  uint64_t running = 0;
+  for (std::string name : {"a", "b"}) {
+    auto st = supervision::ring::stats(sys(), sup(kit[name]));
+    REQUIRE_MESSAGE(st, why(st));
+    recovered += st->recovered;
+    running += st->running;
+  }
+  CHECK(running == 1000);
+  CHECK(recovered == static_cast<uint64_t>(std::count_if(
+                       before.begin(), before.end(), [](auto& x) { return x.where.node == "c"; })));
   ledger l{dir};
   l.killed("c", killed_at);
   require_no_overlap(l);

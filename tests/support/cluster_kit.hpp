@@ -39,6 +39,7 @@
 
 #include <unistd.h>
 
+#include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/node_config.hpp"
 #include "ringvisor/cluster/agent.hpp"
@@ -163,13 +164,23 @@ public:
   int terminate(std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
     proc_->signal(SIGTERM);
     proc_->signal(SIGCONT);
-    auto status = proc_->wait_for(timeout);
-    CHECK_MESSAGE(status, "node " << name_ << " ignored SIGTERM for "
-                                  << timeout.count() << " ms");
-    if (!status) {
+    auto code = await_exit(timeout);
+    CHECK_MESSAGE(code, "node " << name_ << " ignored SIGTERM for "
+                                << timeout.count() << " ms");
+    if (!code) {
       kill9();
-      status = proc_->wait();
+      code = 128 + SIGKILL;
     }
+    return *code;
+  }
+
+  /// Waits at most `timeout` for the process to exit on its own (asked to
+  /// stop by other means than a signal) and returns its exit code as
+  /// `terminate` does, or nothing if it still runs.
+  std::optional<int> await_exit(std::chrono::milliseconds timeout) {
+    auto status = proc_->wait_for(timeout);
+    if (!status)
+      return std::nullopt;
     return WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
   }
 
@@ -339,27 +350,8 @@ private:
     return result;
   }
 
-  // Connects without blocking the middleman forever (unlike `remote_actor`)
-  // and returns the node directory.
   caf::expected<caf::actor> directory(const std::string& endpoint) {
-    auto colon = endpoint.rfind(':');
-    auto host = endpoint.substr(0, colon);
-    auto port = static_cast<uint16_t>(std::stoul(endpoint.substr(colon + 1)));
-    caf::scoped_actor self{sys_};
-    caf::expected<caf::actor> result{caf::sec::request_timeout};
-    self->request(sys_.middleman().actor_handle(), timeout,
-                  caf::connect_atom::value, host, port)
-      .receive(
-        [&](const caf::node_id&, caf::strong_actor_ptr& dir,
-            const std::set<std::string>&) {
-          result = caf::actor_cast<caf::actor>(dir);
-        },
-        [&](caf::error& err) { result = std::move(err); });
-    if (!result)
-      return result;
-    if (!*result)
-      return caf::make_error(caf::sec::no_actor_published_at_port);
-    return result;
+    return actor::remote_directory(sys_, endpoint, timeout);
   }
 
   actor::node_config cfg_;

@@ -21,7 +21,10 @@
 /// - `(caf::get_atom)` -> `std::vector<std::string>`, all names, sorted;
 /// - `(forward_atom, std::string name, caf::message msg)`: hands `msg` to
 ///   the actor under `name`, which answers the original sender (one hop for
-///   a caller on another node); `errc::not_registered` if there is none.
+///   a caller on another node); `errc::not_registered` if there is none;
+/// - `(stop_atom)` -> `caf::ok_atom`: the node stops in order, as on
+///   SIGTERM (`node::request_stop`): its cluster agent leaves, its ring
+///   supervisors hand their children off.
 ///
 /// Example (from a peer):
 /// ```
@@ -31,8 +34,16 @@
 namespace ringvisor::actor {
 
 using forward_atom = caf::atom_constant<caf::atom("rv_forward")>;
+using stop_atom = caf::atom_constant<caf::atom("rv_stop")>;
 
 /// Spawns a node directory.
 RINGVISOR_ACTOR_EXPORT caf::actor spawn_directory(caf::actor_system& sys);
+
+/// Connects to the node listening on `endpoint` ("host:port") and returns
+/// its directory. Unlike `middleman::remote_actor`, gives up after
+/// `timeout` (a peer that accepts but never answers blocks it forever).
+RINGVISOR_ACTOR_EXPORT caf::expected<caf::actor>
+remote_directory(caf::actor_system& sys, const std::string& endpoint,
+                 caf::timespan timeout);
 
 } // namespace ringvisor::actor

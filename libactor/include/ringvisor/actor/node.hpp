@@ -97,6 +97,10 @@ public:
   /// signal number. Installs the handlers on first use.
   static int await_signal();
 
+  /// Makes `await_signal` return SIGTERM, as if the signal arrived: how a
+  /// node stops itself in order (an operator's request, say). Any thread.
+  static void request_stop();
+
 private:
   node(node_config& cfg, node_identity id);
 

@@ -84,6 +84,30 @@ typename Inspector::result_type inspect(Inspector& f, node_count& x) {
   return f(caf::meta::type_name("ringvisor::node_count"), x.node, x.running);
 }
 
+/// What one node's part of a ring supervisor did since it started: the
+/// children it runs and how they came to run here (for metrics).
+struct ring_stats {
+  std::string node;
+  uint64_t running = 0;
+  /// New children started here by `ring::start_child`.
+  uint64_t started = 0;
+  /// Children started here because nobody ran them: their owner crashed, or
+  /// the cluster (re)started with them in a store.
+  uint64_t recovered = 0;
+  /// Restarts by this node's supervisor after a child crashed.
+  uint64_t restarts = 0;
+  /// Children handed over by another node, with their state.
+  uint64_t moved_in = 0;
+  /// Children handed over to another node.
+  uint64_t moved_out = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ring_stats& x) {
+  return f(caf::meta::type_name("ringvisor::ring_stats"), x.node, x.running,
+           x.started, x.recovered, x.restarts, x.moved_in, x.moved_out);
+}
+
 /// A function that `ring::exec` runs on the node that owns a child, on a
 /// thread of its own (it may block), with the child's handle.
 using exec_function = std::function<caf::expected<caf::message>(
@@ -189,6 +213,8 @@ using ring_local_atom = caf::atom_constant<caf::atom("rr_local")>;
 /// `(ring_count_atom) -> std::vector<node_count>`: children running per
 /// node, cheap enough to poll (a dashboard, a benchmark).
 using ring_count_atom = caf::atom_constant<caf::atom("rr_count")>;
+/// `(ring_stats_atom) -> ring_stats` of the node that receives it.
+using ring_stats_atom = caf::atom_constant<caf::atom("rr_stats")>;
 
 // -- blocking client API ------------------------------------------------------
 
@@ -249,6 +275,11 @@ local_children(caf::actor_system& sys, const caf::actor& sup,
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<std::vector<node_count>>
 running_per_node(caf::actor_system& sys, const caf::actor& sup,
                  caf::timespan timeout = default_call_timeout);
+
+/// Returns what the node of `sup` (a handle from its node directory) did.
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<ring_stats>
+stats(caf::actor_system& sys, const caf::actor& sup,
+      caf::timespan timeout = default_call_timeout);
 
 /// Counts the children of the cluster (`specs`: known, `active`: running).
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<child_counts>
