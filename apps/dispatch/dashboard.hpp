@@ -1,0 +1,57 @@
+// The dispatch node's web side: the dashboard page, its JSON API and the
+// Prometheus metrics, served by cpp-httplib on threads of its own and
+// bridged into CAF by blocking requests with timeouts.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+
+#include "ringvisor/actor/node.hpp"
+
+namespace dispatch {
+
+/// Where the dashboard listens, what it talks to and who may change things.
+struct dashboard_options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0; // 0: any free port
+  /// Required (`Authorization: Bearer <token>`) by every request that
+  /// changes something: creating or terminating a hero, stopping a node.
+  std::string token;
+  caf::actor agent;
+  /// The node directory name of the heroes' ring supervisor, looked up at
+  /// every request (its parent may have restarted it).
+  std::string heroes;
+  caf::timespan timeout = std::chrono::seconds{3};
+};
+
+/// The running HTTP server. Routes:
+/// - `GET /`: the page (embedded in the binary);
+/// - `GET /api/state`: this node, its cluster view, the ring and every hero;
+/// - `POST /api/heroes` with `{"name": "..."}`: creates a hero;
+/// - `DELETE /api/heroes/<id>`: terminates a hero for good;
+/// - `POST /api/nodes/<name>/stop`: stops a node in order (its heroes move);
+/// - `GET /metrics`: Prometheus text format.
+class dashboard {
+public:
+  /// Binds the port and starts serving; fails if the port is taken.
+  static caf::expected<std::unique_ptr<dashboard>> start(ringvisor::actor::node& node,
+                                                         dashboard_options opts);
+
+  /// Stops serving.
+  ~dashboard();
+
+  /// Returns the bound port.
+  uint16_t port() const noexcept;
+
+  struct impl;
+
+private:
+  explicit dashboard(std::unique_ptr<impl> ptr);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace dispatch

@@ -1,0 +1,215 @@
+#include "hero.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "ringvisor/actor/stateful_child.hpp"
+
+namespace dispatch {
+
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using report_atom = caf::atom_constant<caf::atom("d_report")>;
+using gone_atom = caf::atom_constant<caf::atom("d_gone")>;
+
+namespace rv = ringvisor;
+
+// -- the board ------------------------------------------------------------------
+
+struct board_state {
+  board_report report;
+  std::map<std::string, hero_view> heroes;
+  static inline const char* name = "dispatch.board";
+};
+
+caf::behavior board(caf::stateful_actor<board_state>* self, std::string node) {
+  self->state.report.node = std::move(node);
+  return {
+    [self](caf::put_atom, std::string& dashboard) {
+      self->state.report.dashboard = std::move(dashboard);
+    },
+    [self](report_atom, hero_view& x) { self->state.heroes[x.id] = std::move(x); },
+    [self](gone_atom, const std::string& id) { self->state.heroes.erase(id); },
+    [self](caf::get_atom) {
+      auto result = self->state.report;
+      for (auto& [id, x] : self->state.heroes)
+        result.heroes.push_back(x);
+      return result;
+    },
+  };
+}
+
+// -- heroes -----------------------------------------------------------------------
+
+struct hero_actor_state {
+  hero_view view;
+  std::minstd_rand rng{std::random_device{}()};
+  static inline const char* name = "dispatch.hero";
+};
+
+using hero_actor = caf::stateful_actor<hero_actor_state>;
+
+double uniform(std::minstd_rand& rng) {
+  return std::uniform_real_distribution<double>{0.0, 1.0}(rng);
+}
+
+// Ticks come a little apart so that heroes do not all act in one burst.
+caf::timespan jittered(hero_actor* self, caf::timespan tick) {
+  auto factor = 0.75 + 0.5 * uniform(self->state.rng);
+  return caf::timespan{static_cast<caf::timespan::rep>(tick.count() * factor)};
+}
+
+caf::behavior hero(hero_actor* self, const hero_options& opts, std::string id,
+                   std::string name) {
+  auto& view = self->state.view;
+  view.id = id;
+  view.state.name = std::move(name);
+  view.state.max_health = opts.max_health;
+  view.state.health = opts.max_health;
+  view.last = "started";
+  auto board = opts.board;
+  auto report = [self, board] { self->send(board, report_atom::value, self->state.view); };
+  self->attach_functor([board, id] { caf::anon_send(board, gone_atom::value, id); });
+  self->delayed_send(self, jittered(self, opts.tick), tick_atom::value);
+  return {
+    [self, report, tick = opts.tick](tick_atom) {
+      auto& v = self->state.view;
+      auto what = hero_step(v.state, uniform(self->state.rng), uniform(self->state.rng));
+      v.last = to_string(what);
+      report();
+      if (what == outcome::fell) {
+        self->quit(); // normal: a transient child that is done
+        return;
+      }
+      self->delayed_send(self, jittered(self, tick), tick_atom::value);
+    },
+    [self, report](rv::supervision::placed_atom, rv::supervision::placement& where) {
+      self->state.view.where = std::move(where);
+      report();
+    },
+    [self](caf::get_atom) { return to_json_text(self->state.view); },
+    [self, report](heal_atom) {
+      auto& x = self->state.view.state;
+      x.health = x.max_health;
+      x.resting = false;
+      report();
+      return x.health;
+    },
+    // The stateful-child contract, by hand: a hero that arrives counts the move.
+    [self](rv::actor::get_state_atom) -> caf::result<rv::actor::bytes> {
+      auto buf = rv::actor::to_bytes(self->system(), self->state.view.state);
+      if (!buf)
+        return std::move(buf.error());
+      return std::move(*buf);
+    },
+    [self, report](rv::actor::put_state_atom, const rv::actor::bytes& buf) -> caf::result<caf::ok_atom> {
+      hero_state x;
+      if (auto err = rv::actor::from_bytes(self->system(), buf, x))
+        return err;
+      ++x.moves;
+      self->state.view.state = std::move(x);
+      self->state.view.last = "arrived";
+      report();
+      return caf::ok_atom::value;
+    },
+  };
+}
+
+} // namespace
+
+const char* to_string(outcome x) {
+  switch (x) {
+    case outcome::rested:
+      return "rested";
+    case outcome::patrolled:
+      return "patrolled";
+    case outcome::won:
+      return "won";
+    case outcome::lost:
+      return "lost";
+    case outcome::fell:
+      return "fell";
+  }
+  return "?";
+}
+
+outcome hero_step(hero_state& x, double roll, double damage) {
+  if (x.resting) {
+    x.health = std::min(x.max_health, x.health + std::max(1, x.max_health / 10));
+    x.resting = x.health < x.max_health;
+    return outcome::rested;
+  }
+  if (roll < 0.5)
+    return outcome::patrolled;
+  // Meeting crime: the chance to win goes from 30 % (nearly dead) to 90 %.
+  auto fitness = static_cast<double>(x.health) / std::max(1, x.max_health);
+  auto win = (roll - 0.5) * 2 < 0.3 + 0.6 * fitness;
+  if (win) {
+    ++x.wins;
+    return outcome::won;
+  }
+  ++x.losses;
+  x.health -= static_cast<int32_t>(x.max_health * (0.1 + 0.3 * damage));
+  if (x.health <= 0) {
+    x.health = 0;
+    return outcome::fell;
+  }
+  x.resting = x.health * 3 < x.max_health;
+  return outcome::lost;
+}
+
+void add_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<hero_state>("dispatch::hero_state");
+  cfg.add_message_type<hero_view>("dispatch::hero_view");
+  cfg.add_message_type<std::vector<hero_view>>("dispatch::hero_view_list");
+  cfg.add_message_type<board_report>("dispatch::board_report");
+}
+
+caf::actor spawn_board(caf::actor_system& sys, std::string node) {
+  return sys.spawn(board, std::move(node));
+}
+
+caf::error add_hero_type(rv::actor::factory_registry& factories, hero_options opts) {
+  return factories.add<std::string, std::string>(
+    "hero", [opts](hero_actor* self, std::string id, std::string name) {
+      return hero(self, opts, std::move(id), std::move(name));
+    });
+}
+
+std::string hero_id(const std::string& name) {
+  std::string result;
+  for (auto c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u))
+      result += static_cast<char>(std::tolower(u));
+    else if (!result.empty() && result.back() != '-')
+      result += '-';
+  }
+  while (!result.empty() && result.back() == '-')
+    result.pop_back();
+  return result;
+}
+
+std::string to_json_text(const hero_view& x) {
+  nlohmann::json j{
+    {"id", x.id},
+    {"name", x.state.name},
+    {"health", x.state.health},
+    {"max_health", x.state.max_health},
+    {"wins", x.state.wins},
+    {"losses", x.state.losses},
+    {"resting", x.state.resting},
+    {"moves", x.state.moves},
+    {"node", x.where.node},
+    {"epoch", x.where.epoch},
+    {"last", x.last},
+  };
+  return j.dump();
+}
+
+} // namespace dispatch

@@ -1,0 +1,108 @@
+// Superheroes: ring-supervised children that fight crime and keep their
+// record when they move between nodes; and the board, the actor that knows
+// the heroes of one node for the dashboard.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "ringvisor/actor/factory_registry.hpp"
+#include "ringvisor/supervision/ring_supervisor.hpp"
+
+namespace dispatch {
+
+using heal_atom = caf::atom_constant<caf::atom("heal")>;
+
+/// A hero's record: everything that moves with it to another node.
+struct hero_state {
+  std::string name;
+  int32_t health = 0;
+  int32_t max_health = 0;
+  uint32_t wins = 0;
+  uint32_t losses = 0;
+  bool resting = false;
+  /// How often it moved to another node with its record.
+  uint32_t moves = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, hero_state& x) {
+  return f(caf::meta::type_name("dispatch::hero_state"), x.name, x.health,
+           x.max_health, x.wins, x.losses, x.resting, x.moves);
+}
+
+/// What happened to a hero on one tick.
+enum class outcome { rested, patrolled, won, lost, fell };
+
+/// Returns a printable name of `x`.
+const char* to_string(outcome x);
+
+/// One tick of a hero's life. `roll` and `damage` are uniform in [0, 1): a
+/// resting hero heals a tenth of its health and goes out when healed; a
+/// patrolling one meets crime half the time and wins the more likely the
+/// healthier it is; a loss costs 10-40 % of its health, below a third it
+/// rests, at 0 it falls.
+outcome hero_step(hero_state& x, double roll, double damage);
+
+/// A hero as the dashboard shows it: its record and where it runs.
+struct hero_view {
+  std::string id;
+  hero_state state;
+  ringvisor::supervision::placement where;
+  std::string last; // the last tick's outcome
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, hero_view& x) {
+  return f(caf::meta::type_name("dispatch::hero_view"), x.id, x.state, x.where, x.last);
+}
+
+/// What one node's board answers to `(caf::get_atom)`.
+struct board_report {
+  std::string node;
+  std::string dashboard; // the node's dashboard URL
+  std::vector<hero_view> heroes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, board_report& x) {
+  return f(caf::meta::type_name("dispatch::board_report"), x.node, x.dashboard,
+           x.heroes);
+}
+
+/// Registers the demo's message types; every node must call it.
+void add_types(caf::actor_system_config& cfg);
+
+/// The name of the board in every node directory.
+inline const std::string board_name = "dispatch.board";
+
+/// Spawns the board of node `node`: heroes report to it on every tick and
+/// when they stop. Answers `(caf::get_atom)` with a `board_report`; takes
+/// the node's dashboard URL as `(caf::put_atom, std::string)`.
+caf::actor spawn_board(caf::actor_system& sys, std::string node);
+
+/// How heroes live.
+struct hero_options {
+  caf::timespan tick = std::chrono::seconds{1};
+  int32_t max_health = 100;
+  caf::actor board;
+};
+
+/// Registers the child type "hero" with arguments `(std::string id,
+/// std::string name)`. A hero answers `(caf::get_atom)` with its record as
+/// a JSON string and `(heal_atom)` with its health, healed; it follows the
+/// stateful-child contract (`get_state`/`put_state`), so it moves with its
+/// record; it ends normally when it falls.
+caf::error add_hero_type(ringvisor::actor::factory_registry& factories, hero_options opts);
+
+/// Returns the child id for a hero's name ("Captain Marvel" ->
+/// "captain-marvel"), or an empty string if the name has nothing to use.
+std::string hero_id(const std::string& name);
+
+/// Returns the JSON text of `x`.
+std::string to_json_text(const hero_view& x);
+
+} // namespace dispatch

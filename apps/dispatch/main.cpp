@@ -1,0 +1,183 @@
+// ringvisor-dispatch: one node of the superhero dispatch demo. Heroes are
+// children of the ring supervisor "heroes": each runs on exactly one node,
+// fights crime on its own timer and keeps its record when it moves to
+// another node (a join, a graceful stop) or starts again after a crash.
+// The node serves a dashboard and a JSON API (see dashboard.hpp).
+//
+// Prints `listening <host:port>` (cluster), `dashboard <url>` and
+// `token <token>` once it serves; stops in order on SIGINT or SIGTERM, or
+// when asked from a dashboard or `ringvisor-ctl stop`.
+//
+// Run: ringvisor-dispatch --ringvisor.name=a --ringvisor.port=4910 --dispatch.http-port=4900
+//      ringvisor-dispatch --ringvisor.name=b '--ringvisor.seeds=["127.0.0.1:4910"]' ...
+
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "dashboard.hpp"
+#include "hero.hpp"
+#include "ringvisor/actor/all.hpp"
+#include "ringvisor/cluster/agent.hpp"
+#include "ringvisor/cluster/discovery.hpp"
+#include "ringvisor/supervision/all.hpp"
+#include "ringvisor/supervision/ring_supervisor.hpp"
+
+using namespace ringvisor;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct dispatch_config : actor::node_config {
+  std::string http_host = "127.0.0.1";
+  uint16_t http_port = 0;
+  std::string token;
+  caf::timespan tick = 1s;
+  int32_t max_health = 100;
+  std::vector<std::string> heroes;
+
+  dispatch_config() {
+    opt_group{custom_options_, "dispatch"}
+      .add(http_host, "http-host", "address of the dashboard")
+      .add(http_port, "http-port", "port of the dashboard (0: any free port)")
+      .add(token, "token", "token that changes need (default: a random one, printed)")
+      .add(tick, "tick", "how often each hero acts")
+      .add(max_health, "max-health", "health of a new hero")
+      .add(heroes, "heroes", "names of heroes to create once the cluster is up");
+    cluster::add_types(*this);
+    supervision::add_types(*this);
+    dispatch::add_types(*this);
+  }
+};
+
+std::string random_token() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
+}
+
+int fail(const caf::error& err) {
+  std::cerr << "ringvisor-dispatch: " << actor::render(err) << '\n';
+  return EXIT_FAILURE;
+}
+
+supervision::ring_supervisor_spec heroes_spec(actor::node& n, const caf::actor& agent) {
+  supervision::ring_supervisor_spec spec;
+  spec.name = "heroes";
+  spec.max_restarts = 10;
+  spec.period = 10s;
+  spec.tell_placement = true;
+  spec.functions["heal"] = [](caf::actor_system& sys, const caf::actor& hero,
+                              const caf::message&) -> caf::expected<caf::message> {
+    caf::expected<caf::message> result{caf::sec::request_timeout};
+    caf::scoped_actor self{sys};
+    self->request(hero, 2s, dispatch::heal_atom::value)
+      .receive([&](int32_t health) { result = caf::make_message(health); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  };
+  if (auto store = supervision::open_replicated_store(n, agent, {"heroes", {}}))
+    spec.stores.push_back(std::move(*store));
+  else
+    std::cerr << "ringvisor-dispatch: " << actor::render(store.error())
+              << " (heroes will not survive the loss of their node)\n";
+  return spec;
+}
+
+// Creates the configured heroes once the cluster is up; those that exist
+// already (another node created them, or this node restarted) are skipped.
+void create_heroes(actor::node& n, const caf::actor& agent, const std::string& sup_name,
+                   const std::vector<std::string>& names, const std::atomic<bool>& stopping) {
+  if (names.empty())
+    return;
+  caf::scoped_actor self{n.system()};
+  caf::actor heroes;
+  for (int i = 0; i < 600 && !heroes && !stopping; ++i) {
+    self->request(agent, 100ms, cluster::await_up_atom::value)
+      .receive(
+        [&](caf::ok_atom) {
+          self->request(n.directory(), 1s, caf::get_atom::value, sup_name)
+            .receive([&](caf::actor& hdl) { heroes = std::move(hdl); }, [](caf::error&) {});
+        },
+        [](caf::error&) {});
+  }
+  if (!heroes) {
+    if (!stopping)
+      std::cerr << "ringvisor-dispatch: the cluster is not up after a minute; no heroes created\n";
+    return;
+  }
+  for (auto& name : names) {
+    if (stopping)
+      return;
+    supervision::child_spec spec;
+    spec.id = dispatch::hero_id(name);
+    spec.type = "hero";
+    spec.args = caf::make_message(spec.id, name);
+    spec.restart = supervision::restart_type::transient;
+    auto where = supervision::ring::start_child(n.system(), heroes, spec);
+    if (where)
+      std::cout << "hero " << spec.id << " on " << where->node << std::endl;
+    else if (where.error() != supervision::errc::already_present)
+      std::cerr << "ringvisor-dispatch: hero " << name << ": " << actor::render(where.error())
+                << '\n';
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  dispatch_config cfg;
+  if (auto err = cfg.read(argc, argv))
+    return fail(err);
+  if (cfg.printed_and_done())
+    return EXIT_SUCCESS;
+  if (auto err = cluster::check_seeds(cfg.seeds))
+    return fail(err);
+  if (cfg.token.empty())
+    cfg.token = random_token();
+  auto started = actor::node::start(cfg);
+  if (!started)
+    return fail(started.error());
+  auto& n = **started;
+  auto& sys = n.system();
+  auto agent = cluster::start_agent(n);
+  auto board = dispatch::spawn_board(sys, n.identity().name);
+  caf::anon_send(n.directory(), caf::put_atom::value, dispatch::board_name, board);
+  n.adopt(board);
+  if (auto err = dispatch::add_hero_type(*n.factories(), {cfg.tick, cfg.max_health, board}))
+    return fail(err);
+
+  supervision::supervisor_spec parent;
+  parent.name = "dispatch";
+  parent.max_restarts = 3;
+  parent.period = 30s;
+  parent.children.push_back(
+    supervision::ring_supervisor_child("heroes", n, agent, heroes_spec(n, agent)));
+  auto top = supervision::spawn_supervisor(sys, parent);
+  if (!top)
+    return fail(top.error());
+  n.adopt(*top);
+  auto heroes = supervision::ring_supervisor_name("heroes");
+  auto web = dispatch::dashboard::start(
+    n, {cfg.http_host, cfg.http_port, cfg.token, agent, heroes});
+  if (!web)
+    return fail(web.error());
+  auto url = fmt::format("http://{}:{}/", cfg.http_host, (*web)->port());
+  caf::anon_send(board, caf::put_atom::value, url);
+  std::cout << "listening " << n.identity().endpoint() << '\n'
+            << "dashboard " << url << "?token=" << cfg.token << '\n'
+            << "token " << cfg.token << std::endl;
+
+  std::atomic<bool> stopping = false;
+  std::thread creator{[&] { create_heroes(n, agent, heroes, cfg.heroes, stopping); }};
+  auto signo = actor::node::await_signal();
+  log::info("stopping", {{"signal", signo}});
+  stopping = true;
+  creator.join();
+  web->reset(); // no more requests into the actor system
+  n.shutdown();
+  return EXIT_SUCCESS;
+}

@@ -1,0 +1,291 @@
+// The superhero dispatch demo between real processes: its HTTP API (token,
+// errors, metrics), ringvisor-ctl against it (output, --json, exit codes),
+// and heroes that keep their records when their node leaves.
+
+#include <cstdio>
+#include <map>
+#include <thread>
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include "hero.hpp"
+#include "ringvisor/supervision/all.hpp"
+#include "support/cluster_kit.hpp"
+
+using namespace ringvisor;
+using namespace ringvisor::test;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr auto token = "test-token";
+
+struct ctl_result {
+  int code = -1;
+  std::string out; // stdout and stderr
+};
+
+struct dispatch_fixture {
+  cluster_kit kit{[](caf::actor_system_config& cfg) {
+    supervision::add_types(cfg);
+    dispatch::add_types(cfg);
+  }};
+  std::map<std::string, std::string> web; // node -> "http://127.0.0.1:port"
+
+  // Heroes act every 50 ms and cannot fall: the tests count their wins.
+  void start_nodes(const strings& names) {
+    node_options opts;
+    opts.args = {std::string{"--dispatch.token="} + token, "--dispatch.tick=50ms",
+                 "--dispatch.max-health=1000000000"};
+    for (auto& name : names) {
+      auto& n = kit.start(name, opts);
+      auto url = n.read_line("dashboard ", 5s);
+      REQUIRE_MESSAGE(url, "node " << name << " printed no dashboard line");
+      web[name] = url->substr(0, url->find("/?token="));
+    }
+    for (auto& name : names)
+      kit.await_view(kit[name], names);
+    for (auto& name : names)
+      kit.await_status(kit[name], cluster::cluster_status::up);
+  }
+
+  httplib::Client client(const std::string& node) {
+    httplib::Client cli{web.at(node)};
+    cli.set_read_timeout(10, 0);
+    return cli;
+  }
+
+  static httplib::Headers auth(const std::string& t = token) {
+    return {{"Authorization", "Bearer " + t}};
+  }
+
+  json state(const std::string& node) {
+    auto res = client(node).Get("/api/state");
+    REQUIRE_MESSAGE(res, "GET /api/state on " << node << ": " << httplib::to_string(res.error()));
+    REQUIRE_MESSAGE(res->status == 200, res->body);
+    return json::parse(res->body);
+  }
+
+  /// Creates a hero through `node`'s API; returns where it runs.
+  std::string create(const std::string& node, const std::string& name) {
+    auto res = client(node).Post("/api/heroes", auth(), json{{"name", name}}.dump(),
+                                 "application/json");
+    REQUIRE(res);
+    REQUIRE_MESSAGE(res->status == 201, res->body);
+    return json::parse(res->body)["node"];
+  }
+
+  /// Waits until `node`'s state satisfies `ok`; returns it.
+  template <class Predicate>
+  json await_state(const std::string& node, Predicate ok, std::chrono::milliseconds timeout = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    json last;
+    for (;;) {
+      last = state(node);
+      if (ok(last))
+        return last;
+      if (std::chrono::steady_clock::now() > deadline)
+        break;
+      std::this_thread::sleep_for(50ms);
+    }
+    FAIL("state of " << node << " never as expected; last: " << last.dump());
+    return last;
+  }
+
+  static const json* hero(const json& s, const std::string& id) {
+    for (auto& h : s["heroes"])
+      if (h["id"] == id)
+        return &h;
+    return nullptr;
+  }
+
+  /// Runs ringvisor-ctl against `node`.
+  ctl_result ctl(const std::string& node, const std::string& args) {
+    auto cmd = std::string{RINGVISOR_CTL_BIN} + " --node " + kit[node].endpoint() + " " + args
+               + " 2>&1";
+    ctl_result result;
+    auto pipe = ::popen(cmd.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof(buf), pipe)) > 0;)
+      result.out.append(buf, n);
+    auto status = ::pclose(pipe);
+    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
+  }
+
+  json ctl_json(const std::string& node, const std::string& args) {
+    auto r = ctl(node, "--json " + args);
+    REQUIRE_MESSAGE(r.code == 0, args << ": " << r.out);
+    return json::parse(r.out);
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(dispatch_fixture, "the dispatch API creates, lists and retires heroes, "
+                                    "wants the token for changes and reports metrics") {
+  start_nodes({"a", "b", "c"});
+  auto a = client("a");
+  auto page = a.Get("/");
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK(page->body.find("ringvisor dispatch") != std::string::npos);
+
+  auto body = json{{"name", "Storm"}}.dump();
+  auto anon = a.Post("/api/heroes", body, "application/json");
+  REQUIRE(anon);
+  CHECK(anon->status == 401);
+  CHECK(anon->body.find("dispatch.token") != std::string::npos);
+  auto wrong = a.Post("/api/heroes", auth("test-tokem"), body, "application/json");
+  REQUIRE(wrong);
+  CHECK(wrong->status == 401);
+  auto bad = a.Post("/api/heroes", auth(), "{\"nam\":1}", "application/json");
+  REQUIRE(bad);
+  CHECK(bad->status == 400);
+  auto nameless = a.Post("/api/heroes", auth(), json{{"name", "!?"}}.dump(), "application/json");
+  REQUIRE(nameless);
+  CHECK(nameless->status == 400);
+
+  auto owner = create("a", "Storm");
+  auto twice = a.Post("/api/heroes", auth(), body, "application/json");
+  REQUIRE(twice);
+  CHECK(twice->status == 409);
+  for (auto node : {"a", "b", "c"}) {
+    auto s = await_state(node, [&](const json& x) { return hero(x, "storm") != nullptr; });
+    CHECK(s["status"] == "up");
+    CHECK(s["members"].size() == 3);
+    CHECK((*hero(s, "storm"))["node"] == owner);
+    CHECK((*hero(s, "storm"))["name"] == "Storm");
+  }
+
+  auto metrics = client(owner).Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->status == 200);
+  auto& m = metrics->body;
+  CHECK(m.find("ringvisor_cluster_members{node=\"" + owner + "\",status=\"up\"} 3")
+        != std::string::npos);
+  CHECK(m.find("ringvisor_ring_children{node=\"" + owner + "\",sup=\"heroes\"} 1")
+        != std::string::npos);
+  CHECK(m.find("ringvisor_http_request_duration_seconds_count") != std::string::npos);
+
+  auto retire = client("b").Delete("/api/heroes/storm", auth());
+  REQUIRE(retire);
+  CHECK(retire->status == 200);
+  await_state("c", [&](const json& x) { return hero(x, "storm") == nullptr; });
+  auto again = client("b").Delete("/api/heroes/storm", auth());
+  REQUIRE(again);
+  CHECK(again->status == 404);
+
+  auto stop_unknown = a.Post("/api/nodes/zz/stop", auth(), "", "application/json");
+  REQUIRE(stop_unknown);
+  CHECK(stop_unknown->status == 404);
+  auto stop_anon = a.Post("/api/nodes/b/stop", "", "application/json");
+  REQUIRE(stop_anon);
+  CHECK(stop_anon->status == 401);
+}
+
+TEST_CASE_FIXTURE(dispatch_fixture, "ringvisor-ctl reads and calls the dispatch cluster, "
+                                    "with --json and exit codes") {
+  start_nodes({"a", "b", "c"});
+  auto members = ctl_json("b", "members");
+  REQUIRE(members.size() == 3);
+  for (auto& m : members)
+    CHECK(m["status"] == "up");
+  auto text = ctl("b", "members");
+  CHECK(text.code == 0);
+  CHECK(text.out.find("ENDPOINT") != std::string::npos);
+  CHECK(ctl("a", "ring").out == "a\nb\nc\n");
+
+  auto owner = create("c", "Wonder Woman");
+  auto children = ctl_json("a", "which-children heroes");
+  REQUIRE(children.size() == 1);
+  CHECK(children[0]["id"] == "wonder-woman");
+  CHECK(children[0]["type"] == "hero");
+  CHECK(children[0]["restart"] == "transient");
+  CHECK(children[0]["node"] == owner);
+  CHECK(ctl("a", "find heroes wonder-woman").out.rfind("wonder-woman runs on " + owner, 0) == 0);
+
+  auto record = ctl_json("a", "call heroes wonder-woman get")["reply"][0];
+  CHECK(record["name"] == "Wonder Woman");
+  CHECK(record["node"] == owner);
+  auto healed = ctl("b", "exec heroes wonder-woman heal");
+  CHECK(healed.code == 0);
+  CHECK(healed.out == "1000000000\n");
+
+  CHECK(ctl("a", "find heroes nobody").code == 3);
+  CHECK(ctl("a", "find villains wonder-woman").code == 3);
+  CHECK(ctl("a", "exec heroes wonder-woman fly").code == 3);
+  CHECK(ctl("a", "call heroes wonder-woman much-too-long").code == 2);
+  CHECK(ctl("a", "fly heroes").code == 2);
+  CHECK(ctl("a", "leave zz").code == 3);
+  auto nowhere = ::system((std::string{RINGVISOR_CTL_BIN}
+                           + " --node 127.0.0.1:1 --timeout 2 members >/dev/null 2>&1")
+                            .c_str());
+  CHECK(WEXITSTATUS(nowhere) == 4);
+
+  // A graceful leave moves the hero with its record.
+  std::this_thread::sleep_for(300ms); // a few fights to count
+  auto before = ctl_json("a", "call heroes wonder-woman get")["reply"][0];
+  auto other = owner == "a" ? std::string{"b"} : std::string{"a"};
+  auto left = ctl(other, "leave " + owner);
+  CHECK_MESSAGE(left.code == 0, left.out);
+  CHECK(kit[owner].await_exit(10s) == 0);
+  auto after = ctl_json(other, "call heroes wonder-woman get")["reply"][0];
+  CHECK(after["node"] != owner);
+  CHECK(after["wins"].get<int>() >= before["wins"].get<int>());
+  CHECK(after["losses"].get<int>() >= before["losses"].get<int>());
+  CHECK(after["moves"].get<int>() == before["moves"].get<int>() + 1);
+}
+
+TEST_CASE_FIXTURE(dispatch_fixture, "heroes keep their records when their node is stopped "
+                                    "from the dashboard and come back after a kill -9") {
+  start_nodes({"a", "b", "c", "d"});
+  for (auto name : {"Batman", "Storm", "Rogue", "Flash", "Thor", "Hulk", "Cyclops", "Vision"})
+    create("a", name);
+  std::this_thread::sleep_for(500ms); // records to keep
+  auto before = await_state("a", [](const json& s) { return s["heroes"].size() == 8; });
+  // Stop the node with the most heroes, from another node's dashboard.
+  auto busiest = std::max_element(before["members"].begin(), before["members"].end(),
+                                  [](auto& x, auto& y) { return x["heroes"] < y["heroes"]; });
+  std::string victim = (*busiest)["name"];
+  REQUIRE((*busiest)["heroes"].get<int>() > 0);
+  std::string via = victim == "a" ? "b" : "a";
+  auto res = client(via).Post("/api/nodes/" + victim + "/stop", auth(), "", "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(kit[victim].await_exit(10s) == 0);
+  auto off = [](const std::string& node) {
+    return [node](const json& s) {
+      return s["heroes"].size() == 8
+             && std::all_of(s["heroes"].begin(), s["heroes"].end(),
+                            [&](auto& h) { return h["node"] != node; });
+    };
+  };
+  auto after = await_state(via, off(victim));
+  for (auto& b : before["heroes"]) {
+    auto a = hero(after, b["id"]);
+    REQUIRE(a != nullptr);
+    CHECK_MESSAGE((*a)["wins"] >= b["wins"], b["id"]);
+    CHECK_MESSAGE((*a)["losses"] >= b["losses"], b["id"]);
+    if (b["node"] == victim)
+      CHECK_MESSAGE((*a)["moves"] > b["moves"], b["id"]);
+  }
+  auto metrics = client(via).Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->body.find("ringvisor_cluster_members{node=\"" + via + "\",status=\"removed\"} 1")
+        != std::string::npos);
+
+  // kill -9 another node (two of three stay, a majority): its heroes start
+  // again on the others.
+  std::string killed;
+  for (auto n : {"a", "b", "c", "d"})
+    if (n != victim && n != via)
+      killed = n;
+  kit[killed].kill9();
+  await_state(via, off(killed));
+}

@@ -1,0 +1,107 @@
+// The dispatch demo's heroes: the rules of a tick, ids from names, and a
+// hero actor under the test coordinator (ticks, board reports, moving with
+// its record).
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "hero.hpp"
+#include "ringvisor/actor/stateful_child.hpp"
+#include "ringvisor/supervision/all.hpp"
+#include "support/test_system.hpp"
+
+using namespace ringvisor;
+using namespace std::chrono_literals;
+using dispatch::hero_state;
+using dispatch::outcome;
+
+namespace {
+
+hero_state fresh(int32_t health = 100) {
+  return hero_state{"Storm", health, 100, 0, 0, false, 0};
+}
+
+dispatch::board_report board_of(test::test_system& ts, const caf::actor& board) {
+  auto report = ts.request<dispatch::board_report>(board, caf::get_atom::value);
+  REQUIRE(report);
+  return *report;
+}
+
+} // namespace
+
+TEST_CASE("a patrolling hero meets crime half the time and wins more the healthier it is") {
+  auto x = fresh();
+  CHECK(dispatch::hero_step(x, 0.49, 0.0) == outcome::patrolled);
+  CHECK(x.health == 100);
+  // Roll 0.5..1 maps to 0..1 against 0.3 + 0.6 * fitness (0.9 at full health).
+  CHECK(dispatch::hero_step(x, 0.94, 0.0) == outcome::won);
+  CHECK(x.wins == 1);
+  CHECK(dispatch::hero_step(x, 0.96, 0.0) == outcome::lost);
+  CHECK(x.losses == 1);
+  CHECK(x.health == 90);
+  auto weak = fresh(50);
+  CHECK(dispatch::hero_step(weak, 0.85, 0.0) == outcome::lost); // 0.7 > 0.3 + 0.3
+}
+
+TEST_CASE("a hero that loses badly rests until healed, and falls at zero health") {
+  auto x = fresh(40);
+  CHECK(dispatch::hero_step(x, 0.99, 0.5) == outcome::lost); // -25
+  CHECK(x.health == 15);
+  CHECK(x.resting);
+  CHECK(dispatch::hero_step(x, 0.99, 0.5) == outcome::rested); // resting: no fights
+  CHECK(x.health == 25);
+  for (int i = 0; i < 8; ++i)
+    dispatch::hero_step(x, 0.0, 0.0);
+  CHECK(x.health == 100);
+  CHECK(!x.resting);
+  auto dying = fresh(20);
+  CHECK(dispatch::hero_step(dying, 0.99, 0.99) == outcome::fell);
+  CHECK(dying.health == 0);
+}
+
+TEST_CASE("hero ids come from names") {
+  CHECK(dispatch::hero_id("Captain Marvel") == "captain-marvel");
+  CHECK(dispatch::hero_id("  Spider-Man!! ") == "spider-man");
+  CHECK(dispatch::hero_id("X23") == "x23");
+  CHECK(dispatch::hero_id("?!") == "");
+}
+
+TEST_CASE("a hero reports to its board, fights on its timer and moves with its record") {
+  test::test_system ts{supervision::add_types, dispatch::add_types};
+  actor::factory_registry factories;
+  auto board = dispatch::spawn_board(ts.sys(), "a");
+  REQUIRE(!dispatch::add_hero_type(factories, {1s, 1000, board}));
+  auto hero = factories.spawn(ts.sys(), "hero", caf::make_message("storm", "Storm"));
+  REQUIRE(hero);
+  ts.self()->send(*hero, supervision::placed_atom::value, supervision::placement{"a", 7});
+  ts.run();
+  auto report = board_of(ts, board);
+  REQUIRE(report.heroes.size() == 1);
+  CHECK(report.heroes[0].id == "storm");
+  CHECK(report.heroes[0].where.epoch == 7);
+  CHECK(report.heroes[0].state.health == 1000);
+
+  for (int i = 0; i < 20; ++i)
+    ts.advance_time(2s); // each tick is 0.75 to 1.25 of a second
+  auto acted = board_of(ts, board).heroes.at(0).state;
+  CHECK(acted.wins + acted.losses > 0);
+
+  auto record = ts.request<actor::bytes>(*hero, actor::get_state_atom::value);
+  REQUIRE(record);
+  ts.self()->send_exit(*hero, caf::exit_reason::user_shutdown);
+  ts.run();
+  CHECK(board_of(ts, board).heroes.empty());
+
+  auto moved = factories.spawn(ts.sys(), "hero", caf::make_message("storm", "Storm"));
+  REQUIRE(moved);
+  REQUIRE(ts.request<caf::ok_atom>(*moved, actor::put_state_atom::value, *record));
+  auto text = ts.request<std::string>(*moved, caf::get_atom::value);
+  REQUIRE(text);
+  auto j = nlohmann::json::parse(*text);
+  CHECK(j["wins"] == acted.wins);
+  CHECK(j["losses"] == acted.losses);
+  CHECK(j["moves"] == 1);
+  CHECK(ts.request<int32_t>(*moved, dispatch::heal_atom::value) == 1000);
+  ts.self()->send_exit(*moved, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(board, caf::exit_reason::user_shutdown);
+}
