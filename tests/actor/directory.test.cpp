@@ -31,7 +31,7 @@ TEST_CASE("the directory finds actors by name and lists the names") {
     ts.self()->send_exit(x, caf::exit_reason::kill);
 }
 
-TEST_CASE("a name held by a live actor is not taken over; the holder may repeat it") {
+TEST_CASE("a name held by a live actor is not taken over, and the holder may repeat it") {
   test::test_system ts{actor::add_types};
   auto dir = actor::spawn_directory(ts.sys());
   auto a = ts.sys().spawn(echo);

@@ -45,7 +45,7 @@ std::string whois(test_node& n, const std::string& key, const std::string& group
 
 } // namespace
 
-TEST_CASE("multicall asks every member's named actor; call asks one") {
+TEST_CASE("multicall asks every member's named actor, and call asks one") {
   test_node a{"a", {}};
   test_node b{"b", {a.endpoint()}};
   test_node c{"c", {a.endpoint()}};

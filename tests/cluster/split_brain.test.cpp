@@ -45,7 +45,7 @@ TEST_CASE("keep-majority: the larger side wins, a tie goes to the lowest name") 
   CHECK(majority(make_side("b", {"a", "b"}, {"a"})) == verdict::split);
 }
 
-TEST_CASE("static-quorum: a side needs quorum members; fewer in all is not yet a cluster") {
+TEST_CASE("static-quorum: a side needs quorum members, and fewer in all is not yet a cluster") {
   strings five{"a", "b", "c", "d", "e"};
   auto quorum3 = [](const side& s) {
     return judge(split_brain_strategy::static_quorum, 3, s);

@@ -354,7 +354,7 @@ TEST_CASE_FIXTURE(ring_fixture, "a node that leaves hands its children over with
   require_no_overlap(l);
 }
 
-TEST_CASE_FIXTURE(ring_fixture, "a split-off minority stops its children; after the heal each runs once") {
+TEST_CASE_FIXTURE(ring_fixture, "a split-off minority stops its children, and after the heal each runs once") {
   if (skip_without_partitions())
     return;
   start_nodes({"a", "b", "c", "d", "e"});
