@@ -25,6 +25,7 @@
 #include <deque>
 #include <random>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -357,10 +358,18 @@ private:
     auto endpoint = before.endpoint;
     if (now != nullptr && now->incarnation != before.incarnation)
       return; // a new process holds the endpoint; only time helps
+    // The link drops when the dying process closes its connections, which
+    // may be a moment before it closes its port: ask again until the fence.
     auto self = caf::actor{this};
-    system().spawn<caf::detached>([self, key, endpoint](caf::event_based_actor* worker) {
-      if (connection_refused(endpoint, std::chrono::milliseconds{300}))
-        worker->send(self, dead_atom::value, key);
+    auto until = clock_type::now() + fence_;
+    system().spawn<caf::detached>([self, key, endpoint, until](caf::event_based_actor* worker) {
+      for (auto wait = std::chrono::milliseconds{10}; clock_type::now() < until; wait *= 2) {
+        if (connection_refused(endpoint, std::chrono::milliseconds{300})) {
+          worker->send(self, dead_atom::value, key);
+          break;
+        }
+        std::this_thread::sleep_for(wait);
+      }
       worker->quit();
     });
   }
