@@ -178,6 +178,12 @@ struct dashboard::impl {
     return node.identity().name;
   }
 
+  caf::expected<std::vector<rv::cluster::member>> members() {
+    return ask<std::vector<rv::cluster::member>>(sys(), opts.agent, opts.timeout,
+                                                 caf::get_atom::value,
+                                                 rv::cluster::members_atom::value);
+  }
+
   caf::expected<caf::actor> heroes() {
     return ask<caf::actor>(sys(), node.directory(), opts.timeout, caf::get_atom::value,
                            opts.heroes);
@@ -186,49 +192,14 @@ struct dashboard::impl {
   // -- routes
 
   void routes() {
-    serve("GET", "/", "/", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(index_html.data(), index_html.size(), "text/html; charset=utf-8");
-    });
-    serve("GET", "/api/state", "/api/state", [this](const httplib::Request&, httplib::Response& res) {
-      auto state = cluster_state();
-      if (!state)
-        return reply_error(res, state.error());
-      reply_json(res, 200, *state);
-    });
-    serve("POST", "/api/heroes", "/api/heroes", [this](const httplib::Request& req, httplib::Response& res) {
-      if (authorized(req, res))
-        create_hero(req, res);
-    });
-    serve("DELETE", R"(/api/heroes/([a-z0-9-]+))", "/api/heroes/:id",
-          [this](const httplib::Request& req, httplib::Response& res) {
-            if (!authorized(req, res))
-              return;
-            auto id = req.matches[1].str();
-            auto hdl = heroes();
-            if (!hdl)
-              return reply_error(res, hdl.error());
-            if (auto err = sup::ring::delete_child(sys(), *hdl, id, opts.timeout))
-              return reply_error(res, err);
-            reply_json(res, 200, json{{"deleted", id}});
-          });
-    serve("POST", R"(/api/nodes/([^/]+)/stop)", "/api/nodes/:name/stop",
-          [this](const httplib::Request& req, httplib::Response& res) {
-            if (authorized(req, res))
-              stop_node(req.matches[1].str(), res);
-          });
-    serve("GET", "/metrics", "/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      auto view = ask<std::vector<rv::cluster::member>>(
-        sys(), opts.agent, opts.timeout, caf::get_atom::value, rv::cluster::members_atom::value);
-      auto hdl = heroes();
-      auto mine = hdl ? sup::ring::stats(sys(), *hdl, opts.timeout)
-                      : caf::expected<sup::ring_stats>{hdl.error()};
-      if (!view || !mine)
-        return reply_error(res, view ? mine.error() : view.error());
-      stats.update(*view, *mine);
-      prometheus::TextSerializer text;
-      res.set_content(text.Serialize(stats.registry->Collect()),
-                      "text/plain; version=0.0.4");
-    });
+    serve("GET", "/", "/", &impl::page);
+    serve("GET", "/api/state", "/api/state", &impl::get_state);
+    serve("POST", "/api/heroes", "/api/heroes", &impl::create_hero, needs_token);
+    serve("DELETE", R"(/api/heroes/([a-z0-9-]+))", "/api/heroes/:id", &impl::retire_hero,
+          needs_token);
+    serve("POST", R"(/api/nodes/([^/]+)/stop)", "/api/nodes/:name/stop", &impl::stop_node,
+          needs_token);
+    serve("GET", "/metrics", "/metrics", &impl::metrics_text);
     server.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "internal error";
@@ -242,13 +213,18 @@ struct dashboard::impl {
       });
   }
 
-  // Adds a route and times it under `route`.
+  using handler = void (impl::*)(const httplib::Request&, httplib::Response&);
+  static constexpr bool needs_token = true;
+
+  // Adds a route, timed under `route`; with `token`, only for requests that
+  // carry the token.
   void serve(const std::string& method, const std::string& pattern, const std::string& route,
-             httplib::Server::Handler fn) {
+             handler fn, bool token = false) {
     auto& h = stats.route(method + " " + route);
-    auto timed = [&h, fn = std::move(fn)](const httplib::Request& req, httplib::Response& res) {
+    auto timed = [this, &h, fn, token](const httplib::Request& req, httplib::Response& res) {
       auto t0 = std::chrono::steady_clock::now();
-      fn(req, res);
+      if (!token || authorized(req, res))
+        (this->*fn)(req, res);
       h.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     };
     if (method == "GET")
@@ -269,6 +245,41 @@ struct dashboard::impl {
                 "this request needs the node's token: 'Authorization: Bearer <token>' "
                 "(printed by the node at start-up, option dispatch.token)");
     return false;
+  }
+
+  // -- handlers
+
+  void page(const httplib::Request&, httplib::Response& res) {
+    res.set_content(index_html.data(), index_html.size(), "text/html; charset=utf-8");
+  }
+
+  void get_state(const httplib::Request&, httplib::Response& res) {
+    auto state = cluster_state();
+    if (!state)
+      return reply_error(res, state.error());
+    reply_json(res, 200, *state);
+  }
+
+  void retire_hero(const httplib::Request& req, httplib::Response& res) {
+    auto id = req.matches[1].str();
+    auto hdl = heroes();
+    if (!hdl)
+      return reply_error(res, hdl.error());
+    if (auto err = sup::ring::delete_child(sys(), *hdl, id, opts.timeout))
+      return reply_error(res, err);
+    reply_json(res, 200, json{{"deleted", id}});
+  }
+
+  void metrics_text(const httplib::Request&, httplib::Response& res) {
+    auto view = members();
+    auto hdl = heroes();
+    auto mine = hdl ? sup::ring::stats(sys(), *hdl, opts.timeout)
+                    : caf::expected<sup::ring_stats>{hdl.error()};
+    if (!view || !mine)
+      return reply_error(res, view ? mine.error() : view.error());
+    stats.update(*view, *mine);
+    prometheus::TextSerializer text;
+    res.set_content(text.Serialize(stats.registry->Collect()), "text/plain; version=0.0.4");
   }
 
   void create_hero(const httplib::Request& req, httplib::Response& res) {
@@ -297,9 +308,9 @@ struct dashboard::impl {
     reply_json(res, 201, json{{"id", id}, {"node", where->node}, {"epoch", where->epoch}});
   }
 
-  void stop_node(const std::string& name, httplib::Response& res) {
-    auto view = ask<std::vector<rv::cluster::member>>(
-      sys(), opts.agent, opts.timeout, caf::get_atom::value, rv::cluster::members_atom::value);
+  void stop_node(const httplib::Request& req, httplib::Response& res) {
+    auto name = req.matches[1].str();
+    auto view = members();
     if (!view)
       return reply_error(res, view.error());
     auto m = std::find_if(view->begin(), view->end(), [&](auto& x) {
@@ -320,8 +331,7 @@ struct dashboard::impl {
   // This node, its view, the ring and every hero, with each member's
   // dashboard; members that did not answer are listed under "errors".
   caf::expected<json> cluster_state() {
-    auto view = ask<std::vector<rv::cluster::member>>(
-      sys(), opts.agent, opts.timeout, caf::get_atom::value, rv::cluster::members_atom::value);
+    auto view = members();
     if (!view)
       return std::move(view.error());
     auto status = ask<rv::cluster::cluster_status>(
@@ -336,7 +346,7 @@ struct dashboard::impl {
                                           opts.timeout);
     if (!reports)
       return std::move(reports.error());
-    json heroes = json::array();
+    std::vector<const hero_view*> heroes;
     json errors = json::array();
     std::map<std::string, std::string> dashboards;
     std::map<std::string, size_t> counts;
@@ -350,10 +360,13 @@ struct dashboard::impl {
       dashboards[r.node] = report.dashboard;
       counts[r.node] = report.heroes.size();
       for (auto& h : report.heroes)
-        heroes.push_back(json::parse(to_json_text(h)));
+        heroes.push_back(&h);
     }
     std::sort(heroes.begin(), heroes.end(),
-              [](const json& x, const json& y) { return x["name"] < y["name"]; });
+              [](auto x, auto y) { return x->state.name < y->state.name; });
+    json listed = json::array();
+    for (auto h : heroes)
+      listed.push_back(to_json(*h));
     json members = json::array();
     for (auto& m : *view)
       members.push_back({{"name", m.name},
@@ -366,7 +379,7 @@ struct dashboard::impl {
                 {"status", to_string(*status)},
                 {"members", members},
                 {"ring", ring ? json(*ring) : json::array()},
-                {"heroes", heroes},
+                {"heroes", std::move(listed)},
                 {"errors", errors}};
   }
 

@@ -5,8 +5,6 @@
 #include <map>
 #include <random>
 
-#include <nlohmann/json.hpp>
-
 #include "ringvisor/actor/stateful_child.hpp"
 
 namespace dispatch {
@@ -107,7 +105,8 @@ caf::behavior hero(hero_actor* self, const hero_options& opts, std::string id,
         return std::move(buf.error());
       return std::move(*buf);
     },
-    [self, report](rv::actor::put_state_atom, const rv::actor::bytes& buf) -> caf::result<caf::ok_atom> {
+    [self, report](rv::actor::put_state_atom,
+                   const rv::actor::bytes& buf) -> caf::result<caf::ok_atom> {
       hero_state x;
       if (auto err = rv::actor::from_bytes(self->system(), buf, x))
         return err;
@@ -154,7 +153,7 @@ outcome hero_step(hero_state& x, double roll, double damage) {
     return outcome::won;
   }
   ++x.losses;
-  x.health -= static_cast<int32_t>(x.max_health * (0.1 + 0.3 * damage));
+  x.health -= static_cast<int32_t>(x.max_health * (0.1 + 0.25 * damage));
   if (x.health <= 0) {
     x.health = 0;
     return outcome::fell;
@@ -195,8 +194,8 @@ std::string hero_id(const std::string& name) {
   return result;
 }
 
-std::string to_json_text(const hero_view& x) {
-  nlohmann::json j{
+nlohmann::json to_json(const hero_view& x) {
+  return {
     {"id", x.id},
     {"name", x.state.name},
     {"health", x.state.health},
@@ -209,7 +208,10 @@ std::string to_json_text(const hero_view& x) {
     {"epoch", x.where.epoch},
     {"last", x.last},
   };
-  return j.dump();
+}
+
+std::string to_json_text(const hero_view& x) {
+  return to_json(x).dump();
 }
 
 } // namespace dispatch

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 
 #include "ringvisor/actor/factory_registry.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
@@ -43,7 +44,7 @@ const char* to_string(outcome x);
 /// One tick of a hero's life. `roll` and `damage` are uniform in [0, 1): a
 /// resting hero heals a tenth of its health and goes out when healed; a
 /// patrolling one meets crime half the time and wins the more likely the
-/// healthier it is; a loss costs 10-40 % of its health, below a third it
+/// healthier it is; a loss costs 10-35 % of its health, below a third it
 /// rests, at 0 it falls.
 outcome hero_step(hero_state& x, double roll, double damage);
 
@@ -101,6 +102,9 @@ caf::error add_hero_type(ringvisor::actor::factory_registry& factories, hero_opt
 /// Returns the child id for a hero's name ("Captain Marvel" ->
 /// "captain-marvel"), or an empty string if the name has nothing to use.
 std::string hero_id(const std::string& name);
+
+/// Returns `x` as the dashboard's JSON shows it.
+nlohmann::json to_json(const hero_view& x);
 
 /// Returns the JSON text of `x`.
 std::string to_json_text(const hero_view& x);

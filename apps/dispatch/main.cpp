@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -87,23 +88,47 @@ supervision::ring_supervisor_spec heroes_spec(actor::node& n, const caf::actor& 
   return spec;
 }
 
-// Creates the configured heroes once the cluster is up; those that exist
-// already (another node created them, or this node restarted) are skipped.
+// Waits until the cluster is up and, for at most 10 s, until the seeds
+// joined, so that the heroes start spread out; returns the heroes' ring
+// supervisor, or nothing if stopping or not up within a minute.
+caf::actor await_cluster(actor::node& n, const caf::actor& agent, const std::string& sup_name,
+                         size_t expected, const std::atomic<bool>& stopping) {
+  caf::scoped_actor self{n.system()};
+  caf::actor heroes;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::optional<std::chrono::steady_clock::time_point> up_since;
+  while (!stopping && std::chrono::steady_clock::now() < deadline) {
+    std::vector<cluster::member> view;
+    self->request(agent, 100ms, caf::get_atom::value, cluster::members_atom::value)
+      .receive([&](std::vector<cluster::member>& x) { view = std::move(x); },
+               [](caf::error&) {});
+    bool up = false;
+    self->request(agent, 100ms, cluster::await_up_atom::value)
+      .receive([&](caf::ok_atom) { up = true; }, [](caf::error&) {});
+    if (up && !heroes)
+      self->request(n.directory(), 1s, caf::get_atom::value, sup_name)
+        .receive([&](caf::actor& hdl) { heroes = std::move(hdl); }, [](caf::error&) {});
+    if (heroes) {
+      auto now = std::chrono::steady_clock::now();
+      up_since = up_since.value_or(now);
+      auto members = std::count_if(view.begin(), view.end(), [](auto& m) {
+        return m.status == cluster::member_status::up;
+      });
+      if (static_cast<size_t>(members) >= expected || now - *up_since > 10s)
+        return heroes;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return {};
+}
+
+// Creates the configured heroes; those that exist already (another node
+// created them, or this node restarted) are skipped.
 void create_heroes(actor::node& n, const caf::actor& agent, const std::string& sup_name,
                    const std::vector<std::string>& names, const std::atomic<bool>& stopping) {
   if (names.empty())
     return;
-  caf::scoped_actor self{n.system()};
-  caf::actor heroes;
-  for (int i = 0; i < 600 && !heroes && !stopping; ++i) {
-    self->request(agent, 100ms, cluster::await_up_atom::value)
-      .receive(
-        [&](caf::ok_atom) {
-          self->request(n.directory(), 1s, caf::get_atom::value, sup_name)
-            .receive([&](caf::actor& hdl) { heroes = std::move(hdl); }, [](caf::error&) {});
-        },
-        [](caf::error&) {});
-  }
+  auto heroes = await_cluster(n, agent, sup_name, n.config().seeds.size() + 1, stopping);
   if (!heroes) {
     if (!stopping)
       std::cerr << "ringvisor-dispatch: the cluster is not up after a minute; no heroes created\n";
