@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages ringvisor needs to build and test, skipping
-# those already installed. Needs root (or sudo) only when something is missing.
+# Installs the Debian 12 packages ringvisor needs, skipping those already
+# installed. Needs root (or sudo) only when something is missing.
+#   install-deps.sh          what the build and the demo need
+#   install-deps.sh --tests  also what the tests need: iptables (partitions),
+#                            chromium and Node.js/npm (the browser test)
 set -euo pipefail
 
 packages=(
   cmake g++ make pkg-config
   libcaf-dev libfmt-dev libspdlog-dev doctest-dev libxxhash-dev libsqlite3-dev
-  iptables
+  libcpp-httplib-dev nlohmann-json3-dev prometheus-cpp-dev
 )
+if [ "${1:-}" = "--tests" ]; then
+  packages+=(iptables chromium)
+  # Node.js may come from elsewhere (NodeSource); Debian's only if none is there.
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -1,0 +1,169 @@
+// The dispatch dashboard in a real browser (Debian's chromium, headless,
+// driven by playwright-core): three ringvisor-dispatch nodes on loopback;
+// create a hero in the page, watch it win, stop its node from the page and
+// see the hero listed on another node with its record; take a screenshot.
+//
+// Usage: node dashboard.test.cjs <ringvisor-dispatch> <output folder>
+"use strict";
+const { spawn } = require("node:child_process");
+const path = require("node:path");
+const { chromium } = require(process.env.PLAYWRIGHT_CORE || "playwright-core");
+
+const [bin, outDir] = process.argv.slice(2);
+const token = "browser-test-token";
+const nodes = {}; // name -> { proc, endpoint, dashboard, lines }
+
+function fail(why) {
+  console.error(`FAIL: ${why}`);
+  for (const [name, n] of Object.entries(nodes))
+    console.error(`--- last output of ${name}:\n${n.lines.slice(-15).join("\n")}`);
+  process.exitCode = 1;
+  throw new Error(why);
+}
+
+function check(cond, why) {
+  if (!cond) fail(why);
+  console.log(`ok: ${why}`);
+}
+
+// Starts a node and resolves once it printed its endpoint and dashboard.
+function startNode(name, seeds) {
+  const args = [`--ringvisor.name=${name}`, "--ringvisor.port=0", `--dispatch.token=${token}`,
+                "--dispatch.tick=100ms", "--dispatch.max-health=1000000000"];
+  if (seeds.length) args.push(`--ringvisor.seeds=[${seeds.map((s) => `"${s}"`).join(",")}]`);
+  const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const n = { proc, lines: [], exit: null };
+  nodes[name] = n;
+  n.exited = new Promise((resolve) => proc.on("exit", (code, signal) => {
+    n.exit = code ?? signal;
+    resolve(n.exit);
+  }));
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const onData = (chunk) => {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        n.lines.push(line);
+        if (line.startsWith("listening ")) n.endpoint = line.slice(10);
+        if (line.startsWith("dashboard ")) {
+          n.dashboard = line.slice(10).split("?")[0];
+          resolve(n);
+        }
+      }
+    };
+    proc.stdout.on("data", onData);
+    proc.stderr.on("data", (c) => n.lines.push(...String(c).trimEnd().split("\n")));
+    proc.on("exit", () => reject(new Error(`node ${name} exited before it served`)));
+  });
+}
+
+async function state(name) {
+  const res = await fetch(`${nodes[name].dashboard}api/state`);
+  return res.json();
+}
+
+async function until(what, fn, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e.message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  fail(`${what} (last seen: ${JSON.stringify(last)})`);
+}
+
+function stopAll() {
+  for (const n of Object.values(nodes))
+    if (n.exit === null) n.proc.kill("SIGKILL");
+}
+process.on("exit", stopAll);
+
+async function main() {
+  const a = await startNode("a", []);
+  await startNode("b", [a.endpoint]);
+  await startNode("c", [a.endpoint]);
+  await until("three members up", async () => {
+    const s = await state("a");
+    return s.status === "up" && s.members.filter((m) => m.status === "up").length === 3;
+  });
+
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+           "--no-first-run", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on("dialog", (d) => d.accept()); // "Stop node b?"
+    await page.goto(`${a.dashboard}?token=${token}`);
+    await page.waitForSelector("[data-node=c]");
+    check(!page.url().includes(token), "the page keeps the token out of the address bar");
+
+    await page.fill("#hero-name", "Storm");
+    await page.click("#create-button");
+    const row = page.locator("tr[data-hero=storm]");
+    await row.waitFor({ timeout: 10000 });
+    check(true, "the hero created in the page is listed");
+
+    const read = async () => ({
+      node: (await row.locator(".node").textContent()).trim(),
+      wins: Number(await row.locator(".wins").textContent()),
+      losses: Number(await row.locator(".losses").textContent()),
+      moves: Number(await row.locator(".moves").textContent()),
+    });
+    const before = await until("the hero wins fights", async () => {
+      const r = await read();
+      return r.wins >= 3 ? r : null;
+    });
+    console.log(`before: ${JSON.stringify(before)}`);
+
+    // Stop the hero's node from a dashboard of another node.
+    const other = before.node === "a" ? "b" : "a";
+    if (other !== "a") {
+      await page.goto(nodes[other].dashboard);
+      await row.waitFor();
+    }
+    await page.click(`[data-testid=stop-${before.node}]`);
+    check(await nodes[before.node].exited === 0, `node ${before.node} stopped in order`);
+
+    const after = await until("the hero listed on another node", async () => {
+      const r = await read();
+      return r.node !== before.node ? r : null;
+    });
+    console.log(`after: ${JSON.stringify(after)}`);
+    check(after.wins >= before.wins, `the hero kept its wins (${before.wins} -> ${after.wins})`);
+    check(after.losses >= before.losses, "the hero kept its losses");
+    check(after.moves === before.moves + 1, "the page counts the move");
+    await until("the page shows the stopped node as removed", async () =>
+      (await page.locator(`[data-node=${before.node}]`).count()) === 0);
+    const log = await page.locator("#log").textContent();
+    check(log.includes(`Storm moved ${before.node} → ${after.node}`), "the page tells of the move");
+
+    const shot = path.join(outDir, "dashboard.png");
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`screenshot: ${shot}`);
+  } finally {
+    await browser.close();
+  }
+  for (const n of Object.values(nodes))
+    if (n.exit === null) n.proc.kill("SIGTERM");
+  await Promise.all(Object.values(nodes).map((n) => n.exited));
+}
+
+const timer = setTimeout(() => {
+  console.error("FAIL: the browser test took longer than 120 s");
+  stopAll();
+  process.exit(1);
+}, 120000);
+
+main().then(
+  () => { clearTimeout(timer); console.log("PASS"); },
+  (e) => { clearTimeout(timer); console.error(e.stack || e); process.exitCode = 1; stopAll(); });
