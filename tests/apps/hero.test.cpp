@@ -45,11 +45,11 @@ TEST_CASE("a patrolling hero meets crime half the time and wins more the healthi
 
 TEST_CASE("a hero that loses badly rests until healed, and falls at zero health") {
   auto x = fresh(40);
-  CHECK(dispatch::hero_step(x, 0.99, 0.5) == outcome::lost); // -25
-  CHECK(x.health == 15);
+  CHECK(dispatch::hero_step(x, 0.99, 0.5) == outcome::lost); // -22
+  CHECK(x.health == 18);
   CHECK(x.resting);
   CHECK(dispatch::hero_step(x, 0.99, 0.5) == outcome::rested); // resting: no fights
-  CHECK(x.health == 25);
+  CHECK(x.health == 28);
   for (int i = 0; i < 8; ++i)
     dispatch::hero_step(x, 0.0, 0.0);
   CHECK(x.health == 100);
