@@ -36,15 +36,21 @@ stop_all() {
   trap - INT TERM EXIT
   echo
   echo "demo: stopping the nodes"
-  local pid
+  local f pid alive=()
   for f in "$run"/*.pid; do
-    pid=$(cat "$f" 2>/dev/null) && kill -TERM "$pid" 2>/dev/null || true
+    [ -e "$f" ] || continue
+    pid=$(cat "$f") && kill -TERM "$pid" 2>/dev/null && alive+=("$pid")
     rm -f "$f"
   done
-  for _ in $(seq 100); do
-    pgrep -f "^$PWD/$bin " >/dev/null || break
+  for _ in $(seq 100); do # 10 s to leave in order, then kill -9
+    local left=()
+    for pid in "${alive[@]}"; do kill -0 "$pid" 2>/dev/null && left+=("$pid"); done
+    [ ${#left[@]} -eq 0 ] && return
+    alive=("${left[@]}")
     sleep 0.1
   done
+  echo "demo: nodes ${alive[*]} did not stop within 10 s; killing them" >&2
+  kill -KILL "${alive[@]}" 2>/dev/null || true
 }
 trap stop_all INT TERM EXIT
 rm -f "$run"/*.pid

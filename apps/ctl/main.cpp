@@ -16,9 +16,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/cluster/agent.hpp"
+#include "ringvisor/cluster/calls.hpp"
+#include "ringvisor/cluster/errc.hpp"
 #include "ringvisor/supervision/all.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
 
@@ -286,40 +289,46 @@ private:
                                                         cluster::members_atom::value);
     if (!view)
       return fail(view.error());
-    auto m = std::find_if(view->begin(), view->end(), [&](auto& x) {
-      return x.name == name && x.status == cluster::member_status::up;
+    auto agent = lookup("cluster");
+    if (!agent)
+      return fail(agent.error());
+    if (auto err = cluster::stop_member(sys_, *agent, name, opts_.timeout))
+      return fail(err);
+    // It left once another member sees it removed (its children moved).
+    auto witness = std::find_if(view->begin(), view->end(), [&](auto& m) {
+      return m.name != name && m.status == cluster::member_status::up;
     });
-    if (m == view->end()) {
-      std::cerr << "ringvisor-ctl: no up member named '" << name << "'\n";
-      return not_found;
+    if (witness == view->end()) {
+      say(json{{"stopping", name}}, name + " is stopping (it was the last member)");
+      return done;
     }
-    auto dir = actor::remote_directory(sys_, m->endpoint, opts_.timeout);
-    if (!dir)
+    if (auto dir = actor::remote_directory(sys_, witness->endpoint, opts_.timeout))
+      dir_ = *dir;
+    else
       return fail(dir.error(), unreachable);
-    if (auto ok = ask<caf::ok_atom>(*dir, actor::stop_atom::value); !ok)
-      return fail(ok.error());
-    // It left once the node we ask sees it removed (its children moved).
     auto deadline = std::chrono::steady_clock::now() + opts_.timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       auto now = ask_agent<std::vector<cluster::member>>(caf::get_atom::value,
                                                          cluster::members_atom::value);
       if (now && std::any_of(now->begin(), now->end(), [&](auto& x) {
-            return x.name == name && x.status >= cluster::member_status::down;
+            return x.name == name && x.status == cluster::member_status::removed;
           })) {
-        if (opts_.json)
-          std::cout << json{{"left", name}}.dump() << '\n';
-        else
-          std::cout << name << " left\n";
+        say(json{{"left", name}}, name + " left");
         return done;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds{50});
     }
-    std::cerr << "ringvisor-ctl: " << name << " was asked to stop but is still a member after "
+    std::cerr << "ringvisor-ctl: " << name << " was asked to stop but " << witness->name
+              << " does not see it removed after "
               << std::chrono::duration<double>(opts_.timeout).count() << " s\n";
     return failed;
   }
 
   // -- helpers
+
+  void say(const json& as_json, const std::string& as_text) {
+    std::cout << (opts_.json ? as_json.dump() : as_text) << '\n';
+  }
 
   int print_reply(const caf::expected<caf::message>& reply) {
     if (!reply)
@@ -333,12 +342,7 @@ private:
 
   template <class T, class... Ts>
   caf::expected<T> ask(const caf::actor& dest, Ts&&... xs) {
-    caf::expected<T> result{caf::sec::request_timeout};
-    caf::scoped_actor self{sys_};
-    self->request(dest, opts_.timeout, std::forward<Ts>(xs)...)
-      .receive([&](T& x) { result = std::move(x); },
-               [&](caf::error& err) { result = std::move(err); });
-    return result;
+    return actor::blocking_request<T>(sys_, dest, opts_.timeout, std::forward<Ts>(xs)...);
   }
 
   caf::expected<caf::actor> directory() {
@@ -377,7 +381,8 @@ private:
       return *code;
     if (err == caf::sec::cannot_connect_to_node || err == caf::sec::request_timeout)
       return unreachable;
-    if (err == supervision::errc::not_found || err == actor::errc::not_registered)
+    if (err == supervision::errc::not_found || err == actor::errc::not_registered
+        || err == cluster::errc::not_member)
       return not_found;
     return failed;
   }

@@ -211,7 +211,16 @@ nlohmann::json to_json(const hero_view& x) {
 }
 
 std::string to_json_text(const hero_view& x) {
-  return to_json(x).dump();
+  return to_json(x).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+rv::supervision::child_spec hero_spec(const std::string& name) {
+  rv::supervision::child_spec result;
+  result.id = hero_id(name);
+  result.type = "hero";
+  result.args = caf::make_message(result.id, name);
+  result.restart = rv::supervision::restart_type::transient;
+  return result;
 }
 
 } // namespace dispatch

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ringvisor/actor/factory_registry.hpp"
+#include "ringvisor/supervision/child_spec.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
 
 namespace dispatch {
@@ -99,6 +100,10 @@ struct hero_options {
 /// record; it ends normally when it falls.
 caf::error add_hero_type(ringvisor::actor::factory_registry& factories, hero_options opts);
 
+/// Returns the child spec of a new hero: id from the name, type "hero",
+/// transient (a hero that falls is gone for good).
+ringvisor::supervision::child_spec hero_spec(const std::string& name);
+
 /// Returns the child id for a hero's name ("Captain Marvel" ->
 /// "captain-marvel"), or an empty string if the name has nothing to use.
 std::string hero_id(const std::string& name);
@@ -106,7 +111,7 @@ std::string hero_id(const std::string& name);
 /// Returns `x` as the dashboard's JSON shows it.
 nlohmann::json to_json(const hero_view& x);
 
-/// Returns the JSON text of `x`.
+/// Returns the JSON text of `x` (invalid UTF-8 in a name replaced).
 std::string to_json_text(const hero_view& x);
 
 } // namespace dispatch

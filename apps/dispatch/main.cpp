@@ -6,7 +6,7 @@
 //
 // Prints `listening <host:port>` (cluster), `dashboard <url>` and
 // `token <token>` once it serves; stops in order on SIGINT or SIGTERM, or
-// when asked from a dashboard or `ringvisor-ctl stop`.
+// when asked from a dashboard or by `ringvisor-ctl leave`.
 //
 // Run: ringvisor-dispatch --ringvisor.name=a --ringvisor.port=4910 --dispatch.http-port=4900
 //      ringvisor-dispatch --ringvisor.name=b '--ringvisor.seeds=["127.0.0.1:4910"]' ...
@@ -73,12 +73,10 @@ supervision::ring_supervisor_spec heroes_spec(actor::node& n, const caf::actor& 
   spec.tell_placement = true;
   spec.functions["heal"] = [](caf::actor_system& sys, const caf::actor& hero,
                               const caf::message&) -> caf::expected<caf::message> {
-    caf::expected<caf::message> result{caf::sec::request_timeout};
-    caf::scoped_actor self{sys};
-    self->request(hero, 2s, dispatch::heal_atom::value)
-      .receive([&](int32_t health) { result = caf::make_message(health); },
-               [&](caf::error& err) { result = std::move(err); });
-    return result;
+    auto health = actor::blocking_request<int32_t>(sys, hero, 2s, dispatch::heal_atom::value);
+    if (!health)
+      return std::move(health.error());
+    return caf::make_message(*health);
   };
   if (auto store = supervision::open_replicated_store(n, agent, {"heroes", {}}))
     spec.stores.push_back(std::move(*store));
@@ -137,11 +135,7 @@ void create_heroes(actor::node& n, const caf::actor& agent, const std::string& s
   for (auto& name : names) {
     if (stopping)
       return;
-    supervision::child_spec spec;
-    spec.id = dispatch::hero_id(name);
-    spec.type = "hero";
-    spec.args = caf::make_message(spec.id, name);
-    spec.restart = supervision::restart_type::transient;
+    auto spec = dispatch::hero_spec(name);
     auto where = supervision::ring::start_child(n.system(), heroes, spec);
     if (where)
       std::cout << "hero " << spec.id << " on " << where->node << std::endl;
@@ -161,6 +155,12 @@ int main(int argc, char** argv) {
     return EXIT_SUCCESS;
   if (auto err = cluster::check_seeds(cfg.seeds))
     return fail(err);
+  if (cfg.tick < 10ms)
+    return fail(actor::make_error(actor::errc::bad_config, "dispatch.tick",
+                                  "at least 10ms, or heroes flood their node"));
+  if (cfg.max_health < 1 || cfg.max_health > 1'000'000'000)
+    return fail(actor::make_error(actor::errc::bad_config, "dispatch.max-health",
+                                  "between 1 and 1000000000"));
   if (cfg.token.empty())
     cfg.token = random_token();
   auto started = actor::node::start(cfg);

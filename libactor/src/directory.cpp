@@ -54,9 +54,11 @@ caf::behavior directory(caf::stateful_actor<directory_state>* self) {
         return make_error(errc::not_registered, name);
       return self->delegate(i->second, std::move(msg));
     },
-    [](stop_atom) {
+    [](stop_atom) -> caf::result<caf::ok_atom> {
+      if (!node::request_stop())
+        return caf::make_error(caf::sec::feature_disabled,
+                               "this node's program does not wait in node::await_signal");
       log::info("stop_requested", {});
-      node::request_stop();
       return caf::ok_atom::value;
     },
     [self](caf::get_atom) {

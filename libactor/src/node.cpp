@@ -1,5 +1,6 @@
 #include "ringvisor/actor/node.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <mutex>
@@ -120,11 +121,14 @@ void node::shutdown() {
 namespace {
 
 std::once_flag signals_installed;
+std::atomic<int> waiting{0}; // threads in await_signal
 
 bool install_signal_handlers() {
   std::call_once(signals_installed, [] {
     if (::pipe2(signal_pipe, O_CLOEXEC) != 0)
       return;
+    // The handler must never block, whatever piles up.
+    ::fcntl(signal_pipe[1], F_SETFL, ::fcntl(signal_pipe[1], F_GETFL) | O_NONBLOCK);
     struct sigaction sa = {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -136,17 +140,21 @@ bool install_signal_handlers() {
 
 } // namespace
 
-void node::request_stop() {
-  if (install_signal_handlers())
-    on_signal(SIGTERM);
+bool node::request_stop() {
+  if (waiting == 0)
+    return false;
+  on_signal(SIGTERM);
+  return true;
 }
 
 int node::await_signal() {
   if (!install_signal_handlers())
     return -1;
+  ++waiting;
   char byte = 0;
   while (::read(signal_pipe[0], &byte, 1) != 1)
     ; // retry on EINTR
+  --waiting;
   return byte;
 }
 

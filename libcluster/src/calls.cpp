@@ -1,5 +1,7 @@
 #include "ringvisor/cluster/calls.hpp"
 
+#include <algorithm>
+
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
@@ -7,7 +9,9 @@
 #include <caf/stateful_actor.hpp>
 
 #include "call_worker.hpp"
+#include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
+#include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/errc.hpp"
 
 namespace ringvisor::cluster {
@@ -136,6 +140,25 @@ caf::expected<caf::message> call(caf::actor_system& sys, const caf::actor& agent
 
 void multicast(const caf::actor& agent, const std::string& name, caf::message msg) {
   caf::anon_send(agent, multicast_atom::value, name, std::move(msg));
+}
+
+caf::error stop_member(caf::actor_system& sys, const caf::actor& agent,
+                       const std::string& name, caf::timespan timeout) {
+  auto view = actor::blocking_request<std::vector<member>>(sys, agent, timeout,
+                                                           caf::get_atom::value,
+                                                           members_atom::value);
+  if (!view)
+    return std::move(view.error());
+  auto m = std::find_if(view->begin(), view->end(), [&](const member& x) {
+    return x.name == name && x.status == member_status::up;
+  });
+  if (m == view->end())
+    return make_error(errc::not_member, name);
+  auto dir = actor::remote_directory(sys, m->endpoint, timeout);
+  if (!dir)
+    return std::move(dir.error());
+  auto ok = actor::blocking_request<caf::ok_atom>(sys, *dir, timeout, actor::stop_atom::value);
+  return ok ? caf::none : std::move(ok.error());
 }
 
 std::string to_string(errc x) {

@@ -6,7 +6,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "blocking_call.hpp"
+#include "blocking_ok.hpp"
 #include "replicated_store.hpp"
 #include "ring_wire.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
@@ -80,13 +80,13 @@ void add_types(caf::actor_system_config& cfg) {
 
 // -- blocking client API ------------------------------------------------------
 
-using detail::blocking_call;
+using actor::blocking_request;
 using detail::blocking_ok;
 
 caf::expected<caf::actor> start_child(caf::actor_system& sys,
                                       const caf::actor& sup, child_spec spec,
                                       caf::timespan timeout) {
-  return blocking_call<caf::actor>(sys, sup, timeout, start_child_atom::value,
+  return blocking_request<caf::actor>(sys, sup, timeout, start_child_atom::value,
                           std::move(spec));
 }
 
@@ -99,7 +99,7 @@ caf::expected<caf::actor> restart_child(caf::actor_system& sys,
                                         const caf::actor& sup,
                                         const std::string& id,
                                         caf::timespan timeout) {
-  return blocking_call<caf::actor>(sys, sup, timeout, restart_child_atom::value, id);
+  return blocking_request<caf::actor>(sys, sup, timeout, restart_child_atom::value, id);
 }
 
 caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
@@ -110,14 +110,14 @@ caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
 caf::expected<std::vector<child_info>>
 which_children(caf::actor_system& sys, const caf::actor& sup,
                caf::timespan timeout) {
-  return blocking_call<std::vector<child_info>>(sys, sup, timeout,
+  return blocking_request<std::vector<child_info>>(sys, sup, timeout,
                                        which_children_atom::value);
 }
 
 caf::expected<child_counts> count_children(caf::actor_system& sys,
                                            const caf::actor& sup,
                                            caf::timespan timeout) {
-  return blocking_call<child_counts>(sys, sup, timeout, count_children_atom::value);
+  return blocking_request<child_counts>(sys, sup, timeout, count_children_atom::value);
 }
 
 } // namespace ringvisor::supervision

@@ -41,7 +41,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "blocking_call.hpp"
+#include "blocking_ok.hpp"
 #include "ring_wire.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
@@ -363,12 +363,15 @@ private:
     auto self = caf::actor{this};
     auto until = clock_type::now() + fence_;
     system().spawn<caf::detached>([self, key, endpoint, until](caf::event_based_actor* worker) {
-      for (auto wait = std::chrono::milliseconds{10}; clock_type::now() < until; wait *= 2) {
+      auto wait = std::chrono::milliseconds{10};
+      while (clock_type::now() < until) {
         if (connection_refused(endpoint, std::chrono::milliseconds{300})) {
           worker->send(self, dead_atom::value, key);
           break;
         }
-        std::this_thread::sleep_for(wait);
+        auto left = until - clock_type::now();
+        std::this_thread::sleep_for(std::min<clock_type::duration>(wait, left));
+        wait = std::min(wait * 2, std::chrono::milliseconds{200});
       }
       worker->quit();
     });
@@ -1628,7 +1631,7 @@ uint64_t new_request_id() {
   return gen();
 }
 
-using detail::blocking_call;
+using actor::blocking_request;
 using detail::blocking_ok;
 
 
@@ -1666,7 +1669,7 @@ caf::expected<caf::message> routed(caf::actor_system& sys, const caf::actor& sup
 
 caf::expected<placement> start_child(caf::actor_system& sys, const caf::actor& sup,
                                      child_spec spec, caf::timespan timeout) {
-  return blocking_call<placement>(sys, sup, timeout, ring_start_atom::value, std::move(spec));
+  return blocking_request<placement>(sys, sup, timeout, ring_start_atom::value, std::move(spec));
 }
 
 caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
@@ -1681,7 +1684,7 @@ caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
 
 caf::expected<placement> restart_child(caf::actor_system& sys, const caf::actor& sup,
                                        const std::string& id, caf::timespan timeout) {
-  return blocking_call<placement>(sys, sup, timeout, ring_restart_atom::value, id);
+  return blocking_request<placement>(sys, sup, timeout, ring_restart_atom::value, id);
 }
 
 caf::expected<placement> find(caf::actor_system& sys, const caf::actor& sup,
@@ -1715,22 +1718,22 @@ caf::expected<caf::message> exec(caf::actor_system& sys, const caf::actor& sup,
 
 caf::expected<std::vector<ring_child>>
 which_children(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
-  return blocking_call<std::vector<ring_child>>(sys, sup, timeout, ring_which_atom::value);
+  return blocking_request<std::vector<ring_child>>(sys, sup, timeout, ring_which_atom::value);
 }
 
 caf::expected<std::vector<ring_child>>
 local_children(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
-  return blocking_call<std::vector<ring_child>>(sys, sup, timeout, ring_local_atom::value);
+  return blocking_request<std::vector<ring_child>>(sys, sup, timeout, ring_local_atom::value);
 }
 
 caf::expected<std::vector<node_count>>
 running_per_node(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
-  return blocking_call<std::vector<node_count>>(sys, sup, timeout, ring_count_atom::value);
+  return blocking_request<std::vector<node_count>>(sys, sup, timeout, ring_count_atom::value);
 }
 
 caf::expected<ring_stats> stats(caf::actor_system& sys, const caf::actor& sup,
                                 caf::timespan timeout) {
-  return blocking_call<ring_stats>(sys, sup, timeout, ring_stats_atom::value);
+  return blocking_request<ring_stats>(sys, sup, timeout, ring_stats_atom::value);
 }
 
 caf::expected<child_counts> count_children(caf::actor_system& sys, const caf::actor& sup,

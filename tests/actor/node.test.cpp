@@ -1,3 +1,4 @@
+#include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -5,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include <doctest/doctest.h>
 
 #include "support/printers.hpp"
+#include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
@@ -197,7 +200,7 @@ TEST_CASE("remote_directory says what is wrong with an endpoint") {
   CHECK(!closed);
 }
 
-TEST_CASE("a peer asks a node to stop in order through its directory") {
+TEST_CASE("a peer asks a node to stop through its directory, if its program waits for it") {
   actor::node_config cfg1;
   actor::node_config cfg2;
   auto server = start_node(cfg1, {"--ringvisor.name=server"});
@@ -205,11 +208,24 @@ TEST_CASE("a peer asks a node to stop in order through its directory") {
   auto dir = actor::remote_directory(client->system(), server->identity().endpoint(),
                                     std::chrono::seconds{5});
   REQUIRE(dir);
-  caf::scoped_actor self{client->system()};
-  bool acknowledged = false;
-  self->request(*dir, std::chrono::seconds{5}, actor::stop_atom::value)
-    .receive([&](caf::ok_atom) { acknowledged = true; },
-             [](caf::error& err) { FAIL(actor::render(err)); });
-  CHECK(acknowledged);
-  CHECK(actor::node::await_signal() == SIGTERM); // returns at once: the stop came first
+  auto ask_stop = [&] {
+    return actor::blocking_request<caf::ok_atom>(client->system(), *dir,
+                                                 std::chrono::seconds{5},
+                                                 actor::stop_atom::value);
+  };
+  // Nobody waits in await_signal yet: refused, nothing happens.
+  auto refused = ask_stop();
+  REQUIRE(!refused);
+  CHECK(refused.error() == caf::sec::feature_disabled);
+  std::atomic<int> got{0};
+  std::thread main_thread{[&] { got = actor::node::await_signal(); }};
+  caf::expected<caf::ok_atom> accepted{caf::sec::request_timeout};
+  for (int i = 0; i < 500 && !accepted; ++i) { // until the thread waits
+    accepted = ask_stop();
+    if (!accepted)
+      std::this_thread::sleep_for(std::chrono::milliseconds{2});
+  }
+  CHECK(accepted);
+  main_thread.join();
+  CHECK(got == SIGTERM);
 }

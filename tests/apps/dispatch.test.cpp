@@ -181,6 +181,10 @@ TEST_CASE_FIXTURE(dispatch_fixture, "the dispatch API creates, lists and retires
   REQUIRE(again);
   CHECK(again->status == 404);
 
+  auto huge = a.Post("/api/heroes", auth(), std::string(1 << 20, 'x'), "application/json");
+  REQUIRE(huge);
+  CHECK(huge->status == 413);
+
   auto stop_unknown = a.Post("/api/nodes/zz/stop", auth(), "", "application/json");
   REQUIRE(stop_unknown);
   CHECK(stop_unknown->status == 404);
@@ -232,8 +236,9 @@ TEST_CASE_FIXTURE(dispatch_fixture, "ringvisor-ctl reads and calls the dispatch 
   std::this_thread::sleep_for(300ms); // a few fights to count
   auto before = ctl_json("a", "call heroes wonder-woman get")["reply"][0];
   auto other = owner == "a" ? std::string{"b"} : std::string{"a"};
-  auto left = ctl(other, "leave " + owner);
+  auto left = ctl(owner, "leave " + owner); // asked through the node that leaves
   CHECK_MESSAGE(left.code == 0, left.out);
+  CHECK(left.out == owner + " left\n");
   CHECK(kit[owner].await_exit(10s) == 0);
   auto after = ctl_json(other, "call heroes wonder-woman get")["reply"][0];
   CHECK(after["node"] != owner);

@@ -111,7 +111,7 @@ async function main() {
     await page.click("#create-button");
     const row = page.locator("tr[data-hero=storm]");
     await row.waitFor({ timeout: 10000 });
-    check(true, "the hero created in the page is listed");
+    check(await row.locator(".name").textContent() === "Storm", "the hero created in the page is listed");
 
     const read = async () => ({
       node: (await row.locator(".node").textContent()).trim(),
@@ -125,12 +125,13 @@ async function main() {
     });
     console.log(`before: ${JSON.stringify(before)}`);
 
-    // Stop the hero's node from a dashboard of another node.
-    const other = before.node === "a" ? "b" : "a";
-    if (other !== "a") {
-      await page.goto(nodes[other].dashboard);
-      await row.waitFor();
-    }
+    // Stop the hero's node from the dashboard of a third node, reached by its
+    // link on this page (the link carries the token to the other page).
+    const third = ["a", "b", "c"].find((n) => n !== "a" && n !== before.node);
+    await page.click(`[data-testid=open-${third}]`);
+    await page.waitForFunction((n) => document.getElementById("self").textContent === n, third);
+    await row.waitFor();
+    check(!page.url().includes(token), `node ${third}'s page took the token from the link`);
     await page.click(`[data-testid=stop-${before.node}]`);
     check(await nodes[before.node].exited === 0, `node ${before.node} stopped in order`);
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/factory_registry.hpp"

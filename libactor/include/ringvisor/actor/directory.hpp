@@ -24,7 +24,12 @@
 ///   a caller on another node); `errc::not_registered` if there is none;
 /// - `(stop_atom)` -> `caf::ok_atom`: the node stops in order, as on
 ///   SIGTERM (`node::request_stop`): its cluster agent leaves, its ring
-///   supervisors hand their children off.
+///   supervisors hand their children off; `caf::sec::feature_disabled`
+///   if its program does not wait in `node::await_signal`.
+///
+/// Like everything on the cluster port, this trusts whoever connects: CAF's
+/// BASP has no authentication, so keep the port on loopback or a private
+/// network (TLS between nodes is future work).
 ///
 /// Example (from a peer):
 /// ```

@@ -99,7 +99,9 @@ public:
 
   /// Makes `await_signal` return SIGTERM, as if the signal arrived: how a
   /// node stops itself in order (an operator's request, say). Any thread.
-  static void request_stop();
+  /// Returns false, doing nothing, if no thread waits in `await_signal`:
+  /// the program would not notice.
+  static bool request_stop();
 
 private:
   node(node_config& cfg, node_identity id);

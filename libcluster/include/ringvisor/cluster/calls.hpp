@@ -73,6 +73,12 @@ call(caf::actor_system& sys, const caf::actor& agent, const std::string& node,
 RINGVISOR_CLUSTER_EXPORT std::optional<caf::message>
 untyped_reply(const caf::error& err);
 
+/// Asks the up member `name` to stop in order (its agent leaves, its ring
+/// supervisors hand their children off), through its node directory.
+/// Returns once it accepted; `errc::not_member` if no up member has that name.
+RINGVISOR_CLUSTER_EXPORT caf::error stop_member(caf::actor_system& sys, const caf::actor& agent,
+                                                const std::string& name, caf::timespan timeout);
+
 /// Sends `msg` to the actor named `name` on every up member; replies are
 /// dropped.
 RINGVISOR_CLUSTER_EXPORT void multicast(const caf::actor& agent,
