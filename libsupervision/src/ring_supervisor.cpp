@@ -35,12 +35,6 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "blocking_ok.hpp"
 #include "ring_wire.hpp"
 #include "ringvisor/actor/directory.hpp"
@@ -49,7 +43,7 @@
 #include "ringvisor/actor/stateful_child.hpp"
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/calls.hpp"
-#include "ringvisor/cluster/discovery.hpp"
+#include "ringvisor/cluster/death_probe.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/supervision/errc.hpp"
 
@@ -101,40 +95,6 @@ uint64_t now_us() {
 // nodes whose clocks differ a little.
 uint64_t next_epoch(uint64_t previous) {
   return std::max(now_us(), previous + 1);
-}
-
-// Returns whether a TCP connect to `endpoint` is refused, i.e. nothing listens
-// there: the process behind a member that went down is dead. A timeout (a cut
-// network, a hung host) proves nothing.
-bool connection_refused(const std::string& endpoint, std::chrono::milliseconds timeout) {
-  auto parsed = cluster::parse_endpoint(endpoint);
-  if (!parsed)
-    return false;
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  auto port = std::to_string(parsed->second);
-  if (::getaddrinfo(parsed->first.c_str(), port.c_str(), &hints, &res) != 0)
-    return false;
-  bool refused = false;
-  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd >= 0) {
-    int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
-    if (rc != 0 && errno == ECONNREFUSED) {
-      refused = true;
-    } else if (rc != 0 && errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      if (::poll(&p, 1, static_cast<int>(timeout.count())) == 1) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        refused = err == ECONNREFUSED;
-      }
-    }
-    ::close(fd);
-  }
-  ::freeaddrinfo(res);
-  return refused;
 }
 
 // Runs the blocking child-store calls off the scheduler's threads.
@@ -358,23 +318,8 @@ private:
     auto endpoint = before.endpoint;
     if (now != nullptr && now->incarnation != before.incarnation)
       return; // a new process holds the endpoint; only time helps
-    // The link drops when the dying process closes its connections, which
-    // may be a moment before it closes its port: ask again until the fence.
-    auto self = caf::actor{this};
-    auto until = clock_type::now() + fence_;
-    system().spawn<caf::detached>([self, key, endpoint, until](caf::event_based_actor* worker) {
-      auto wait = std::chrono::milliseconds{10};
-      while (clock_type::now() < until) {
-        if (connection_refused(endpoint, std::chrono::milliseconds{300})) {
-          worker->send(self, dead_atom::value, key);
-          break;
-        }
-        auto left = until - clock_type::now();
-        std::this_thread::sleep_for(std::min<clock_type::duration>(wait, left));
-        wait = std::min(wait * 2, std::chrono::milliseconds{200});
-      }
-      worker->quit();
-    });
+    cluster::probe_death(system(), endpoint, std::chrono::steady_clock::now() + fence_,
+                         caf::actor{this}, caf::make_message(dead_atom::value, key));
   }
 
   void on_status(cluster::cluster_status now, std::vector<cluster::member> view) {

@@ -1,0 +1,77 @@
+#include "ringvisor/cluster/death_probe.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include <caf/event_based_actor.hpp>
+
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ringvisor/cluster/discovery.hpp"
+
+namespace ringvisor::cluster {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// Returns whether one TCP connect to `endpoint` is refused.
+bool connection_refused(const std::string& endpoint, std::chrono::milliseconds timeout) {
+  auto parsed = parse_endpoint(endpoint);
+  if (!parsed)
+    return false;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  auto port = std::to_string(parsed->second);
+  if (::getaddrinfo(parsed->first.c_str(), port.c_str(), &hints, &res) != 0)
+    return false;
+  bool refused = false;
+  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
+    if (rc != 0 && errno == ECONNREFUSED) {
+      refused = true;
+    } else if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, static_cast<int>(timeout.count())) == 1) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        refused = err == ECONNREFUSED;
+      }
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  return refused;
+}
+
+} // namespace
+
+bool proven_dead(const std::string& endpoint, clock_type::time_point until) {
+  auto wait = std::chrono::milliseconds{10};
+  for (;;) {
+    if (connection_refused(endpoint, std::chrono::milliseconds{300}))
+      return true;
+    auto left = until - clock_type::now();
+    if (left <= clock_type::duration::zero())
+      return false;
+    std::this_thread::sleep_for(std::min<clock_type::duration>(wait, left));
+    wait = std::min(wait * 2, std::chrono::milliseconds{200});
+  }
+}
+
+void probe_death(caf::actor_system& sys, std::string endpoint, clock_type::time_point until,
+                 caf::actor listener, caf::message msg) {
+  sys.spawn<caf::detached>([=](caf::event_based_actor* self) {
+    if (proven_dead(endpoint, until))
+      self->send(listener, msg);
+    self->quit();
+  });
+}
+
+} // namespace ringvisor::cluster
