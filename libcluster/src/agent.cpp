@@ -456,6 +456,30 @@ public:
     }
   }
 
+  // Whether this node may act for the cluster right now. A request for it
+  // waits behind everything that arrived before, so after a pause (SIGSTOP,
+  // a stalled scheduler) the answer reflects the gossip that came meanwhile,
+  // such as being declared down.
+  bool lease() const {
+    auto now = clock::now();
+    if (st_.status != cluster_status::up || now - st_.last_tick > 2 * st_.heartbeat_interval)
+      return false;
+    size_t counted = 0;
+    size_t heard = 0;
+    for (auto& m : st_.view.members()) {
+      if (!counts(m))
+        continue;
+      ++counted;
+      if (m.name == st_.self.name) {
+        ++heard;
+        continue;
+      }
+      auto p = st_.peers.find(m.name);
+      heard += p != st_.peers.end() && now - p->second.heard <= st_.suspect_after;
+    }
+    return 2 * heard > counted;
+  }
+
   void on_ping() {
     if (linked_sender() != nullptr)
       evaluate();
@@ -776,6 +800,7 @@ caf::behavior agent(agent_actor* self, member me, caf::actor directory,
       impl->multicast(name, msg);
     },
     [self](caf::get_atom, status_atom) { return self->state.status; },
+    [impl](caf::get_atom, lease_atom) { return impl->lease(); },
     [self](await_up_atom) -> caf::result<caf::ok_atom> {
       if (self->state.status == cluster_status::up)
         return caf::ok_atom::value;

@@ -171,6 +171,8 @@ std::string to_string(errc x) {
       return "not_member";
     case errc::empty_ring:
       return "empty_ring";
+    case errc::no_leader:
+      return "no_leader";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

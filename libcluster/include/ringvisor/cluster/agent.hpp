@@ -57,6 +57,12 @@ namespace ringvisor::cluster {
 /// - `(caf::get_atom, siblings_atom)` -> `std::vector<std::string>`, the up
 ///   members other than this node;
 /// - multicall, call and multicast: see `calls.hpp`;
+/// - `(caf::get_atom, lease_atom)` -> `bool`: whether this node may act for
+///   the cluster now (what a singleton leader asks before it acts): `up`,
+///   its heartbeat timer on time, and a majority of the counted members
+///   (itself included) heard from within `suspect-after`. The request waits
+///   behind what arrived before it, so a node resumed after a pause learns
+///   of its own down first;
 /// - `(await_up_atom)` -> `caf::ok_atom` once the cluster is up; bound it
 ///   with the request's timeout;
 /// - `(subscribe_atom, caf::actor listener)`: the listener receives
@@ -77,6 +83,7 @@ using await_up_atom = caf::atom_constant<caf::atom("rv_awaitup")>;
 using whois_atom = caf::atom_constant<caf::atom("rv_whois")>;
 using ring_atom = caf::atom_constant<caf::atom("rv_ring")>;
 using siblings_atom = caf::atom_constant<caf::atom("rv_sibling")>;
+using lease_atom = caf::atom_constant<caf::atom("rv_lease")>;
 
 /// The cluster as one node sees it (Cloister's states, plus `split`).
 enum class cluster_status : uint8_t { starting, up, rehashing, split, stopping };

@@ -23,6 +23,9 @@ enum class errc : uint8_t {
   not_member,
   /// The ring has no member (no node is up, or none in the group).
   empty_ring,
+  /// A singleton has no leader right now (the cluster is starting, split
+  /// or not valid, or the lead is changing hands): try again.
+  no_leader,
 };
 
 /// CAF error category of `errc`.

@@ -1,0 +1,294 @@
+// The singleton activator between real processes (singleton-test-node on
+// loopback): one leader, the oldest; failover after kill -9 and SIGSTOP;
+// a graceful leave; a 2|3 partition and its heal; triggers from any node.
+// Each node writes every activator event to a ledger; the checks read it.
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "ring/ledger.hpp"
+#include "ringvisor/cluster/singleton.hpp"
+#include "support/cluster_kit.hpp"
+
+using namespace ringvisor;
+using namespace ringvisor::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct event {
+  std::string kind;
+  int64_t ns = 0;
+  std::string node;
+  int pid = 0;
+  std::string reason;
+};
+
+/// Every activator event of a test, and the leader terms made of them.
+struct event_log {
+  std::vector<event> events; // by time
+
+  /// One process's time as leader: from `now_leader` to the event that ended
+  /// it (or `end_ns` if none did yet).
+  struct term {
+    std::string node;
+    int pid;
+    int64_t from;
+    int64_t to;
+  };
+
+  explicit event_log(const std::string& dir) {
+    for (auto& entry : std::filesystem::directory_iterator(dir)) {
+      std::ifstream in{entry.path()};
+      std::string line;
+      while (std::getline(in, line)) {
+        std::istringstream fields{line};
+        event e;
+        if (fields >> e.kind >> e.ns >> e.node >> e.pid) {
+          std::getline(fields, e.reason);
+          events.push_back(std::move(e));
+        }
+      }
+    }
+    std::sort(events.begin(), events.end(), [](auto& x, auto& y) { return x.ns < y.ns; });
+  }
+
+  std::vector<term> terms(int64_t end_ns, const std::map<int, int64_t>& killed = {}) const {
+    std::vector<term> result;
+    std::map<int, size_t> open; // pid -> index in result
+    for (auto& e : events) {
+      if (e.kind == "now_leader") {
+        open[e.pid] = result.size();
+        result.push_back({e.node, e.pid, e.ns, end_ns});
+      } else if (e.kind == "now_follower" || e.kind == "cluster_split" || e.kind == "shutdown") {
+        if (auto i = open.find(e.pid); i != open.end()) {
+          result[i->second].to = e.ns;
+          open.erase(i);
+        }
+      }
+    }
+    for (auto& [pid, at] : killed)
+      if (auto i = open.find(pid); i != open.end())
+        result[i->second].to = std::min(result[i->second].to, at);
+    return result;
+  }
+
+  size_t count(const std::string& kind, const std::string& node = {}) const {
+    return std::count_if(events.begin(), events.end(), [&](auto& e) {
+      return e.kind == kind && (node.empty() || e.node == node);
+    });
+  }
+
+  /// Returns what broke the rules. A leader-only event (timer, trigger,
+  /// cluster_change) must come from the process that most recently became
+  /// leader, within its term: a leader that was frozen while another took
+  /// over (its term still open in the ledger) must not act once it wakes.
+  std::vector<std::string> violations(int64_t end_ns,
+                                      const std::map<int, int64_t>& killed = {}) const {
+    std::vector<std::string> result;
+    auto ts = terms(end_ns, killed);
+    for (auto& e : events) {
+      if (e.kind != "timer" && e.kind != "trigger" && e.kind != "cluster_change")
+        continue;
+      const term* latest = nullptr;
+      for (auto& t : ts)
+        if (t.from <= e.ns && (latest == nullptr || t.from > latest->from))
+          latest = &t;
+      if (latest == nullptr || latest->pid != e.pid)
+        result.push_back(e.kind + " on " + e.node + " after "
+                         + (latest ? latest->node : std::string{"nobody"}) + " became leader");
+      else if (e.ns > latest->to)
+        result.push_back(e.kind + " on " + e.node + " after its term ended");
+    }
+    return result;
+  }
+};
+
+struct singleton_fixture {
+  std::string dir;
+  cluster_kit kit;
+
+  singleton_fixture() {
+    char tmpl[] = "/tmp/rv-singleton-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    ::setenv("RV_LEDGER_DIR", dir.c_str(), 1);
+  }
+
+  ~singleton_fixture() {
+    std::error_code ec;
+    if (!std::getenv("RV_KEEP_LEDGER"))
+      std::filesystem::remove_all(dir, ec);
+  }
+
+  void start_nodes(const strings& names) {
+    for (auto& name : names) {
+      kit.start(name);
+      std::this_thread::sleep_for(5ms); // distinct incarnations: a is the oldest
+    }
+    for (auto& name : names)
+      kit.await_view(kit[name], names);
+    for (auto& name : names)
+      kit.await_status(kit[name], cluster::cluster_status::up);
+  }
+
+  caf::actor activator(node_process& n) {
+    auto hdl = kit.probe().lookup(n.endpoint(), cluster::activator_name("importer"));
+    REQUIRE_MESSAGE(hdl, "no activator on " << n.name() << ": " << why(hdl));
+    return *hdl;
+  }
+
+  /// Waits until every node in `names` names `leader` (a node that was
+  /// stopped may take a moment to answer again).
+  void await_leader(const strings& names, const std::string& leader,
+                    std::chrono::milliseconds timeout = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (auto& name : names) {
+      for (;;) {
+        auto act = kit.probe().lookup(kit[name].endpoint(), cluster::activator_name("importer"));
+        auto who = act ? cluster::whereis_leader(kit.probe().system(), *act, 2s)
+                       : caf::expected<std::string>{act.error()};
+        if (who && *who == leader)
+          break;
+        if (std::chrono::steady_clock::now() > deadline)
+          FAIL(name << " names " << (who ? *who : why(who)) << " as leader, not " << leader);
+        std::this_thread::sleep_for(20ms);
+      }
+    }
+  }
+
+  /// Waits until `node` wrote `kind` `n` times after `since`; returns when
+  /// it wrote the `n`th.
+  int64_t await_event(const std::string& kind, const std::string& node, size_t n = 1,
+                      int64_t since = 0, std::chrono::milliseconds timeout = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      event_log log{dir};
+      size_t seen = 0;
+      for (auto& e : log.events)
+        if (e.kind == kind && e.node == node && e.ns >= since && ++seen == n)
+          return e.ns;
+      if (std::chrono::steady_clock::now() > deadline)
+        FAIL(node << " never wrote " << kind << " (" << n << " times)");
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  void require_rules_kept(const std::map<int, int64_t>& killed = {}) {
+    event_log log{dir};
+    auto bad = log.violations(monotonic_ns(), killed);
+    for (auto& x : bad)
+      FAIL_CHECK(x);
+    REQUIRE(bad.empty());
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(singleton_fixture, "the oldest of five nodes leads, alone, and gets the timer") {
+  start_nodes({"a", "b", "c", "d", "e"});
+  await_leader({"a", "b", "c", "d", "e"}, "a");
+  await_event("timer", "a", 5);
+  event_log log{dir};
+  CHECK(log.count("now_leader") == 1);
+  CHECK(log.count("now_leader", "a") == 1);
+  for (auto n : {"b", "c", "d", "e"}) {
+    CHECK(log.count("timer", n) == 0);
+    CHECK(log.count("cluster_change", n) == 0);
+  }
+  auto state = cluster::dump(kit.probe().system(), activator(kit["a"]), 2s);
+  REQUIRE(state);
+  CHECK(state->rfind("role=leader leader=a events=", 0) == 0);
+  require_rules_kept();
+}
+
+TEST_CASE_FIXTURE(singleton_fixture, "a trigger from any node reaches the leader") {
+  start_nodes({"a", "b", "c"});
+  await_leader({"a", "b", "c"}, "a");
+  for (auto n : {"a", "b", "c"}) {
+    auto err = cluster::trigger(kit.probe().system(), activator(kit[n]), std::string{"from "} + n, 5s);
+    CHECK_MESSAGE(!err, n << ": " << actor::render(err));
+  }
+  event_log log{dir};
+  CHECK(log.count("trigger", "a") == 3);
+  CHECK(log.count("trigger") == 3);
+  require_rules_kept();
+}
+
+TEST_CASE_FIXTURE(singleton_fixture, "after kill -9 of the leader the next oldest leads within the detection bound") {
+  start_nodes({"a", "b", "c"});
+  await_leader({"a", "b", "c"}, "a");
+  await_event("timer", "a", 2);
+  auto killed_at = monotonic_ns();
+  auto pid = kit["a"].pid();
+  kit["a"].kill9();
+  auto led_at = await_event("now_leader", "b", 1, killed_at, 5s);
+  auto took_ms = (led_at - killed_at) / 1'000'000;
+  MESSAGE("b leads " << took_ms << " ms after the kill");
+  CHECK(took_ms < 1000); // the dead process's port refuses: no fence to wait
+  await_leader({"b", "c"}, "b");
+  await_event("timer", "b", 2);
+  require_rules_kept({{pid, killed_at}});
+}
+
+TEST_CASE_FIXTURE(singleton_fixture, "a leader stopped with SIGSTOP is replaced and, resumed, follows without acting") {
+  start_nodes({"a", "b", "c"});
+  await_leader({"a", "b", "c"}, "a");
+  await_event("timer", "a", 2);
+  auto stopped_at = monotonic_ns();
+  kit["a"].stop();
+  await_event("now_leader", "b", 1, stopped_at, 10s);
+  await_event("timer", "b", 3, stopped_at);
+  auto resumed_at = monotonic_ns();
+  kit["a"].cont();
+  await_leader({"a", "b", "c"}, "a", 15s); // a is still the oldest: it takes over again
+  await_event("timer", "a", 2, resumed_at);
+  event_log log{dir};
+  // a stepped down (follower or split) between its two terms, and b handed over.
+  CHECK(log.count("now_leader", "a") == 2);
+  CHECK(log.count("now_follower", "b") == 1);
+  require_rules_kept();
+}
+
+TEST_CASE_FIXTURE(singleton_fixture, "a leader that leaves in order hands over after its shutdown") {
+  start_nodes({"a", "b", "c"});
+  await_leader({"a", "b", "c"}, "a");
+  auto pid = kit["a"].pid();
+  auto left_at = monotonic_ns();
+  CHECK(kit["a"].terminate() == 0);
+  auto led_at = await_event("now_leader", "b", 1, left_at);
+  event_log log{dir};
+  auto shut = std::find_if(log.events.begin(), log.events.end(),
+                           [&](auto& e) { return e.kind == "shutdown" && e.pid == pid; });
+  REQUIRE(shut != log.events.end());
+  CHECK(shut->ns < led_at);
+  require_rules_kept();
+}
+
+TEST_CASE_FIXTURE(singleton_fixture, "a 2|3 partition leaves no leader on the minority, one after the heal") {
+  if (skip_without_partitions())
+    return;
+  start_nodes({"a", "b", "c", "d", "e"});
+  await_leader({"a", "b", "c", "d", "e"}, "a");
+  {
+    partition cut{kit, {"a", "b"}, {"c", "d", "e"}};
+    await_event("cluster_split", "a", 1, 0, 10s);
+    await_event("cluster_split", "b", 1, 0, 10s);
+    await_event("now_leader", "c", 1, 0, 10s);
+    await_event("timer", "c", 2);
+    auto on_a = cluster::whereis_leader(kit.probe().system(), activator(kit["a"]), 2s);
+    CHECK(!on_a);
+    cut.heal();
+  }
+  // a is the oldest again once the views agree: c hands over.
+  await_leader({"a", "b", "c", "d", "e"}, "a", 20s);
+  event_log log{dir};
+  CHECK(log.count("now_follower", "c") == 1);
+  require_rules_kept();
+}
