@@ -28,6 +28,7 @@ int64_t now_ns() {
     .count();
 }
 
+// [example] shown in docs/singleton.md
 class ledger_activator : public cluster::activator {
 public:
   ledger_activator(std::FILE* out, std::string node, caf::timespan every)
@@ -57,6 +58,7 @@ private:
   caf::timespan every_;
   size_t events_ = 0;
 };
+// [example]
 
 } // namespace
 
