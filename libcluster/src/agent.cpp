@@ -19,6 +19,7 @@
 #include "ringvisor/cluster/errc.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/cluster/membership.hpp"
+#include "ringvisor/cluster/registry.hpp"
 
 namespace ringvisor::cluster {
 
@@ -863,6 +864,8 @@ void add_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<member>>("ringvisor::member_list");
   cfg.add_message_type<node_reply>("ringvisor::node_reply");
   cfg.add_message_type<std::vector<node_reply>>("ringvisor::node_reply_list");
+  cfg.add_message_type<registered_name>("ringvisor::registered_name");
+  cfg.add_message_type<std::vector<registered_name>>("ringvisor::registered_name_list");
   actor::add_error_renderer(cfg, errc_category, "ringvisor.cluster",
                             [](uint8_t code) {
                               return to_string(static_cast<errc>(code));

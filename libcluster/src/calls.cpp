@@ -173,6 +173,10 @@ std::string to_string(errc x) {
       return "empty_ring";
     case errc::no_leader:
       return "no_leader";
+    case errc::name_conflict:
+      return "name_conflict";
+    case errc::split_off:
+      return "split_off";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

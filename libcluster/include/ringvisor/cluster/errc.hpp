@@ -26,6 +26,11 @@ enum class errc : uint8_t {
   /// A singleton has no leader right now (the cluster is starting, split
   /// or not valid, or the lead is changing hands): try again.
   no_leader,
+  /// Two actors held one name when a partition healed; this one lost (the
+  /// exit reason of the losing actor).
+  name_conflict,
+  /// This side of the cluster lost its majority and takes no new names.
+  split_off,
 };
 
 /// CAF error category of `errc`.

@@ -1,0 +1,365 @@
+#include "ringvisor/cluster/registry.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <shared_mutex>
+#include <unordered_map>
+#include <utility>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "ringvisor/actor/blocking.hpp"
+#include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/log.hpp"
+#include "ringvisor/cluster/agent.hpp"
+#include "ringvisor/cluster/calls.hpp"
+#include "ringvisor/cluster/errc.hpp"
+#include "ringvisor/cluster/hash_ring.hpp"
+
+namespace ringvisor::cluster {
+
+namespace detail {
+
+/// The names as this node knows them: written by the registry actor (and,
+/// for read-your-writes, by the thread that registered), read by anyone.
+struct name_table {
+  mutable std::shared_mutex mtx;
+  std::unordered_map<std::string, registered_name> names;
+
+  caf::actor find(const std::string& name) const {
+    std::shared_lock<std::shared_mutex> guard{mtx};
+    auto i = names.find(name);
+    return i != names.end() ? i->second.actor : caf::actor{};
+  }
+
+  void put(const registered_name& x) {
+    std::unique_lock<std::shared_mutex> guard{mtx};
+    names[x.name] = x;
+  }
+
+  // Erases `name` if `keep` says so of its entry.
+  template <class Predicate>
+  bool erase_if(const std::string& name, Predicate pred) {
+    std::unique_lock<std::shared_mutex> guard{mtx};
+    auto i = names.find(name);
+    if (i == names.end() || !pred(i->second))
+      return false;
+    names.erase(i);
+    return true;
+  }
+};
+
+} // namespace detail
+
+namespace {
+
+using rg_register_atom = caf::atom_constant<caf::atom("rg_reg")>;
+using rg_unregister_atom = caf::atom_constant<caf::atom("rg_unreg")>;
+using rg_claim_atom = caf::atom_constant<caf::atom("rg_claim")>;
+using rg_release_atom = caf::atom_constant<caf::atom("rg_release")>;
+using rg_set_atom = caf::atom_constant<caf::atom("rg_set")>;
+using rg_del_atom = caf::atom_constant<caf::atom("rg_del")>;
+using rg_all_atom = caf::atom_constant<caf::atom("rg_all")>;
+
+const std::string dir_name = "ringvisor.registry";
+constexpr auto call_timeout = std::chrono::seconds{3};
+
+uint64_t now_us() {
+  using namespace std::chrono;
+  return static_cast<uint64_t>(
+    duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+// The older registration wins; the node name breaks a tie.
+bool older(const registered_name& x, const registered_name& y) {
+  return std::tie(x.epoch, x.node) < std::tie(y.epoch, y.node);
+}
+
+class registry_actor : public caf::event_based_actor {
+public:
+  registry_actor(caf::actor_config& cfg, caf::actor agent, std::string self_name,
+                 std::shared_ptr<detail::name_table> table)
+    : caf::event_based_actor(cfg),
+      agent_(std::move(agent)),
+      self_name_(std::move(self_name)),
+      table_(std::move(table)) {
+    // nop
+  }
+
+  const char* name() const override {
+    return "ringvisor.registry";
+  }
+
+  caf::behavior make_behavior() override {
+    send(agent_, subscribe_atom::value, caf::actor{this});
+    set_down_handler([this](caf::down_msg& dm) { on_down(dm.source); });
+    return {
+      [this](view_atom, std::vector<member>& view) { on_view(view); },
+      [this](status_atom, cluster_status, cluster_status now, std::vector<member>&) {
+        status_ = now;
+      },
+      [this](rg_register_atom, std::string& name, caf::actor& x) {
+        return on_register(std::move(name), std::move(x));
+      },
+      [this](rg_unregister_atom, const std::string& name) { return on_unregister(name); },
+      [this](rg_claim_atom, registered_name& x) { return on_claim(std::move(x)); },
+      [this](rg_release_atom, const std::string& name) { return on_release(name); },
+      [this](rg_set_atom, registered_name& x) { merge(std::move(x)); },
+      [this](rg_del_atom, const std::string& name, uint64_t epoch) {
+        table_->erase_if(name, [epoch](auto& x) { return x.epoch == epoch; });
+      },
+      [this](rg_all_atom) {
+        std::shared_lock<std::shared_mutex> guard{table_->mtx};
+        std::vector<registered_name> result;
+        result.reserve(table_->names.size());
+        for (auto& [name, x] : table_->names)
+          result.push_back(x);
+        return result;
+      },
+    };
+  }
+
+private:
+  // -- requests of this node's callers
+
+  caf::response_promise on_register(std::string name, caf::actor x) {
+    auto rp = make_response_promise();
+    if (status_ == cluster_status::split)
+      rp.deliver(make_error(errc::split_off, name));
+    else if (auto held = table_->find(name); held && held != x)
+      rp.deliver(actor::make_error(actor::errc::name_taken, name));
+    else
+      to_home(rp, name, caf::make_message(rg_claim_atom::value,
+                                          registered_name{name, std::move(x), self_name_, 0}));
+    return rp;
+  }
+
+  caf::response_promise on_unregister(const std::string& name) {
+    auto rp = make_response_promise();
+    to_home(rp, name, caf::make_message(rg_release_atom::value, name));
+    return rp;
+  }
+
+  // Sends `msg` to the registry at the home of `name` (maybe this one); the
+  // reply goes straight to our caller.
+  void to_home(caf::response_promise& rp, const std::string& name, caf::message msg) {
+    auto home = ring_.whois(name);
+    if (!home)
+      rp.deliver(make_error(errc::empty_ring, "no up member holds names yet"));
+    else if (*home == self_name_)
+      rp.delegate(caf::actor{this}, std::move(msg));
+    else
+      rp.delegate(agent_, call_atom::value, std::string{*home}, dir_name, std::move(msg),
+                  caf::timespan{call_timeout});
+  }
+
+  // -- the home of a name
+
+  caf::result<registered_name> on_claim(registered_name x) {
+    if (status_ == cluster_status::split)
+      return make_error(errc::split_off, x.name);
+    {
+      std::shared_lock<std::shared_mutex> guard{table_->mtx};
+      if (auto i = table_->names.find(x.name); i != table_->names.end())
+        return i->second.actor == x.actor ? caf::result<registered_name>{i->second}
+                                          : actor::make_error(actor::errc::name_taken, x.name);
+    }
+    x.epoch = last_epoch_ = std::max(now_us(), last_epoch_ + 1);
+    table_->put(x);
+    watch(x);
+    multicast(agent_, dir_name, caf::make_message(rg_set_atom::value, x));
+    return x;
+  }
+
+  caf::result<caf::ok_atom> on_release(const std::string& name) {
+    uint64_t epoch = 0;
+    auto erased = table_->erase_if(name, [&epoch](auto& x) {
+      epoch = x.epoch;
+      return true;
+    });
+    if (!erased)
+      return actor::make_error(actor::errc::not_registered, name);
+    multicast(agent_, dir_name, caf::make_message(rg_del_atom::value, name, epoch));
+    return caf::ok_atom::value;
+  }
+
+  void watch(const registered_name& x) {
+    auto& names = held_[x.actor.address()];
+    if (names.empty())
+      monitor(x.actor);
+    if (std::find(names.begin(), names.end(), x.name) == names.end())
+      names.push_back(x.name);
+  }
+
+  // A watched actor died (or its node's link dropped): its names go.
+  void on_down(const caf::actor_addr& who) {
+    auto i = held_.find(who);
+    if (i == held_.end())
+      return;
+    for (auto& name : i->second) {
+      uint64_t epoch = 0;
+      if (table_->erase_if(name, [&](auto& x) {
+            epoch = x.epoch;
+            return x.actor.address() == who;
+          }))
+        multicast(agent_, dir_name, caf::make_message(rg_del_atom::value, name, epoch));
+    }
+    held_.erase(i);
+  }
+
+  // -- every node
+
+  // Takes a name from a peer; two actors under one name: the older wins on
+  // every node, and the node of the loser stops it.
+  void merge(registered_name x) {
+    if (!up_.count(x.node))
+      return; // its node is gone: so is the actor
+    registered_name loser;
+    {
+      std::unique_lock<std::shared_mutex> guard{table_->mtx};
+      auto i = table_->names.find(x.name);
+      if (i == table_->names.end() || i->second.actor == x.actor) {
+        table_->names[x.name] = x;
+      } else if (older(x, i->second)) {
+        loser = std::exchange(i->second, x);
+      } else {
+        loser = x;
+      }
+    }
+    if (ring_.mine(x.name, self_name_))
+      watch(x);
+    if (loser.actor && loser.node == self_name_) {
+      log::warn("registry_conflict", {{"name", x.name}, {"kept_node", x.node}});
+      send_exit(loser.actor, make_error(errc::name_conflict, loser.name));
+    }
+  }
+
+  void on_view(const std::vector<member>& view) {
+    std::map<std::string, uint64_t> up;
+    for (auto& m : view)
+      if (m.status == member_status::up)
+        up.emplace(m.name, m.incarnation);
+    std::vector<std::string> newcomers;
+    for (auto& [name, inc] : up)
+      if (name != self_name_ && (!up_.count(name) || up_[name] != inc))
+        newcomers.push_back(name);
+    up_ = std::move(up);
+    hash_ring ring;
+    for (auto& [name, inc] : up_)
+      ring.add(name);
+    ring_ = std::move(ring);
+    forget_gone_nodes();
+    watch_homed_names();
+    for (auto& name : newcomers)
+      pull(name);
+  }
+
+  // Names of nodes that are no longer up died with them.
+  void forget_gone_nodes() {
+    std::unique_lock<std::shared_mutex> guard{table_->mtx};
+    for (auto i = table_->names.begin(); i != table_->names.end();)
+      i = up_.count(i->second.node) ? std::next(i) : table_->names.erase(i);
+  }
+
+  // After a ring change this node is home to other names: watch their actors.
+  void watch_homed_names() {
+    std::vector<registered_name> mine;
+    {
+      std::shared_lock<std::shared_mutex> guard{table_->mtx};
+      for (auto& [name, x] : table_->names)
+        if (ring_.mine(name, self_name_) && !held_.count(x.actor.address()))
+          mine.push_back(x);
+    }
+    for (auto& x : mine)
+      watch(x);
+  }
+
+  // A member that joined (or came back after a partition) tells us its names.
+  void pull(const std::string& node) {
+    request(agent_, call_timeout + std::chrono::seconds{1}, call_atom::value, node, dir_name,
+            caf::make_message(rg_all_atom::value), caf::timespan{call_timeout})
+      .then([](caf::ok_atom) {},
+            [this, node](caf::error& err) {
+              auto reply = untyped_reply(err);
+              if (!reply || !reply->match_elements<std::vector<registered_name>>()) {
+                log::debug("registry_pull_failed", {{"node", node}, {"reason", actor::render(err)}});
+                return;
+              }
+              for (auto& x : reply->get_as<std::vector<registered_name>>(0))
+                merge(x);
+            });
+  }
+
+  caf::actor agent_;
+  std::string self_name_;
+  std::shared_ptr<detail::name_table> table_;
+  cluster_status status_ = cluster_status::starting;
+  std::map<std::string, uint64_t> up_; // up members and their incarnations
+  hash_ring ring_;
+  uint64_t last_epoch_ = 0;
+  std::unordered_map<caf::actor_addr, std::vector<std::string>> held_; // watched actors
+};
+
+} // namespace
+
+// -- name_registry --------------------------------------------------------------
+
+name_registry::name_registry(caf::actor_system& sys, caf::actor hdl,
+                             std::shared_ptr<detail::name_table> t)
+  : sys_(&sys), actor_(std::move(hdl)), table_(std::move(t)) {
+  // nop
+}
+
+caf::expected<name_registry> name_registry::start(actor::node& node, const caf::actor& agent) {
+  auto table = std::make_shared<detail::name_table>();
+  auto hdl = node.system().spawn<registry_actor>(agent, node.identity().name, table);
+  auto ok = actor::blocking_request<caf::ok_atom>(node.system(), node.directory(),
+                                                  std::chrono::seconds{5},
+                                                  caf::put_atom::value, dir_name, hdl);
+  if (!ok) {
+    caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+    return std::move(ok.error());
+  }
+  node.adopt(hdl);
+  return name_registry{node.system(), hdl, std::move(table)};
+}
+
+caf::error name_registry::register_name(const std::string& name, const caf::actor& x,
+                                        caf::timespan timeout) const {
+  auto entry = actor::blocking_request<registered_name>(*sys_, actor_, timeout,
+                                                        rg_register_atom::value, name, x);
+  if (!entry)
+    return std::move(entry.error());
+  table_->put(*entry); // read your writes: the home's broadcast may still travel
+  return caf::none;
+}
+
+caf::error name_registry::unregister(const std::string& name, caf::timespan timeout) const {
+  auto ok = actor::blocking_request<caf::ok_atom>(*sys_, actor_, timeout,
+                                                  rg_unregister_atom::value, name);
+  if (!ok)
+    return std::move(ok.error());
+  table_->erase_if(name, [](auto&) { return true; });
+  return caf::none;
+}
+
+caf::actor name_registry::whereis(const std::string& name) const {
+  return table_->find(name);
+}
+
+std::vector<registered_name> name_registry::names() const {
+  std::vector<registered_name> result;
+  {
+    std::shared_lock<std::shared_mutex> guard{table_->mtx};
+    result.reserve(table_->names.size());
+    for (auto& [name, x] : table_->names)
+      result.push_back(x);
+  }
+  std::sort(result.begin(), result.end(),
+            [](auto& x, auto& y) { return x.name < y.name; });
+  return result;
+}
+
+} // namespace ringvisor::cluster

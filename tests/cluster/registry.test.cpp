@@ -1,0 +1,121 @@
+// The global name registry across nodes in this process, over real TCP.
+
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include <caf/event_based_actor.hpp>
+#include <doctest/doctest.h>
+
+#include "cluster/cluster_fixture.hpp"
+#include "ringvisor/actor/errc.hpp"
+#include "ringvisor/cluster/registry.hpp"
+
+using namespace ringvisor;
+using namespace ringvisor::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A cluster node with its registry.
+struct registry_node {
+  test_node node;
+  std::optional<cluster::name_registry> reg;
+
+  registry_node(const std::string& name, const strings& seeds) : node(name, seeds) {
+    auto r = cluster::name_registry::start(*node.node, node.agent);
+    REQUIRE_MESSAGE(r, why(r));
+    reg = std::move(*r);
+  }
+
+  caf::actor spawn_worker() {
+    return node.node->system().spawn([](caf::event_based_actor*) -> caf::behavior {
+      return {[](int32_t x) { return x; }};
+    });
+  }
+};
+
+void await_cluster(const std::vector<registry_node*>& nodes) {
+  strings names;
+  for (auto* n : nodes)
+    names.push_back(n->node.node->identity().name);
+  for (auto* n : nodes)
+    await_view(n->node, names);
+  for (auto* n : nodes)
+    await_status(n->node, cluster::cluster_status::up);
+}
+
+/// Waits until `n` sees `name` held by `expected` (invalid: by nobody).
+void await_holder(registry_node& n, const std::string& name, const caf::actor& expected) {
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (n.reg->whereis(name) != expected) {
+    if (std::chrono::steady_clock::now() > deadline)
+      FAIL(n.node.node->identity().name << " never saw the expected holder of " << name);
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+} // namespace
+
+TEST_CASE("a name registered on one node is found on all, taken once, and dies with its actor") {
+  registry_node a{"a", {}};
+  registry_node b{"b", {a.node.endpoint()}};
+  registry_node c{"c", {a.node.endpoint()}};
+  await_cluster({&a, &b, &c});
+  auto worker = a.spawn_worker();
+  REQUIRE(!a.reg->register_name("importer", worker));
+  CHECK(a.reg->whereis("importer") == worker); // at once on the node that registered it
+  await_holder(b, "importer", worker);
+  await_holder(c, "importer", worker);
+  CHECK(!a.reg->register_name("importer", worker)); // the holder may repeat it
+  auto rival = b.spawn_worker();
+  CHECK(b.reg->register_name("importer", rival) == actor::errc::name_taken);
+  auto listed = c.reg->names();
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].name == "importer");
+  CHECK(listed[0].node == "a");
+
+  REQUIRE(!c.reg->unregister("importer")); // from any node
+  for (auto* n : {&a, &b, &c})
+    await_holder(*n, "importer", {});
+  CHECK(c.reg->unregister("importer") == actor::errc::not_registered);
+
+  REQUIRE(!b.reg->register_name("importer", rival));
+  await_holder(a, "importer", rival);
+  caf::anon_send_exit(rival, caf::exit_reason::kill);
+  for (auto* n : {&a, &b, &c})
+    await_holder(*n, "importer", {});
+  caf::anon_send_exit(worker, caf::exit_reason::kill);
+}
+
+TEST_CASE("names die with their node, and a node that joins learns the names") {
+  registry_node a{"a", {}};
+  registry_node b{"b", {a.node.endpoint()}};
+  auto c = std::make_unique<registry_node>("c", strings{a.node.endpoint()});
+  await_cluster({&a, &b, c.get()});
+  std::vector<caf::actor> workers; // a's; c's die with c
+  for (int i = 0; i < 50; ++i) {
+    auto& via = i % 2 == 0 ? a : *c;
+    auto w = via.spawn_worker();
+    via.node.node->adopt(w); // stopped when its node stops
+    REQUIRE(!via.reg->register_name("job-" + std::to_string(i), w));
+    workers.push_back(i % 2 == 0 ? w : caf::actor{});
+  }
+  for (int i = 0; i < 50; i += 2)
+    await_holder(b, "job-" + std::to_string(i), workers[static_cast<size_t>(i)]);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (b.reg->names().size() < 50 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  REQUIRE(b.reg->names().size() == 50);
+  c.reset(); // leaves: its actors and names go
+  for (int i = 1; i < 50; i += 2)
+    await_holder(b, "job-" + std::to_string(i), {});
+  CHECK(b.reg->names().size() == 25);
+  registry_node d{"d", {a.node.endpoint()}};
+  for (auto* n : {&a, &b, &d})
+    await_view(n->node, {"a", "b", "d"}, {}, {"c"});
+  for (int i = 0; i < 50; i += 2)
+    await_holder(d, "job-" + std::to_string(i), workers[static_cast<size_t>(i)]);
+  CHECK(d.reg->names().size() == 25);
+  workers.clear(); // a's are adopted: a stops them
+}
