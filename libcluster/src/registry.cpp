@@ -62,6 +62,8 @@ using rg_release_atom = caf::atom_constant<caf::atom("rg_release")>;
 using rg_set_atom = caf::atom_constant<caf::atom("rg_set")>;
 using rg_del_atom = caf::atom_constant<caf::atom("rg_del")>;
 using rg_all_atom = caf::atom_constant<caf::atom("rg_all")>;
+using rg_hello_atom = caf::atom_constant<caf::atom("rg_hello")>;
+using rg_pull_atom = caf::atom_constant<caf::atom("rg_pull")>;
 
 const std::string dir_name = "ringvisor.registry";
 constexpr auto call_timeout = std::chrono::seconds{3};
@@ -110,6 +112,11 @@ public:
       [this](rg_del_atom, const std::string& name, uint64_t epoch) {
         table_->erase_if(name, [epoch](auto& x) { return x.epoch == epoch; });
       },
+      [this](rg_hello_atom) { return caf::actor{this}; },
+      [this](rg_pull_atom, const std::string& node) {
+        if (up_.count(node) && !peers_.count(node))
+          pull(node);
+      },
       [this](rg_all_atom) {
         std::shared_lock<std::shared_mutex> guard{table_->mtx};
         std::vector<registered_name> result;
@@ -150,9 +157,22 @@ private:
       rp.deliver(make_error(errc::empty_ring, "no up member holds names yet"));
     else if (*home == self_name_)
       rp.delegate(caf::actor{this}, std::move(msg));
+    else if (auto i = peers_.find(std::string{*home}); i != peers_.end())
+      rp.delegate(i->second, std::move(msg));
     else
       rp.delegate(agent_, call_atom::value, std::string{*home}, dir_name, std::move(msg),
                   caf::timespan{call_timeout});
+  }
+
+  // Tells every other registry; straight to those whose handle we have,
+  // through the agent if we lack one (a member that just joined).
+  void broadcast(const caf::message& msg) {
+    if (peers_.size() + 1 < up_.size()) {
+      multicast(agent_, dir_name, msg);
+      return;
+    }
+    for (auto& [name, hdl] : peers_)
+      send(hdl, msg);
   }
 
   // -- the home of a name
@@ -169,7 +189,7 @@ private:
     x.epoch = last_epoch_ = std::max(now_us(), last_epoch_ + 1);
     table_->put(x);
     watch(x);
-    multicast(agent_, dir_name, caf::make_message(rg_set_atom::value, x));
+    broadcast(caf::make_message(rg_set_atom::value, x));
     return x;
   }
 
@@ -181,7 +201,7 @@ private:
     });
     if (!erased)
       return actor::make_error(actor::errc::not_registered, name);
-    multicast(agent_, dir_name, caf::make_message(rg_del_atom::value, name, epoch));
+    broadcast(caf::make_message(rg_del_atom::value, name, epoch));
     return caf::ok_atom::value;
   }
 
@@ -204,7 +224,7 @@ private:
             epoch = x.epoch;
             return x.actor.address() == who;
           }))
-        multicast(agent_, dir_name, caf::make_message(rg_del_atom::value, name, epoch));
+        broadcast(caf::make_message(rg_del_atom::value, name, epoch));
     }
     held_.erase(i);
   }
@@ -246,6 +266,10 @@ private:
       if (name != self_name_ && (!up_.count(name) || up_[name] != inc))
         newcomers.push_back(name);
     up_ = std::move(up);
+    for (auto i = peers_.begin(); i != peers_.end();)
+      i = up_.count(i->first) && !std::count(newcomers.begin(), newcomers.end(), i->first)
+            ? std::next(i)
+            : peers_.erase(i);
     hash_ring ring;
     for (auto& [name, inc] : up_)
       ring.add(name);
@@ -276,15 +300,27 @@ private:
       watch(x);
   }
 
-  // A member that joined (or came back after a partition) tells us its names.
+  // A member that joined (or came back after a partition) tells us its names
+  // and gives us its registry's handle.
   void pull(const std::string& node) {
+    request(agent_, call_timeout + std::chrono::seconds{1}, call_atom::value, node, dir_name,
+            caf::make_message(rg_hello_atom::value), caf::timespan{call_timeout})
+      .then([](caf::ok_atom) {},
+            [this, node](caf::error& err) {
+              auto reply = untyped_reply(err);
+              if (reply && reply->match_elements<caf::actor>() && up_.count(node))
+                peers_[node] = reply->get_as<caf::actor>(0);
+              else // its registry may not be up yet: ask again
+                delayed_send(this, std::chrono::milliseconds{500}, rg_pull_atom::value, node);
+            });
     request(agent_, call_timeout + std::chrono::seconds{1}, call_atom::value, node, dir_name,
             caf::make_message(rg_all_atom::value), caf::timespan{call_timeout})
       .then([](caf::ok_atom) {},
             [this, node](caf::error& err) {
               auto reply = untyped_reply(err);
               if (!reply || !reply->match_elements<std::vector<registered_name>>()) {
-                log::debug("registry_pull_failed", {{"node", node}, {"reason", actor::render(err)}});
+                log::debug("registry_pull_failed",
+                           {{"node", node}, {"reason", actor::render(err)}});
                 return;
               }
               for (auto& x : reply->get_as<std::vector<registered_name>>(0))
@@ -300,6 +336,7 @@ private:
   hash_ring ring_;
   uint64_t last_epoch_ = 0;
   std::unordered_map<caf::actor_addr, std::vector<std::string>> held_; // watched actors
+  std::map<std::string, caf::actor> peers_; // other up members' registries
 };
 
 } // namespace
