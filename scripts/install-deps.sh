@@ -10,6 +10,7 @@ packages=(
   cmake g++ make pkg-config
   libcaf-dev libfmt-dev libspdlog-dev doctest-dev libxxhash-dev libsqlite3-dev
   libcpp-httplib-dev nlohmann-json3-dev prometheus-cpp-dev
+  sqlite3 # the job-runner example's table, from the shell
 )
 if [ "${1:-}" = "--tests" ]; then
   packages+=(iptables chromium)

@@ -1,0 +1,156 @@
+// The job-runner example between real processes: the leader makes the
+// running jobs match a SQLite table, jobs keep their progress when their
+// node leaves, and a new leader takes over the syncing after a kill -9.
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include "ringvisor/cluster/singleton.hpp"
+#include "ringvisor/supervision/all.hpp"
+#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "support/cluster_kit.hpp"
+
+using namespace ringvisor;
+using namespace ringvisor::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct runner_fixture {
+  std::string dir;
+  std::string db;
+  cluster_kit kit{[](caf::actor_system_config& cfg) { supervision::add_types(cfg); }};
+
+  runner_fixture() {
+    char tmpl[] = "/tmp/rv-jobs-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    db = dir + "/jobs.db";
+    sql("CREATE TABLE jobs (id TEXT PRIMARY KEY, path TEXT)");
+  }
+
+  ~runner_fixture() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+
+  void sql(const std::string& statement) {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+    sqlite3_busy_timeout(h, 2000);
+    char* msg = nullptr;
+    auto rc = sqlite3_exec(h, statement.c_str(), nullptr, nullptr, &msg);
+    std::string why = msg ? msg : "";
+    sqlite3_free(msg);
+    sqlite3_close(h);
+    REQUIRE_MESSAGE(rc == SQLITE_OK, statement << ": " << why);
+  }
+
+  void add_jobs(int first, int last) {
+    std::string values;
+    for (int i = first; i < last; ++i)
+      values += (values.empty() ? "" : ",") + std::string{"('job-"} + std::to_string(i)
+                + "', '/data/" + std::to_string(i) + ".csv')";
+    sql("INSERT INTO jobs VALUES " + values);
+  }
+
+  void start_nodes(const strings& names) {
+    node_options opts;
+    opts.args = {"--jobs.db=" + db, "--jobs.sync-every=100ms"};
+    for (auto& name : names)
+      kit.start(name, opts);
+    for (auto& name : names)
+      kit.await_view(kit[name], names);
+  }
+
+  caf::actor lookup(node_process& n, const std::string& name) {
+    auto hdl = kit.probe().lookup(n.endpoint(), name);
+    REQUIRE_MESSAGE(hdl, name << " on " << n.name() << ": " << why(hdl));
+    return *hdl;
+  }
+
+  /// Waits until the jobs running, by `via`'s account, are exactly `ids`,
+  /// each on one of `nodes`.
+  void await_jobs(node_process& via, const std::set<std::string>& ids, const strings& nodes,
+                  std::chrono::milliseconds timeout = 10s) {
+    auto sup = lookup(via, supervision::ring_supervisor_name("jobs"));
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string last;
+    for (;;) {
+      auto all = supervision::ring::which_children(kit.probe().system(), sup, 3s);
+      if (all) {
+        std::set<std::string> running;
+        bool placed = true;
+        for (auto& c : *all) {
+          running.insert(c.id);
+          placed &= std::count(nodes.begin(), nodes.end(), c.where.node) > 0;
+        }
+        if (running == ids && placed)
+          return;
+        last = std::to_string(running.size()) + " running";
+      }
+      if (std::chrono::steady_clock::now() > deadline)
+        FAIL("jobs never as expected; last: " << last);
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+
+  static std::set<std::string> ids(int first, int last) {
+    std::set<std::string> result;
+    for (int i = first; i < last; ++i)
+      result.insert("job-" + std::to_string(i));
+    return result;
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(runner_fixture, "the leader runs every row of the table once, and follows its changes") {
+  start_nodes({"a", "b", "c"});
+  add_jobs(0, 20);
+  await_jobs(kit["b"], ids(0, 20), {"a", "b", "c"});
+  sql("DELETE FROM jobs WHERE id IN ('job-0', 'job-1', 'job-2', 'job-3', 'job-4')");
+  await_jobs(kit["c"], ids(5, 20), {"a", "b", "c"});
+  auto state = cluster::dump(kit.probe().system(),
+                             lookup(kit["a"], cluster::activator_name("job-runner")), 2s);
+  REQUIRE(state);
+  CHECK(state->find("role=leader") == 0);
+  CHECK(state->find("15 rows") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(runner_fixture, "jobs keep their progress when their node leaves, and a new leader syncs after a kill -9") {
+  start_nodes({"a", "b", "c", "d"}); // four: a majority survives a leave, then a kill
+  add_jobs(0, 12);
+  await_jobs(kit["a"], ids(0, 12), {"a", "b", "c", "d"});
+  // A job on c: its progress survives c's graceful leave.
+  auto sup = lookup(kit["a"], supervision::ring_supervisor_name("jobs"));
+  std::string on_c;
+  auto all = supervision::ring::which_children(kit.probe().system(), sup, 3s);
+  REQUIRE(all);
+  for (auto& child : *all)
+    if (child.where.node == "c")
+      on_c = child.id;
+  REQUIRE(!on_c.empty());
+  std::this_thread::sleep_for(100ms); // some records
+  auto before = supervision::ring::call(kit.probe().system(), sup, on_c,
+                                        caf::make_message(caf::get_atom::value), 3s);
+  REQUIRE(before);
+  CHECK(kit["c"].terminate() == 0);
+  await_jobs(kit["a"], ids(0, 12), {"a", "b", "d"});
+  auto after = supervision::ring::call(kit.probe().system(), sup, on_c,
+                                       caf::make_message(caf::get_atom::value), 3s);
+  REQUIRE(after);
+  CHECK(after->get_as<int64_t>(0) >= before->get_as<int64_t>(0));
+  // kill -9 the leader (a, the oldest): b leads, runs a's jobs and syncs new rows.
+  auto leader = cluster::whereis_leader(kit.probe().system(),
+                                        lookup(kit["b"], cluster::activator_name("job-runner")), 2s);
+  REQUIRE(leader);
+  CHECK(*leader == "a");
+  kit["a"].kill9();
+  add_jobs(12, 15);
+  await_jobs(kit["b"], ids(0, 15), {"b", "d"});
+}
