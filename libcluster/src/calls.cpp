@@ -142,6 +142,23 @@ void multicast(const caf::actor& agent, const std::string& name, caf::message ms
   caf::anon_send(agent, multicast_atom::value, name, std::move(msg));
 }
 
+caf::expected<caf::message> request_any(caf::actor_system& sys, const caf::actor& dest,
+                                        caf::message msg, caf::timespan timeout) {
+  caf::expected<caf::message> result{caf::sec::request_timeout};
+  caf::scoped_actor self{sys};
+  // No handler takes "any reply": every reply but `ok` arrives as an
+  // unexpected_response error that carries it.
+  self->request(dest, timeout, std::move(msg))
+    .receive([&](caf::ok_atom) { result = caf::make_message(caf::ok_atom::value); },
+             [&](caf::error& err) {
+               if (auto reply = untyped_reply(err))
+                 result = std::move(*reply);
+               else
+                 result = std::move(err);
+             });
+  return result;
+}
+
 caf::error stop_member(caf::actor_system& sys, const caf::actor& agent,
                        const std::string& name, caf::timespan timeout) {
   auto view = actor::blocking_request<std::vector<member>>(sys, agent, timeout,

@@ -9,7 +9,9 @@
 
 #include "cluster/cluster_fixture.hpp"
 #include "ringvisor/actor/errc.hpp"
+#include "ringvisor/cluster/errc.hpp"
 #include "ringvisor/cluster/registry.hpp"
+#include "ringvisor/cluster/service_pool.hpp"
 
 using namespace ringvisor;
 using namespace ringvisor::test;
@@ -118,4 +120,55 @@ TEST_CASE("names die with their node, and a node that joins learns the names") {
     await_holder(d, "job-" + std::to_string(i), workers[static_cast<size_t>(i)]);
   CHECK(d.reg->names().size() == 25);
   workers.clear(); // a's are adopted: a stops them
+}
+
+TEST_CASE("a service pool's oldest member leads; the next leads when it dies") {
+  registry_node a{"a", {}};
+  registry_node b{"b", {a.node.endpoint()}};
+  registry_node c{"c", {a.node.endpoint()}};
+  await_cluster({&a, &b, &c});
+  auto named = [](registry_node& n) {
+    auto name = n.node.node->identity().name;
+    return n.node.node->system().spawn([name](caf::event_based_actor*) -> caf::behavior {
+      return {[name](caf::get_atom) { return name; }};
+    });
+  };
+  std::vector<caf::actor> services;
+  std::vector<cluster::service_pool> pools;
+  for (auto* n : {&a, &b, &c}) { // a joins first: the oldest
+    services.push_back(named(*n));
+    auto pool = cluster::service_pool::join(*n->node.node, *n->reg, "cache", services.back());
+    REQUIRE_MESSAGE(pool, why(pool));
+    pools.push_back(std::move(*pool));
+  }
+  auto& via_c = pools[2];
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (via_c.members().size() < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  REQUIRE(via_c.members().size() == 3);
+  auto leader = via_c.leader_call(caf::make_message(caf::get_atom::value), 2s);
+  REQUIRE_MESSAGE(leader, why(leader));
+  CHECK(leader->get_as<std::string>(0) == "a");
+  auto all = via_c.multi_call(caf::make_message(caf::get_atom::value), 2s);
+  REQUIRE(all.size() == 3);
+  for (size_t i = 0; i < 3; ++i)
+    CHECK(all[i].reply.get_as<std::string>(0) == std::string(1, static_cast<char>('a' + i)));
+
+  caf::anon_send_exit(services[0], caf::exit_reason::kill); // the leader dies
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while (via_c.members().size() != 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  leader = via_c.leader_call(caf::make_message(caf::get_atom::value), 2s);
+  REQUIRE_MESSAGE(leader, why(leader));
+  CHECK(leader->get_as<std::string>(0) == "b");
+  REQUIRE(!pools[1].leave());
+  REQUIRE(!pools[2].leave());
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while (!pools[0].members().empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  auto none = pools[0].leader_call(caf::make_message(caf::get_atom::value), 1s);
+  REQUIRE(!none);
+  CHECK(none.error() == cluster::errc::no_leader);
+  for (auto& s : services)
+    caf::anon_send_exit(s, caf::exit_reason::kill);
 }

@@ -79,6 +79,12 @@ untyped_reply(const caf::error& err);
 RINGVISOR_CLUSTER_EXPORT caf::error stop_member(caf::actor_system& sys, const caf::actor& agent,
                                                 const std::string& name, caf::timespan timeout);
 
+/// Asks `dest` (any actor, local or remote) from outside the actor system
+/// and returns its reply, whatever its type, or the error.
+RINGVISOR_CLUSTER_EXPORT caf::expected<caf::message>
+request_any(caf::actor_system& sys, const caf::actor& dest, caf::message msg,
+            caf::timespan timeout);
+
 /// Sends `msg` to the actor named `name` on every up member; replies are
 /// dropped.
 RINGVISOR_CLUSTER_EXPORT void multicast(const caf::actor& agent,
