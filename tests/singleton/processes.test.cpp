@@ -14,6 +14,8 @@
 #include <doctest/doctest.h>
 
 #include "ring/ledger.hpp"
+#include "ringvisor/actor/blocking.hpp"
+#include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/cluster/singleton.hpp"
 #include "support/cluster_kit.hpp"
 
@@ -291,4 +293,69 @@ TEST_CASE_FIXTURE(singleton_fixture, "a 2|3 partition leaves no leader on the mi
   event_log log{dir};
   CHECK(log.count("now_follower", "c") == 1);
   require_rules_kept();
+}
+
+TEST_CASE_FIXTURE(singleton_fixture, "two holders of a name meet when a partition heals: the older keeps it, the other exits") {
+  if (skip_without_partitions())
+    return;
+  start_nodes({"a", "b", "c", "d", "e"});
+  // A name whose home, on the whole ring, is a.
+  cluster::hash_ring ring{{"a", "b", "c", "d", "e"}};
+  std::string name;
+  for (int i = 0; !ring.mine(name = "job-" + std::to_string(i), "a"); ++i)
+    ;
+  auto& sys = kit.probe().system();
+  auto registrar = [&](const std::string& node) {
+    auto hdl = kit.probe().lookup(kit[node].endpoint(), "test.registrar");
+    REQUIRE_MESSAGE(hdl, node << ": " << why(hdl));
+    return *hdl;
+  };
+  auto a_registrar = registrar("a");
+  auto c_registrar = registrar("c");
+  {
+    partition cut{kit, {"a", "b"}, {"c", "d", "e"}};
+    // a does not know yet that it is cut off, and it is the name's home.
+    auto on_a = actor::blocking_request<caf::ok_atom>(sys, a_registrar, 2s, caf::put_atom::value,
+                                                      name);
+    REQUIRE_MESSAGE(on_a, why(on_a));
+    // Once a and b are down for the majority, c's side gives the name again.
+    auto deadline = std::chrono::steady_clock::now() + 15s;
+    caf::expected<caf::ok_atom> on_c{caf::sec::request_timeout};
+    while (!on_c && std::chrono::steady_clock::now() < deadline) {
+      on_c = actor::blocking_request<caf::ok_atom>(sys, c_registrar, 4s, caf::put_atom::value,
+                                                   name);
+      if (!on_c)
+        std::this_thread::sleep_for(100ms); // the home is still a, out of reach
+    }
+    REQUIRE_MESSAGE(on_c, why(on_c));
+    cut.heal();
+  }
+  // Healed: every node names a's worker, and c's worker lost the name.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  for (auto n : {"a", "b", "c", "d", "e"}) {
+    for (;;) {
+      auto holder = actor::blocking_request<std::string>(sys, registrar(n), 2s,
+                                                         caf::get_atom::value, name);
+      if (holder && *holder == "a")
+        break;
+      if (std::chrono::steady_clock::now() > deadline)
+        FAIL(n << " names " << (holder ? *holder : why(holder)) << " as the holder");
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  // (Workers of refused attempts on c exit with user_shutdown.)
+  auto conflicts = [&] {
+    event_log log{dir};
+    return std::count_if(log.events.begin(), log.events.end(), [](auto& e) {
+      return e.kind == "name_lost" && e.reason.find("name_conflict") != std::string::npos;
+    });
+  };
+  for (auto until = std::chrono::steady_clock::now() + 10s;
+       conflicts() == 0 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(50ms);
+  event_log log{dir};
+  CHECK(conflicts() == 1);
+  CHECK(std::none_of(log.events.begin(), log.events.end(), [](auto& e) {
+    return e.kind == "name_lost" && e.node != "c";
+  }));
 }

@@ -1,9 +1,14 @@
 // singleton-test-node: a cluster node that runs the activator "importer"
-// for the multi-process tests. Every event the activator gets is written to
-// a ledger, `<event> <monotonic ns> <node> <pid> <reason>` in
-// `$RV_LEDGER_DIR/<node>-<pid>.log`, so that tests can check that only the
-// leader acted and never two at once. The leader's timer fires every
-// `$RV_TIMER_MS` ms (default 50).
+// and the global registry for the multi-process tests. Every event the
+// activator gets is written to a ledger, `<event> <monotonic ns> <node>
+// <pid> <reason>` in `$RV_LEDGER_DIR/<node>-<pid>.log`, so that tests can
+// check that only the leader acted and never two at once. The leader's
+// timer fires every `$RV_TIMER_MS` ms (default 50).
+//
+// The actor "test.registrar" takes `(caf::put_atom, name)`: it registers a
+// new local worker under `name`; a worker that exits writes `name_lost <ns>
+// <node> <pid> <name>: <reason>`. `(caf::get_atom, name)` answers the node
+// of the holder this node knows ("" if none).
 
 #include <chrono>
 #include <cstdio>
@@ -14,6 +19,7 @@
 
 #include "ringvisor/actor/all.hpp"
 #include "ringvisor/cluster/agent.hpp"
+#include "ringvisor/cluster/registry.hpp"
 #include "ringvisor/cluster/singleton.hpp"
 
 #include <unistd.h>
@@ -60,6 +66,35 @@ private:
 };
 // [example]
 
+// Registers workers of this node on request (blocking calls: a thread of its own).
+caf::behavior registrar(caf::event_based_actor* self, cluster::name_registry reg,
+                        std::FILE* out, std::string node) {
+  return {
+    [=](caf::put_atom, const std::string& name) -> caf::result<caf::ok_atom> {
+      auto worker = self->system().spawn([](caf::event_based_actor*) -> caf::behavior {
+        return {[](int32_t x) { return x; }};
+      });
+      worker->attach_functor([=](const caf::error& reason) {
+        auto line = fmt::format("name_lost {} {} {} {}: {}\n", now_ns(), node, ::getpid(), name,
+                                actor::render(reason));
+        std::fputs(line.c_str(), out);
+        std::fflush(out);
+      });
+      if (auto err = reg.register_name(name, worker)) {
+        caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
+        return err;
+      }
+      return caf::ok_atom::value;
+    },
+    [=](caf::get_atom, const std::string& name) {
+      for (auto& x : reg.names())
+        if (x.name == name)
+          return x.node;
+      return std::string{};
+    },
+  };
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -91,6 +126,14 @@ int main(int argc, char** argv) {
     std::cerr << "singleton-test-node: " << actor::render(act.error()) << '\n';
     return EXIT_FAILURE;
   }
+  auto reg = cluster::name_registry::start(n, agent);
+  if (!reg) {
+    std::cerr << "singleton-test-node: " << actor::render(reg.error()) << '\n';
+    return EXIT_FAILURE;
+  }
+  auto reg_hdl = n.system().spawn<caf::detached>(registrar, *reg, ledger, cfg.name);
+  caf::anon_send(n.directory(), caf::put_atom::value, std::string{"test.registrar"}, reg_hdl);
+  n.adopt(reg_hdl);
   std::cout << "listening " << n.identity().endpoint() << std::endl;
   actor::node::await_signal();
   n.shutdown(); // the activator's `shutdown` line is the last (each line is flushed)
