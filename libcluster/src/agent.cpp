@@ -69,6 +69,7 @@ struct agent_state {
   caf::timespan heartbeat_interval{0};
   caf::timespan suspect_after{0};
   clock::time_point last_tick = clock::now(); // of the heartbeat timer
+  clock::time_point no_lease_until;           // after a pause
   bool skipped_tick = false;                  // the last tick judged nobody
   membership view;
   std::map<std::string, peer_info> peers; // member name -> linked peer
@@ -440,6 +441,12 @@ public:
     // that it is cut off, or it would never report `split`.
     bool starved = now - st_.last_tick > 2 * st_.heartbeat_interval && !st_.skipped_tick;
     st_.skipped_tick = starved;
+    // Paused longer than a peer waits before suspecting us (SIGSTOP, a
+    // stalled VM): the others may have declared us down, and what we read
+    // now (their queued pings) tells nothing about when it was sent. No
+    // lease until we heard the news.
+    if (now - st_.last_tick > st_.suspect_after)
+      st_.no_lease_until = now + st_.suspect_after + 2 * st_.heartbeat_interval;
     st_.last_tick = now;
     bool suspected = false;
     for (auto& [name, peer] : st_.peers) {
@@ -463,7 +470,8 @@ public:
   // such as being declared down.
   bool lease() const {
     auto now = clock::now();
-    if (st_.status != cluster_status::up || now - st_.last_tick > 2 * st_.heartbeat_interval)
+    if (st_.status != cluster_status::up || now - st_.last_tick > 2 * st_.heartbeat_interval
+        || now < st_.no_lease_until)
       return false;
     size_t counted = 0;
     size_t heard = 0;

@@ -59,10 +59,10 @@ namespace ringvisor::cluster {
 /// - multicall, call and multicast: see `calls.hpp`;
 /// - `(caf::get_atom, lease_atom)` -> `bool`: whether this node may act for
 ///   the cluster now (what a singleton leader asks before it acts): `up`,
-///   its heartbeat timer on time, and a majority of the counted members
-///   (itself included) heard from within `suspect-after`. The request waits
-///   behind what arrived before it, so a node resumed after a pause learns
-///   of its own down first;
+///   its heartbeat timer on time, not paused for longer than `suspect-after`
+///   within the last `suspect-after` + 2 heartbeats (the others may have
+///   declared it down meanwhile), and a majority of the counted members
+///   (itself included) heard from within `suspect-after`;
 /// - `(await_up_atom)` -> `caf::ok_atom` once the cluster is up; bound it
 ///   with the request's timeout;
 /// - `(subscribe_atom, caf::actor listener)`: the listener receives
