@@ -122,7 +122,7 @@ TEST_CASE("names die with their node, and a node that joins learns the names") {
   workers.clear(); // a's are adopted: a stops them
 }
 
-TEST_CASE("a service pool's oldest member leads; the next leads when it dies") {
+TEST_CASE("a service pool's oldest member leads, and the next when it dies") {
   registry_node a{"a", {}};
   registry_node b{"b", {a.node.endpoint()}};
   registry_node c{"c", {a.node.endpoint()}};
