@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
 #include "ringvisor/actor/blocking.hpp"
+#include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/calls.hpp"
@@ -22,6 +24,8 @@ using release_atom = caf::atom_constant<caf::atom("rv_release")>;
 using acquire_atom = caf::atom_constant<caf::atom("rv_acquire")>;
 using timer_atom = caf::atom_constant<caf::atom("rv_stimer")>;
 using dead_atom = caf::atom_constant<caf::atom("rv_sdead")>;
+using present_atom = caf::atom_constant<caf::atom("rv_present")>;
+using roll_call_atom = caf::atom_constant<caf::atom("rv_roll")>;
 
 using clock_type = std::chrono::steady_clock;
 
@@ -83,13 +87,15 @@ private:
     impl_->event(kind, reason);
   }
 
-  // Runs `fn` if the agent grants the lease now, else `otherwise`.
+  // Runs `fn` if the agent grants the lease now and the role did not change
+  // meanwhile, else `otherwise`.
   template <class F, class G>
   void with_lease(F fn, G otherwise) {
+    auto gen = generation_;
     request(agent_, ask_timeout, caf::get_atom::value, lease_atom::value)
       .then(
-        [this, fn, otherwise](bool granted) mutable {
-          if (granted && role_ == role::leader)
+        [this, gen, fn, otherwise](bool granted) mutable {
+          if (granted && gen == generation_)
             fn();
           else
             otherwise();
@@ -125,15 +131,61 @@ private:
         step_down("this node was declared down");
       incarnation_ = me->incarnation;
     }
+    if (changed) {
+      change_pending_ = role_ == role::leader;
+      roll_call();
+    }
     evaluate();
-    if (changed && role_ == role::leader)
-      with_lease([this] { tell(activator_event::cluster_change, "members: " + members_text()); },
-                 [] {});
   }
 
   void on_status(cluster_status now) {
     status_ = now;
     evaluate();
+    if (now == cluster_status::up)
+      tell_change();
+  }
+
+  // The leader hears of a membership change once the views agree again
+  // (the agent is `rehashing` meanwhile and grants no lease).
+  void tell_change() {
+    if (!change_pending_ || role_ != role::leader)
+      return;
+    with_lease(
+      [this] {
+        if (!change_pending_ || role_ != role::leader)
+          return;
+        change_pending_ = false;
+        tell(activator_event::cluster_change, "members: " + members_text());
+      },
+      [] {});
+  }
+
+  // Asks every up member whether it runs this activator: only those may lead.
+  void roll_call() {
+    auto round = ++roll_round_;
+    request(agent_, ask_timeout + std::chrono::seconds{1}, multicall_atom::value, dir_name_,
+            caf::make_message(present_atom::value), caf::timespan{ask_timeout})
+      .then(
+        [this, round](std::vector<node_reply>& replies) {
+          if (round != roll_round_)
+            return;
+          std::set<std::string> present{self_name_};
+          bool complete = true;
+          for (auto& r : replies) {
+            if (!r.error)
+              present.insert(r.node);
+            else if (r.error != actor::errc::not_registered)
+              complete = false; // no answer: ask again
+          }
+          candidates_ = std::move(present);
+          rolled_ = true;
+          if (!complete || candidates_.size() < up_names(view_).size())
+            delayed_send(this, std::chrono::seconds{1}, roll_call_atom::value, round);
+          evaluate();
+        },
+        [this, round](caf::error&) {
+          delayed_send(this, retry_after, roll_call_atom::value, round);
+        });
   }
 
   std::vector<member> up_members() const {
@@ -141,6 +193,15 @@ private:
     for (auto& m : view_)
       if (m.status == member_status::up)
         result.push_back(m);
+    return result;
+  }
+
+  // The up members that run this activator (as the last roll call found).
+  std::vector<member> up_candidates() const {
+    auto result = up_members();
+    result.erase(std::remove_if(result.begin(), result.end(),
+                                [this](auto& m) { return candidates_.count(m.name) == 0; }),
+                 result.end());
     return result;
   }
 
@@ -164,7 +225,7 @@ private:
   void evaluate() {
     if (status_ == cluster_status::split)
       return become_split("this side lost its majority");
-    if (status_ != cluster_status::up)
+    if (status_ != cluster_status::up || !rolled_)
       return; // starting or rehashing: decide once the views agree
     auto up = up_members();
     auto validity = impl_->cluster_valid(up);
@@ -178,7 +239,8 @@ private:
       leader_.clear();
       return step_down("cluster_valid says no");
     }
-    auto first = oldest(up);
+    auto candidates = up_candidates();
+    auto first = oldest(candidates); // points into candidates
     leader_ = first ? first->name : std::string{};
     if (leader_ != self_name_)
       return step_down(leader_ + " is the oldest up member");
@@ -235,11 +297,19 @@ private:
         [this, gen](std::vector<node_reply>& replies) {
           if (gen != generation_ || role_ != role::acquiring)
             return;
-          auto all = std::all_of(replies.begin(), replies.end(), [](auto& r) {
-            return !r.error && r.reply.template match_elements<caf::ok_atom>();
+          // Every up member let go, or runs no activator at all.
+          std::vector<std::string> answered;
+          auto all = std::all_of(replies.begin(), replies.end(), [&answered](auto& r) {
+            answered.push_back(r.node);
+            return r.error ? r.error == actor::errc::not_registered
+                           : r.reply.template match_elements<caf::ok_atom>();
           });
-          if (all && replies.size() == up_members().size())
-            return become_leader();
+          std::sort(answered.begin(), answered.end());
+          if (all && answered == up_names(view_))
+            return with_lease([this] { become_leader(); },
+                              [this, gen] {
+                                delayed_send(this, retry_after, acquire_atom::value, gen);
+                              });
           delayed_send(this, retry_after, acquire_atom::value, gen);
         },
         [this, gen](caf::error&) { delayed_send(this, retry_after, acquire_atom::value, gen); });
@@ -253,6 +323,8 @@ private:
 
   void become_leader() {
     role_ = role::leader;
+    ++generation_;
+    change_pending_ = false;
     tell(activator_event::now_leader, "the oldest up member (" + members_text() + ")");
     arm_timer();
     auto pending = std::move(pending_);
@@ -287,14 +359,20 @@ private:
     with_lease(
       [this] {
         tell(activator_event::timer, "next_timer_in");
+        tell_change();
         arm_timer();
       },
-      [this, gen] { delayed_send(this, retry_after, timer_atom::value, gen); });
+      [this, gen] {
+        if (gen == generation_)
+          delayed_send(this, retry_after, timer_atom::value, gen);
+      });
   }
 
   void deliver_trigger(const std::string& reason, caf::response_promise rp) {
     with_lease(
       [this, reason, rp]() mutable {
+        if (role_ != role::leader)
+          return rp.deliver(make_error(errc::no_leader, name_, self_name_ + " let go"));
         tell(activator_event::trigger, reason);
         rp.deliver(caf::ok_atom::value);
       },
@@ -336,7 +414,11 @@ private:
   std::vector<member> view_;
   cluster_status status_ = cluster_status::starting;
   role role_ = role::follower;
-  std::string leader_; // the oldest up member by our view
+  std::string leader_; // the oldest up candidate by our view
+  std::set<std::string> candidates_; // members that run this activator
+  bool rolled_ = false;              // candidates_ is known
+  uint64_t roll_round_ = 0;
+  bool change_pending_ = false;      // a cluster_change to tell
   uint64_t incarnation_ = 0; // ours, as the view shows it
   uint64_t generation_ = 0; // bumped on every role change; stale timers and retries drop
   std::map<std::string, clock_type::time_point> fences_; // "name/incarnation"
@@ -347,8 +429,6 @@ caf::behavior activator_actor::make_behavior() {
   impl_->init();
   send(agent_, subscribe_atom::value, caf::actor{this});
   set_exit_handler([this](caf::exit_msg& msg) {
-    if (role_ == role::leader)
-      ++generation_;
     fail_pending("the activator stops");
     tell(activator_event::shutdown, "this node stops");
     quit(msg.reason);
@@ -360,6 +440,11 @@ caf::behavior activator_actor::make_behavior() {
     },
     [this](release_atom, const std::string& who) { return on_release(who); },
     [this](acquire_atom, uint64_t gen) { on_acquire(gen); },
+    [](present_atom) { return caf::ok_atom::value; },
+    [this](roll_call_atom, uint64_t round) {
+      if (round == roll_round_)
+        roll_call();
+    },
     [this](timer_atom, uint64_t gen) { on_timer(gen); },
     [this](dead_atom, const std::string& key) {
       fences_.erase(key);

@@ -5,6 +5,8 @@
 // check that only the leader acted and never two at once. The leader's
 // timer fires every `$RV_TIMER_MS` ms (default 50).
 //
+// With RV_NO_ACTIVATOR set, the node runs no activator.
+//
 // The actor "test.registrar" takes `(caf::put_atom, name)`: it registers a
 // new local worker under `name`; a worker that exits writes `name_lost <ns>
 // <node> <pid> <name>: <reason>`. `(caf::get_atom, name)` answers the node
@@ -119,12 +121,14 @@ int main(int argc, char** argv) {
   }
   auto& n = **node;
   auto agent = cluster::start_agent(n);
-  auto act = cluster::start_activator(
-    n, agent, "importer",
-    std::make_unique<ledger_activator>(ledger, cfg.name, std::chrono::milliseconds{ms}));
-  if (!act) {
-    std::cerr << "singleton-test-node: " << actor::render(act.error()) << '\n';
-    return EXIT_FAILURE;
+  if (!std::getenv("RV_NO_ACTIVATOR")) { // a member that does not take part
+    auto act = cluster::start_activator(
+      n, agent, "importer",
+      std::make_unique<ledger_activator>(ledger, cfg.name, std::chrono::milliseconds{ms}));
+    if (!act) {
+      std::cerr << "singleton-test-node: " << actor::render(act.error()) << '\n';
+      return EXIT_FAILURE;
+    }
   }
   auto reg = cluster::name_registry::start(n, agent);
   if (!reg) {
