@@ -194,6 +194,8 @@ std::string to_string(errc x) {
       return "name_conflict";
     case errc::split_off:
       return "split_off";
+    case errc::not_ready:
+      return "not_ready";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -96,18 +98,41 @@ public:
 
   caf::behavior make_behavior() override {
     send(agent_, subscribe_atom::value, caf::actor{this});
-    set_down_handler([this](caf::down_msg& dm) { on_down(dm.source); });
+    set_down_handler([this](caf::down_msg& dm) {
+      // A dropped link says nothing about the actor: its node may be fine.
+      // Watch it again at the next view; if the node goes, so do its names.
+      if (dm.reason == caf::exit_reason::remote_link_unreachable)
+        held_.erase(dm.source);
+      else
+        on_down(dm.source);
+    });
     return {
       [this](view_atom, std::vector<member>& view) { on_view(view); },
-      [this](status_atom, cluster_status, cluster_status now, std::vector<member>&) {
+      [this](status_atom, cluster_status before, cluster_status now, std::vector<member>&) {
         status_ = now;
+        // Back from a split: the other side may have names we never saw
+        // (they pull ours when they see our new incarnation).
+        if (before == cluster_status::split && now != cluster_status::split)
+          for (auto& [name, inc] : up_)
+            if (name != self_name_)
+              pull(name);
       },
       [this](rg_register_atom, std::string& name, caf::actor& x) {
         return on_register(std::move(name), std::move(x));
       },
       [this](rg_unregister_atom, const std::string& name) { return on_unregister(name); },
-      [this](rg_claim_atom, registered_name& x) { return on_claim(std::move(x)); },
-      [this](rg_release_atom, const std::string& name) { return on_release(name); },
+      [this](rg_claim_atom, registered_name& x) -> caf::result<registered_name> {
+        auto granted = claim(std::move(x));
+        if (!granted)
+          return std::move(granted.error());
+        return std::move(*granted);
+      },
+      [this](rg_release_atom, const std::string& name) -> caf::result<uint64_t> {
+        auto epoch = release(name);
+        if (!epoch)
+          return std::move(epoch.error());
+        return *epoch;
+      },
       [this](rg_set_atom, registered_name& x) { merge(std::move(x)); },
       [this](rg_del_atom, const std::string& name, uint64_t epoch) {
         table_->erase_if(name, [epoch](auto& x) { return x.epoch == epoch; });
@@ -131,37 +156,75 @@ public:
 private:
   // -- requests of this node's callers
 
-  caf::response_promise on_register(std::string name, caf::actor x) {
-    auto rp = make_response_promise();
+  // Asks the name's home; once it agreed, this node's table holds the name
+  // before the caller hears back (read your writes).
+  caf::result<registered_name> on_register(std::string name, caf::actor x) {
     if (status_ == cluster_status::split)
-      rp.deliver(make_error(errc::split_off, name));
-    else if (auto held = table_->find(name); held && held != x)
-      rp.deliver(actor::make_error(actor::errc::name_taken, name));
-    else
-      to_home(rp, name, caf::make_message(rg_claim_atom::value,
-                                          registered_name{name, std::move(x), self_name_, 0}));
+      return make_error(errc::split_off, name);
+    if (auto held = table_->find(name); held && held != x)
+      return actor::make_error(actor::errc::name_taken, name);
+    registered_name entry{name, std::move(x), self_name_, 0};
+    auto home = home_of(name);
+    if (!home)
+      return std::move(home.error());
+    if (home->empty()) {
+      auto granted = claim(std::move(entry));
+      if (!granted)
+        return std::move(granted.error());
+      return std::move(*granted);
+    }
+    auto hdl = home_actor(*home);
+    if (!hdl)
+      return make_error(errc::not_ready, name, "this node does not know " + *home + " yet");
+    auto rp = make_response_promise<registered_name>();
+    request(*hdl, call_timeout, rg_claim_atom::value, std::move(entry))
+      .then(
+        [this, rp](registered_name& granted) mutable {
+          merge(granted);
+          rp.deliver(std::move(granted));
+        },
+        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
     return rp;
   }
 
-  caf::response_promise on_unregister(const std::string& name) {
-    auto rp = make_response_promise();
-    to_home(rp, name, caf::make_message(rg_release_atom::value, name));
+  caf::result<caf::ok_atom> on_unregister(const std::string& name) {
+    auto home = home_of(name);
+    if (!home)
+      return std::move(home.error());
+    if (home->empty()) {
+      auto epoch = release(name);
+      if (!epoch)
+        return std::move(epoch.error());
+      return caf::ok_atom::value;
+    }
+    auto hdl = home_actor(*home);
+    if (!hdl)
+      return make_error(errc::not_ready, name, "this node does not know " + *home + " yet");
+    auto rp = make_response_promise<caf::ok_atom>();
+    request(*hdl, call_timeout, rg_release_atom::value, name)
+      .then(
+        [this, rp, name](uint64_t epoch) mutable {
+          table_->erase_if(name, [epoch](auto& x) { return x.epoch == epoch; });
+          rp.deliver(caf::ok_atom::value);
+        },
+        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
     return rp;
   }
 
-  // Sends `msg` to the registry at the home of `name` (maybe this one); the
-  // reply goes straight to our caller.
-  void to_home(caf::response_promise& rp, const std::string& name, caf::message msg) {
+  // The home of `name`: "" if this node, else the home's name.
+  caf::expected<std::string> home_of(const std::string& name) const {
     auto home = ring_.whois(name);
     if (!home)
-      rp.deliver(make_error(errc::empty_ring, "no up member holds names yet"));
-    else if (*home == self_name_)
-      rp.delegate(caf::actor{this}, std::move(msg));
-    else if (auto i = peers_.find(std::string{*home}); i != peers_.end())
-      rp.delegate(i->second, std::move(msg));
-    else
-      rp.delegate(agent_, call_atom::value, std::string{*home}, dir_name, std::move(msg),
-                  caf::timespan{call_timeout});
+      return make_error(errc::empty_ring, "no up member holds names yet");
+    return *home == self_name_ ? std::string{} : std::string{*home};
+  }
+
+  // The registry of `node`, or the agent (which forwards a call to it) if
+  // we do not know it yet.
+  std::optional<caf::actor> home_actor(const std::string& node) {
+    if (auto i = peers_.find(node); i != peers_.end())
+      return i->second;
+    return std::nullopt;
   }
 
   // Tells every other registry; straight to those whose handle we have,
@@ -177,13 +240,17 @@ private:
 
   // -- the home of a name
 
-  caf::result<registered_name> on_claim(registered_name x) {
+  // Grants a name, if it is free. A home that is still learning the names
+  // (it just joined, a pull is out) cannot know that, and says so.
+  caf::expected<registered_name> claim(registered_name x) {
     if (status_ == cluster_status::split)
       return make_error(errc::split_off, x.name);
+    if (status_ != cluster_status::up || pulls_out_ > 0 || !ring_.mine(x.name, self_name_))
+      return make_error(errc::not_ready, x.name, "the name's home is still learning the names");
     {
       std::shared_lock<std::shared_mutex> guard{table_->mtx};
       if (auto i = table_->names.find(x.name); i != table_->names.end())
-        return i->second.actor == x.actor ? caf::result<registered_name>{i->second}
+        return i->second.actor == x.actor ? caf::expected<registered_name>{i->second}
                                           : actor::make_error(actor::errc::name_taken, x.name);
     }
     x.epoch = last_epoch_ = std::max(now_us(), last_epoch_ + 1);
@@ -193,16 +260,18 @@ private:
     return x;
   }
 
-  caf::result<caf::ok_atom> on_release(const std::string& name) {
-    uint64_t epoch = 0;
-    auto erased = table_->erase_if(name, [&epoch](auto& x) {
-      epoch = x.epoch;
+  // Takes a name away; returns the epoch of the registration it ended.
+  caf::expected<uint64_t> release(const std::string& name) {
+    registered_name gone;
+    auto erased = table_->erase_if(name, [&gone](auto& x) {
+      gone = x;
       return true;
     });
     if (!erased)
       return actor::make_error(actor::errc::not_registered, name);
-    broadcast(caf::make_message(rg_del_atom::value, name, epoch));
-    return caf::ok_atom::value;
+    unwatch(gone);
+    broadcast(caf::make_message(rg_del_atom::value, name, gone.epoch));
+    return gone.epoch;
   }
 
   void watch(const registered_name& x) {
@@ -211,6 +280,24 @@ private:
       monitor(x.actor);
     if (std::find(names.begin(), names.end(), x.name) == names.end())
       names.push_back(x.name);
+  }
+
+  void unwatch(const registered_name& x) {
+    auto i = held_.find(x.actor.address());
+    if (i == held_.end())
+      return;
+    auto& names = i->second;
+    names.erase(std::remove(names.begin(), names.end(), x.name), names.end());
+    if (names.empty()) {
+      demonitor(x.actor);
+      held_.erase(i);
+    }
+  }
+
+  bool watched(const registered_name& x) const {
+    auto i = held_.find(x.actor.address());
+    return i != held_.end()
+           && std::find(i->second.begin(), i->second.end(), x.name) != i->second.end();
   }
 
   // A watched actor died (or its node's link dropped): its names go.
@@ -293,7 +380,7 @@ private:
     {
       std::shared_lock<std::shared_mutex> guard{table_->mtx};
       for (auto& [name, x] : table_->names)
-        if (ring_.mine(name, self_name_) && !held_.count(x.actor.address()))
+        if (ring_.mine(name, self_name_) && !watched(x))
           mine.push_back(x);
     }
     for (auto& x : mine)
@@ -313,10 +400,12 @@ private:
               else // its registry may not be up yet: ask again
                 delayed_send(this, std::chrono::milliseconds{500}, rg_pull_atom::value, node);
             });
+    ++pulls_out_;
     request(agent_, call_timeout + std::chrono::seconds{1}, call_atom::value, node, dir_name,
             caf::make_message(rg_all_atom::value), caf::timespan{call_timeout})
-      .then([](caf::ok_atom) {},
+      .then([this](caf::ok_atom) { --pulls_out_; },
             [this, node](caf::error& err) {
+              --pulls_out_;
               auto reply = untyped_reply(err);
               if (!reply || !reply->match_elements<std::vector<registered_name>>()) {
                 log::debug("registry_pull_failed",
@@ -337,6 +426,7 @@ private:
   uint64_t last_epoch_ = 0;
   std::unordered_map<caf::actor_addr, std::vector<std::string>> held_; // watched actors
   std::map<std::string, caf::actor> peers_; // other up members' registries
+  size_t pulls_out_ = 0;                     // names asked of peers, not yet here
 };
 
 } // namespace
@@ -363,23 +453,34 @@ caf::expected<name_registry> name_registry::start(actor::node& node, const caf::
   return name_registry{node.system(), hdl, std::move(table)};
 }
 
+namespace {
+
+// Asks the registry, again while it answers `not_ready` (it is learning the
+// names, or the home changes hands), until `timeout`.
+template <class T, class... Ts>
+caf::error ask_registry(caf::actor_system& sys, const caf::actor& reg, caf::timespan timeout,
+                        Ts&&... xs) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    auto reply = actor::blocking_request<T>(sys, reg, std::max<caf::timespan>(left, {}), xs...);
+    if (reply)
+      return caf::none;
+    if (reply.error() != errc::not_ready || std::chrono::steady_clock::now() >= deadline)
+      return std::move(reply.error());
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+}
+
+} // namespace
+
 caf::error name_registry::register_name(const std::string& name, const caf::actor& x,
                                         caf::timespan timeout) const {
-  auto entry = actor::blocking_request<registered_name>(*sys_, actor_, timeout,
-                                                        rg_register_atom::value, name, x);
-  if (!entry)
-    return std::move(entry.error());
-  table_->put(*entry); // read your writes: the home's broadcast may still travel
-  return caf::none;
+  return ask_registry<registered_name>(*sys_, actor_, timeout, rg_register_atom::value, name, x);
 }
 
 caf::error name_registry::unregister(const std::string& name, caf::timespan timeout) const {
-  auto ok = actor::blocking_request<caf::ok_atom>(*sys_, actor_, timeout,
-                                                  rg_unregister_atom::value, name);
-  if (!ok)
-    return std::move(ok.error());
-  table_->erase_if(name, [](auto&) { return true; });
-  return caf::none;
+  return ask_registry<caf::ok_atom>(*sys_, actor_, timeout, rg_unregister_atom::value, name);
 }
 
 caf::actor name_registry::whereis(const std::string& name) const {

@@ -344,6 +344,10 @@ TEST_CASE_FIXTURE(singleton_fixture, "two holders of a name meet when a partitio
         std::this_thread::sleep_for(100ms); // the home is still a, out of reach
     }
     REQUIRE_MESSAGE(on_c, why(on_c));
+    // A name only the majority knows: the minority must learn it after the heal.
+    auto other = actor::blocking_request<caf::ok_atom>(sys, c_registrar, 4s, caf::put_atom::value,
+                                                       std::string{"majority-only"});
+    REQUIRE_MESSAGE(other, why(other));
     cut.heal();
   }
   // Healed: every node names a's worker, and c's worker lost the name.
@@ -356,6 +360,18 @@ TEST_CASE_FIXTURE(singleton_fixture, "two holders of a name meet when a partitio
         break;
       if (std::chrono::steady_clock::now() > deadline)
         FAIL(n << " names " << (holder ? *holder : why(holder)) << " as the holder");
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  for (auto n : {"a", "b"}) {
+    for (;;) {
+      auto holder = actor::blocking_request<std::string>(sys, registrar(n), 2s,
+                                                         caf::get_atom::value,
+                                                         std::string{"majority-only"});
+      if (holder && *holder == "c")
+        break;
+      if (std::chrono::steady_clock::now() > deadline)
+        FAIL(n << " never learnt the majority's name");
       std::this_thread::sleep_for(50ms);
     }
   }

@@ -31,6 +31,8 @@ enum class errc : uint8_t {
   name_conflict,
   /// This side of the cluster lost its majority and takes no new names.
   split_off,
+  /// Not ready yet (a registry still learning the names): try again.
+  not_ready,
 };
 
 /// CAF error category of `errc`.
