@@ -5,13 +5,15 @@
 // leader, on its timer and on `trigger`, makes the ring's child list match
 // the table: rows added start, rows removed stop.
 //
-// Run (each node, one shared database file):
+// Run (each node, one shared database file that has the table):
+//   sqlite3 /tmp/jobs.db "create table jobs (id text primary key, path text)"
 //   ringvisor-job-runner --ringvisor.name=a --ringvisor.port=4920 --jobs.db=/tmp/jobs.db
 //   ringvisor-job-runner --ringvisor.name=b '--ringvisor.seeds=["127.0.0.1:4920"]' --jobs.db=...
 //   sqlite3 /tmp/jobs.db "insert into jobs values ('orders', '/data/orders.csv')"
 //
 // Prints `listening <host:port>`; stops in order on SIGINT or SIGTERM.
 
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -87,17 +89,14 @@ caf::expected<std::map<std::string, std::string>> read_jobs(const std::string& p
     sqlite3_close_v2(db);
     return err;
   };
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr)
-      != SQLITE_OK)
-    return fail("cannot open");
+  // Read-only, and the table must exist: a mistyped path must not look
+  // like an empty table, or the leader would stop every job.
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
+    return fail("cannot open (create it with the table jobs first)");
   sqlite3_busy_timeout(db, 1000);
-  if (sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, path TEXT)",
-                   nullptr, nullptr, nullptr)
-      != SQLITE_OK)
-    return fail("cannot create the table jobs");
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db, "SELECT id, path FROM jobs", -1, &stmt, nullptr) != SQLITE_OK)
-    return fail("cannot read the table jobs");
+    return fail("no table jobs(id TEXT PRIMARY KEY, path TEXT)");
   std::map<std::string, std::string> rows;
   int rc;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -128,7 +127,17 @@ public:
     // nop
   }
 
+  /// Whether this node leads: a sync runs only then (one queued while the
+  /// node led does nothing once it no longer does).
+  std::atomic<bool> leading{false};
+
+  /// Set when a sync is asked for; syncs asked while one waits merge into it.
+  std::atomic<bool> pending{false};
+
   void sync() {
+    pending = false;
+    if (!leading)
+      return;
     auto rows = read_jobs(db_);
     if (!rows) {
       set_last(actor::render(rows.error()));
@@ -187,10 +196,9 @@ private:
 };
 
 // The activator: while this node leads, it has the table synced on every
-// timer, trigger and membership change. Only the leader asks, so two nodes
-// do not race to start or delete the same job (a sync still running when
-// the lead moves is harmless: starts of present jobs and deletes of absent
-// ones are refused).
+// timer, trigger and membership change. Only the leader syncs: a node that
+// lets go stops before its next sync (one already running finishes; its
+// starts of present jobs and deletes of absent ones are refused).
 class job_runner : public cluster::activator {
 public:
   job_runner(caf::actor_system& sys, caf::actor directory, std::string db, caf::timespan every)
@@ -207,9 +215,22 @@ public:
 
   void event(cluster::activator_event kind, const std::string&) override {
     using ev = cluster::activator_event;
-    if (kind == ev::now_leader || kind == ev::timer || kind == ev::trigger
-        || kind == ev::cluster_change)
-      caf::anon_send(worker_, sync_atom::value);
+    switch (kind) {
+      case ev::now_leader:
+        syncer_->leading = true;
+        request_sync();
+        break;
+      case ev::timer:
+      case ev::trigger:
+      case ev::cluster_change:
+        request_sync();
+        break;
+      case ev::now_follower:
+      case ev::cluster_split:
+      case ev::shutdown:
+        syncer_->leading = false;
+        break;
+    }
   }
 
   std::optional<caf::timespan> next_timer_in() override {
@@ -221,6 +242,11 @@ public:
   }
 
 private:
+  void request_sync() {
+    if (!syncer_->pending.exchange(true))
+      caf::anon_send(worker_, sync_atom::value);
+  }
+
   std::shared_ptr<table_syncer> syncer_;
   caf::actor worker_;
   caf::timespan every_;

@@ -135,7 +135,9 @@ TEST_CASE_FIXTURE(runner_fixture, "jobs keep their progress when their node leav
     if (child.where.node == "c")
       on_c = child.id;
   REQUIRE(!on_c.empty());
-  std::this_thread::sleep_for(100ms); // some records
+  // Some records: ~50 at one every 10 ms, more than a restarted job could
+  // count between the leave and the second read.
+  std::this_thread::sleep_for(500ms);
   auto before = supervision::ring::call(kit.probe().system(), sup, on_c,
                                         caf::make_message(caf::get_atom::value), 3s);
   REQUIRE(before);

@@ -21,8 +21,9 @@ struct registered_name {
   caf::actor actor;
   /// The member the actor runs on (the one that registered it).
   std::string node;
-  /// When it was registered: a hybrid logical clock in microseconds. On a
-  /// conflict after a partition heals, the older registration wins.
+  /// When it was registered: the home's wall clock in microseconds, never
+  /// below the home's last epoch. On a conflict after a partition heals, the
+  /// older registration wins (then the lower node name).
   uint64_t epoch = 0;
 };
 

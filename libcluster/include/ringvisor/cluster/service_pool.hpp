@@ -18,7 +18,7 @@ namespace ringvisor::cluster {
 /// A group of equivalent services on many nodes, the longest-running of
 /// which leads (the ServicePoolLeader demo), as a thin layer over the
 /// registry: each member holds the name `pool/<group>/<node>`, and the
-/// oldest registration leads. When the leader's actor or node dies its name
+/// oldest registration (by its epoch) leads. When the leader's actor or node dies its name
 /// goes, and the next oldest leads.
 ///
 /// Example:

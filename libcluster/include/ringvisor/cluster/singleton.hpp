@@ -82,9 +82,9 @@ RINGVISOR_CLUSTER_EXPORT std::string activator_name(const std::string& name);
 /// before its successor's `now_leader`).
 ///
 /// The leader is the oldest up member (lowest incarnation, that is the
-/// longest-running process) among the nodes running this activator, as
-/// every up member computes from the same view, on a side that holds a
-/// majority. Before it says `now_leader` a node asks every other up member
+/// longest-running process) among the nodes running this activator (a roll
+/// call after every membership change tells which), as every up member
+/// computes from the same view, on a side that holds a majority. Before it says `now_leader` a node asks every other up member
 /// to release the lead, and waits until members that went down were proven
 /// dead (their port refuses connections) or the fence (suspect-after plus a
 /// heartbeat) passed, in which a cut-off leader notices its `split`; a node
