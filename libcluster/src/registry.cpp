@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
-#include <optional>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
@@ -57,8 +56,8 @@ struct name_table {
 
 namespace {
 
-using rg_register_atom = caf::atom_constant<caf::atom("rg_reg")>;
-using rg_unregister_atom = caf::atom_constant<caf::atom("rg_unreg")>;
+using rg_register_atom = register_atom;
+using rg_unregister_atom = unregister_atom;
 using rg_claim_atom = caf::atom_constant<caf::atom("rg_claim")>;
 using rg_release_atom = caf::atom_constant<caf::atom("rg_release")>;
 using rg_set_atom = caf::atom_constant<caf::atom("rg_set")>;
@@ -156,6 +155,15 @@ public:
 private:
   // -- requests of this node's callers
 
+  // Asks the registry of `node`: straight if we know it, else through the
+  // agent, which forwards the call to it.
+  auto ask_home(const std::string& node, caf::message msg) {
+    if (auto i = peers_.find(node); i != peers_.end())
+      return request(i->second, call_timeout, std::move(msg));
+    return request(agent_, call_timeout + std::chrono::seconds{1}, call_atom::value, node,
+                   dir_name, std::move(msg), caf::timespan{call_timeout});
+  }
+
   // Asks the name's home; once it agreed, this node's table holds the name
   // before the caller hears back (read your writes).
   caf::result<registered_name> on_register(std::string name, caf::actor x) {
@@ -173,11 +181,8 @@ private:
         return std::move(granted.error());
       return std::move(*granted);
     }
-    auto hdl = home_actor(*home);
-    if (!hdl)
-      return make_error(errc::not_ready, name, "this node does not know " + *home + " yet");
     auto rp = make_response_promise<registered_name>();
-    request(*hdl, call_timeout, rg_claim_atom::value, std::move(entry))
+    ask_home(*home, caf::make_message(rg_claim_atom::value, std::move(entry)))
       .then(
         [this, rp](registered_name& granted) mutable {
           merge(granted);
@@ -197,11 +202,8 @@ private:
         return std::move(epoch.error());
       return caf::ok_atom::value;
     }
-    auto hdl = home_actor(*home);
-    if (!hdl)
-      return make_error(errc::not_ready, name, "this node does not know " + *home + " yet");
     auto rp = make_response_promise<caf::ok_atom>();
-    request(*hdl, call_timeout, rg_release_atom::value, name)
+    ask_home(*home, caf::make_message(rg_release_atom::value, name))
       .then(
         [this, rp, name](uint64_t epoch) mutable {
           table_->erase_if(name, [epoch](auto& x) { return x.epoch == epoch; });
@@ -219,13 +221,6 @@ private:
     return *home == self_name_ ? std::string{} : std::string{*home};
   }
 
-  // The registry of `node`, or the agent (which forwards a call to it) if
-  // we do not know it yet.
-  std::optional<caf::actor> home_actor(const std::string& node) {
-    if (auto i = peers_.find(node); i != peers_.end())
-      return i->second;
-    return std::nullopt;
-  }
 
   // Tells every other registry; straight to those whose handle we have,
   // through the agent if we lack one (a member that just joined).

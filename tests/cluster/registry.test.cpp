@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include "cluster/cluster_fixture.hpp"
+#include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/cluster/errc.hpp"
 #include "ringvisor/cluster/registry.hpp"
@@ -76,6 +77,21 @@ TEST_CASE("a name registered on one node is found on all, taken once, and dies w
   REQUIRE(listed.size() == 1);
   CHECK(listed[0].name == "importer");
   CHECK(listed[0].node == "a");
+
+  // The message interface, for actors: the same rules.
+  auto ask = [&](const std::string& name) {
+    return actor::blocking_request<cluster::registered_name>(
+      b.node.node->system(), b.reg->handle(), 5s, cluster::register_atom::value, name, rival);
+  };
+  auto twice = ask("importer");
+  REQUIRE(!twice);
+  CHECK(twice.error() == actor::errc::name_taken);
+  auto exporter = ask("exporter");
+  REQUIRE_MESSAGE(exporter, why(exporter));
+  CHECK(exporter->name == "exporter");
+  CHECK(exporter->node == "b");
+  CHECK(exporter->epoch > 0);
+  REQUIRE(!a.reg->unregister("exporter"));
 
   REQUIRE(!c.reg->unregister("importer")); // from any node
   for (auto* n : {&a, &b, &c})

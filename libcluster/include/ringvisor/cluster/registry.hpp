@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/atom.hpp>
 #include <caf/expected.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
@@ -36,6 +37,13 @@ typename Inspector::result_type inspect(Inspector& f, registered_name& x) {
 namespace detail {
 struct name_table;
 } // namespace detail
+
+/// `(register_atom, std::string name, caf::actor x) -> registered_name`,
+/// sent to `name_registry::handle()`: what `register_name` does, for actors
+/// that keep many registrations in flight; `errc::not_ready` means ask again.
+using register_atom = caf::atom_constant<caf::atom("rg_reg")>;
+/// `(unregister_atom, std::string name) -> caf::ok_atom`.
+using unregister_atom = caf::atom_constant<caf::atom("rg_unreg")>;
 
 /// The cluster-wide name registry (Erlang's `:global`, Horde.Registry), as
 /// one node sees it. Every node keeps a full copy of the names, so
