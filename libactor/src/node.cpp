@@ -14,6 +14,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
 
 #include "ringvisor/actor/errc.hpp"
@@ -90,6 +91,13 @@ node::~node() {
 
 void node::adopt(caf::actor root) {
   adopted_.push_back(std::move(root));
+}
+
+caf::error node::register_name(const std::string& name, const caf::actor& hdl,
+                               caf::timespan timeout) {
+  auto ok = blocking_request<caf::ok_atom>(*system_, directory_, timeout, caf::put_atom::value,
+                                           name, hdl);
+  return ok ? caf::none : std::move(ok.error());
 }
 
 void node::shutdown() {

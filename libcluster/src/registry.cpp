@@ -437,12 +437,9 @@ name_registry::name_registry(caf::actor_system& sys, caf::actor hdl,
 caf::expected<name_registry> name_registry::start(actor::node& node, const caf::actor& agent) {
   auto table = std::make_shared<detail::name_table>();
   auto hdl = node.system().spawn<registry_actor>(agent, node.identity().name, table);
-  auto ok = actor::blocking_request<caf::ok_atom>(node.system(), node.directory(),
-                                                  std::chrono::seconds{5},
-                                                  caf::put_atom::value, dir_name, hdl);
-  if (!ok) {
+  if (auto err = node.register_name(dir_name, hdl)) {
     caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
-    return std::move(ok.error());
+    return err;
   }
   node.adopt(hdl);
   return name_registry{node.system(), hdl, std::move(table)};

@@ -517,12 +517,9 @@ caf::expected<caf::actor> start_activator(actor::node& node, const caf::actor& a
                                           std::string name, std::unique_ptr<activator> impl) {
   auto dir_name = activator_name(name);
   auto hdl = node.system().spawn<activator_actor>(node, agent, std::move(name), std::move(impl));
-  auto ok = actor::blocking_request<caf::ok_atom>(node.system(), node.directory(),
-                                                  std::chrono::seconds{5},
-                                                  caf::put_atom::value, dir_name, hdl);
-  if (!ok) {
+  if (auto err = node.register_name(dir_name, hdl)) {
     caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
-    return std::move(ok.error());
+    return err;
   }
   node.adopt(hdl);
   return hdl;

@@ -247,11 +247,7 @@ open_replicated_store(actor::node& node, const caf::actor& agent,
   auto name = "ringvisor.store." + opts.name;
   auto hdl = node.system().spawn(replica, origin, agent, name, opts.timeout);
   node.adopt(hdl);
-  caf::scoped_actor self{node.system()};
-  caf::error err;
-  self->request(node.directory(), opts.timeout, caf::put_atom::value, name, hdl)
-    .receive([](caf::ok_atom) {}, [&](caf::error& x) { err = std::move(x); });
-  if (err) {
+  if (auto err = node.register_name(name, hdl, opts.timeout)) {
     caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
     return err;
   }

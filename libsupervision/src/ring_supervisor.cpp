@@ -1527,12 +1527,8 @@ caf::expected<caf::actor> spawn_ring_manager(actor::node& node, const caf::actor
     return err;
   auto name = ring_supervisor_name(spec.name);
   auto hdl = node.system().spawn<ring_manager>(&node, agent, std::move(spec));
-  caf::scoped_actor self{node.system()};
-  caf::error err;
-  self->request(node.directory(), std::chrono::seconds{5}, caf::put_atom::value, name, hdl)
-    .receive([](caf::ok_atom) {}, [&](caf::error& x) { err = std::move(x); });
-  if (err) {
-    self->send_exit(hdl, caf::exit_reason::kill);
+  if (auto err = node.register_name(name, hdl)) {
+    caf::anon_send_exit(hdl, caf::exit_reason::kill);
     return err;
   }
   return hdl;

@@ -168,10 +168,12 @@ TEST_CASE("a peer that connects to a node's port finds its services in the direc
     return {[](int32_t x) { return x * 2; }};
   });
   server->adopt(doubler);
-  caf::scoped_actor srv{server->system()};
-  srv->request(server->directory(), std::chrono::seconds{5}, caf::put_atom::value,
-               std::string{"doubler"}, doubler)
-    .receive([](caf::ok_atom) {}, [](caf::error& err) { FAIL(actor::render(err)); });
+  REQUIRE(!server->register_name("doubler", doubler));
+  auto other = server->system().spawn([]() -> caf::behavior {
+    return {[](int32_t x) { return x; }};
+  });
+  CHECK(server->register_name("doubler", other) == actor::errc::name_taken);
+  caf::anon_send_exit(other, caf::exit_reason::kill);
   auto dir = actor::remote_directory(client->system(), server->identity().endpoint(),
                                     std::chrono::seconds{5});
   REQUIRE(dir);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -8,6 +9,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
+#include <caf/timespan.hpp>
 
 #include "ringvisor/actor/export.hpp"
 #include "ringvisor/actor/factory_registry.hpp"
@@ -86,6 +88,12 @@ public:
 
   /// Makes the node stop `root` on shutdown, before anything adopted earlier.
   void adopt(caf::actor root);
+
+  /// Registers `hdl` under `name` in the node directory (see `directory.hpp`),
+  /// waiting at most `timeout`; fails with `errc::name_taken` if another
+  /// live actor holds the name.
+  [[nodiscard]] caf::error register_name(const std::string& name, const caf::actor& hdl,
+                                         caf::timespan timeout = std::chrono::seconds{5});
 
   /// Stops the adopted actors newest first, each with `user_shutdown`,
   /// killing any still alive after `ringvisor.shutdown-grace`, and closes
