@@ -124,18 +124,10 @@ multicall(caf::actor_system& sys, const caf::actor& agent, const std::string& na
 caf::expected<caf::message> call(caf::actor_system& sys, const caf::actor& agent,
                                  const std::string& node, const std::string& name,
                                  caf::message msg, caf::timespan timeout) {
-  caf::expected<caf::message> result{caf::message{}};
-  caf::scoped_actor self{sys};
-  self->request(agent, timeout + std::chrono::seconds{1}, call_atom::value, node,
-                name, std::move(msg), timeout)
-    .receive([&](caf::message& boxed) { result = std::move(boxed); },
-             [&](caf::error& err) {
-               if (auto reply = untyped_reply(err))
-                 result = std::move(*reply);
-               else
-                 result = std::move(err);
-             });
-  return result;
+  // The agent's own answer is bounded by `timeout`; allow for the hops.
+  return request_any(sys, agent,
+                     caf::make_message(call_atom::value, node, name, std::move(msg), timeout),
+                     timeout + std::chrono::seconds{1});
 }
 
 void multicast(const caf::actor& agent, const std::string& name, caf::message msg) {
