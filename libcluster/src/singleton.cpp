@@ -115,10 +115,9 @@ private:
                   || i->status == member_status::down;
       if (!gone || (i != now.end() && i->status == member_status::removed))
         continue; // still there, or left in order
-      auto key = before.name + "/" + std::to_string(before.incarnation);
-      if (fences_.emplace(key, deadline).second)
-        probe_death(system(), before.endpoint, deadline, caf::actor{this},
-                    caf::make_message(dead_atom::value, key));
+      auto key = fences_.add(before, deadline);
+      probe_death(system(), before.endpoint, deadline, caf::actor{this},
+                  caf::make_message(dead_atom::value, key));
     }
     auto changed = up_names(now) != up_names(view_);
     view_ = std::move(now);
@@ -283,12 +282,8 @@ private:
       delayed_send(this, started_at_ + fence_ - now, acquire_atom::value, gen);
       return;
     }
-    for (auto i = fences_.begin(); i != fences_.end();)
-      i = i->second <= now ? fences_.erase(i) : std::next(i);
-    if (!fences_.empty()) {
-      auto first = std::min_element(fences_.begin(), fences_.end(),
-                                    [](auto& x, auto& y) { return x.second < y.second; });
-      delayed_send(this, first->second - now, acquire_atom::value, gen);
+    if (auto end = fences_.next_end(now)) {
+      delayed_send(this, *end - now, acquire_atom::value, gen);
       return;
     }
     request(agent_, ask_timeout + std::chrono::seconds{1}, multicall_atom::value, dir_name_,
@@ -421,7 +416,7 @@ private:
   bool change_pending_ = false;      // a cluster_change to tell
   uint64_t incarnation_ = 0; // ours, as the view shows it
   uint64_t generation_ = 0; // bumped on every role change; stale timers and retries drop
-  std::map<std::string, clock_type::time_point> fences_; // "name/incarnation"
+  fence_set fences_; // members that went down
   std::vector<std::pair<std::string, caf::response_promise>> pending_; // triggers
 };
 
@@ -447,7 +442,7 @@ caf::behavior activator_actor::make_behavior() {
     },
     [this](timer_atom, uint64_t gen) { on_timer(gen); },
     [this](dead_atom, const std::string& key) {
-      fences_.erase(key);
+      fences_.lift(key);
       if (role_ == role::acquiring)
         acquire();
     },

@@ -313,8 +313,7 @@ private:
     if (now != nullptr && now->incarnation == before.incarnation
         && now->status == cluster::member_status::removed)
       return; // left gracefully, after handing its children off
-    auto key = before.name + "/" + std::to_string(before.incarnation);
-    fences_[key] = clock_type::now() + fence_;
+    auto key = fences_.add(before, clock_type::now() + fence_);
     auto endpoint = before.endpoint;
     if (now != nullptr && now->incarnation != before.incarnation)
       return; // a new process holds the endpoint; only time helps
@@ -444,14 +443,10 @@ private:
       }
       return;
     }
-    for (auto i = fences_.begin(); i != fences_.end();)
-      i = i->second <= now ? fences_.erase(i) : std::next(i);
-    if (!fences_.empty()) {
-      auto first = std::min_element(fences_.begin(), fences_.end(),
-                                    [](auto& x, auto& y) { return x.second < y.second; });
+    if (auto end = fences_.next_end(now)) {
       if (!retry_pending_) {
         retry_pending_ = true;
-        delayed_send(this, first->second - now, round_atom::value);
+        delayed_send(this, *end - now, round_atom::value);
       }
       return;
     }
@@ -1283,7 +1278,7 @@ private:
   std::map<std::string, caf::actor> peers_;
   std::set<std::string> fetching_;
   std::set<std::string> leaving_;
-  std::map<std::string, clock_type::time_point> fences_; // "name/incarnation"
+  cluster::fence_set fences_; // members that went down
 
   uint64_t round_ = 0;
   bool retry_pending_ = false;
@@ -1355,7 +1350,7 @@ caf::behavior ring_manager::make_behavior() {
       place_parked();
     },
     [this](dead_atom, const std::string& key) {
-      if (fences_.erase(key) > 0) {
+      if (fences_.lift(key)) {
         log::info("ring_member_dead", {{"sup", spec_.name}, {"member", key}});
         rebalance();
       }

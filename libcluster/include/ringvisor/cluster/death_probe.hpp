@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -8,6 +10,7 @@
 #include <caf/message.hpp>
 
 #include "ringvisor/cluster/export.hpp"
+#include "ringvisor/cluster/member.hpp"
 
 namespace ringvisor::cluster {
 
@@ -25,5 +28,45 @@ RINGVISOR_CLUSTER_EXPORT bool proven_dead(const std::string& endpoint,
 RINGVISOR_CLUSTER_EXPORT void probe_death(caf::actor_system& sys, std::string endpoint,
                                           std::chrono::steady_clock::time_point until,
                                           caf::actor listener, caf::message msg);
+
+/// Members that went down with no proof of death yet: what they ran may
+/// start elsewhere only once their fence ends (a member that was only cut off
+/// notices its `split` meanwhile) or a probe proves the death.
+class fence_set {
+public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  /// Fences `m` until `end`; returns its key, "name/incarnation".
+  std::string add(const member& m, time_point end) {
+    auto key = m.name + "/" + std::to_string(m.incarnation);
+    ends_[key] = end;
+    return key;
+  }
+
+  /// Lifts the fence under `key` (its member was proven dead); returns
+  /// whether there was one.
+  bool lift(const std::string& key) {
+    return ends_.erase(key) > 0;
+  }
+
+  /// Drops the fences that ended by `now`; returns when the next one ends,
+  /// or nothing if none is left.
+  std::optional<time_point> next_end(time_point now) {
+    std::optional<time_point> result;
+    for (auto i = ends_.begin(); i != ends_.end();) {
+      if (i->second <= now) {
+        i = ends_.erase(i);
+        continue;
+      }
+      if (!result || i->second < *result)
+        result = i->second;
+      ++i;
+    }
+    return result;
+  }
+
+private:
+  std::map<std::string, time_point> ends_;
+};
 
 } // namespace ringvisor::cluster
