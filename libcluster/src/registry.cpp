@@ -75,11 +75,6 @@ uint64_t now_us() {
     duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
 }
 
-// The older registration wins; the node name breaks a tie.
-bool older(const registered_name& x, const registered_name& y) {
-  return std::tie(x.epoch, x.node) < std::tie(y.epoch, y.node);
-}
-
 class registry_actor : public caf::event_based_actor {
 public:
   registry_actor(caf::actor_config& cfg, caf::actor agent, std::string self_name,
@@ -425,6 +420,10 @@ private:
 };
 
 } // namespace
+
+bool older(const registered_name& x, const registered_name& y) {
+  return std::tie(x.epoch, x.node) < std::tie(y.epoch, y.node);
+}
 
 // -- name_registry --------------------------------------------------------------
 

@@ -25,9 +25,7 @@ std::vector<registered_name> service_pool::members() const {
   std::vector<registered_name> result;
   std::copy_if(all.begin(), all.end(), std::back_inserter(result),
                [this](auto& x) { return x.name.rfind(prefix_, 0) == 0; });
-  std::sort(result.begin(), result.end(), [](auto& x, auto& y) {
-    return std::tie(x.epoch, x.node) < std::tie(y.epoch, y.node);
-  });
+  std::sort(result.begin(), result.end(), older);
   return result;
 }
 

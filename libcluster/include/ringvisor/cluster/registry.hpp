@@ -34,6 +34,10 @@ typename Inspector::result_type inspect(Inspector& f, registered_name& x) {
            x.epoch);
 }
 
+/// Returns whether `x` was registered before `y` (the lower node name breaks
+/// a tie): the order that resolves conflicts and ranks pool members.
+RINGVISOR_CLUSTER_EXPORT bool older(const registered_name& x, const registered_name& y);
+
 namespace detail {
 struct name_table;
 } // namespace detail
