@@ -3,7 +3,8 @@
 # installed. Needs root (or sudo) only when something is missing.
 #   install-deps.sh          what the build and the demo need
 #   install-deps.sh --tests  also what the tests need: iptables (partitions),
-#                            chromium and Node.js/npm (the browser test)
+#                            chromium and npm (the browser test; npm fetches
+#                            the Node.js runtime that the test runs on)
 set -euo pipefail
 
 packages=(
@@ -14,7 +15,8 @@ packages=(
 )
 if [ "${1:-}" = "--tests" ]; then
   packages+=(iptables chromium)
-  # Node.js may come from elsewhere (NodeSource); Debian's only if none is there.
+  # Any Node.js and npm will do to run npm once (Debian's 18 does): the browser
+  # test brings its own Node.js LTS from the npm registry.
   command -v node >/dev/null || packages+=(nodejs)
   command -v npm >/dev/null || packages+=(npm)
 fi

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs the dashboard browser test: installs playwright-core (pinned in
-# package.json) into tests/browser/.npm once, then drives /usr/bin/chromium.
+# Runs the dashboard browser test: installs what package.json pins (playwright-core
+# and a Node.js LTS runtime for this machine, both from the npm registry) into
+# tests/browser/.npm once, then drives /usr/bin/chromium with that Node.js.
+# The node on the PATH (Debian's 18 will do) only runs npm for the install.
 # Usage: run.sh <ringvisor-dispatch binary> <output folder for screenshots>
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -9,17 +11,19 @@ out="$2"
 mkdir -p "$out"
 
 # Without the tools the test cannot run: ctest reports it skipped (77).
-command -v node >/dev/null || { echo "SKIPPED: node is missing: run scripts/install-deps.sh --tests"; exit 77; }
 command -v npm >/dev/null || { echo "SKIPPED: npm is missing: run scripts/install-deps.sh --tests"; exit 77; }
 [ -x /usr/bin/chromium ] || { echo "SKIPPED: /usr/bin/chromium is missing: run scripts/install-deps.sh --tests"; exit 77; }
 
 npm_dir="$here/.npm"
+node="$npm_dir/node_modules/.bin/node"
 if ! cmp -s "$here/package.json" "$npm_dir/package.json" \
-   || [ ! -d "$npm_dir/node_modules/playwright-core" ]; then
+   || [ ! -d "$npm_dir/node_modules/playwright-core" ] || [ ! -x "$node" ]; then
+  rm -rf "$npm_dir"
   mkdir -p "$npm_dir"
   cp "$here/package.json" "$npm_dir/package.json"
   (cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error)
+  [ -x "$node" ] || { echo "FAIL: npm installed no Node.js runtime for $(uname -m) (package.json pins x64 and arm64)"; exit 1; }
 fi
 
 export PLAYWRIGHT_CORE="$npm_dir/node_modules/playwright-core"
-exec node "$here/dashboard.test.cjs" "$bin" "$out"
+exec "$node" "$here/dashboard.test.cjs" "$bin" "$out"
