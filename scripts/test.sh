@@ -3,18 +3,35 @@
 #   1. the sanitizer build (ASan + UBSan) of the unit tests;
 #   2. the regular build: unit and integration tests, including a consumer
 #      project built against the installed package.
+# Both run even when the first fails; the summary names each, and the exit
+# code is non-zero if either failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh --tests
 jobs=$(nproc)
 
-echo "== sanitizer build (asan) =="
-cmake --preset asan >/dev/null
-cmake --build --preset asan -j "$jobs"
-ctest --preset asan -j "$jobs"
+# Configures, builds and tests one preset; returns non-zero on the first step that fails.
+run_preset() {
+  local preset=$1
+  cmake --preset "$preset" >/dev/null &&
+    cmake --build --preset "$preset" -j "$jobs" &&
+    ctest --preset "$preset" -j "$jobs"
+}
 
-echo "== regular build (dev) =="
-cmake --preset dev >/dev/null
-cmake --build --preset dev -j "$jobs"
-ctest --preset dev -j "$jobs"
+summary=()
+failed=0
+for preset in asan dev; do
+  echo "== preset $preset =="
+  start=$SECONDS
+  if run_preset "$preset"; then
+    summary+=("$preset: passed ($((SECONDS - start)) s)")
+  else
+    summary+=("$preset: FAILED ($((SECONDS - start)) s; its output is above)")
+    failed=1
+  fi
+done
+
+echo "== summary =="
+printf '  %s\n' "${summary[@]}"
+exit "$failed"
