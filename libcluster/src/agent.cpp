@@ -15,6 +15,7 @@
 #include "call_worker.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/cluster/calls.hpp"
+#include "ringvisor/cluster/death_probe.hpp"
 #include "ringvisor/cluster/discovery.hpp"
 #include "ringvisor/cluster/errc.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
@@ -546,40 +547,61 @@ public:
     }
     if (!st_.connecting.insert(endpoint).second)
       return;
-    auto [host, port] = *parsed;
-    auto mm = self_->system().middleman().actor_handle();
-    auto done = [this, endpoint] { st_.connecting.erase(endpoint); };
-    auto failed = [this, endpoint, done, target](const caf::error& err) {
-      done();
-      log::debug("cluster_connect_failed",
-                 {{"endpoint", endpoint}, {"reason", actor::render(err)}});
-      if (target)
-        unreachable(*target);
-    };
     // CAF 0.17's middleman connects with a blocking connect(): a black-holed
-    // peer holds it for the kernel's SYN retries, and connects queue behind.
-    // So there is one connect per endpoint until the middleman answers; the
-    // member is unreachable for us once it takes longer than connect_timeout.
+    // peer holds it for the kernel's SYN retries (minutes), and every other
+    // connect of this node queues behind, also those to reachable members.
+    // So a connect of our own, on a thread of its own, must get an answer
+    // first. There is one connect per endpoint until it ends; the member is
+    // unreachable for us once it takes longer than connect_timeout.
     if (target)
       self_->delayed_send(self_, connect_timeout, slow_atom::value, endpoint, *target);
-    self_->request(mm, caf::infinite, caf::connect_atom::value, host, port)
+    auto probe = self_->spawn<caf::detached + caf::hidden>(
+      [endpoint](caf::event_based_actor* p) -> caf::behavior {
+        return {[p, endpoint](caf::get_atom) {
+          p->quit();
+          return try_connect(endpoint, connect_timeout) == connect_outcome::accepted;
+        }};
+      });
+    auto failed = [this, endpoint, target](const caf::error& err) {
+      connect_failed(endpoint, target, err);
+    };
+    self_->request(probe, caf::infinite, caf::get_atom::value)
       .then(
-        [this, done, failed](const caf::node_id&, caf::strong_actor_ptr& ptr,
-                             const std::set<std::string>&) {
-          auto dir = caf::actor_cast<caf::actor>(ptr);
-          if (!dir)
-            return failed(actor::make_error(actor::errc::not_registered,
-                                            "no directory at the endpoint"));
-          self_->request(dir, connect_timeout, caf::get_atom::value,
-                         std::string{"cluster"})
+        [this, endpoint, target, host = parsed->first, port = parsed->second,
+         failed](bool answered) {
+          if (!answered)
+            return failed(caf::make_error(caf::sec::cannot_connect_to_node, endpoint,
+                                          "no answer within the connect timeout"));
+          auto mm = self_->system().middleman().actor_handle();
+          self_->request(mm, caf::infinite, caf::connect_atom::value, host, port)
             .then(
-              [this, done](const caf::actor& peer) {
-                done();
-                greet(peer);
+              [this, endpoint, failed](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                                       const std::set<std::string>&) {
+                auto dir = caf::actor_cast<caf::actor>(ptr);
+                if (!dir)
+                  return failed(actor::make_error(actor::errc::not_registered,
+                                                  "no directory at the endpoint"));
+                self_->request(dir, connect_timeout, caf::get_atom::value,
+                               std::string{"cluster"})
+                  .then(
+                    [this, endpoint](const caf::actor& peer) {
+                      st_.connecting.erase(endpoint);
+                      greet(peer);
+                    },
+                    failed);
               },
               failed);
         },
         failed);
+  }
+
+  void connect_failed(const std::string& endpoint, const std::optional<member>& target,
+                      const caf::error& err) {
+    st_.connecting.erase(endpoint);
+    log::debug("cluster_connect_failed",
+               {{"endpoint", endpoint}, {"reason", actor::render(err)}});
+    if (target)
+      unreachable(*target);
   }
 
   void on_slow_connect(const std::string& endpoint, const member& target) {

@@ -18,44 +18,45 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-// Returns whether one TCP connect to `endpoint` is refused.
-bool connection_refused(const std::string& endpoint, std::chrono::milliseconds timeout) {
+} // namespace
+
+connect_outcome try_connect(const std::string& endpoint, std::chrono::milliseconds timeout) {
   auto parsed = parse_endpoint(endpoint);
   if (!parsed)
-    return false;
+    return connect_outcome::no_answer;
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
   auto port = std::to_string(parsed->second);
   if (::getaddrinfo(parsed->first.c_str(), port.c_str(), &hints, &res) != 0)
-    return false;
-  bool refused = false;
+    return connect_outcome::no_answer;
+  auto result = connect_outcome::no_answer;
   int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd >= 0) {
     int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
-    if (rc != 0 && errno == ECONNREFUSED) {
-      refused = true;
-    } else if (rc != 0 && errno == EINPROGRESS) {
+    int err = rc == 0 ? 0 : errno;
+    if (err == EINPROGRESS) {
       pollfd p{fd, POLLOUT, 0};
+      err = ETIMEDOUT;
       if (::poll(&p, 1, static_cast<int>(timeout.count())) == 1) {
-        int err = 0;
         socklen_t len = sizeof(err);
         ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        refused = err == ECONNREFUSED;
       }
     }
+    if (err == 0)
+      result = connect_outcome::accepted;
+    else if (err == ECONNREFUSED)
+      result = connect_outcome::refused;
     ::close(fd);
   }
   ::freeaddrinfo(res);
-  return refused;
+  return result;
 }
-
-} // namespace
 
 bool proven_dead(const std::string& endpoint, clock_type::time_point until) {
   auto wait = std::chrono::milliseconds{10};
   for (;;) {
-    if (connection_refused(endpoint, std::chrono::milliseconds{300}))
+    if (try_connect(endpoint, std::chrono::milliseconds{300}) == connect_outcome::refused)
       return true;
     auto left = until - clock_type::now();
     if (left <= clock_type::duration::zero())

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -13,6 +14,19 @@
 #include "ringvisor/cluster/member.hpp"
 
 namespace ringvisor::cluster {
+
+/// How one TCP connect ended.
+enum class connect_outcome : uint8_t {
+  accepted, // something listens there and answered
+  refused,  // nothing listens there: the host answered with a reset
+  no_answer, // no answer within the timeout (a cut network, a hung host), or a bad endpoint
+};
+
+/// Tries one non-blocking TCP connect to `endpoint` ("host:port"), waiting at
+/// most `timeout`, and closes it again. Blocks: call it off the scheduler's
+/// threads.
+RINGVISOR_CLUSTER_EXPORT connect_outcome try_connect(const std::string& endpoint,
+                                                     std::chrono::milliseconds timeout);
 
 /// Returns whether the process that listened on `endpoint` ("host:port") is
 /// gone for sure: a TCP connect is refused, so nothing listens there. A
