@@ -7,6 +7,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "blocking_ok.hpp"
+#include "child_list.hpp"
 #include "replicated_store.hpp"
 #include "ring_wire.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
@@ -72,6 +73,9 @@ void add_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<ring_stats>("ringvisor::ring_stats");
   cfg.add_message_type<recent_reply>("ringvisor::recent_reply");
   cfg.add_message_type<std::vector<recent_reply>>("ringvisor::recent_reply_list");
+  cfg.add_message_type<child_record>("ringvisor::child_record");
+  cfg.add_message_type<std::vector<child_record>>("ringvisor::child_record_list");
+  cfg.add_message_type<inventory>("ringvisor::inventory");
   actor::add_error_renderer(cfg, errc_category, "ringvisor.supervision",
                             [](uint8_t code) {
                               return to_string(static_cast<errc>(code));

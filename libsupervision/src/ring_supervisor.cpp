@@ -36,6 +36,7 @@
 #include <caf/send.hpp>
 
 #include "blocking_ok.hpp"
+#include "child_list.hpp"
 #include "ring_wire.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
@@ -83,6 +84,10 @@ constexpr size_t max_parallel_starts = 256;
 
 /// Local-supervisor failures within 2 x period that stop the ring supervisor.
 constexpr size_t max_local_failures = 2;
+
+/// How long a deleted child's tombstone keeps a node that missed the delete
+/// (cut off, paused) from bringing the child back.
+constexpr uint64_t tombstone_ttl_us = 24ull * 3600 * 1000 * 1000;
 
 uint64_t now_us() {
   using namespace std::chrono;
@@ -154,12 +159,6 @@ struct pending {
   caf::response_promise rp;
 };
 
-/// A known child: its spec and whether it was terminated on purpose.
-struct spec_entry {
-  child_spec spec;
-  bool terminated = false;
-};
-
 /// A child this node runs, starts, hands off or holds.
 struct local_child {
   enum class phase : uint8_t {
@@ -199,7 +198,7 @@ public:
     if (!spec_.factories)
       spec_.factories = node->factories();
     for (auto& c : spec_.children)
-      specs_.emplace(c.id, spec_entry{c, false});
+      children_.apply(child_record{c});
   }
 
   const char* name() const override {
@@ -328,6 +327,7 @@ private:
       resync_ = true;
     if (now == cluster::cluster_status::up && before != now && resync_) {
       resync_ = false;
+      synced_ = false; // learn every record again before starting a child
       reload_specs();
     }
     if (now == cluster::cluster_status::split && before != now) {
@@ -363,19 +363,30 @@ private:
       return; // again once the handles arrive
     move_out();
     forward_expected();
+    children_.expire(now_us() - std::min(now_us(), tombstone_ttl_us));
     auto round = ++round_;
     if (peers.empty()) {
       start_fresh(round, {});
       return;
     }
+    // Every peer says which of our children it runs or holds, and sends its
+    // records of them (of all children, until this node has learned them
+    // once) where its digest differs from ours: a node that owns an orphan
+    // knows its spec, as long as any member does.
+    auto everything = !synced_;
+    auto range_digest = children_.digest([&](const std::string& id) {
+      return everything || owns(id);
+    });
     auto claimed = std::make_shared<std::set<std::string>>();
     auto open = std::make_shared<size_t>(peers.size());
     for (auto& name : peers)
       request(*peer(name), spec_.handoff_timeout, rm_inventory_atom::value,
-              self_name_, digest_)
+              self_name_, digest_, range_digest, everything)
         .then(
-          [this, round, claimed, open](std::vector<std::string>& ids) {
-            claimed->insert(ids.begin(), ids.end());
+          [this, round, claimed, open](inventory& inv) {
+            for (auto& rec : inv.records)
+              apply_record(std::move(rec));
+            claimed->insert(inv.claimed.begin(), inv.claimed.end());
             if (--*open == 0)
               start_fresh(round, *claimed);
           },
@@ -450,15 +461,33 @@ private:
       }
       return;
     }
-    size_t started = 0;
-    for (auto& [id, entry] : specs_) {
-      if (entry.terminated || local_.count(id) || claimed.count(id) || !owns(id))
-        continue;
-      auto& c = local_[id];
-      c.spec = entry.spec;
+    synced_ = true;
+    std::vector<const child_spec*> orphans;
+    children_.for_each_alive([&](const child_record& rec) {
+      auto& id = rec.spec.id;
+      if (!rec.terminated && !local_.count(id) && !claimed.count(id) && owns(id))
+        orphans.push_back(&rec.spec);
+    });
+    for (auto spec : orphans) {
+      auto& c = local_[spec->id];
+      c.spec = *spec;
       c.epoch = next_epoch(0);
-      start_local(id);
-      ++started;
+      start_local(spec->id);
+    }
+    auto started = orphans.size();
+    // Requests for children this node owns but does not know (it had not
+    // learned them yet) find out now that they do not exist.
+    for (auto i = expected_.begin(); i != expected_.end();) {
+      auto rec = children_.alive(i->first);
+      if (rec != nullptr && !rec->terminated) {
+        ++i;
+        continue;
+      }
+      auto err = rec != nullptr ? make_error(errc::not_found, spec_.name, i->first, "terminated")
+                                : make_error(errc::not_found, spec_.name, i->first);
+      for (auto& p : i->second)
+        p.rp.deliver(err);
+      i = expected_.erase(i);
     }
     stats_.recovered += started;
     if (started > 0)
@@ -693,6 +722,17 @@ private:
             send_handoff(id, target);
             return;
           }
+          if (err == errc::not_found && i != local_.end()) {
+            // Deleted or terminated while this node did not hear of it.
+            log::info("ring_handoff_dropped", {{"sup", spec_.name}, {"child", id},
+                                               {"reason", actor::render(err)}});
+            fail_waiting(i->second, err);
+            local_.erase(i);
+            move_finished(id);
+            if (leaving_self_ && local_.empty())
+              finish_leave();
+            return;
+          }
           log::warn("ring_handoff_failed", {{"sup", spec_.name}, {"child", id},
                                             {"to", target},
                                             {"reason", actor::render(err)}});
@@ -713,8 +753,11 @@ private:
     // so the owner does not start it fresh meanwhile.
     if (!owns(spec.id))
       return make_error(errc::no_owner, spec_.name, spec.id, "not the owner on this ring");
-    if (auto s = specs_.find(spec.id); s != specs_.end() && s->second.terminated)
-      return make_error(errc::not_found, spec_.name, spec.id, "terminated");
+    // Deleted or terminated here: the sender missed it, and drops the child.
+    auto known = children_.find(spec.id);
+    if (known != nullptr && (known->deleted || known->terminated))
+      return make_error(errc::not_found, spec_.name, spec.id,
+                        known->deleted ? "deleted" : "terminated");
     auto id = spec.id;
     if (auto i = local_.find(id); i != local_.end()) {
       log::error("ring_duplicate_handoff", {{"sup", spec_.name}, {"child", id},
@@ -725,7 +768,8 @@ private:
     if (log::enabled(log::level::debug))
       log::debug("ring_handoff_in", {{"sup", spec_.name}, {"child", id}, {"epoch", epoch},
                                      {"has_state", has_state}});
-    specs_.emplace(id, spec_entry{spec, false});
+    if (known == nullptr)
+      children_.apply(child_record{spec});
     auto& c = local_[id];
     c.spec = std::move(spec);
     c.epoch = next_epoch(epoch);
@@ -906,10 +950,11 @@ private:
     if (!owner)
       return p.rp.deliver(make_error(errc::no_owner, spec_.name, id, "the ring is empty"));
     if (*owner == self_name_ && !leaving_self_) {
-      auto s = specs_.find(id);
-      if (s == specs_.end())
+      auto rec = children_.alive(id);
+      // Not known yet: this node may still be learning the child list.
+      if (rec == nullptr && synced_)
         return p.rp.deliver(make_error(errc::not_found, spec_.name, id));
-      if (s->second.terminated)
+      if (rec != nullptr && rec->terminated)
         return p.rp.deliver(make_error(errc::not_found, spec_.name, id, "terminated"));
       expected_[id].push_back(std::move(p)); // starts or arrives soon
       return;
@@ -1030,31 +1075,69 @@ private:
 
   // -- the child list -------------------------------------------------------------
 
-  // Reads the stores again (at start and after a split): the child list is
-  // the static children, the stored ones and those running here.
+  // Reads the stores (at start and after a split): stored children join the
+  // list at version 0, below every recorded change.
   void reload_specs() {
     if (spec_.stores.empty())
       return;
     request(store_, caf::infinite, store_get_atom::value)
       .then(
         [this](std::vector<child_spec>& stored) {
-          std::map<std::string, spec_entry> fresh;
-          for (auto& c : spec_.children)
-            fresh.emplace(c.id, spec_entry{c, false});
           for (auto& c : stored)
-            fresh.emplace(c.id, spec_entry{c, false});
-          for (auto& [id, c] : local_)
-            fresh.emplace(id, spec_entry{c.spec, false});
-          for (auto& [id, e] : specs_)
-            if (auto i = fresh.find(id); i != fresh.end())
-              i->second.terminated = e.terminated;
-          specs_ = std::move(fresh);
+            children_.apply(child_record{std::move(c)});
           rebalance();
         },
         [this](caf::error& err) {
           log::error("ring_store_failed", {{"sup", spec_.name},
                                            {"reason", actor::render(err)}});
         });
+  }
+
+  // The next version of a change made here (a hybrid logical clock).
+  uint64_t next_version() {
+    return clock_ = std::max(now_us(), clock_ + 1);
+  }
+
+  // Applies a record made here or learned from a peer, and stops the child
+  // here if it is deleted or terminated now.
+  void apply_record(child_record rec) {
+    clock_ = std::max(clock_, rec.version);
+    auto id = rec.spec.id;
+    auto change = children_.apply(std::move(rec));
+    auto now = children_.find(id);
+    bool gone = change == child_list::change::removed
+                || (change == child_list::change::updated && now->terminated);
+    if (!gone)
+      return;
+    auto err = make_error(errc::not_found, spec_.name, id,
+                          now->deleted ? "deleted" : "terminated");
+    fail_expected(id, err);
+    if (auto i = local_.find(id); i != local_.end()) {
+      fail_waiting(i->second, err);
+      local_.erase(i);
+      stop_local(id, [] {});
+    }
+  }
+
+  // Applies a change made here on every peer too; `rp` (if any) gets ok once
+  // all answered.
+  void publish(const child_record& rec, caf::response_promise* rp = nullptr) {
+    apply_record(rec);
+    if (rp == nullptr) {
+      for (auto& [name, hdl] : peers_)
+        send(hdl, rm_record_atom::value, rec);
+      return;
+    }
+    auto open = std::make_shared<size_t>(peers_.size() + 1);
+    auto one_done = [open, rp = *rp]() mutable {
+      if (--*open == 0)
+        rp.deliver(caf::ok_atom::value);
+    };
+    for (auto& [name, hdl] : peers_)
+      request(hdl, spec_.handoff_timeout, rm_record_atom::value, rec)
+        .then([one_done](caf::ok_atom) mutable { one_done(); },
+              [one_done](caf::error&) mutable { one_done(); });
+    one_done(); // here
   }
 
   caf::error check_spec(const child_spec& spec) const {
@@ -1065,15 +1148,15 @@ private:
   caf::result<placement> on_start(child_spec& spec) {
     if (auto err = check_spec(spec))
       return err;
-    if (specs_.count(spec.id))
+    if (children_.alive(spec.id))
       return make_error(errc::already_present, spec_.name, spec.id);
     auto rp = make_response_promise();
     auto stored = [this, rp, spec]() mutable {
-      if (!specs_.emplace(spec.id, spec_entry{spec, false}).second)
+      if (children_.alive(spec.id))
         return rp.deliver(make_error(errc::already_present, spec_.name, spec.id));
-      for (auto& [name, hdl] : peers_)
-        send(hdl, rm_spec_atom::value, spec);
-      place(std::move(spec), rp);
+      child_record rec{std::move(spec), next_version()};
+      publish(rec);
+      place(std::move(rec), rp);
     };
     auto any_store = std::any_of(spec_.stores.begin(), spec_.stores.end(),
                                  [&](auto& x) { return x->match(spec); });
@@ -1089,43 +1172,47 @@ private:
 
   // The child is recorded already: if its owner is not known yet (the ring
   // is empty, the owner's handle on its way), the start waits for it.
-  void place(child_spec spec, caf::response_promise rp) {
-    auto owner = owner_of(spec.id);
+  void place(child_record rec, caf::response_promise rp) {
+    auto owner = owner_of(rec.spec.id);
     if (owner && *owner == self_name_) {
-      on_place(spec, rp);
+      on_place(std::move(rec), rp);
       return;
     }
     auto hdl = owner ? peer(*owner) : nullptr;
     if (hdl == nullptr) {
       if (owner)
         fetch_peer(*owner);
-      parked_.emplace_back(std::move(spec), std::move(rp));
+      parked_.emplace_back(std::move(rec), std::move(rp));
       retry_later();
       return;
     }
-    rp.delegate(*hdl, rm_place_atom::value, std::move(spec));
+    rp.delegate(*hdl, rm_place_atom::value, std::move(rec));
   }
 
   void place_parked() {
     auto parked = std::move(parked_);
     parked_.clear();
-    for (auto& [spec, rp] : parked)
-      place(std::move(spec), std::move(rp));
+    for (auto& [rec, rp] : parked)
+      place(std::move(rec), std::move(rp));
   }
 
-  void on_place(child_spec& spec, caf::response_promise rp) {
-    auto id = spec.id;
-    specs_.emplace(id, spec_entry{spec, false});
+  void on_place(child_record rec, caf::response_promise rp) {
+    auto id = rec.spec.id;
+    apply_record(rec);
+    auto now = children_.alive(id);
+    if (now == nullptr || now->terminated)
+      return rp.deliver(make_error(errc::not_found, spec_.name, id,
+                                   now == nullptr ? "deleted" : "terminated"));
     if (!local_.count(id)) {
       if (!serving()) {
-        parked_.emplace_back(std::move(spec), std::move(rp));
+        parked_.emplace_back(std::move(rec), std::move(rp));
         retry_later();
         return;
       }
       if (!owns(id))
-        return place(std::move(spec), std::move(rp)); // the rings differ still
+        return place(std::move(rec), std::move(rp)); // the rings differ still
       auto& c = local_[id];
-      c.spec = std::move(spec);
+      c.spec = now->spec;
       c.epoch = next_epoch(0);
       start_local(id);
       ++stats_.started;
@@ -1138,67 +1225,31 @@ private:
     c.waiting.push_back(pending{std::move(msg), rp});
   }
 
-  void forget(const std::string& id) {
-    specs_.erase(id);
-    fail_expected(id, make_error(errc::not_found, spec_.name, id, "deleted"));
-    if (auto i = local_.find(id); i != local_.end()) {
-      fail_waiting(i->second, make_error(errc::not_found, spec_.name, id, "deleted"));
-      local_.erase(i);
-      stop_local(id, [] {});
-    }
-  }
-
-  void hold(const std::string& id, bool terminated) {
-    auto s = specs_.find(id);
-    if (s == specs_.end())
-      return;
-    s->second.terminated = terminated;
-    if (terminated) {
-      fail_expected(id, make_error(errc::not_found, spec_.name, id, "terminated"));
-      if (auto i = local_.find(id); i != local_.end()) {
-        fail_waiting(i->second, make_error(errc::not_found, spec_.name, id, "terminated"));
-        local_.erase(i);
-        stop_local(id, [] {});
-      }
-    }
-  }
-
-  // Applies `msg` here and on every peer; delivers ok once all answered.
-  void everywhere(caf::message msg, caf::response_promise rp) {
-    auto open = std::make_shared<size_t>(peers_.size() + 1);
-    auto one_done = [open, rp]() mutable {
-      if (--*open == 0)
-        rp.deliver(caf::ok_atom::value);
-    };
-    for (auto& [name, hdl] : peers_)
-      request(hdl, spec_.handoff_timeout, msg)
-        .then([one_done](caf::ok_atom) mutable { one_done(); },
-              [one_done](caf::error&) mutable { one_done(); });
-    one_done(); // here: applied by the caller
+  // A change of a known child's record: terminated, restarted or deleted.
+  child_record changed(const child_record& rec, bool terminated, bool deleted) {
+    return child_record{rec.spec, next_version(), terminated, deleted};
   }
 
   // A child exited for good (transient that ended normally, temporary): it
   // must not start again anywhere.
   void on_finished(const std::string& id) {
-    auto s = specs_.find(id);
-    if (s == specs_.end())
+    auto rec = children_.alive(id);
+    if (rec == nullptr)
       return;
-    auto spec = s->second.spec;
+    auto spec = rec->spec;
     if (auto i = local_.find(id); i != local_.end()) {
       fail_waiting(i->second, make_error(errc::not_found, spec_.name, id, "finished"));
       local_.erase(i);
     }
     request(local_sup_, caf::infinite, delete_child_atom::value, id)
       .then([](caf::ok_atom) {}, [](caf::error&) {});
-    specs_.erase(s);
+    publish(changed(*rec, false, true));
     request(store_, caf::infinite, store_del_atom::value, spec)
       .then([](caf::ok_atom) {},
             [this, id](caf::error& err) {
               log::error("ring_store_failed", {{"sup", spec_.name}, {"child", id},
                                                {"reason", actor::render(err)}});
             });
-    for (auto& [name, hdl] : peers_)
-      send(hdl, rm_forget_atom::value, id);
   }
 
   uint64_t running_here() const {
@@ -1222,8 +1273,9 @@ private:
   // Asks every node for its children and adds the ones running nowhere.
   void which_children(caf::typed_response_promise<std::vector<ring_child>> rp) {
     auto acc = std::make_shared<std::map<std::string, ring_child>>();
-    for (auto& [id, e] : specs_)
-      acc->emplace(id, ring_child{id, e.spec.type, e.spec.restart, {}});
+    children_.for_each_alive([&](const child_record& rec) {
+      acc->emplace(rec.spec.id, ring_child{rec.spec.id, rec.spec.type, rec.spec.restart, {}});
+    });
     auto add = [acc](std::vector<ring_child>& xs) {
       for (auto& x : xs) {
         auto& slot = (*acc)[x.id];
@@ -1265,10 +1317,12 @@ private:
   caf::actor local_sup_;
   caf::actor store_;
 
-  std::map<std::string, spec_entry> specs_;
+  child_list children_;
+  uint64_t clock_ = 0; // versions of the records changed here
+  bool synced_ = false; // learned every peer's records since start or a split
   std::unordered_map<std::string, local_child> local_;
   std::unordered_map<std::string, std::vector<pending>> expected_;
-  std::vector<std::pair<child_spec, caf::response_promise>> parked_; // starts
+  std::vector<std::pair<child_record, caf::response_promise>> parked_; // starts
 
   std::vector<cluster::member> view_;
   cluster::cluster_status status_ = cluster::cluster_status::starting;
@@ -1361,37 +1415,37 @@ caf::behavior ring_manager::make_behavior() {
         send_exit(child, caf::exit_reason::kill); // ignored user_shutdown
     },
     [this](rm_hello_atom) { return caf::actor{this}; },
-    [this](rm_inventory_atom, const std::string& asker,
-           uint64_t digest) -> caf::result<std::vector<std::string>> {
+    [this](rm_inventory_atom, const std::string& asker, uint64_t digest,
+           uint64_t range_digest, bool everything) -> caf::result<inventory> {
       if (digest != digest_)
         return make_error(errc::no_owner, spec_.name, "rings differ");
-      std::vector<std::string> result;
+      inventory result;
       for (auto& [id, c] : local_) {
         auto owner = owner_of(id);
         if ((owner && *owner == asker) || (c.ph == phase::moving && c.target == asker))
-          result.push_back(id);
+          result.claimed.push_back(id);
       }
+      auto in_range = [&](const std::string& id) {
+        if (everything)
+          return true;
+        auto owner = owner_of(id);
+        return owner && *owner == asker;
+      };
+      if (children_.digest(in_range) != range_digest)
+        result.records = children_.select(in_range);
       return result;
     },
     [this](rm_handoff_atom, child_spec& spec, uint64_t epoch, bool has_state,
            bytes& state, std::vector<recent_reply>& recent) {
       return on_handoff(spec, epoch, has_state, state, recent);
     },
-    [this](rm_place_atom, child_spec& spec) {
+    [this](rm_place_atom, child_record& rec) {
       auto rp = make_response_promise();
-      on_place(spec, rp);
+      on_place(std::move(rec), rp);
       return rp;
     },
-    [this](rm_spec_atom, child_spec& spec) {
-      auto id = spec.id;
-      specs_.emplace(std::move(id), spec_entry{std::move(spec), false});
-    },
-    [this](rm_forget_atom, const std::string& id) {
-      forget(id);
-      return caf::ok_atom::value;
-    },
-    [this](rm_hold_atom, const std::string& id, bool terminated) {
-      hold(id, terminated);
+    [this](rm_record_atom, child_record& rec) {
+      apply_record(std::move(rec));
       return caf::ok_atom::value;
     },
     [this](rm_leaving_atom, const std::string& name) {
@@ -1418,36 +1472,37 @@ caf::behavior ring_manager::make_behavior() {
     // -- client requests
     [this](ring_start_atom, child_spec& spec) { return on_start(spec); },
     [this](ring_delete_atom, const std::string& id) -> caf::result<caf::ok_atom> {
-      auto s = specs_.find(id);
-      if (s == specs_.end())
+      auto rec = children_.alive(id);
+      if (rec == nullptr)
         return make_error(errc::not_found, spec_.name, id);
       auto rp = make_response_promise();
-      request(store_, caf::infinite, store_del_atom::value, s->second.spec)
+      request(store_, caf::infinite, store_del_atom::value, rec->spec)
         .then(
           [this, rp, id](caf::ok_atom) mutable {
-            forget(id);
-            everywhere(caf::make_message(rm_forget_atom::value, id), rp);
+            auto now = children_.alive(id);
+            if (now == nullptr)
+              return rp.deliver(caf::ok_atom::value); // deleted meanwhile
+            publish(changed(*now, false, true), &rp);
           },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
     [this](ring_terminate_atom, const std::string& id) -> caf::result<caf::ok_atom> {
-      if (!specs_.count(id))
+      auto rec = children_.alive(id);
+      if (rec == nullptr)
         return make_error(errc::not_found, spec_.name, id);
-      hold(id, true);
       auto rp = make_response_promise();
-      everywhere(caf::make_message(rm_hold_atom::value, id, true), rp);
+      publish(changed(*rec, true, false), &rp);
       return rp;
     },
     [this](ring_restart_atom, const std::string& id) -> caf::result<placement> {
-      auto s = specs_.find(id);
-      if (s == specs_.end())
+      auto rec = children_.alive(id);
+      if (rec == nullptr)
         return make_error(errc::not_found, spec_.name, id);
-      hold(id, false);
+      auto restarted = changed(*rec, false, false);
+      publish(restarted);
       auto rp = make_response_promise();
-      for (auto& [name, hdl] : peers_)
-        send(hdl, rm_hold_atom::value, id, false);
-      place(s->second.spec, rp);
+      place(std::move(restarted), rp);
       return rp;
     },
     [this](ring_find_atom, const std::string&, uint8_t) {

@@ -14,21 +14,20 @@ namespace ringvisor::supervision {
 
 /// `(rm_hello_atom) -> caf::actor`: the ring supervisor's handle.
 using rm_hello_atom = caf::atom_constant<caf::atom("rm_hello")>;
-/// `(rm_inventory_atom, std::string asker, uint64_t ring digest) ->
-/// std::vector<std::string>`: the children this node runs or holds that the
-/// asker owns; fails if the rings differ.
+/// `(rm_inventory_atom, std::string asker, uint64_t ring digest, uint64_t
+/// range digest, bool everything) -> inventory`: the children this node runs
+/// or holds that the asker owns, and, if this node's digest differs, its
+/// records of the children the asker owns (or of all, if `everything`);
+/// fails if the rings differ.
 using rm_inventory_atom = caf::atom_constant<caf::atom("rm_invent")>;
 /// `(rm_handoff_atom, child_spec, uint64_t epoch, bool has_state, bytes
 /// state, std::vector<recent_reply>) -> ok`: the new owner takes the child.
 using rm_handoff_atom = caf::atom_constant<caf::atom("rm_handoff")>;
-/// `(rm_place_atom, child_spec) -> placement`: start a new child if owned.
+/// `(rm_place_atom, child_record) -> placement`: start a new child if owned.
 using rm_place_atom = caf::atom_constant<caf::atom("rm_place")>;
-/// `(rm_spec_atom, child_spec) -> ok`: a child was added.
-using rm_spec_atom = caf::atom_constant<caf::atom("rm_spec")>;
-/// `(rm_forget_atom, std::string id) -> ok`: a child was deleted.
-using rm_forget_atom = caf::atom_constant<caf::atom("rm_forget")>;
-/// `(rm_hold_atom, std::string id, bool terminated) -> ok`.
-using rm_hold_atom = caf::atom_constant<caf::atom("rm_hold")>;
+/// `(rm_record_atom, child_record) -> ok`: a child was added, terminated,
+/// restarted, deleted or finished.
+using rm_record_atom = caf::atom_constant<caf::atom("rm_record")>;
 /// `(rm_leaving_atom, std::string node) -> ok`: that node hands off its
 /// children and leaves; place nothing on it.
 using rm_leaving_atom = caf::atom_constant<caf::atom("rm_leaving")>;

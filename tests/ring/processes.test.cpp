@@ -412,3 +412,102 @@ TEST_CASE_FIXTURE(ring_fixture, "the SQLite store brings the children back after
     kit.await_view(kit[name], {"a", "b", "c"});
   await_children(kit["c"], all_on(100, {"a", "b", "c"}));
 }
+
+// -- never lost: sequences of faults --------------------------------------------
+
+TEST_CASE_FIXTURE(ring_fixture, "a node restarted after kill -9 learns the children before another dies") {
+  start_nodes({"a", "b", "c"});
+  start_children(kit["a"], 300);
+  await_children(kit["b"], all_on(300, {"a", "b", "c"}));
+  auto first_kill = monotonic_ns();
+  kit["c"].kill9();
+  await_children(kit["b"], all_on(300, {"a", "b"}));
+  kit["c"].restart();
+  for (std::string name : {"a", "b", "c"})
+    kit.await_view(kit[name], {"a", "b", "c"});
+  await_children(kit["b"], all_on(300, {"a", "b", "c"}));
+  // c owns a third of a's children once a dies: it must know them all
+  auto second_kill = monotonic_ns();
+  kit["a"].kill9();
+  await_children(kit["c"], all_on(300, {"b", "c"}));
+  await_children(kit["b"], all_on(300, {"b", "c"}));
+  ledger l{dir};
+  l.killed("c", first_kill);
+  l.killed("a", second_kill);
+  require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "two nodes restarted in a row know every child when the third dies") {
+  start_nodes({"a", "b", "c"});
+  start_children(kit["a"], 300);
+  await_children(kit["a"], all_on(300, {"a", "b", "c"}));
+  std::map<std::string, int64_t> killed_at;
+  for (std::string name : {"c", "b"}) {
+    killed_at[name] = monotonic_ns();
+    kit[name].kill9();
+    kit[name].restart();
+    for (std::string other : {"a", "b", "c"})
+      kit.await_view(kit[other], {"a", "b", "c"});
+    await_children(kit["a"], all_on(300, {"a", "b", "c"}));
+  }
+  killed_at["a"] = monotonic_ns();
+  kit["a"].kill9();
+  await_children(kit["b"], all_on(300, {"b", "c"}));
+  await_children(kit["c"], all_on(300, {"b", "c"}));
+  ledger l{dir};
+  for (auto& [name, ns] : killed_at)
+    l.killed(name, ns);
+  require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "a node restarted during a partition knows every child after the heal") {
+  if (skip_without_partitions())
+    return;
+  start_nodes({"a", "b", "c", "d", "e"});
+  start_children(kit["a"], 500);
+  await_children(kit["c"], all_on(500, {"a", "b", "c", "d", "e"}));
+  std::map<std::string, int64_t> killed_at;
+  {
+    partition cut{kit, {"a", "b"}, {"c", "d", "e"}};
+    await_children(kit["c"], all_on(500, {"c", "d", "e"}), 10s);
+    killed_at["e"] = monotonic_ns();
+    kit["e"].kill9();
+    kit["e"].restart(); // reaches c and d only
+    kit.await_status(kit["e"], cluster::cluster_status::up);
+    await_children(kit["e"], all_on(500, {"c", "d", "e"}), 10s);
+  }
+  for (std::string name : {"a", "b", "c", "d", "e"})
+    kit.await_view(kit[name], {"a", "b", "c", "d", "e"});
+  await_children(kit["a"], all_on(500, {"a", "b", "c", "d", "e"}), 15s);
+  killed_at["d"] = monotonic_ns();
+  kit["d"].kill9();
+  for (std::string name : {"a", "e"})
+    await_children(kit[name], all_on(500, {"a", "b", "c", "e"}), 10s);
+  ledger l{dir};
+  for (auto& [name, ns] : killed_at)
+    l.killed(name, ns);
+  require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "a node killed while children move to a joining node loses none") {
+  start_nodes({"a", "b", "c"});
+  start_children(kit["a"], 1000);
+  await_children(kit["a"], all_on(1000, {"a", "b", "c"}));
+  kit.start("d");
+  // as soon as d has started taking children, b dies
+  auto d = sup(kit["d"]);
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;;) {
+    auto local = supervision::ring::local_children(sys(), d, 1s);
+    if (local && !local->empty())
+      break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(1ms);
+  }
+  auto killed_at = monotonic_ns();
+  kit["b"].kill9();
+  for (std::string name : {"a", "c", "d"})
+    await_children(kit[name], all_on(1000, {"a", "c", "d"}), 10s);
+  ledger l{dir};
+  l.killed("b", killed_at);
+  require_no_overlap(l);
+}
