@@ -13,6 +13,7 @@
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "call_worker.hpp"
+#include "failure_detector.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/death_probe.hpp"
@@ -50,6 +51,7 @@ using names = std::vector<std::string>;
 
 /// A linked peer: its agent and what it last told us.
 struct peer_info {
+  std::string name;
   caf::actor agent;
   caf::actor directory;    // its node's, for calls to named actors
   uint64_t digest = 0;     // of the last view it sent or confirmed
@@ -71,7 +73,7 @@ struct agent_state {
   caf::timespan suspect_after{0};
   clock::time_point last_tick = clock::now(); // of the heartbeat timer
   clock::time_point no_lease_until;           // after a pause
-  bool skipped_tick = false;                  // the last tick judged nobody
+  std::optional<detail::failure_detector> detector;
   membership view;
   std::map<std::string, peer_info> peers; // member name -> linked peer
   std::set<std::string> unreachable;      // members whose link we lost
@@ -431,17 +433,15 @@ public:
 
   // -- heartbeats ------------------------------------------------------------
 
-  // Pings every peer and suspects those not heard from for `suspect_after`:
-  // a node whose actors are stuck still answers CAF's link heartbeats.
-  // A tick that comes late means this node's scheduler was starved (a burst
-  // of work, a pause): the peers' pings may wait unread in our mailbox, so
-  // this tick judges nobody; the peers judge us if we stay silent.
+  // Pings every peer and suspects those whose pings stopped: a node whose
+  // actors are stuck still answers CAF's link heartbeats. The failure
+  // detector judges by the intervals each peer's pings came at and by how
+  // late this node's own timer fires: a starved node reads its peers' pings
+  // late, and must not take that for their silence (see failure_detector).
   void tick() {
     auto now = clock::now();
-    // Skip one tick at most: a node starved for good must still notice
-    // that it is cut off, or it would never report `split`.
-    bool starved = now - st_.last_tick > 2 * st_.heartbeat_interval && !st_.skipped_tick;
-    st_.skipped_tick = starved;
+    auto& fd = *st_.detector;
+    fd.tick(now);
     // Paused longer than a peer waits before suspecting us (SIGSTOP, a
     // stalled VM): the others may have declared us down, and what we read
     // now (their queued pings) tells nothing about when it was sent. No
@@ -453,9 +453,14 @@ public:
     for (auto& [name, peer] : st_.peers) {
       self_->send(peer.agent, ping_atom::value);
       auto m = st_.view.find(name);
-      if (!starved && now - peer.heard > st_.suspect_after && m && counts(*m)
-          && st_.unreachable.insert(name).second) {
-        log::warn("cluster_peer_silent", {{"peer", name}});
+      if (m && counts(*m) && fd.suspect(name, now) && st_.unreachable.insert(name).second) {
+        using ms = std::chrono::milliseconds;
+        log::warn("cluster_peer_silent",
+                  {{"peer", name},
+                   {"silent_ms", std::chrono::duration_cast<ms>(fd.silence(name, now)).count()},
+                   {"phi", fmt::format("{:.1f}", fd.phi(name, now))},
+                   {"own_lateness_ms",
+                    std::chrono::duration_cast<ms>(fd.local_lateness()).count()}});
         suspected = true;
       }
     }
@@ -491,8 +496,10 @@ public:
   }
 
   void on_ping() {
-    if (linked_sender() != nullptr)
+    if (auto* peer = linked_sender()) {
+      st_.detector->heartbeat(peer->name, peer->heard);
       evaluate();
+    }
   }
 
   // -- seeds -----------------------------------------------------------------
@@ -658,9 +665,12 @@ public:
     }
     auto [slot, is_new] = st_.peers.try_emplace(who.name);
     if (is_new) {
+      slot->second.name = who.name;
       slot->second.agent = peer;
       slot->second.directory = directory;
       slot->second.heard = clock::now();
+      st_.detector->remove(who.name);
+      st_.detector->heartbeat(who.name, slot->second.heard); // silent from now on
       self_->monitor(peer);
       log::info("cluster_peer_linked", {{"peer", who.name}, {"endpoint", who.endpoint}});
       greet(peer);
@@ -718,6 +728,7 @@ public:
       return;
     auto name = i->first;
     st_.peers.erase(i);
+    st_.detector->remove(name);
     log::info("cluster_peer_unreachable",
               {{"peer", name}, {"reason", actor::render(dm.reason)}});
     auto m = st_.view.find(name);
@@ -764,6 +775,7 @@ caf::behavior agent(agent_actor* self, member me, caf::actor directory,
   st.quorum = quorum;
   st.heartbeat_interval = heartbeat_interval;
   st.suspect_after = suspect_after;
+  st.detector.emplace(heartbeat_interval, suspect_after);
   st.view.update(me);
   self->set_down_handler([impl](caf::down_msg& dm) { impl->on_down(dm); });
   self->set_exit_handler([impl](caf::exit_msg& em) {
