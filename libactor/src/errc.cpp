@@ -96,6 +96,17 @@ void add_types(caf::actor_system_config& cfg) {
   add_error_renderer(cfg, errc_category, "ringvisor.actor", [](uint8_t code) {
     return to_string(static_cast<errc>(code));
   });
+  // CAF ships with link heartbeats off, so a hung (SIGSTOPped) peer is never
+  // noticed, and nodes drop a connection that stays silent for their
+  // connection timeout: every process that talks to a node, a client too,
+  // sends heartbeats and gives up on a silent node, unless told otherwise.
+  auto unset = [&cfg](const char* key) {
+    return caf::get_or(cfg, key, caf::timespan{0}).count() == 0;
+  };
+  if (unset("middleman.heartbeat-interval"))
+    cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{200}});
+  if (unset("middleman.connection-timeout"))
+    cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{1}});
 }
 
 } // namespace ringvisor::actor

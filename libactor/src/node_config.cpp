@@ -59,12 +59,7 @@ std::string read_file(const std::string& path) {
 
 node_config::node_config() {
   load<caf::io::middleman>();
-  add_types(*this);
-  // CAF ships with heartbeats off, so a hung (SIGSTOPped) peer is never
-  // noticed. Every node must use the same values: a node that sends no
-  // heartbeats is cut off by one that expects them.
-  set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{200}});
-  set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{1}});
+  add_types(*this); // also turns on CAF's link heartbeats
   opt_group{custom_options_, "ringvisor"}
     .add(name, "name", "logical node name, unique in the cluster")
     .add(host, "host", "address to listen on and advertise")

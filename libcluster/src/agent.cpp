@@ -11,6 +11,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/types.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "call_worker.hpp"
 #include "failure_detector.hpp"
@@ -901,6 +902,7 @@ const char* to_string(cluster_status x) {
 }
 
 void add_types(caf::actor_system_config& cfg) {
+  actor::add_types(cfg); // libactor's types, and CAF's link heartbeats
   cfg.add_message_type<cluster_status>("ringvisor::cluster_status");
   cfg.add_message_type<member>("ringvisor::member");
   cfg.add_message_type<std::vector<member>>("ringvisor::member_list");

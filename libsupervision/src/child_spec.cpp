@@ -12,6 +12,7 @@
 #include "ring_wire.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
 #include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/types.hpp"
 #include "ringvisor/supervision/errc.hpp"
 #include "ringvisor/supervision/supervisor.hpp"
 #include "ringvisor/supervision/types.hpp"
@@ -57,6 +58,7 @@ const char* to_string(restart_type x) {
 }
 
 void add_types(caf::actor_system_config& cfg) {
+  actor::add_types(cfg); // libactor's types, and CAF's link heartbeats
   cfg.add_message_type<child_spec>("ringvisor::child_spec");
   cfg.add_message_type<child_info>("ringvisor::child_info");
   cfg.add_message_type<std::vector<child_info>>("ringvisor::child_info_list");
