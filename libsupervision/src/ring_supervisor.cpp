@@ -85,6 +85,11 @@ constexpr size_t max_parallel_starts = 256;
 /// Local-supervisor failures within 2 x period that stop the ring supervisor.
 constexpr size_t max_local_failures = 2;
 
+/// Why a node that is split off from the majority answers `no_owner`: the
+/// client gives up at once instead of asking the same node until its
+/// deadline (the node cannot serve before the partition heals).
+constexpr const char* split_off_reason = "this side of the cluster is split off";
+
 /// How long a deleted child's tombstone keeps a node that missed the delete
 /// (cut off, paused) from bringing the child back.
 constexpr uint64_t tombstone_ttl_us = 24ull * 3600 * 1000 * 1000;
@@ -332,7 +337,7 @@ private:
     }
     if (now == cluster::cluster_status::split && before != now) {
       log::warn("ring_split", {{"sup", spec_.name}, {"children", local_.size()}});
-      stop_all("this side of the cluster is split off");
+      stop_all(split_off_reason);
     }
     on_view(std::move(view));
   }
@@ -943,9 +948,10 @@ private:
         i->second.waiting.push_back(std::move(p));
       return;
     }
-    if (status_ == cluster::cluster_status::split || stopping_)
-      return p.rp.deliver(make_error(errc::no_owner, spec_.name, id,
-                                     "this side of the cluster is split off"));
+    if (status_ == cluster::cluster_status::split)
+      return p.rp.deliver(make_error(errc::no_owner, spec_.name, id, split_off_reason));
+    if (stopping_)
+      return p.rp.deliver(make_error(errc::no_owner, spec_.name, id, "stopping"));
     auto owner = owner_of(id);
     if (!owner)
       return p.rp.deliver(make_error(errc::no_owner, spec_.name, id, "the ring is empty"));
@@ -1626,8 +1632,16 @@ using actor::blocking_request;
 using detail::blocking_ok;
 
 
+// Whether the node said it is split off: it cannot serve until the
+// partition heals, so asking it again until the deadline helps nobody.
+bool split_off(const caf::error& err) {
+  auto& ctx = err.context();
+  return err == errc::no_owner && !ctx.empty() && ctx.match_element<std::string>(ctx.size() - 1)
+         && ctx.get_as<std::string>(ctx.size() - 1) == split_off_reason;
+}
+
 bool retriable(const caf::error& err) {
-  return err == errc::no_owner || err == caf::sec::request_timeout
+  return (err == errc::no_owner && !split_off(err)) || err == caf::sec::request_timeout
          || err == caf::sec::request_receiver_down;
 }
 

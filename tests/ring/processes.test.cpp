@@ -10,9 +10,12 @@
 #include <set>
 #include <thread>
 
+#include <caf/io/middleman.hpp>
 #include <doctest/doctest.h>
 
 #include "ring/ledger.hpp"
+#include "ringvisor/actor/blocking.hpp"
+#include "ringvisor/actor/directory.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/supervision/all.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
@@ -368,6 +371,13 @@ TEST_CASE_FIXTURE(ring_fixture, "a split-off minority stops its children, and af
       REQUIRE_MESSAGE(local, why(local));
       CHECK_MESSAGE(local->empty(), name << " still runs " << local->size());
     }
+    // a call through the minority fails at once, not when its timeout ends
+    kit.await_status(kit["a"], cluster::cluster_status::split);
+    auto t0 = std::chrono::steady_clock::now();
+    auto refused = supervision::ring::call(sys(), sup(kit["a"]), "c1",
+                                           caf::make_message(inc_atom::value), 10s);
+    CHECK(refused.error() == supervision::errc::no_owner);
+    CHECK(std::chrono::steady_clock::now() - t0 < 2s);
   }
   for (std::string name : {"a", "b", "c", "d", "e"})
     kit.await_view(kit[name], {"a", "b", "c", "d", "e"});
@@ -510,4 +520,29 @@ TEST_CASE_FIXTURE(ring_fixture, "a node killed while children move to a joining 
   ledger l{dir};
   l.killed("b", killed_at);
   require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "a client on a plain CAF config keeps calling a node it left idle") {
+  start_nodes({"a", "b", "c"});
+  start_children(kit["a"], 10);
+  await_children(kit["a"], all_on(10, {"a", "b", "c"}));
+  // what a program that is no node sets up: only the types it needs
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  supervision::add_types(cfg);
+  caf::actor_system client{cfg};
+  auto node_dir = actor::remote_directory(client, kit["b"].endpoint(), 5s);
+  REQUIRE_MESSAGE(node_dir, why(node_dir));
+  auto s = actor::blocking_request<caf::actor>(client, *node_dir, 5s, caf::get_atom::value,
+                                               supervision::ring_supervisor_name("counters"));
+  REQUIRE_MESSAGE(s, why(s));
+  auto first = supervision::ring::call(client, *s, "c1", caf::make_message(inc_atom::value), 5s);
+  REQUIRE_MESSAGE(first, why(first));
+  // idle for longer than the nodes' connection timeout (1 s): without link
+  // heartbeats of its own the client's connection is dropped and its
+  // handles are dead for good
+  std::this_thread::sleep_for(2500ms);
+  auto second = supervision::ring::call(client, *s, "c1", caf::make_message(inc_atom::value), 5s);
+  REQUIRE_MESSAGE(second, why(second));
+  CHECK(second->get_as<int64_t>(0) == first->get_as<int64_t>(0) + 1);
 }
