@@ -56,8 +56,12 @@ bind() { # bind <host path> <path in root>
   mount --bind "$1" "$root$2"
   mounts+=("$root$2")
 }
-in_root() { chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
-  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+# A clean environment, but for where Node.js finds the system's certificate
+# authorities, if the host says so (see the CA note below).
+root_env=(HOME=/root TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+          LANG=C.UTF-8)
+[ -n "${NODE_EXTRA_CA_CERTS:-}" ] && root_env+=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
+in_root() { chroot "$root" /usr/bin/env -i "${root_env[@]}" "$@"; }
 
 echo "check-fresh-debian: root $root, log $log"
 start=$SECONDS
@@ -81,6 +85,13 @@ echo "check-fresh-debian: base root ready after $((SECONDS - start)) s"
 
 in_root apt-get update -qq >>"$log" 2>&1
 in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git ca-certificates >>"$log" 2>&1
+# The host's network, not its software: certificate authorities added
+# locally (a TLS-inspecting proxy on the way to the npm registry) are
+# trusted in the root too, as on any machine behind that proxy.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  in_root update-ca-certificates >>"$log" 2>&1
+fi
 head=$(git -C "$repo" rev-parse HEAD)
 for dir in demo test; do
   in_root git clone -q /mnt/source "/root/$dir" >>"$log" 2>&1
@@ -93,8 +104,8 @@ done
 echo "check-fresh-debian: demo command (bash scripts/demo.sh) ..."
 t=$SECONDS
 demo_log="$root.demo.log"
-setsid chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-  LANG=C.UTF-8 bash -c 'cd /root/demo && exec bash scripts/demo.sh' >"$demo_log" 2>&1 </dev/null &
+setsid chroot "$root" /usr/bin/env -i "${root_env[@]}" \
+  bash -c 'cd /root/demo && exec bash scripts/demo.sh' >"$demo_log" 2>&1 </dev/null &
 demo=$!
 demo_ok=0
 for _ in $(seq 1800); do # the release build takes most of it
