@@ -1654,6 +1654,8 @@ caf::expected<caf::message> routed(caf::actor_system& sys, const caf::actor& sup
     auto left = deadline - std::chrono::steady_clock::now();
     if (left <= caf::timespan{0})
       return result;
+    if (actor::is_gone(sup)) // its node died or restarted: asking again is futile
+      return actor::gone_error();
     auto attempt = std::min<caf::timespan>(left, std::chrono::seconds{1});
     caf::scoped_actor self{sys};
     self->request(sup, attempt, msg)

@@ -522,7 +522,7 @@ TEST_CASE_FIXTURE(ring_fixture, "a node killed while children move to a joining 
   require_no_overlap(l);
 }
 
-TEST_CASE_FIXTURE(ring_fixture, "a client on a plain CAF config keeps calling a node it left idle") {
+TEST_CASE_FIXTURE(ring_fixture, "a client on a plain CAF config keeps its links, and a stale handle fails at once") {
   start_nodes({"a", "b", "c"});
   start_children(kit["a"], 10);
   await_children(kit["a"], all_on(10, {"a", "b", "c"}));
@@ -545,4 +545,13 @@ TEST_CASE_FIXTURE(ring_fixture, "a client on a plain CAF config keeps calling a 
   auto second = supervision::ring::call(client, *s, "c1", caf::make_message(inc_atom::value), 5s);
   REQUIRE_MESSAGE(second, why(second));
   CHECK(second->get_as<int64_t>(0) == first->get_as<int64_t>(0) + 1);
+  // the node of the handle dies and comes back: the old handle says so at
+  // once instead of timing out
+  kit["b"].kill9();
+  kit["b"].restart();
+  kit.await_view(kit["a"], {"a", "b", "c"});
+  auto t0 = std::chrono::steady_clock::now();
+  auto stale = supervision::ring::call(client, *s, "c1", caf::make_message(inc_atom::value), 10s);
+  CHECK(stale.error() == caf::sec::request_receiver_down);
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
 }

@@ -10,10 +10,25 @@
 
 namespace ringvisor::actor {
 
+/// Returns whether `hdl` is gone for good: its actor terminated or, for a
+/// remote actor, the connection to its node dropped. CAF 0.17 never revives
+/// such a handle, and a request to it would only time out. Sends nothing.
+inline bool is_gone(const caf::actor& hdl) {
+  auto ptr = caf::actor_cast<caf::abstract_actor*>(hdl);
+  return ptr == nullptr || ptr->getf(caf::abstract_actor::is_cleaned_up_flag);
+}
+
+/// The error for a request to a handle that `is_gone`.
+inline caf::error gone_error() {
+  return caf::make_error(caf::sec::request_receiver_down,
+                         "the actor or its node is gone; get a new handle");
+}
+
 /// Asks `dest` from a thread outside the actor system (a main function, an
 /// HTTP handler) and returns the reply of type `T` or the error; a reply
-/// of another type is `caf::sec::unexpected_response`. Each call uses a
-/// scoped actor of its own, so a late reply never piles up anywhere.
+/// of another type is `caf::sec::unexpected_response`, and a handle that
+/// `is_gone` fails at once with `caf::sec::request_receiver_down`. Each call
+/// uses a scoped actor of its own, so a late reply never piles up anywhere.
 ///
 /// Example:
 /// ```
@@ -23,6 +38,8 @@ namespace ringvisor::actor {
 template <class T, class... Ts>
 caf::expected<T> blocking_request(caf::actor_system& sys, const caf::actor& dest,
                                   caf::timespan timeout, Ts&&... xs) {
+  if (is_gone(dest))
+    return gone_error();
   caf::expected<T> result{caf::sec::request_timeout};
   caf::scoped_actor self{sys};
   self->request(dest, timeout, std::forward<Ts>(xs)...)
