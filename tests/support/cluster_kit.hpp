@@ -16,7 +16,6 @@
 // ```
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -43,6 +42,7 @@
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/node_config.hpp"
 #include "ringvisor/cluster/agent.hpp"
+#include "support/netcut.hpp"
 #include "support/printers.hpp"
 #include "support/views.hpp"
 #include "support/process.hpp"
@@ -447,8 +447,7 @@ public:
   static std::optional<gid_t> gid_of(size_t index) {
     if (::geteuid() != 0)
       return std::nullopt;
-    // Apart per test process, so that concurrent tests do not cut each other.
-    return static_cast<gid_t>(50000 + 32 * static_cast<uint64_t>(::getpid()) + index);
+    return node_gid(index); // apart per test process
   }
 
   /// Returns the kit's probe.
@@ -562,11 +561,9 @@ private:
 // -- partitions ---------------------------------------------------------------
 
 /// A network partition between node processes of one kit, made with
-/// iptables although they all talk over loopback (where addresses cannot
-/// tell them apart): a chain `RV_<pid>` hooked first in OUTPUT marks each
-/// connection with a bit per node group id that sends on it (CONNMARK), and
-/// drops packets of a connection that carries the bits of two nodes on
-/// different sides. Needs root and iptables; see `unsupported()`.
+/// iptables (see `netcut` in support/netcut.hpp, which ringvisor-chaos
+/// shares): each node's bit in the connection mark is its index in the kit.
+/// Needs root and iptables; see `unsupported()`.
 ///
 /// The destructor always unhooks and deletes the chain. Chains left by
 /// crashed test processes (their pid is gone) are deleted on construction.
@@ -582,18 +579,20 @@ private:
 class partition {
 public:
   /// Cuts every node of each side off from every node of every other side.
-  partition(cluster_kit& kit, const std::vector<strings>& sides)
-    : chain_("RV_" + std::to_string(::getpid())) {
+  partition(cluster_kit& kit, const std::vector<strings>& sides) {
     auto why = unsupported();
     REQUIRE_MESSAGE(!why, "cannot make a partition: " << *why);
-    delete_stale_chains();
-    remove_chain(chain_);
-    try {
-      build(kit, sides);
-    } catch (...) {
-      remove_chain(chain_); // no destructor for a half-built object
-      throw;
+    std::vector<std::vector<cut_member>> members;
+    for (auto& side : sides) {
+      auto& xs = members.emplace_back();
+      for (auto& name : side) {
+        auto& n = kit[name];
+        REQUIRE_MESSAGE(n.gid(), "node " << n.name() << " has no group id of its own");
+        xs.push_back({*n.gid(), uint32_t{1} << kit.index_of(n)});
+      }
     }
+    auto err = cut_.cut(members);
+    REQUIRE_MESSAGE(!err, "cannot make a partition: " << *err);
   }
 
   /// Cuts the nodes `a` off from the nodes `b`.
@@ -606,158 +605,39 @@ public:
   partition& operator=(const partition&) = delete;
 
   ~partition() {
-    remove_chain(chain_);
+    if (!cut_.remove())
+      MESSAGE("could not remove iptables chain " << cut_.chain() << ", remove it by hand");
   }
 
   /// Lets packets through again; connections cut meanwhile stay broken
   /// until the nodes reconnect. Idempotent.
   void heal() {
-    for (auto& rule : drops_) {
-      auto del = rule;
-      del.insert(del.begin(), {"-D", chain_});
-      iptables_ok(del);
-    }
-    drops_.clear();
+    cut_.heal();
   }
 
   /// Returns the iptables chain of this partition.
   const std::string& chain() const noexcept {
-    return chain_;
+    return cut_.chain();
   }
 
   /// Returns why this process cannot make partitions, or nothing if it can.
   static std::optional<std::string> unsupported() {
-    if (::geteuid() != 0)
-      return "partitions need root (iptables, setgid): euid is "
-             + std::to_string(::geteuid());
-    if (iptables_path().empty())
-      return std::string{"iptables not found (apt-get install iptables)"};
-    if (iptables({"-S", "OUTPUT"}) != 0)
-      return std::string{"`iptables -S OUTPUT` failed (no CAP_NET_ADMIN?)"};
-    return std::nullopt;
+    return netcut::unsupported();
   }
 
   /// Returns the iptables executable, or an empty string.
   static std::string iptables_path() {
-    std::string path = "/usr/sbin:/sbin:/usr/bin:/bin";
-    if (auto env = ::getenv("PATH"))
-      path = std::string{env} + ":" + path;
-    std::istringstream dirs{path};
-    for (std::string dir; std::getline(dirs, dir, ':');)
-      if (!dir.empty() && ::access((dir + "/iptables").c_str(), X_OK) == 0)
-        return dir + "/iptables";
-    return {};
+    return netcut::iptables_path();
   }
 
   /// Runs iptables (waiting for its lock) and returns its exit code; its
   /// standard output lines go to `out` if given.
   static int iptables(strings args, strings* out = nullptr) {
-    args.insert(args.begin(), {iptables_path(), "-w"});
-    process proc{args};
-    if (proc.pid() <= 0)
-      return -1;
-    for (auto line = proc.read_line("", std::chrono::seconds{10}); line;
-         line = proc.read_line("", std::chrono::seconds{10}))
-      if (out)
-        out->push_back(*line);
-    auto status = proc.wait_for(std::chrono::seconds{10});
-    if (!status) {
-      proc.signal(SIGKILL);
-      return -1;
-    }
-    return WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+    return netcut::iptables(std::move(args), out);
   }
 
 private:
-  // Marks first, then drops, then the hook: the cut starts at once.
-  void build(cluster_kit& kit, const std::vector<strings>& sides) {
-    iptables_ok({"-N", chain_});
-    for (size_t i = 0; i < sides.size(); ++i)
-      for (auto& name : sides[i])
-        mark(kit, kit[name]);
-    for (size_t i = 0; i < sides.size(); ++i)
-      for (size_t j = i + 1; j < sides.size(); ++j)
-        for (auto& x : sides[i])
-          for (auto& y : sides[j])
-            cut(kit, kit[x], kit[y]);
-    for (auto& rule : drops_)
-      iptables_ok(append(rule));
-    iptables_ok({"-I", "OUTPUT", "1", "-j", chain_});
-  }
-
-  // Connections a node sends on get its bit.
-  void mark(cluster_kit& kit, node_process& n) {
-    auto gid = n.gid();
-    REQUIRE_MESSAGE(gid, "node " << n.name() << " has no group id of its own");
-    iptables_ok({"-A", chain_, "-m", "owner", "--gid-owner",
-                 std::to_string(*gid), "-j", "CONNMARK", "--or-mark",
-                 hex(bit(kit, n))});
-  }
-
-  // Drops what `x` or `y` sends on a connection that carries both bits;
-  // matching the owners too leaves other test processes' connections alone.
-  void cut(cluster_kit& kit, node_process& x, node_process& y) {
-    auto both = hex(bit(kit, x) | bit(kit, y));
-    for (auto* n : {&x, &y})
-      drops_.push_back({"-m", "owner", "--gid-owner", std::to_string(*n->gid()),
-                        "-m", "connmark", "--mark", both + "/" + both, "-j",
-                        "DROP"});
-  }
-
-  strings append(const strings& rule) const {
-    auto result = rule;
-    result.insert(result.begin(), {"-A", chain_});
-    return result;
-  }
-
-  static uint32_t bit(cluster_kit& kit, node_process& n) {
-    return uint32_t{1} << kit.index_of(n);
-  }
-
-  static std::string hex(uint32_t x) {
-    std::ostringstream out;
-    out << "0x" << std::hex << x;
-    return out.str();
-  }
-
-  static void iptables_ok(const strings& args) {
-    std::string cmd = "iptables -w";
-    for (auto& a : args)
-      cmd += " " + a;
-    REQUIRE_MESSAGE(iptables(args) == 0, "failed: " << cmd);
-  }
-
-  // Unhooks and deletes `chain` if it exists (asking first, so iptables
-  // prints no errors); never fails the test, says so if it cannot.
-  static void remove_chain(const std::string& chain) {
-    strings rules;
-    iptables({"-S"}, &rules);
-    bool ok = true;
-    for (auto& rule : rules)
-      if (rule == "-A OUTPUT -j " + chain)
-        ok = iptables({"-D", "OUTPUT", "-j", chain}) == 0 && ok;
-    if (std::find(rules.begin(), rules.end(), "-N " + chain) != rules.end())
-      ok = iptables({"-F", chain}) == 0 && iptables({"-X", chain}) == 0 && ok;
-    if (!ok)
-      MESSAGE("could not remove iptables chain " << chain << ", remove it by hand");
-  }
-
-  // Chains `RV_<pid>` whose process is gone were left by a crashed test.
-  static void delete_stale_chains() {
-    strings rules;
-    iptables({"-S"}, &rules);
-    for (auto& rule : rules) {
-      if (rule.rfind("-N RV_", 0) != 0)
-        continue;
-      auto chain = rule.substr(3);
-      auto pid = std::atoi(chain.c_str() + 3);
-      if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH)
-        remove_chain(chain);
-    }
-  }
-
-  std::string chain_;
-  std::vector<strings> drops_;
+  netcut cut_;
 };
 
 /// Returns whether partitions are impossible here, after printing a line
