@@ -90,7 +90,10 @@ struct ring_fixture {
   void start_children(node_process& via, size_t n, const std::string& prefix = "c") {
     auto s = sup(via);
     for (size_t i = 0; i < n; ++i) {
-      auto where = supervision::ring::start_child(sys(), s, counter(prefix + std::to_string(i)));
+      // A bound, not a latency target: with the SQLite store each start
+      // waits for an fsync, which a busy disk can stretch to seconds.
+      auto where = supervision::ring::start_child(sys(), s, counter(prefix + std::to_string(i)),
+                                                  30s);
       REQUIRE_MESSAGE(where, "child " << i << ": " << why(where));
     }
   }
