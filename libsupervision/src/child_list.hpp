@@ -53,8 +53,20 @@ typename Inspector::result_type inspect(Inspector& f, inventory& x) {
 }
 
 /// The records of one ring supervisor's children, tombstones included.
+/// Ranges are chosen by the hash of each child's ring key (`key_prefix` +
+/// id), which the list computes once per child, so that digests over 100k
+/// children cost a ring lookup each and no hashing.
 class child_list {
 public:
+  explicit child_list(std::string key_prefix = {}) : prefix_(std::move(key_prefix)) {
+    // nop
+  }
+
+  /// Returns the hash of `id`'s ring key, as `hash_ring::whois_hash` takes it.
+  uint64_t key_hash(const std::string& id) const {
+    return cluster::hash_ring::hash(prefix_ + id);
+  }
+
   /// How a record changed the list.
   enum class change : uint8_t {
     none,       // older than what the list holds, or the same
@@ -75,21 +87,22 @@ public:
 
   /// Applies `rec` if it is newer than the record held for its id.
   change apply(child_record rec) {
+    if (rec.deleted)
+      rec.spec.args = caf::message{};
     auto i = records_.find(rec.spec.id);
     if (i == records_.end()) {
       auto deleted = rec.deleted;
-      if (deleted)
-        rec.spec.args = caf::message{};
-      records_.emplace(rec.spec.id, std::move(rec));
+      auto key = key_hash(rec.spec.id);
+      auto id = rec.spec.id;
+      records_.emplace(std::move(id), entry{std::move(rec), key, 0}).first->second.rehash();
       return deleted ? change::none : change::added;
     }
-    if (!newer(rec, i->second))
+    if (!newer(rec, i->second.rec))
       return change::none;
-    auto was_alive = !i->second.deleted;
-    if (rec.deleted)
-      rec.spec.args = caf::message{};
-    i->second = std::move(rec);
-    if (i->second.deleted)
+    auto was_alive = !i->second.rec.deleted;
+    i->second.rec = std::move(rec);
+    i->second.rehash();
+    if (i->second.rec.deleted)
       return was_alive ? change::removed : change::none;
     return was_alive ? change::updated : change::added;
   }
@@ -98,48 +111,49 @@ public:
   /// tombstone).
   const child_record* alive(const std::string& id) const {
     auto i = records_.find(id);
-    return i != records_.end() && !i->second.deleted ? &i->second : nullptr;
+    return i != records_.end() && !i->second.rec.deleted ? &i->second.rec : nullptr;
   }
 
   /// Returns the record of `id`, tombstone or not, or null.
   const child_record* find(const std::string& id) const {
     auto i = records_.find(id);
-    return i != records_.end() ? &i->second : nullptr;
+    return i != records_.end() ? &i->second.rec : nullptr;
   }
 
   /// Drops the tombstones whose version is below `before`.
   void expire(uint64_t before) {
     for (auto i = records_.begin(); i != records_.end();)
-      i = i->second.deleted && i->second.version < before ? records_.erase(i) : std::next(i);
+      i = i->second.rec.deleted && i->second.rec.version < before ? records_.erase(i)
+                                                                   : std::next(i);
   }
 
-  /// An order-independent digest of the records whose id `in_range` accepts.
+  /// An order-independent digest of the records whose key hash `in_range`
+  /// accepts.
   template <class Predicate>
   uint64_t digest(Predicate in_range) const {
     uint64_t result = 0;
-    for (auto& [id, rec] : records_)
-      if (in_range(id))
-        result ^= cluster::hash_ring::hash(id + '/' + std::to_string(rec.version)
-                                           + (rec.deleted ? "/d" : rec.terminated ? "/t" : "/r"));
+    for (auto& [id, e] : records_)
+      if (in_range(e.key))
+        result ^= e.digest;
     return result;
   }
 
-  /// Returns the records (tombstones too) whose id `in_range` accepts.
+  /// Returns the records (tombstones too) whose key hash `in_range` accepts.
   template <class Predicate>
   std::vector<child_record> select(Predicate in_range) const {
     std::vector<child_record> result;
-    for (auto& [id, rec] : records_)
-      if (in_range(id))
-        result.push_back(rec);
+    for (auto& [id, e] : records_)
+      if (in_range(e.key))
+        result.push_back(e.rec);
     return result;
   }
 
-  /// Calls `f(record)` for every live record.
+  /// Calls `f(record, key hash)` for every live record.
   template <class F>
   void for_each_alive(F f) const {
-    for (auto& [id, rec] : records_)
-      if (!rec.deleted)
-        f(rec);
+    for (auto& [id, e] : records_)
+      if (!e.rec.deleted)
+        f(e.rec, e.key);
   }
 
   /// Returns how many records the list holds, tombstones included.
@@ -148,7 +162,19 @@ public:
   }
 
 private:
-  std::unordered_map<std::string, child_record> records_;
+  struct entry {
+    child_record rec;
+    uint64_t key;    // hash of the ring key
+    uint64_t digest; // of id, version and state
+
+    void rehash() {
+      digest = cluster::hash_ring::hash(rec.spec.id + '/' + std::to_string(rec.version)
+                                        + (rec.deleted ? "/d" : rec.terminated ? "/t" : "/r"));
+    }
+  };
+
+  std::string prefix_;
+  std::unordered_map<std::string, entry> records_;
 };
 
 } // namespace ringvisor::supervision

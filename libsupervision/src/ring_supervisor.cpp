@@ -199,7 +199,8 @@ public:
       agent_(std::move(agent)),
       spec_(std::move(spec)),
       dir_name_(ring_supervisor_name(spec_.name)),
-      fence_(node->config().suspect_after + node->config().heartbeat_interval) {
+      fence_(node->config().suspect_after + node->config().heartbeat_interval),
+      children_(spec_.name + "/") {
     if (!spec_.factories)
       spec_.factories = node->factories();
     for (auto& c : spec_.children)
@@ -263,6 +264,12 @@ private:
   bool owns(const std::string& id) const {
     auto x = ring_.whois(spec_.name + "/" + id);
     return x && *x == self_name_;
+  }
+
+  // Whether `node` owns the child whose ring key hashes to `key`.
+  bool owned_by(uint64_t key, const std::string& node) const {
+    auto x = ring_.whois_hash(key);
+    return x && *x == node;
   }
 
   // Whether this node may start and take children.
@@ -379,8 +386,8 @@ private:
     // once) where its digest differs from ours: a node that owns an orphan
     // knows its spec, as long as any member does.
     auto everything = !synced_;
-    auto range_digest = children_.digest([&](const std::string& id) {
-      return everything || owns(id);
+    auto range_digest = children_.digest([&](uint64_t key) {
+      return everything || owned_by(key, self_name_);
     });
     auto claimed = std::make_shared<std::set<std::string>>();
     auto open = std::make_shared<size_t>(peers.size());
@@ -468,9 +475,9 @@ private:
     }
     synced_ = true;
     std::vector<const child_spec*> orphans;
-    children_.for_each_alive([&](const child_record& rec) {
+    children_.for_each_alive([&](const child_record& rec, uint64_t key) {
       auto& id = rec.spec.id;
-      if (!rec.terminated && !local_.count(id) && !claimed.count(id) && owns(id))
+      if (!rec.terminated && owned_by(key, self_name_) && !local_.count(id) && !claimed.count(id))
         orphans.push_back(&rec.spec);
     });
     for (auto spec : orphans) {
@@ -1279,7 +1286,7 @@ private:
   // Asks every node for its children and adds the ones running nowhere.
   void which_children(caf::typed_response_promise<std::vector<ring_child>> rp) {
     auto acc = std::make_shared<std::map<std::string, ring_child>>();
-    children_.for_each_alive([&](const child_record& rec) {
+    children_.for_each_alive([&](const child_record& rec, uint64_t) {
       acc->emplace(rec.spec.id, ring_child{rec.spec.id, rec.spec.type, rec.spec.restart, {}});
     });
     auto add = [acc](std::vector<ring_child>& xs) {
@@ -1431,12 +1438,7 @@ caf::behavior ring_manager::make_behavior() {
         if ((owner && *owner == asker) || (c.ph == phase::moving && c.target == asker))
           result.claimed.push_back(id);
       }
-      auto in_range = [&](const std::string& id) {
-        if (everything)
-          return true;
-        auto owner = owner_of(id);
-        return owner && *owner == asker;
-      };
+      auto in_range = [&](uint64_t key) { return everything || owned_by(key, asker); };
       if (children_.digest(in_range) != range_digest)
         result.records = children_.select(in_range);
       return result;

@@ -19,7 +19,7 @@ child_record record(const std::string& id, uint64_t version, bool terminated = f
   return child_record{spec, version, terminated, deleted};
 }
 
-auto all = [](const std::string&) { return true; };
+auto all = [](uint64_t) { return true; };
 
 } // namespace
 
@@ -87,15 +87,24 @@ TEST_CASE("digests tell equal lists from different ones, per range") {
   CHECK(xs.digest(all) == ys.digest(all));
   ys.apply(record("b", 2, true));
   CHECK(xs.digest(all) != ys.digest(all));
-  auto only_a = [](const std::string& id) { return id == "a"; };
+  auto only_a = [&](uint64_t key) { return key == xs.key_hash("a"); };
   CHECK(xs.digest(only_a) == ys.digest(only_a));
-  auto only_b = [](const std::string& id) { return id == "b"; };
+  auto only_b = [&](uint64_t key) { return key == xs.key_hash("b"); };
   REQUIRE(ys.select(only_b).size() == 1);
   // merging the range that differs makes the lists equal
   for (auto& r : ys.select(only_b))
     xs.apply(r);
   CHECK(xs.digest(all) == ys.digest(all));
   CHECK(child_list{}.digest(all) == 0);
+}
+
+TEST_CASE("ranges are chosen by the hash of the ring key") {
+  child_list xs{"sup/"};
+  xs.apply(record("a", 1));
+  CHECK(xs.key_hash("a") == ringvisor::cluster::hash_ring::hash("sup/a"));
+  uint64_t seen = 0;
+  xs.for_each_alive([&](const child_record&, uint64_t key) { seen = key; });
+  CHECK(seen == xs.key_hash("a"));
 }
 
 TEST_CASE("tombstones expire, live records stay") {
@@ -111,6 +120,6 @@ TEST_CASE("tombstones expire, live records stay") {
   CHECK(xs.find("c") != nullptr);
   CHECK(xs.alive("a") != nullptr);
   size_t alive = 0;
-  xs.for_each_alive([&](const child_record&) { ++alive; });
+  xs.for_each_alive([&](const child_record&, uint64_t) { ++alive; });
   CHECK(alive == 1);
 }
