@@ -61,6 +61,14 @@ public:
     for (auto& c : children_)
       if (c.handle)
         caf::anon_send_exit(c.handle, caf::exit_reason::kill);
+    // Killed with requests still queued (a kill skips shut_down): answer
+    // them, since a caller may wait without a timeout (the ring supervisor
+    // does). Their promises also hold this actor, which would never be freed.
+    shutting_down_ = true;
+    for (auto& x : agenda_)
+      if (x.what == step::kind::run)
+        x.fn();
+    agenda_.clear();
   }
 
 private:

@@ -303,6 +303,23 @@ TEST_CASE_FIXTURE(supervision_fixture,
 }
 
 TEST_CASE_FIXTURE(supervision_fixture,
+                  "a supervisor killed with requests queued answers them with an error") {
+  auto stubborn = worker("s", restart_type::permanent, "stubborn");
+  stubborn.shutdown = shutdown_policy::after(std::chrono::seconds{3});
+  auto sup = spawn(make_spec(restart_strategy::one_for_one, {stubborn}));
+  // the start waits behind the stop of the stubborn child
+  self()->request(sup, caf::infinite, terminate_child_atom::value, std::string{"s"});
+  auto start = self()->request(sup, caf::infinite, start_child_atom::value, worker("w"));
+  run();
+  CHECK(self()->mailbox().empty());
+  self()->send_exit(sup, caf::exit_reason::kill);
+  run();
+  auto started = receive_reply<caf::actor>(start);
+  REQUIRE(!started);
+  CHECK(started.error() == errc::shutting_down);
+}
+
+TEST_CASE_FIXTURE(supervision_fixture,
                   "a killed supervisor takes its children with it") {
   auto sup = spawn(make_spec(restart_strategy::one_for_one, abc()));
   take_events();
