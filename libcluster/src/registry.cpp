@@ -311,8 +311,11 @@ private:
   // Takes a name from a peer; two actors under one name: the older wins on
   // every node, and the node of the loser stops it.
   void merge(registered_name x) {
-    if (!up_.count(x.node))
-      return; // its node is gone: so is the actor
+    // Its node is gone, so is the actor; a null handle is an actor whose
+    // node this process could not reach when the name arrived (CAF reads
+    // such a handle as null), nothing to hold a name or to watch.
+    if (!up_.count(x.node) || !x.actor)
+      return;
     registered_name loser;
     {
       std::unique_lock<std::shared_mutex> guard{table_->mtx};
