@@ -95,6 +95,7 @@ public:
       auto key = key_hash(rec.spec.id);
       auto id = rec.spec.id;
       records_.emplace(std::move(id), entry{std::move(rec), key, 0}).first->second.rehash();
+      ++changes_;
       return deleted ? change::none : change::added;
     }
     if (!newer(rec, i->second.rec))
@@ -102,6 +103,7 @@ public:
     auto was_alive = !i->second.rec.deleted;
     i->second.rec = std::move(rec);
     i->second.rehash();
+    ++changes_;
     if (i->second.rec.deleted)
       return was_alive ? change::removed : change::none;
     return was_alive ? change::updated : change::added;
@@ -122,9 +124,14 @@ public:
 
   /// Drops the tombstones whose version is below `before`.
   void expire(uint64_t before) {
-    for (auto i = records_.begin(); i != records_.end();)
-      i = i->second.rec.deleted && i->second.rec.version < before ? records_.erase(i)
-                                                                   : std::next(i);
+    for (auto i = records_.begin(); i != records_.end();) {
+      if (i->second.rec.deleted && i->second.rec.version < before) {
+        i = records_.erase(i);
+        ++changes_;
+      } else {
+        ++i;
+      }
+    }
   }
 
   /// An order-independent digest of the records whose key hash `in_range`
@@ -156,6 +163,12 @@ public:
         f(e.rec, e.key);
   }
 
+  /// Returns a number that grows whenever the list may have changed, so that
+  /// a digest computed before can be reused while it stays the same.
+  uint64_t changes() const noexcept {
+    return changes_;
+  }
+
   /// Returns how many records the list holds, tombstones included.
   size_t size() const noexcept {
     return records_.size();
@@ -175,6 +188,7 @@ private:
 
   std::string prefix_;
   std::unordered_map<std::string, entry> records_;
+  uint64_t changes_ = 0;
 };
 
 } // namespace ringvisor::supervision

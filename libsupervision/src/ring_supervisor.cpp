@@ -272,6 +272,22 @@ private:
     return x && *x == node;
   }
 
+  // The digest of the records `node` owns (of all, if `everything`) on this
+  // ring. A failover runs many rebalances, each asking every peer: computed
+  // again only when the ring or the list changed, not per round.
+  uint64_t range_digest(const std::string& node, bool everything) {
+    auto& c = digests_[everything ? std::string{} : node];
+    if (!c.valid || c.ring != digest_ || c.changes != children_.changes()) {
+      c.value = children_.digest([&](uint64_t key) {
+        return everything || owned_by(key, node);
+      });
+      c.ring = digest_;
+      c.changes = children_.changes();
+      c.valid = true;
+    }
+    return c.value;
+  }
+
   // Whether this node may start and take children.
   bool serving() const {
     return status_ == cluster::cluster_status::up && !leaving_self_ && !stopping_;
@@ -386,14 +402,12 @@ private:
     // once) where its digest differs from ours: a node that owns an orphan
     // knows its spec, as long as any member does.
     auto everything = !synced_;
-    auto range_digest = children_.digest([&](uint64_t key) {
-      return everything || owned_by(key, self_name_);
-    });
+    auto mine = range_digest(self_name_, everything);
     auto claimed = std::make_shared<std::set<std::string>>();
     auto open = std::make_shared<size_t>(peers.size());
     for (auto& name : peers)
       request(*peer(name), spec_.handoff_timeout, rm_inventory_atom::value,
-              self_name_, digest_, range_digest, everything)
+              self_name_, digest_, mine, everything)
         .then(
           [this, round, claimed, open](inventory& inv) {
             for (auto& rec : inv.records)
@@ -1331,6 +1345,13 @@ private:
   caf::actor store_;
 
   child_list children_;
+  struct cached_digest {
+    bool valid = false;
+    uint64_t ring = 0;
+    uint64_t changes = 0;
+    uint64_t value = 0;
+  };
+  std::map<std::string, cached_digest> digests_; // by node, "" = everything
   uint64_t clock_ = 0; // versions of the records changed here
   bool synced_ = false; // learned every peer's records since start or a split
   std::unordered_map<std::string, local_child> local_;
@@ -1429,7 +1450,7 @@ caf::behavior ring_manager::make_behavior() {
     },
     [this](rm_hello_atom) { return caf::actor{this}; },
     [this](rm_inventory_atom, const std::string& asker, uint64_t digest,
-           uint64_t range_digest, bool everything) -> caf::result<inventory> {
+           uint64_t asker_digest, bool everything) -> caf::result<inventory> {
       if (digest != digest_)
         return make_error(errc::no_owner, spec_.name, "rings differ");
       inventory result;
@@ -1438,9 +1459,9 @@ caf::behavior ring_manager::make_behavior() {
         if ((owner && *owner == asker) || (c.ph == phase::moving && c.target == asker))
           result.claimed.push_back(id);
       }
-      auto in_range = [&](uint64_t key) { return everything || owned_by(key, asker); };
-      if (children_.digest(in_range) != range_digest)
-        result.records = children_.select(in_range);
+      if (range_digest(asker, everything) != asker_digest)
+        result.records = children_.select(
+          [&](uint64_t key) { return everything || owned_by(key, asker); });
       return result;
     },
     [this](rm_handoff_atom, child_spec& spec, uint64_t epoch, bool has_state,
