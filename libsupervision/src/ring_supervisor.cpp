@@ -254,16 +254,16 @@ private:
     digest_ = cluster::hash_ring::hash(digest_input);
   }
 
+  // The ring key of a child is `<sup name>/<id>`; the child list hashes it.
   std::optional<std::string> owner_of(const std::string& id) const {
-    auto x = ring_.whois(spec_.name + "/" + id);
+    auto x = ring_.whois_hash(children_.key_hash(id));
     if (!x)
       return std::nullopt;
     return std::string{*x};
   }
 
   bool owns(const std::string& id) const {
-    auto x = ring_.whois(spec_.name + "/" + id);
-    return x && *x == self_name_;
+    return owned_by(children_.key_hash(id), self_name_);
   }
 
   // Whether `node` owns the child whose ring key hashes to `key`.
