@@ -40,6 +40,12 @@ bool hash_ring::contains(std::string_view member) const {
 }
 
 std::optional<std::string_view> hash_ring::whois_hash(uint64_t key_hash) const {
+  if (auto i = whois_index(key_hash))
+    return std::string_view{members_[*i]};
+  return std::nullopt;
+}
+
+std::optional<size_t> hash_ring::whois_index(uint64_t key_hash) const {
   if (points_.empty())
     return std::nullopt;
   // The owner is the first point at or after the key, wrapping around.
@@ -47,7 +53,7 @@ std::optional<std::string_view> hash_ring::whois_hash(uint64_t key_hash) const {
                             [](const point& p, uint64_t h) { return p.hash < h; });
   if (i == points_.end())
     i = points_.begin();
-  return std::string_view{members_[i->member]};
+  return i->member;
 }
 
 uint64_t hash_ring::hash(std::string_view key) noexcept {

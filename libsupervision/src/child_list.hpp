@@ -5,12 +5,16 @@
 // change (start, terminate, restart, delete, a child that finished) gets a
 // version from a hybrid logical clock; a delete leaves a tombstone that
 // outlives partitions (until it expires), so a node that missed it cannot
-// bring the child back. Nodes compare digests of ring ranges and exchange
-// only the records of ranges that differ (anti-entropy).
+// bring the child back. Nodes compare digests of the ranges each member owns
+// and exchange only the records of ranges that differ (anti-entropy).
 
 #include <cstdint>
+#include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
@@ -52,10 +56,11 @@ typename Inspector::result_type inspect(Inspector& f, inventory& x) {
   return f(caf::meta::type_name("ringvisor::inventory"), x.claimed, x.records);
 }
 
-/// The records of one ring supervisor's children, tombstones included.
-/// Ranges are chosen by the hash of each child's ring key (`key_prefix` +
-/// id), which the list computes once per child, so that digests over 100k
-/// children cost a ring lookup each and no hashing.
+/// The records of one ring supervisor's children, tombstones included, and
+/// where each one belongs on the placement ring. A child's place is the hash
+/// of its ring key (`key_prefix` + id), computed once per child; its owner is
+/// computed once per ring, so that owners, per-owner digests and tombstone
+/// expiry cost no pass over 100k children per question.
 class child_list {
 public:
   explicit child_list(std::string key_prefix = {}) : prefix_(std::move(key_prefix)) {
@@ -86,28 +91,7 @@ public:
   }
 
   /// Applies `rec` if it is newer than the record held for its id.
-  change apply(child_record rec) {
-    if (rec.deleted)
-      rec.spec.args = caf::message{};
-    auto i = records_.find(rec.spec.id);
-    if (i == records_.end()) {
-      auto deleted = rec.deleted;
-      auto key = key_hash(rec.spec.id);
-      auto id = rec.spec.id;
-      records_.emplace(std::move(id), entry{std::move(rec), key, 0}).first->second.rehash();
-      ++changes_;
-      return deleted ? change::none : change::added;
-    }
-    if (!newer(rec, i->second.rec))
-      return change::none;
-    auto was_alive = !i->second.rec.deleted;
-    i->second.rec = std::move(rec);
-    i->second.rehash();
-    ++changes_;
-    if (i->second.rec.deleted)
-      return was_alive ? change::removed : change::none;
-    return was_alive ? change::updated : change::added;
-  }
+  change apply(child_record rec);
 
   /// Returns the live record of `id`, or null if the list holds none (or a
   /// tombstone).
@@ -123,72 +107,102 @@ public:
   }
 
   /// Drops the tombstones whose version is below `before`.
-  void expire(uint64_t before) {
-    for (auto i = records_.begin(); i != records_.end();) {
-      if (i->second.rec.deleted && i->second.rec.version < before) {
-        i = records_.erase(i);
-        ++changes_;
-      } else {
-        ++i;
-      }
-    }
-  }
-
-  /// An order-independent digest of the records whose key hash `in_range`
-  /// accepts.
-  template <class Predicate>
-  uint64_t digest(Predicate in_range) const {
-    uint64_t result = 0;
-    for (auto& [id, e] : records_)
-      if (in_range(e.key))
-        result ^= e.digest;
-    return result;
-  }
-
-  /// Returns the records (tombstones too) whose key hash `in_range` accepts.
-  template <class Predicate>
-  std::vector<child_record> select(Predicate in_range) const {
-    std::vector<child_record> result;
-    for (auto& [id, e] : records_)
-      if (in_range(e.key))
-        result.push_back(e.rec);
-    return result;
-  }
-
-  /// Calls `f(record, key hash)` for every live record.
-  template <class F>
-  void for_each_alive(F f) const {
-    for (auto& [id, e] : records_)
-      if (!e.rec.deleted)
-        f(e.rec, e.key);
-  }
-
-  /// Returns a number that grows whenever the list may have changed, so that
-  /// a digest computed before can be reused while it stays the same.
-  uint64_t changes() const noexcept {
-    return changes_;
-  }
+  void expire(uint64_t before);
 
   /// Returns how many records the list holds, tombstones included.
   size_t size() const noexcept {
     return records_.size();
   }
 
+  // -- placement ----------------------------------------------------------------
+
+  /// Places the children on `ring` (one pass over the list when its members
+  /// changed).
+  void place_on(cluster::hash_ring ring);
+
+  /// Returns the ring the children are placed on.
+  const cluster::hash_ring& ring() const noexcept {
+    return ring_;
+  }
+
+  /// Returns the member that owns `id`, listed or not, or nothing on an
+  /// empty ring.
+  std::optional<std::string_view> owner_of(const std::string& id) const;
+
+  /// Returns whether `member` owns `id`.
+  bool owned_by(const std::string& id, std::string_view member) const {
+    auto owner = owner_of(id);
+    return owner && *owner == member;
+  }
+
+  /// An order-independent digest of the records `member` owns.
+  uint64_t digest_of(std::string_view member) const {
+    auto m = index_of(member);
+    return m != nobody ? owner_digests_[m] : 0;
+  }
+
+  /// An order-independent digest of all records.
+  uint64_t digest() const noexcept {
+    return all_digest_;
+  }
+
+  /// Returns the records (tombstones too) that `member` owns.
+  std::vector<child_record> select(std::string_view member) const;
+
+  /// Returns all records, tombstones too.
+  std::vector<child_record> select() const;
+
+  /// Calls `f(record)` for every live record.
+  template <class F>
+  void for_each_alive(F f) const {
+    for (auto& [id, e] : records_)
+      if (!e.rec.deleted)
+        f(e.rec);
+  }
+
+  /// Calls `f(record)` for every live record that `member` owns.
+  template <class F>
+  void for_each_alive_owned_by(std::string_view member, F f) const {
+    auto m = index_of(member);
+    if (m == nobody)
+      return;
+    for (auto& [id, e] : records_)
+      if (e.owner == m && !e.rec.deleted)
+        f(e.rec);
+  }
+
 private:
+  static constexpr uint32_t nobody = UINT32_MAX;
+
   struct entry {
     child_record rec;
     uint64_t key;    // hash of the ring key
-    uint64_t digest; // of id, version and state
-
-    void rehash() {
-      digest = cluster::hash_ring::hash(rec.spec.id + '/' + std::to_string(rec.version)
-                                        + (rec.deleted ? "/d" : rec.terminated ? "/t" : "/r"));
-    }
+    uint64_t fingerprint; // of id, version and state
+    uint32_t owner;  // index of the owner on the ring, or `nobody`
   };
+
+  static uint64_t fingerprint(const child_record& rec);
+
+  uint32_t owner_index(uint64_t key) const {
+    auto m = ring_.whois_index(key);
+    return m ? static_cast<uint32_t>(*m) : nobody;
+  }
+
+  uint32_t index_of(std::string_view member) const;
+
+  // Adds (or, applied twice, removes) `e` to the digests.
+  void toggle_digest(const entry& e) {
+    all_digest_ ^= e.fingerprint;
+    if (e.owner != nobody)
+      owner_digests_[e.owner] ^= e.fingerprint;
+  }
 
   std::string prefix_;
   std::unordered_map<std::string, entry> records_;
-  uint64_t changes_ = 0;
+  std::set<std::pair<uint64_t, std::string>> tombstones_; // version, id
+  cluster::hash_ring ring_;
+  std::vector<uint64_t> owner_digests_; // by member index on `ring_`
+  uint64_t all_digest_ = 0;
 };
 
 } // namespace ringvisor::supervision

@@ -249,43 +249,25 @@ private:
         names.push_back(m.name);
         digest_input += m.name + "/" + std::to_string(m.incarnation) + ";";
       }
-    if (names != ring_.members())
-      ring_ = cluster::hash_ring{names};
+    if (names != children_.ring().members())
+      children_.place_on(cluster::hash_ring{names});
     digest_ = cluster::hash_ring::hash(digest_input);
   }
 
-  // The ring key of a child is `<sup name>/<id>`; the child list hashes it.
   std::optional<std::string> owner_of(const std::string& id) const {
-    auto x = ring_.whois_hash(children_.key_hash(id));
+    auto x = children_.owner_of(id);
     if (!x)
       return std::nullopt;
     return std::string{*x};
   }
 
   bool owns(const std::string& id) const {
-    return owned_by(children_.key_hash(id), self_name_);
+    return children_.owned_by(id, self_name_);
   }
 
-  // Whether `node` owns the child whose ring key hashes to `key`.
-  bool owned_by(uint64_t key, const std::string& node) const {
-    auto x = ring_.whois_hash(key);
-    return x && *x == node;
-  }
-
-  // The digest of the records `node` owns (of all, if `everything`) on this
-  // ring. A failover runs many rebalances, each asking every peer: computed
-  // again only when the ring or the list changed, not per round.
-  uint64_t range_digest(const std::string& node, bool everything) {
-    auto& c = digests_[everything ? std::string{} : node];
-    if (!c.valid || c.ring != digest_ || c.changes != children_.changes()) {
-      c.value = children_.digest([&](uint64_t key) {
-        return everything || owned_by(key, node);
-      });
-      c.ring = digest_;
-      c.changes = children_.changes();
-      c.valid = true;
-    }
-    return c.value;
+  // The digest of the records `node` owns (of all, if `everything`).
+  uint64_t range_digest(const std::string& node, bool everything) const {
+    return everything ? children_.digest() : children_.digest_of(node);
   }
 
   // Whether this node may start and take children.
@@ -369,7 +351,7 @@ private:
 
   std::vector<std::string> others() const {
     std::vector<std::string> result;
-    for (auto& name : ring_.members())
+    for (auto& name : children_.ring().members())
       if (name != self_name_)
         result.push_back(name);
     for (auto& name : leaving_)
@@ -472,7 +454,7 @@ private:
     // A node with seeds that sees only itself may not have joined yet: the
     // cluster it is about to join runs these children. Give it a fence's
     // time to find its peers before it starts anything alone.
-    if (ring_.members().size() == 1 && !node_.config().seeds.empty()
+    if (children_.ring().members().size() == 1 && !node_.config().seeds.empty()
         && now < started_at_ + fence_) {
       if (!retry_pending_) {
         retry_pending_ = true;
@@ -489,9 +471,9 @@ private:
     }
     synced_ = true;
     std::vector<const child_spec*> orphans;
-    children_.for_each_alive([&](const child_record& rec, uint64_t key) {
+    children_.for_each_alive_owned_by(self_name_, [&](const child_record& rec) {
       auto& id = rec.spec.id;
-      if (!rec.terminated && owned_by(key, self_name_) && !local_.count(id) && !claimed.count(id))
+      if (!rec.terminated && !local_.count(id) && !claimed.count(id))
         orphans.push_back(&rec.spec);
     });
     for (auto spec : orphans) {
@@ -1300,7 +1282,7 @@ private:
   // Asks every node for its children and adds the ones running nowhere.
   void which_children(caf::typed_response_promise<std::vector<ring_child>> rp) {
     auto acc = std::make_shared<std::map<std::string, ring_child>>();
-    children_.for_each_alive([&](const child_record& rec, uint64_t) {
+    children_.for_each_alive([&](const child_record& rec) {
       acc->emplace(rec.spec.id, ring_child{rec.spec.id, rec.spec.type, rec.spec.restart, {}});
     });
     auto add = [acc](std::vector<ring_child>& xs) {
@@ -1344,14 +1326,7 @@ private:
   caf::actor local_sup_;
   caf::actor store_;
 
-  child_list children_;
-  struct cached_digest {
-    bool valid = false;
-    uint64_t ring = 0;
-    uint64_t changes = 0;
-    uint64_t value = 0;
-  };
-  std::map<std::string, cached_digest> digests_; // by node, "" = everything
+  child_list children_; // and the ring they are placed on
   uint64_t clock_ = 0; // versions of the records changed here
   bool synced_ = false; // learned every peer's records since start or a split
   std::unordered_map<std::string, local_child> local_;
@@ -1361,8 +1336,7 @@ private:
   std::vector<cluster::member> view_;
   cluster::cluster_status status_ = cluster::cluster_status::starting;
   std::map<std::string, cluster::member> up_; // other members, not down
-  cluster::hash_ring ring_;
-  uint64_t digest_ = 0;
+  uint64_t digest_ = 0; // of the ring's members and their incarnations
   std::map<std::string, caf::actor> peers_;
   std::set<std::string> fetching_;
   std::set<std::string> leaving_;
@@ -1454,14 +1428,11 @@ caf::behavior ring_manager::make_behavior() {
       if (digest != digest_)
         return make_error(errc::no_owner, spec_.name, "rings differ");
       inventory result;
-      for (auto& [id, c] : local_) {
-        auto owner = owner_of(id);
-        if ((owner && *owner == asker) || (c.ph == phase::moving && c.target == asker))
+      for (auto& [id, c] : local_)
+        if (children_.owned_by(id, asker) || (c.ph == phase::moving && c.target == asker))
           result.claimed.push_back(id);
-      }
       if (range_digest(asker, everything) != asker_digest)
-        result.records = children_.select(
-          [&](uint64_t key) { return everything || owned_by(key, asker); });
+        result.records = everything ? children_.select() : children_.select(asker);
       return result;
     },
     [this](rm_handoff_atom, child_spec& spec, uint64_t epoch, bool has_state,

@@ -41,7 +41,16 @@ TEST_CASE("an empty ring owns nothing") {
   hash_ring ring;
   CHECK(ring.empty());
   CHECK(!ring.whois("x"));
+  CHECK(!ring.whois_index(hash_ring::hash("x")));
   CHECK(!ring.mine("x", "node-1"));
+}
+
+TEST_CASE("an owner's index names the same member as its name") {
+  hash_ring ring{names(5)};
+  for (auto& k : keys(1'000)) {
+    auto h = hash_ring::hash(k);
+    REQUIRE(ring.members()[*ring.whois_index(h)] == *ring.whois_hash(h));
+  }
 }
 
 TEST_CASE("the same members give the same placement in any insertion order") {

@@ -19,7 +19,17 @@ child_record record(const std::string& id, uint64_t version, bool terminated = f
   return child_record{spec, version, terminated, deleted};
 }
 
-auto all = [](uint64_t) { return true; };
+using ringvisor::cluster::hash_ring;
+
+// Returns an id that `member` owns on `xs`'s ring.
+std::string owned_by(const child_list& xs, const std::string& member) {
+  for (int i = 0;; ++i) {
+    auto id = "c" + std::to_string(i);
+    if (xs.owned_by(id, member))
+      return id;
+  }
+}
+
 
 } // namespace
 
@@ -74,37 +84,75 @@ TEST_CASE("records of one version agree on every node, whatever the order") {
     ys.apply(r);
   CHECK(xs.alive("a") == nullptr);
   CHECK(ys.alive("a") == nullptr);
-  CHECK(xs.digest(all) == ys.digest(all));
+  CHECK(xs.digest() == ys.digest());
 }
 
 TEST_CASE("digests tell equal lists from different ones, per range") {
   child_list xs;
   child_list ys;
-  for (auto id : {"a", "b", "c"}) {
+  xs.place_on(hash_ring{{"n1", "n2"}});
+  ys.place_on(hash_ring{{"n1", "n2"}});
+  auto a = owned_by(xs, "n1");
+  auto b = owned_by(xs, "n2");
+  for (auto& id : {a, b}) {
     xs.apply(record(id, 1));
     ys.apply(record(id, 1));
   }
-  CHECK(xs.digest(all) == ys.digest(all));
-  ys.apply(record("b", 2, true));
-  CHECK(xs.digest(all) != ys.digest(all));
-  auto only_a = [&](uint64_t key) { return key == xs.key_hash("a"); };
-  CHECK(xs.digest(only_a) == ys.digest(only_a));
-  auto only_b = [&](uint64_t key) { return key == xs.key_hash("b"); };
-  REQUIRE(ys.select(only_b).size() == 1);
+  CHECK(xs.digest() == ys.digest());
+  ys.apply(record(b, 2, true));
+  CHECK(xs.digest() != ys.digest());
+  CHECK(xs.digest_of("n1") == ys.digest_of("n1"));
+  CHECK(xs.digest_of("n2") != ys.digest_of("n2"));
+  REQUIRE(ys.select("n2").size() == 1);
   // merging the range that differs makes the lists equal
-  for (auto& r : ys.select(only_b))
+  for (auto& r : ys.select("n2"))
     xs.apply(r);
-  CHECK(xs.digest(all) == ys.digest(all));
-  CHECK(child_list{}.digest(all) == 0);
+  CHECK(xs.digest() == ys.digest());
+  CHECK(xs.digest_of("n2") == ys.digest_of("n2"));
+  CHECK(child_list{}.digest() == 0);
+  CHECK(xs.digest_of("stranger") == 0);
+  CHECK(xs.select("stranger").empty());
 }
 
-TEST_CASE("ranges are chosen by the hash of the ring key") {
+TEST_CASE("owners come from the hash of the ring key, listed or not") {
   child_list xs{"sup/"};
+  hash_ring ring{{"n1", "n2", "n3"}};
+  CHECK(!xs.owner_of("a"));
   xs.apply(record("a", 1));
-  CHECK(xs.key_hash("a") == ringvisor::cluster::hash_ring::hash("sup/a"));
-  uint64_t seen = 0;
-  xs.for_each_alive([&](const child_record&, uint64_t key) { seen = key; });
-  CHECK(seen == xs.key_hash("a"));
+  xs.place_on(ring);
+  CHECK(xs.key_hash("a") == hash_ring::hash("sup/a"));
+  for (auto id : {"a", "b", "c", "d"}) // a is listed, the others are not
+    CHECK(*xs.owner_of(id) == *ring.whois(std::string{"sup/"} + id));
+}
+
+TEST_CASE("per-owner digests follow the ring, whatever came first") {
+  auto ids = {"a", "b", "c", "d", "e", "f", "g", "h"};
+  // placed first, then filled; filled first, then placed; placed twice
+  child_list xs;
+  xs.place_on(hash_ring{{"n1", "n2", "n3"}});
+  child_list ys;
+  child_list zs;
+  zs.place_on(hash_ring{{"n1"}});
+  for (auto id : ids) {
+    xs.apply(record(id, 1));
+    ys.apply(record(id, 1));
+    zs.apply(record(id, 1));
+  }
+  CHECK(zs.digest_of("n1") == zs.digest());
+  ys.place_on(hash_ring{{"n1", "n2", "n3"}});
+  zs.place_on(hash_ring{{"n1", "n2", "n3"}});
+  for (auto n : {"n1", "n2", "n3"}) {
+    CHECK(xs.digest_of(n) == ys.digest_of(n));
+    CHECK(xs.digest_of(n) == zs.digest_of(n));
+  }
+  CHECK((xs.digest_of("n1") ^ xs.digest_of("n2") ^ xs.digest_of("n3")) == xs.digest());
+  size_t owned = 0;
+  for (auto n : {"n1", "n2", "n3"})
+    xs.for_each_alive_owned_by(n, [&](const child_record& rec) {
+      CHECK(xs.owned_by(rec.spec.id, n));
+      ++owned;
+    });
+  CHECK(owned == ids.size());
 }
 
 TEST_CASE("tombstones expire, live records stay") {
@@ -120,6 +168,15 @@ TEST_CASE("tombstones expire, live records stay") {
   CHECK(xs.find("c") != nullptr);
   CHECK(xs.alive("a") != nullptr);
   size_t alive = 0;
-  xs.for_each_alive([&](const child_record&, uint64_t) { ++alive; });
+  xs.for_each_alive([&](const child_record&) { ++alive; });
   CHECK(alive == 1);
+  // the digest forgets the expired tombstones
+  child_list ys;
+  ys.apply(record("a", 10));
+  ys.apply(record("c", 40, false, true));
+  CHECK(xs.digest() == ys.digest());
+  // a tombstone replaced by a newer record no longer expires
+  xs.apply(record("c", 50));
+  xs.expire(1000);
+  CHECK(xs.alive("c") != nullptr);
 }

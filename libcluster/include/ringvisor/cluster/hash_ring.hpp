@@ -52,6 +52,10 @@ public:
   /// Returns the member that owns a key whose `hash` is known.
   std::optional<std::string_view> whois_hash(uint64_t key_hash) const;
 
+  /// Returns the index in `members()` of the member that owns a key whose
+  /// `hash` is known, or nothing if the ring is empty.
+  std::optional<size_t> whois_index(uint64_t key_hash) const;
+
   /// Returns whether `self` owns `key`.
   bool mine(std::string_view key, std::string_view self) const {
     auto owner = whois(key);
