@@ -55,6 +55,7 @@ namespace {
 using bytes = actor::bytes;
 using clock_type = std::chrono::steady_clock;
 using round_atom = caf::atom_constant<caf::atom("rm_round")>;
+using rebalance_atom = caf::atom_constant<caf::atom("rm_rebal")>;
 using dead_atom = caf::atom_constant<caf::atom("rm_dead")>;
 using leave_deadline_atom = caf::atom_constant<caf::atom("rm_lvdead")>;
 using store_add_atom = caf::atom_constant<caf::atom("rm_sadd")>;
@@ -359,7 +360,18 @@ private:
     return result;
   }
 
+  // Rebalances once the messages already queued are handled: a failure
+  // brings a burst of views and fence lifts, and each rebalance asks every
+  // peer and passes over every child.
   void rebalance() {
+    if (rebalance_due_)
+      return;
+    rebalance_due_ = true;
+    send(this, rebalance_atom::value);
+  }
+
+  void rebalance_now() {
+    rebalance_due_ = false;
     if (!serving())
       return;
     auto peers = others();
@@ -1344,6 +1356,7 @@ private:
 
   uint64_t round_ = 0;
   bool retry_pending_ = false;
+  bool rebalance_due_ = false;
   bool leaving_self_ = false;
   bool resync_ = false; // re-read the stores once up again (after a split)
   bool stopping_ = false;
@@ -1402,6 +1415,7 @@ caf::behavior ring_manager::make_behavior() {
     },
     [this](cluster::status_atom, cluster::cluster_status, cluster::cluster_status now,
            std::vector<cluster::member>& view) { on_status(now, std::move(view)); },
+    [this](rebalance_atom) { rebalance_now(); },
     [this](round_atom) {
       retry_pending_ = false;
       if (leaving_self_) {
