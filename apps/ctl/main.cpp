@@ -219,10 +219,7 @@ private:
   }
 
   int find(const std::string& sup, const std::string& id) {
-    auto hdl = supervisor(sup);
-    if (!hdl)
-      return fail(hdl.error());
-    auto where = supervision::ring::find(sys_, *hdl, id, opts_.timeout);
+    auto where = ring_client(sup).find(id, opts_.timeout);
     if (!where)
       return fail(where.error());
     if (opts_.json)
@@ -234,10 +231,7 @@ private:
   }
 
   int which_children(const std::string& sup) {
-    auto hdl = supervisor(sup);
-    if (!hdl)
-      return fail(hdl.error());
-    auto all = supervision::ring::which_children(sys_, *hdl, opts_.timeout);
+    auto all = ring_client(sup).which_children(opts_.timeout);
     if (!all)
       return fail(all.error());
     std::sort(all->begin(), all->end(), [](auto& x, auto& y) { return x.id < y.id; });
@@ -265,22 +259,15 @@ private:
       std::cerr << "ringvisor-ctl: '" << w[3] << "' is no atom: at most 10 characters\n";
       return bad_usage;
     }
-    auto hdl = supervisor(sup);
-    if (!hdl)
-      return fail(hdl.error());
     auto msg = to_message(caf::atom_from_string(w[3]), w.begin() + 4, w.end());
-    auto reply = supervision::ring::call(sys_, *hdl, id, std::move(msg), opts_.timeout);
+    auto reply = ring_client(sup).call(id, std::move(msg), opts_.timeout);
     return print_reply(reply);
   }
 
   int exec(const std::string& sup, const std::string& id, const std::string& function) {
     auto& w = opts_.words;
-    auto hdl = supervisor(sup);
-    if (!hdl)
-      return fail(hdl.error());
-    auto reply = supervision::ring::exec(sys_, *hdl, id, function,
-                                         to_message(std::nullopt, w.begin() + 4, w.end()),
-                                         opts_.timeout);
+    auto reply = ring_client(sup).exec(id, function, to_message(std::nullopt, w.begin() + 4, w.end()),
+                                opts_.timeout);
     return print_reply(reply);
   }
 
@@ -363,8 +350,10 @@ private:
     return ask<caf::actor>(*dir, caf::get_atom::value, name);
   }
 
-  caf::expected<caf::actor> supervisor(const std::string& sup) {
-    return lookup(supervision::ring_supervisor_name(sup));
+  // The ring supervisor `sup`, through the given node first and any other
+  // member when that one dies, hangs or is split off.
+  supervision::ring::client ring_client(const std::string& sup) {
+    return supervision::ring::client{sys_, sup, {opts_.node}};
   }
 
   template <class T, class... Ts>

@@ -23,19 +23,15 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
-#include <random>
 #include <set>
-#include <thread>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
 #include <caf/blocking_actor.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
-#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
-#include "blocking_ok.hpp"
 #include "child_list.hpp"
 #include "ring_wire.hpp"
 #include "ringvisor/actor/directory.hpp"
@@ -85,11 +81,6 @@ constexpr size_t max_parallel_starts = 256;
 
 /// Local-supervisor failures within 2 x period that stop the ring supervisor.
 constexpr size_t max_local_failures = 2;
-
-/// Why a node that is split off from the majority answers `no_owner`: the
-/// client gives up at once instead of asking the same node until its
-/// deadline (the node cannot serve before the partition heals).
-constexpr const char* split_off_reason = "this side of the cluster is split off";
 
 /// How long a deleted child's tombstone keeps a node that missed the delete
 /// (cut off, paused) from bringing the child back.
@@ -1166,8 +1157,19 @@ private:
   }
 
   // Records a new child, then has its owner start it.
+  // A node split off from the majority changes no child: the majority's
+  // list is the one that counts, and a client that is refused at once can
+  // ask a member of the majority instead.
+  caf::error refused_when_split(const std::string& id) const {
+    if (status_ != cluster::cluster_status::split)
+      return caf::none;
+    return make_error(errc::no_owner, spec_.name, id, split_off_reason);
+  }
+
   caf::result<placement> on_start(child_spec& spec) {
     if (auto err = check_spec(spec))
+      return err;
+    if (auto err = refused_when_split(spec.id))
       return err;
     if (children_.alive(spec.id))
       return make_error(errc::already_present, spec_.name, spec.id);
@@ -1486,6 +1488,8 @@ caf::behavior ring_manager::make_behavior() {
     // -- client requests
     [this](ring_start_atom, child_spec& spec) { return on_start(spec); },
     [this](ring_delete_atom, const std::string& id) -> caf::result<caf::ok_atom> {
+      if (auto err = refused_when_split(id))
+        return err;
       auto rec = children_.alive(id);
       if (rec == nullptr)
         return make_error(errc::not_found, spec_.name, id);
@@ -1502,6 +1506,8 @@ caf::behavior ring_manager::make_behavior() {
       return rp;
     },
     [this](ring_terminate_atom, const std::string& id) -> caf::result<caf::ok_atom> {
+      if (auto err = refused_when_split(id))
+        return err;
       auto rec = children_.alive(id);
       if (rec == nullptr)
         return make_error(errc::not_found, spec_.name, id);
@@ -1510,6 +1516,8 @@ caf::behavior ring_manager::make_behavior() {
       return rp;
     },
     [this](ring_restart_atom, const std::string& id) -> caf::result<placement> {
+      if (auto err = refused_when_split(id))
+        return err;
       auto rec = children_.alive(id);
       if (rec == nullptr)
         return make_error(errc::not_found, spec_.name, id);
@@ -1542,6 +1550,13 @@ caf::behavior ring_manager::make_behavior() {
     },
     [this](ring_local_atom) { return local_children(); },
     [this](rm_running_atom) { return running_here(); },
+    [this](ring_endpoints_atom) {
+      std::vector<std::string> result;
+      for (auto& m : view_)
+        if (m.status == cluster::member_status::up && in_group(m))
+          result.push_back(m.endpoint);
+      return result;
+    },
     [this](ring_stats_atom) {
       auto result = stats_;
       result.node = self_name_;
@@ -1624,148 +1639,5 @@ child_spec ring_supervisor_child(std::string id, actor::node& node, caf::actor a
   };
   return result;
 }
-
-// -- blocking client API --------------------------------------------------------
-
-namespace ring {
-
-namespace {
-
-uint64_t new_request_id() {
-  thread_local std::mt19937_64 gen{std::random_device{}()};
-  return gen();
-}
-
-using actor::blocking_request;
-using detail::blocking_ok;
-
-
-// Whether the node said it is split off: it cannot serve until the
-// partition heals, so asking it again until the deadline helps nobody.
-bool split_off(const caf::error& err) {
-  auto& ctx = err.context();
-  return err == errc::no_owner && !ctx.empty() && ctx.match_element<std::string>(ctx.size() - 1)
-         && ctx.get_as<std::string>(ctx.size() - 1) == split_off_reason;
-}
-
-bool retriable(const caf::error& err) {
-  return (err == errc::no_owner && !split_off(err)) || err == caf::sec::request_timeout
-         || err == caf::sec::request_receiver_down;
-}
-
-// Sends `msg(hops = 0)` until a reply or a final error, within `timeout`.
-caf::expected<caf::message> routed(caf::actor_system& sys, const caf::actor& sup,
-                                   caf::message msg, caf::timespan timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  caf::expected<caf::message> result{caf::sec::request_timeout};
-  for (;;) {
-    auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= caf::timespan{0})
-      return result;
-    if (actor::is_gone(sup)) // its node died or restarted: asking again is futile
-      return actor::gone_error();
-    auto attempt = std::min<caf::timespan>(left, std::chrono::seconds{1});
-    caf::scoped_actor self{sys};
-    self->request(sup, attempt, msg)
-      .receive([&](caf::ok_atom) { result = caf::make_message(caf::ok_atom::value); },
-               [&](caf::error& err) {
-                 if (auto reply = cluster::untyped_reply(err))
-                   result = std::move(*reply);
-                 else
-                   result = std::move(err);
-               });
-    if (result || !retriable(result.error()))
-      return result;
-    std::this_thread::sleep_for(std::chrono::milliseconds{20});
-  }
-}
-
-} // namespace
-
-caf::expected<placement> start_child(caf::actor_system& sys, const caf::actor& sup,
-                                     child_spec spec, caf::timespan timeout) {
-  return blocking_request<placement>(sys, sup, timeout, ring_start_atom::value, std::move(spec));
-}
-
-caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
-                        const std::string& id, caf::timespan timeout) {
-  return blocking_ok(sys, sup, timeout, ring_delete_atom::value, id);
-}
-
-caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
-                           const std::string& id, caf::timespan timeout) {
-  return blocking_ok(sys, sup, timeout, ring_terminate_atom::value, id);
-}
-
-caf::expected<placement> restart_child(caf::actor_system& sys, const caf::actor& sup,
-                                       const std::string& id, caf::timespan timeout) {
-  return blocking_request<placement>(sys, sup, timeout, ring_restart_atom::value, id);
-}
-
-caf::expected<placement> find(caf::actor_system& sys, const caf::actor& sup,
-                              const std::string& id, caf::timespan timeout) {
-  auto reply = routed(sys, sup, caf::make_message(ring_find_atom::value, id, uint8_t{0}),
-                      timeout);
-  if (!reply)
-    return std::move(reply.error());
-  if (!reply->match_elements<placement>())
-    return make_error(errc::bad_spec, "unexpected reply to find", *reply);
-  return reply->get_as<placement>(0);
-}
-
-caf::expected<caf::message> call(caf::actor_system& sys, const caf::actor& sup,
-                                 const std::string& id, caf::message msg,
-                                 caf::timespan timeout) {
-  return routed(sys, sup,
-                caf::make_message(ring_call_atom::value, new_request_id(), id,
-                                  std::move(msg), uint8_t{0}),
-                timeout);
-}
-
-caf::expected<caf::message> exec(caf::actor_system& sys, const caf::actor& sup,
-                                 const std::string& id, const std::string& function,
-                                 caf::message args, caf::timespan timeout) {
-  return routed(sys, sup,
-                caf::make_message(ring_exec_atom::value, new_request_id(), id,
-                                  function, std::move(args), uint8_t{0}),
-                timeout);
-}
-
-caf::expected<std::vector<ring_child>>
-which_children(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
-  return blocking_request<std::vector<ring_child>>(sys, sup, timeout, ring_which_atom::value);
-}
-
-caf::expected<std::vector<ring_child>>
-local_children(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
-  return blocking_request<std::vector<ring_child>>(sys, sup, timeout, ring_local_atom::value);
-}
-
-caf::expected<std::vector<node_count>>
-running_per_node(caf::actor_system& sys, const caf::actor& sup, caf::timespan timeout) {
-  return blocking_request<std::vector<node_count>>(sys, sup, timeout, ring_count_atom::value);
-}
-
-caf::expected<ring_stats> stats(caf::actor_system& sys, const caf::actor& sup,
-                                caf::timespan timeout) {
-  return blocking_request<ring_stats>(sys, sup, timeout, ring_stats_atom::value);
-}
-
-caf::expected<child_counts> count_children(caf::actor_system& sys, const caf::actor& sup,
-                                           caf::timespan timeout) {
-  auto all = which_children(sys, sup, timeout);
-  if (!all)
-    return std::move(all.error());
-  child_counts result;
-  for (auto& c : *all) {
-    ++result.specs;
-    ++result.workers;
-    if (!c.where.node.empty())
-      ++result.active;
-  }
-  return result;
-}
-
-} // namespace ring
 
 } // namespace ringvisor::supervision

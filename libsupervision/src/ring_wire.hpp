@@ -36,6 +36,11 @@ using rm_running_atom = caf::atom_constant<caf::atom("rm_running")>;
 /// `(rm_gstop_atom, std::string reason)`: stop on every node (escalation).
 using rm_gstop_atom = caf::atom_constant<caf::atom("rm_gstop")>;
 
+/// Why a node that is split off from the majority answers `no_owner` (the
+/// last element of the error's context): it cannot serve before the
+/// partition heals, so a client asks another member, or gives up, at once.
+inline constexpr const char* split_off_reason = "this side of the cluster is split off";
+
 /// A reply the owner gave to a request id, kept so that a retry of the same
 /// request gets it again instead of reaching the child twice. Moves with the
 /// child.

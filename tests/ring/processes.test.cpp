@@ -153,6 +153,19 @@ struct ring_fixture {
     };
   }
 
+  /// Whether all `n` children run, each on its owner on a ring of `names`
+  /// (no move is left to make).
+  static auto on_owners(size_t n, const strings& names) {
+    return [n, ring = cluster::hash_ring{names}](const std::vector<ring_child>& xs) {
+      if (xs.size() != n)
+        return false;
+      for (auto& x : xs)
+        if (!ring.mine("counters/" + x.id, x.where.node))
+          return false;
+      return true;
+    };
+  }
+
   void require_no_overlap(ledger& l) {
     auto bad = l.overlaps();
     CHECK_MESSAGE(bad.empty(), bad.size() << " overlaps, first: " << (bad.empty() ? "" : bad[0]));
@@ -298,17 +311,7 @@ TEST_CASE_FIXTURE(ring_fixture, "after two nodes join at once every child runs o
   await_children(kit["a"], all_on(1000, {"a", "b", "c"}));
   kit.start("d");
   kit.start("e");
-  strings names{"a", "b", "c", "d", "e"};
-  cluster::hash_ring ring{names};
-  auto on_owner = [&](const std::vector<ring_child>& xs) {
-    if (xs.size() != 1000)
-      return false;
-    for (auto& x : xs)
-      if (!ring.mine("counters/" + x.id, x.where.node))
-        return false;
-    return true;
-  };
-  await_children(kit["e"], on_owner, 15s);
+  await_children(kit["e"], on_owners(1000, {"a", "b", "c", "d", "e"}), 15s);
   ledger l{dir};
   require_no_overlap(l);
 }
@@ -557,4 +560,83 @@ TEST_CASE_FIXTURE(ring_fixture, "a client on a plain CAF config keeps its links,
   auto stale = supervision::ring::call(client, *s, "c1", caf::make_message(inc_atom::value), 10s);
   CHECK(stale.error() == caf::sec::request_receiver_down);
   CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "a ring client asks another member when its member dies, hangs or is split off") {
+  start_nodes({"a", "b", "c"});
+  start_children(kit["a"], 30);
+  auto placed = await_children(kit["a"], on_owners(30, {"a", "b", "c"}));
+  // a child on `node`, so that a call to it waits for no failover
+  auto child_on = [&](const std::string& node) {
+    for (auto& x : placed)
+      if (x.where.node == node)
+        return x.id;
+    FAIL("no child on " << node);
+    return std::string{};
+  };
+  auto name_of = [&](const std::string& endpoint) {
+    for (std::string name : {"a", "b", "c"})
+      if (kit[name].endpoint() == endpoint)
+        return name;
+    FAIL("no node at " << endpoint);
+    return std::string{};
+  };
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  supervision::add_types(cfg);
+  caf::actor_system client{cfg};
+  supervision::ring::client counters{client, "counters", {kit["a"].endpoint()}};
+  auto inc = [&](const std::string& id) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto reply = counters.call(id, caf::make_message(inc_atom::value), 10s);
+    REQUIRE_MESSAGE(reply, id << " through " << counters.member() << ": " << why(reply));
+    // one failed attempt (a second) at most, then an answer
+    CHECK(std::chrono::steady_clock::now() - t0 < 2500ms);
+    return reply->get_as<int64_t>(0);
+  };
+  auto on_b = child_on("b");
+  auto on_c = child_on("c");
+  CHECK(inc(on_b) == 1);
+  CHECK(counters.member() == kit["a"].endpoint());
+  CHECK(counters.endpoints().size() == 3); // learned b and c from a
+  // dies: the client moves on, and the child counts each call once
+  kit["a"].kill9();
+  CHECK(inc(on_b) == 2);
+  CHECK(name_of(counters.member()) != "a");
+  kit["a"].restart({kit["b"].endpoint(), kit["c"].endpoint()});
+  for (std::string name : {"a", "b", "c"})
+    kit.await_view(kit[name], {"a", "b", "c"});
+  placed = await_children(kit["b"], on_owners(30, {"a", "b", "c"}));
+  // hangs: one silent attempt, then another member answers for a child
+  // that runs on neither
+  auto asked = name_of(counters.member());
+  auto third = asked == "c" ? std::string{"b"} : std::string{"c"};
+  auto on_third = child_on(third);
+  auto before = inc(on_third);
+  kit[asked].stop();
+  CHECK(inc(on_third) == before + 1);
+  CHECK(name_of(counters.member()) != asked);
+  kit[asked].cont();
+  for (std::string name : {"a", "b", "c"})
+    kit.await_view(kit[name], {"a", "b", "c"});
+  if (skip_without_partitions())
+    return;
+  // split off: refused at once, answered by the majority; a change too
+  placed = await_children(kit["b"], on_owners(30, {"a", "b", "c"}));
+  auto cut_off = name_of(counters.member());
+  strings rest;
+  for (std::string name : {"a", "b", "c"})
+    if (name != cut_off)
+      rest.push_back(name);
+  auto on_rest = child_on(rest[0]);
+  auto count = inc(on_rest);
+  partition cut{kit, {cut_off}, rest};
+  kit.await_status(kit[cut_off], cluster::cluster_status::split);
+  CHECK(inc(on_rest) == count + 1);
+  CHECK(counters.member() != kit[cut_off].endpoint());
+  supervision::ring::client via_minority{client, "counters", {kit[cut_off].endpoint()}};
+  auto where = via_minority.start_child(counter("late"), 10s);
+  REQUIRE_MESSAGE(where, why(where));
+  CHECK(where->node != cut_off);
+  CHECK(via_minority.member() != kit[cut_off].endpoint());
 }

@@ -215,6 +215,9 @@ using ring_local_atom = caf::atom_constant<caf::atom("rr_local")>;
 using ring_count_atom = caf::atom_constant<caf::atom("rr_count")>;
 /// `(ring_stats_atom) -> ring_stats` of the node that receives it.
 using ring_stats_atom = caf::atom_constant<caf::atom("rr_stats")>;
+/// `(ring_endpoints_atom) -> std::vector<std::string>`: the endpoints
+/// (`host:port`) of the up members that run this ring supervisor.
+using ring_endpoints_atom = caf::atom_constant<caf::atom("rr_endpts")>;
 
 // -- blocking client API ------------------------------------------------------
 
