@@ -450,7 +450,8 @@ caf::expected<name_registry> name_registry::start(actor::node& node, const caf::
 namespace {
 
 // Asks the registry, again while it answers `not_ready` (it is learning the
-// names, or the home changes hands), until `timeout`.
+// names, or the home changes hands) or `member_unreachable` (the agent has
+// no link to the name's home yet, as just after a join), until `timeout`.
 template <class T, class... Ts>
 caf::error ask_registry(caf::actor_system& sys, const caf::actor& reg, caf::timespan timeout,
                         Ts&&... xs) {
@@ -460,7 +461,9 @@ caf::error ask_registry(caf::actor_system& sys, const caf::actor& reg, caf::time
     auto reply = actor::blocking_request<T>(sys, reg, std::max<caf::timespan>(left, {}), xs...);
     if (reply)
       return caf::none;
-    if (reply.error() != errc::not_ready || std::chrono::steady_clock::now() >= deadline)
+    auto transient = reply.error() == errc::not_ready
+                     || reply.error() == errc::member_unreachable;
+    if (!transient || std::chrono::steady_clock::now() >= deadline)
       return std::move(reply.error());
     std::this_thread::sleep_for(std::chrono::milliseconds{20});
   }

@@ -116,7 +116,8 @@ TEST_CASE("names die with their node, and a node that joins learns the names") {
     auto& via = i % 2 == 0 ? a : *c;
     auto w = via.spawn_worker();
     via.node.node->adopt(w); // stopped when its node stops
-    REQUIRE(!via.reg->register_name("job-" + std::to_string(i), w));
+    auto err = via.reg->register_name("job-" + std::to_string(i), w);
+    REQUIRE_MESSAGE(!err, "job-" << i << ": " << actor::render(err));
     workers.push_back(i % 2 == 0 ? w : caf::actor{});
   }
   for (int i = 0; i < 50; i += 2)

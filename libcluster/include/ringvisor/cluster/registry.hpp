@@ -77,7 +77,8 @@ public:
 
   /// Gives `name` to `x`, an actor of this node, for the cluster. Fails with
   /// `actor::errc::name_taken` if a live actor holds it, `errc::split_off`
-  /// on a side without a majority.
+  /// on a side without a majority; asks again, until `timeout`, while the
+  /// name's home is learning the names or cannot be reached yet.
   [[nodiscard]] caf::error register_name(const std::string& name, const caf::actor& x,
                                          caf::timespan timeout = std::chrono::seconds{5}) const;
 
