@@ -544,10 +544,10 @@ TEST_CASE_FIXTURE(ring_fixture, "a client on a plain CAF config keeps its links,
   REQUIRE_MESSAGE(s, why(s));
   auto first = supervision::ring::call(client, *s, "c1", caf::make_message(inc_atom::value), 5s);
   REQUIRE_MESSAGE(first, why(first));
-  // idle for longer than the nodes' connection timeout (1 s): without link
+  // idle for longer than the nodes' connection timeout (3 s): without link
   // heartbeats of its own the client's connection is dropped and its
   // handles are dead for good
-  std::this_thread::sleep_for(2500ms);
+  std::this_thread::sleep_for(3500ms);
   auto second = supervision::ring::call(client, *s, "c1", caf::make_message(inc_atom::value), 5s);
   REQUIRE_MESSAGE(second, why(second));
   CHECK(second->get_as<int64_t>(0) == first->get_as<int64_t>(0) + 1);
