@@ -1156,7 +1156,6 @@ private:
     return check_child(spec, spec_.factories.get(), spec_.name);
   }
 
-  // Records a new child, then has its owner start it.
   // A node split off from the majority changes no child: the majority's
   // list is the one that counts, and a client that is refused at once can
   // ask a member of the majority instead.
@@ -1166,6 +1165,7 @@ private:
     return make_error(errc::no_owner, spec_.name, id, split_off_reason);
   }
 
+  // Records a new child, then has its owner start it.
   caf::result<placement> on_start(child_spec& spec) {
     if (auto err = check_spec(spec))
       return err;
