@@ -26,7 +26,9 @@ namespace ringvisor::supervision::ring {
 /// - `start_child`, `delete_child`, `terminate_child` and `restart_child`
 ///   move on only when the member cannot have acted (gone before the request
 ///   was sent, or split off, which changes nothing); a member lost with the
-///   request in flight leaves the outcome open, and the error says so.
+///   request in flight leaves the outcome open, so the client returns that
+///   error (`request_receiver_down`, `request_timeout`) instead of asking
+///   another member. Changes get the whole deadline for their one attempt.
 ///
 /// One client per thread; it opens a connection to each member it asks.
 ///
