@@ -62,10 +62,6 @@ caf::expected<T> as(caf::expected<caf::message> reply, const char* what) {
   return reply->get_as<T>(0);
 }
 
-caf::expected<placement> as_placement(caf::expected<caf::message> reply) {
-  return as<placement>(std::move(reply), "find");
-}
-
 caf::error as_ok(caf::expected<caf::message> reply) {
   return reply ? caf::error{} : std::move(reply.error());
 }
@@ -181,7 +177,7 @@ caf::expected<placement> restart_child(caf::actor_system& sys, const caf::actor&
 
 caf::expected<placement> find(caf::actor_system& sys, const caf::actor& sup,
                               const std::string& id, caf::timespan timeout) {
-  return as_placement(routed(sys, sup, find_msg(id), timeout));
+  return as<placement>(routed(sys, sup, find_msg(id), timeout), "find");
 }
 
 caf::expected<caf::message> call(caf::actor_system& sys, const caf::actor& sup,
@@ -254,7 +250,7 @@ caf::expected<placement> client::restart_child(const std::string& id, caf::times
 }
 
 caf::expected<placement> client::find(const std::string& id, caf::timespan timeout) {
-  return as_placement(request(find_msg(id), timeout, repeat::routed));
+  return as<placement>(request(find_msg(id), timeout, repeat::routed), "find");
 }
 
 caf::expected<caf::message> client::call(const std::string& id, caf::message msg,
