@@ -34,7 +34,6 @@
 
 #include "child_list.hpp"
 #include "ring_wire.hpp"
-#include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/stateful_child.hpp"
