@@ -112,18 +112,22 @@ struct ring_fixture {
     auto s = sup(via);
     auto deadline = std::chrono::steady_clock::now() + timeout;
     std::vector<ring_child> last;
+    std::string last_error;
     for (;;) {
       auto all = supervision::ring::which_children(sys(), s, 3s);
       if (all) {
         last = std::move(*all);
         if (ok(last))
           return last;
+      } else {
+        last_error = why(all);
       }
       if (std::chrono::steady_clock::now() > deadline)
         break;
       std::this_thread::sleep_for(25ms);
     }
-    FAIL("children never as expected; last seen: " << summary(last));
+    FAIL("children never as expected through " << via.name() << "; last seen: " << summary(last)
+                                               << "; last error: " << last_error);
     return last;
   }
 
