@@ -68,7 +68,8 @@ int serve(std::vector<std::string> args) {
   actor::node_config cfg;
   auto node = start_node(cfg, std::move(args));
   register_echo(*node);
-  cluster::start_agent(*node);
+  if (!cluster::start_agent(*node))
+    return EXIT_FAILURE;
   std::printf("listening %s\n", node->identity().endpoint().c_str());
   std::fflush(stdout);
   actor::node::await_signal();
@@ -176,7 +177,10 @@ int main(int argc, char** argv) {
   local_args.push_back("--ringvisor.name=a");
   auto node = start_node(cfg, local_args);
   register_echo(*node);
-  auto agent = cluster::start_agent(*node);
+  auto started = cluster::start_agent(*node);
+  if (!started)
+    return EXIT_FAILURE;
+  auto agent = *started;
   auto seeds = "--ringvisor.seeds=[\"" + node->identity().endpoint() + "\"]";
   auto serve_args = [&](const std::string& name) {
     std::vector<std::string> xs{argv[0], "--serve", "--ringvisor.name=" + name, seeds};

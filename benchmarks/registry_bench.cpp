@@ -52,7 +52,10 @@ struct bench_node {
     if (!n)
       std::exit(1);
     node = std::move(*n);
-    agent = cluster::start_agent(*node);
+    auto started = cluster::start_agent(*node);
+    if (!started)
+      std::exit(1);
+    agent = *started;
     auto r = cluster::name_registry::start(*node, agent);
     if (!r)
       std::exit(1);

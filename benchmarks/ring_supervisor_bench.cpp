@@ -89,7 +89,10 @@ std::unique_ptr<bench_node> start(std::vector<std::string> args, size_t children
   result->node = std::move(*node);
   auto& n = *result->node;
   (void) n.factories()->add<>("idle", idle);
-  result->agent = cluster::start_agent(n);
+  auto agent = cluster::start_agent(n);
+  if (!agent)
+    std::exit(EXIT_FAILURE);
+  result->agent = *agent;
   supervision::ring_supervisor_spec spec;
   spec.name = "bench";
   for (size_t i = 0; i < children; ++i) {

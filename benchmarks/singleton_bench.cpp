@@ -58,7 +58,10 @@ int serve(int argc, char** argv) {
   // Before the activator: its `leader` line must come after this one.
   std::printf("listening %s\n", (*node)->identity().endpoint().c_str());
   std::fflush(stdout);
-  auto agent = cluster::start_agent(**node);
+  auto started = cluster::start_agent(**node);
+  if (!started)
+    return 1;
+  auto agent = *started;
   if (!cluster::start_activator(**node, agent, "bench", std::make_unique<printing_activator>()))
     return 1;
   actor::node::await_signal();

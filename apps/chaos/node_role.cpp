@@ -109,7 +109,10 @@ int run_node(int argc, char** argv) {
   auto& sys = n.system();
   if (auto err = add_account_type(*n.factories(), out, cfg.tick))
     return fail(actor::render(err));
-  auto agent = cluster::start_agent(n);
+  auto agent_started = cluster::start_agent(n);
+  if (!agent_started)
+    return fail(actor::render(agent_started.error()));
+  auto agent = *agent_started;
 
   supervision::supervisor_spec parent;
   parent.name = "chaos-parent";

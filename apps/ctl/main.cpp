@@ -42,6 +42,10 @@ Commands:
   call SUP ID ATOM [ARG...]      sends (ATOM, ARG...) to the child, prints the reply
   exec SUP ID FUNCTION [ARG...]  runs an exec function of SUP on the child's node
   leave NODE                     stops member NODE in order; waits until it left
+  form                           tells the node (--node), which waits to form a
+                                 cluster, to form one with the members it reaches:
+                                 for a lone survivor; it may then run what the
+                                 others run, if they live (see docs/cluster.md)
 
 Arguments that are whole numbers travel as 64-bit integers, others as strings.
 
@@ -174,6 +178,8 @@ public:
       return exec(w[1], w[2], w[3]);
     if (cmd == "leave" && args == 1)
       return leave(w[1]);
+    if (cmd == "form" && args == 0)
+      return form();
     std::cerr << usage;
     return bad_usage;
   }
@@ -269,6 +275,19 @@ private:
     auto reply = ring_client(sup).exec(id, function, to_message(std::nullopt, w.begin() + 4, w.end()),
                                 opts_.timeout);
     return print_reply(reply);
+  }
+
+  int form() {
+    auto ok = ask_agent<caf::ok_atom>(cluster::form_atom::value);
+    if (!ok)
+      return fail(ok.error());
+    auto status = ask_agent<cluster::cluster_status>(caf::get_atom::value,
+                                                     cluster::status_atom::value);
+    if (!status)
+      return fail(status.error());
+    say(json{{"node", opts_.node}, {"status", cluster::to_string(*status)}},
+        opts_.node + " may form a cluster; its status: " + cluster::to_string(*status));
+    return done;
   }
 
   int leave(const std::string& name) {

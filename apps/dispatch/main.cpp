@@ -168,7 +168,10 @@ int main(int argc, char** argv) {
     return fail(started.error());
   auto& n = **started;
   auto& sys = n.system();
-  auto agent = cluster::start_agent(n);
+  auto agent_started = cluster::start_agent(n);
+  if (!agent_started)
+    return fail(agent_started.error());
+  auto agent = *agent_started;
   auto board = dispatch::spawn_board(sys, n.identity().name);
   caf::anon_send(n.directory(), caf::put_atom::value, dispatch::board_name, board);
   n.adopt(board);

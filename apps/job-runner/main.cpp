@@ -8,7 +8,10 @@
 // Run (each node, one shared database file that has the table):
 //   sqlite3 /tmp/jobs.db "create table jobs (id text primary key, path text)"
 //   ringvisor-job-runner --ringvisor.name=a --ringvisor.port=4920 --jobs.db=/tmp/jobs.db
-//   ringvisor-job-runner --ringvisor.name=b '--ringvisor.seeds=["127.0.0.1:4920"]' --jobs.db=...
+//                        --ringvisor.data-dir=/tmp/jobs-a
+//   ringvisor-job-runner --ringvisor.name=b '--ringvisor.seeds=["127.0.0.1:4920"]'
+//                        --ringvisor.data-dir=/tmp/jobs-b --jobs.db=...
+//   (each node remembers its cluster in its data directory: docs/cluster.md)
 //   sqlite3 /tmp/jobs.db "insert into jobs values ('orders', '/data/orders.csv')"
 //
 // Prints `listening <host:port>`; stops in order on SIGINT or SIGTERM.
@@ -276,7 +279,10 @@ int main(int argc, char** argv) {
   if (!started)
     return fail(started.error());
   auto& n = **started;
-  auto agent = cluster::start_agent(n);
+  auto agent_started = cluster::start_agent(n);
+  if (!agent_started)
+    return fail(agent_started.error());
+  auto agent = *agent_started;
   (void) n.factories()->add<std::string, std::string>("import", import_job);
   supervision::ring_supervisor_spec spec;
   spec.name = "jobs";

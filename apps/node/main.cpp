@@ -32,7 +32,11 @@ int main(int argc, char** argv) {
     std::cerr << "ringvisor-node: " << actor::render(node.error()) << '\n';
     return EXIT_FAILURE;
   }
-  cluster::start_agent(**node);
+  if (auto agent = cluster::start_agent(**node); !agent) {
+    std::cerr << "ringvisor-node: " << actor::render(agent.error()) << '\n';
+    (*node)->shutdown();
+    return EXIT_FAILURE;
+  }
   std::cout << "listening " << (*node)->identity().endpoint() << std::endl;
   auto signo = actor::node::await_signal();
   log::info("signal", {{"signal", signo}});

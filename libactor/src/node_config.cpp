@@ -66,6 +66,8 @@ node_config::node_config() {
     .add(port, "port", "TCP port of the node (0 = pick a free one)")
     .add(seeds, "seeds", "nodes to join, as [\"host:port\", ...]")
     .add(consensus, "consensus", "members needed before the cluster is up")
+    .add(data_dir, "data-dir", "directory for what survives a restart (membership)")
+    .add(form_alone, "form-alone", "with seeds, form a cluster alone if no seed answers")
     .add(split_brain, "split-brain",
          "keep-majority, static-quorum, keep-oldest or down-all")
     .add(quorum, "quorum", "side size that wins under static-quorum")
@@ -184,6 +186,8 @@ caf::settings node_config::dump_content() const {
   caf::put_missing(section, "port", static_cast<int64_t>(port));
   caf::put_missing(section, "seeds", seeds);
   caf::put_missing(section, "consensus", static_cast<int64_t>(consensus));
+  caf::put_missing(section, "data-dir", data_dir);
+  caf::put_missing(section, "form-alone", form_alone);
   caf::put_missing(section, "split-brain", split_brain);
   caf::put_missing(section, "quorum", static_cast<int64_t>(quorum));
   caf::put_missing(section, "heartbeat-interval", heartbeat_interval);

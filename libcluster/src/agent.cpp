@@ -15,6 +15,8 @@
 #include "ringvisor/actor/log.hpp"
 #include "call_worker.hpp"
 #include "failure_detector.hpp"
+#include "formation.hpp"
+#include "membership_file.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/death_probe.hpp"
@@ -42,6 +44,7 @@ using seeds_atom = caf::atom_constant<caf::atom("rv_seeds")>;
 using ping_atom = caf::atom_constant<caf::atom("rv_ping")>;
 using tick_atom = caf::atom_constant<caf::atom("rv_tick")>;
 using slow_atom = caf::atom_constant<caf::atom("rv_slow")>;
+using remembered_membership = detail::remembered_membership;
 
 using clock = std::chrono::steady_clock;
 
@@ -58,6 +61,7 @@ struct peer_info {
   uint64_t digest = 0;     // of the last view it sent or confirmed
   names unreachable;       // the members it cannot reach
   clock::time_point heard; // when it last sent us anything
+  names remembered;        // the membership it last belonged to (formation)
 };
 
 struct agent_state {
@@ -85,6 +89,11 @@ struct agent_state {
   bool was_up = false;
   std::vector<caf::response_promise> awaiting_up;
   std::map<std::string, hash_ring> rings; // by group, "" = all; of up members
+  // -- formation (see docs/cluster.md)
+  std::string data_dir;                          // empty: remembers nothing
+  bool form_alone = false;                       // may form with seeds unreached
+  bool forced = false;                           // an operator said: form
+  std::optional<remembered_membership> remembered; // the last view we were up in
   static inline const char* name = "ringvisor.cluster_agent";
 };
 
@@ -145,8 +154,7 @@ public:
   void refute() {
     auto mine = st_.view.find(st_.self.name);
     if (!mine || st_.status == cluster_status::stopping
-        || (mine->incarnation == st_.self.incarnation
-            && mine->status == member_status::up))
+        || (mine->incarnation == st_.self.incarnation && mine->status == st_.self.status))
       return;
     if (mine->incarnation > st_.self.incarnation) {
       // A newer process runs under our name (we were replaced while hung):
@@ -158,7 +166,7 @@ public:
     }
     auto old = st_.self.incarnation;
     st_.self.incarnation = old + 1;
-    st_.self.status = member_status::up;
+    st_.self.status = std::min(st_.self.status, member_status::up); // joining stays
     st_.view.update(st_.self);
     log::warn("cluster_rejoin", {{"was", to_string(mine->status)},
                                  {"old_incarnation", fmt::format("{:016x}", old)},
@@ -271,12 +279,93 @@ public:
   void evaluate() {
     if (st_.status == cluster_status::stopping)
       return;
+    if (form())
+      return changed(); // judges the new view
     auto s = current_side();
     auto v = st_.opts.cluster_valid ? st_.opts.cluster_valid(s)
                                     : judge(st_.strategy, st_.quorum, s);
     if (v == verdict::yes && down_agreed(s))
       return changed(); // judges the new view
-    set_status(status_for(v));
+    auto next = status_for(v);
+    if (next == cluster_status::up)
+      remember(); // on disk before anyone hears that we are up
+    set_status(next);
+  }
+
+  // -- formation ---------------------------------------------------------------
+
+  // A node is `joining` until it may count as a member of a cluster, and
+  // `up` from then on (see docs/cluster.md). Returns whether it turned up.
+  bool form() {
+    if (st_.self.status != member_status::joining)
+      return false;
+    auto why = formation_reason();
+    if (!why)
+      return false;
+    st_.self.status = member_status::up;
+    st_.view.update(st_.self);
+    log::info("cluster_formed", {{"because", *why}});
+    return true;
+  }
+
+  // Why this node may be up now, or nothing while it must wait.
+  std::optional<std::string> formation_reason() const {
+    detail::formation_facts facts;
+    facts.self_name = st_.self.name;
+    facts.self_endpoint = st_.self.endpoint;
+    facts.seeded = !st_.seeds.empty();
+    facts.seeds = st_.seed_endpoints;
+    facts.form_alone = st_.form_alone;
+    facts.forced = st_.forced;
+    facts.remembered = remembered_names();
+    for (auto& [name, peer] : st_.peers) {
+      auto m = st_.view.find(name);
+      if (!m || !reachable_peer(name))
+        continue;
+      facts.peers.push_back({name, m->endpoint, m->status == member_status::up,
+                             peer.remembered});
+    }
+    return detail::formation_reason(facts);
+  }
+
+  // The names of the membership this node last belonged to, if any.
+  std::vector<std::string> remembered_names() const {
+    std::vector<std::string> result;
+    if (st_.remembered)
+      for (auto& r : *st_.remembered)
+        result.push_back(r.name);
+    return result;
+  }
+
+  bool reachable_peer(const std::string& name) const {
+    return st_.peers.count(name) > 0 && st_.unreachable.count(name) == 0;
+  }
+
+  // Keeps the up members in the data directory, for the next start.
+  void remember() {
+    if (st_.data_dir.empty())
+      return;
+    remembered_membership now;
+    for (auto& m : st_.view.members())
+      if (m.status == member_status::up)
+        now.push_back({m.name, m.endpoint});
+    if (st_.remembered == now)
+      return;
+    if (auto err = detail::write_membership(st_.data_dir, now)) {
+      log::error("cluster_membership_not_saved", {{"reason", actor::render(err)}});
+      return; // the old file stays; the next change tries again
+    }
+    st_.remembered = std::move(now);
+  }
+
+  // An operator's word: this node forms a cluster with whom it reaches.
+  void force_form() {
+    if (st_.self.status != member_status::joining)
+      return;
+    log::warn("cluster_form_forced", {{"remembered", st_.remembered ? st_.remembered->size() : 0},
+                                      {"peers", st_.peers.size()}});
+    st_.forced = true;
+    evaluate();
   }
 
   side current_side() {
@@ -335,6 +424,8 @@ public:
   }
 
   cluster_status status_for(verdict v) {
+    if (st_.self.status == member_status::joining)
+      return cluster_status::starting; // not formed: runs nothing
     if (v == verdict::split)
       return cluster_status::split;
     if (v == verdict::no || st_.view.up_members().size() < st_.consensus)
@@ -541,6 +632,12 @@ public:
       for (auto& seed : st_.seed_endpoints)
         if (seed != st_.self.endpoint)
           connect(seed, std::nullopt);
+    // Not formed yet: the members we last belonged to are seeds too (a
+    // restarted node without seeds finds its cluster again this way).
+    if (st_.self.status == member_status::joining && st_.remembered)
+      for (auto& r : *st_.remembered)
+        if (r.name != st_.self.name && st_.peers.count(r.name) == 0)
+          connect(r.endpoint, std::nullopt);
   }
 
   // Connects to `endpoint` without blocking: the middleman hands us the
@@ -635,12 +732,12 @@ public:
     if (std::find(st_.greeted.begin(), st_.greeted.end(), peer)
         == st_.greeted.end())
       st_.greeted.push_back(peer);
-    self_->send(peer, hello_atom::value, st_.self, st_.directory);
+    self_->send(peer, hello_atom::value, st_.self, st_.directory, remembered_names());
   }
 
   // A peer introduced itself (or answered our hello).
-  void on_hello(const member& who, const caf::actor& peer,
-                const caf::actor& directory) {
+  void on_hello(const member& who, const caf::actor& peer, const caf::actor& directory,
+                names remembered) {
     if (who.name == st_.self.name || !peer)
       return;
     if (!st_.view.find(who.name) && st_.status == cluster_status::split
@@ -678,6 +775,7 @@ public:
       if (st_.unreachable.erase(who.name) > 0)
         publish_unreachable();
     }
+    slot->second.remembered = std::move(remembered);
     self_->send(peer, gossip_atom::value, st_.view.members());
     self_->send(peer, unreachable_atom::value,
                 names{st_.unreachable.begin(), st_.unreachable.end()});
@@ -760,24 +858,38 @@ private:
   agent_state& st_;
 };
 
-caf::behavior agent(agent_actor* self, member me, caf::actor directory,
-                    std::vector<std::string> seeds,
-                    size_t consensus, split_brain_strategy strategy,
-                    size_t quorum, caf::timespan heartbeat_interval,
-                    caf::timespan suspect_after, agent_options opts) {
+/// What the agent starts from, besides its options.
+struct agent_setup {
+  member me;
+  caf::actor directory;
+  std::vector<std::string> seeds;
+  size_t consensus = 1;
+  split_brain_strategy strategy = split_brain_strategy::keep_majority;
+  size_t quorum = 0;
+  caf::timespan heartbeat_interval{0};
+  caf::timespan suspect_after{0};
+  std::string data_dir;
+  bool form_alone = false;
+  std::optional<remembered_membership> remembered;
+};
+
+caf::behavior agent(agent_actor* self, agent_setup setup, agent_options opts) {
   auto impl = std::make_shared<agent_impl>(self);
   auto& st = self->state;
-  st.self = me;
-  st.directory = std::move(directory);
-  st.seeds = std::move(seeds);
+  st.self = setup.me;
+  st.directory = std::move(setup.directory);
+  st.seeds = std::move(setup.seeds);
+  st.data_dir = std::move(setup.data_dir);
+  st.form_alone = setup.form_alone;
+  st.remembered = std::move(setup.remembered);
   st.opts = std::move(opts);
-  st.consensus = consensus;
-  st.strategy = strategy;
-  st.quorum = quorum;
-  st.heartbeat_interval = heartbeat_interval;
-  st.suspect_after = suspect_after;
-  st.detector.emplace(heartbeat_interval, suspect_after);
-  st.view.update(me);
+  st.consensus = setup.consensus;
+  st.strategy = setup.strategy;
+  st.quorum = setup.quorum;
+  st.heartbeat_interval = setup.heartbeat_interval;
+  st.suspect_after = setup.suspect_after;
+  st.detector.emplace(setup.heartbeat_interval, setup.suspect_after);
+  st.view.update(st.self);
   self->set_down_handler([impl](caf::down_msg& dm) { impl->on_down(dm); });
   self->set_exit_handler([impl](caf::exit_msg& em) {
     if (em.reason)
@@ -801,8 +913,9 @@ caf::behavior agent(agent_actor* self, member me, caf::actor directory,
       impl->connect_missing();
       self->delayed_send(self, self->state.opts.retry, retry_atom::value);
     },
-    [self, impl](hello_atom, const member& who, const caf::actor& dir) {
-      impl->on_hello(who, caf::actor_cast<caf::actor>(self->current_sender()), dir);
+    [self, impl](hello_atom, const member& who, const caf::actor& dir, names& remembered) {
+      impl->on_hello(who, caf::actor_cast<caf::actor>(self->current_sender()), dir,
+                     std::move(remembered));
     },
     [impl](reject_atom, const std::string& name, const std::string& holder) {
       impl->on_reject(name, holder);
@@ -844,6 +957,10 @@ caf::behavior agent(agent_actor* self, member me, caf::actor directory,
       impl->multicast(name, msg);
     },
     [self](caf::get_atom, status_atom) { return self->state.status; },
+    [impl](form_atom) {
+      impl->force_form();
+      return caf::ok_atom::value;
+    },
     [impl](caf::get_atom, lease_atom) { return impl->lease(); },
     [self](await_up_atom) -> caf::result<caf::ok_atom> {
       if (self->state.status == cluster_status::up)
@@ -865,20 +982,38 @@ caf::behavior agent(agent_actor* self, member me, caf::actor directory,
 
 } // namespace
 
-caf::actor start_agent(actor::node& node, agent_options opts) {
+caf::expected<caf::actor> start_agent(actor::node& node, agent_options opts) {
   auto& id = node.identity();
   auto& cfg = node.config();
+  agent_setup setup;
+  if (!cfg.data_dir.empty()) {
+    auto remembered = detail::read_membership(cfg.data_dir);
+    if (!remembered)
+      return std::move(remembered.error());
+    setup.remembered = std::move(*remembered);
+  }
   auto groups = cfg.groups;
   std::sort(groups.begin(), groups.end());
   groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
-  member me{id.name, id.incarnation, id.endpoint(), member_status::up, groups};
+  // Joining until it may count as a member (see `agent_impl::form`).
+  setup.me = member{id.name, id.incarnation, id.endpoint(), member_status::joining, groups};
   // node_config::validate accepted the spelling.
-  auto strategy = split_brain_strategy::keep_majority;
-  if (auto err = parse(cfg.split_brain, strategy))
+  if (auto err = parse(cfg.split_brain, setup.strategy))
     log::error("cluster_config", {{"error", actor::render(err)}});
-  auto hdl = node.system().spawn(agent, me, node.directory(), cfg.seeds, cfg.consensus, strategy,
-                                 cfg.quorum, cfg.heartbeat_interval,
-                                 cfg.suspect_after, std::move(opts));
+  setup.directory = node.directory();
+  setup.seeds = cfg.seeds;
+  setup.consensus = cfg.consensus;
+  setup.quorum = cfg.quorum;
+  setup.heartbeat_interval = cfg.heartbeat_interval;
+  setup.suspect_after = cfg.suspect_after;
+  setup.data_dir = cfg.data_dir;
+  setup.form_alone = cfg.form_alone;
+  if (cfg.seeds.empty() && cfg.data_dir.empty())
+    log::warn("cluster_no_data_dir",
+              {{"hint", "without seeds and ringvisor.data-dir, this node forms a new "
+                        "cluster whenever it starts, even if restarted while cut off from "
+                        "its cluster (docs/cluster.md)"}});
+  auto hdl = node.system().spawn(agent, std::move(setup), std::move(opts));
   caf::anon_send(node.directory(), caf::put_atom::value, std::string{"cluster"},
                  hdl);
   node.adopt(hdl);

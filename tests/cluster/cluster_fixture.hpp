@@ -49,8 +49,10 @@ struct test_node {
     auto n = actor::node::start(cfg);
     REQUIRE_MESSAGE(n, ringvisor::test::why(n));
     node = std::move(*n);
-    agent = cluster::start_agent(*node, {std::chrono::milliseconds{100},
-                                         std::move(cluster_valid)});
+    auto started = cluster::start_agent(*node, {std::chrono::milliseconds{100},
+                                                std::move(cluster_valid)});
+    REQUIRE_MESSAGE(started, ringvisor::test::why(started));
+    agent = *started;
   }
 
   std::string endpoint() const {

@@ -108,7 +108,12 @@ int main(int argc, char** argv) {
   auto& sys = n.system();
   (void) n.factories()->add<std::string>("counter", counter);
   (void) n.factories()->add<>("bomb", bomb);
-  auto agent = cluster::start_agent(n);
+  auto started = cluster::start_agent(n);
+  if (!started) {
+    std::cerr << "ring-test-node: " << actor::render(started.error()) << '\n';
+    return EXIT_FAILURE;
+  }
+  auto agent = *started;
 
   // [example] shown in docs/ring-supervisor.md
   supervision::ring_supervisor_spec spec;

@@ -120,7 +120,12 @@ int main(int argc, char** argv) {
     return EXIT_FAILURE;
   }
   auto& n = **node;
-  auto agent = cluster::start_agent(n);
+  auto started = cluster::start_agent(n);
+  if (!started) {
+    std::cerr << "singleton-test-node: " << actor::render(started.error()) << '\n';
+    return EXIT_FAILURE;
+  }
+  auto agent = *started;
   if (!std::getenv("RV_NO_ACTIVATOR")) { // a member that does not take part
     auto act = cluster::start_activator(
       n, agent, "importer",

@@ -73,6 +73,17 @@ public:
   /// `ringvisor.consensus`: how many members make the cluster `up`.
   size_t consensus = 1;
 
+  /// `ringvisor.data-dir`: where the node keeps what must survive a restart
+  /// (the membership it last belonged to, see docs/cluster.md). Empty: the
+  /// node remembers nothing and every start is a first start.
+  std::string data_dir;
+
+  /// `ringvisor.form-alone`: a node with seeds may form a cluster by itself
+  /// when it reaches none of them. Off: it waits for a seed (or for an
+  /// operator's `ringvisor-ctl form`), so that a node cut off from its
+  /// cluster never runs a second copy of it.
+  bool form_alone = false;
+
   /// `ringvisor.split-brain`: how a side that lost members decides whether
   /// it carries on: keep-majority, static-quorum, keep-oldest or down-all
   /// (see `cluster::split_brain_strategy`).

@@ -63,6 +63,9 @@ namespace ringvisor::cluster {
 ///   within the last `suspect-after` + 2 heartbeats (the others may have
 ///   declared it down meanwhile), and a majority of the counted members
 ///   (itself included) heard from within `suspect-after`;
+/// - `(form_atom)` -> `caf::ok_atom`: an operator's word that this node,
+///   which waits to form a cluster (see docs/cluster.md), may form one with
+///   the members it reaches (`ringvisor-ctl form`); logged;
 /// - `(await_up_atom)` -> `caf::ok_atom` once the cluster is up; bound it
 ///   with the request's timeout;
 /// - `(subscribe_atom, caf::actor listener)`: the listener receives
@@ -73,7 +76,7 @@ namespace ringvisor::cluster {
 ///
 /// Example:
 /// ```
-/// auto agent = cluster::start_agent(node);   // adopted by the node
+/// auto agent = cluster::start_agent(node);   // adopted by the node; check it
 /// ```
 using members_atom = caf::atom_constant<caf::atom("members")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
@@ -84,6 +87,7 @@ using whois_atom = caf::atom_constant<caf::atom("rv_whois")>;
 using ring_atom = caf::atom_constant<caf::atom("rv_ring")>;
 using siblings_atom = caf::atom_constant<caf::atom("rv_sibling")>;
 using lease_atom = caf::atom_constant<caf::atom("rv_lease")>;
+using form_atom = caf::atom_constant<caf::atom("rv_form")>;
 
 /// The cluster as one node sees it (Cloister's states, plus `split`).
 enum class cluster_status : uint8_t { starting, up, rehashing, split, stopping };
@@ -102,9 +106,10 @@ struct agent_options {
 };
 
 /// Spawns the node's cluster agent, registers it in the node directory and
-/// makes the node stop it on shutdown.
-RINGVISOR_CLUSTER_EXPORT caf::actor start_agent(actor::node& node,
-                                                agent_options opts = {});
+/// makes the node stop it on shutdown. Fails if the membership remembered
+/// in `ringvisor.data-dir` cannot be read (the error names the file).
+[[nodiscard]] RINGVISOR_CLUSTER_EXPORT caf::expected<caf::actor>
+start_agent(actor::node& node, agent_options opts = {});
 
 /// Registers libcluster's message types with `cfg`. Call it on every node.
 RINGVISOR_CLUSTER_EXPORT void add_types(caf::actor_system_config& cfg);
