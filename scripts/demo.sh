@@ -61,7 +61,7 @@ for i in 0 1 2; do
   seeds=()
   for j in 0 1 2; do [ "$j" != "$i" ] && seeds+=("\"127.0.0.1:$((4910 + j))\""); done
   args=(--ringvisor.name="$name" --ringvisor.port=$((4910 + i))
-        "--ringvisor.seeds=[$(IFS=,; echo "${seeds[*]}")]"
+        "--ringvisor.seeds=[$(IFS=,; echo "${seeds[*]}")]" --ringvisor.data-dir="$PWD/$run/$name.data"
         --dispatch.http-port=$((4900 + i)) --dispatch.token="$token" --dispatch.tick="$tick")
   [ "$i" = 0 ] && args+=("--dispatch.heroes=$heroes")
   printf '#!/bin/sh\n# Starts node %s of the demo again (after a kill -9 or a stop from the page).\necho $$ > %q\nexec %q' \

@@ -59,10 +59,12 @@ struct runner_fixture {
   }
 
   void start_nodes(const strings& names) {
-    node_options opts;
-    opts.args = {"--jobs.db=" + db, "--jobs.sync-every=100ms"};
-    for (auto& name : names)
+    for (auto& name : names) {
+      node_options opts;
+      opts.args = {"--jobs.db=" + db, "--jobs.sync-every=100ms",
+                   "--ringvisor.data-dir=" + dir + "/" + name};
       kit.start(name, opts);
+    }
     for (auto& name : names)
       kit.await_view(kit[name], names);
   }
@@ -97,6 +99,25 @@ struct runner_fixture {
         FAIL("jobs never as expected; last: " << last);
       std::this_thread::sleep_for(50ms);
     }
+  }
+
+  /// Checks, for `window`, that `n` runs no job, reports no up cluster, and
+  /// that the jobs `ids` keep running on `others`.
+  void check_runs_nothing(node_process& n, const std::set<std::string>& ids,
+                          const strings& others, std::chrono::milliseconds window) {
+    auto sup = lookup(n, supervision::ring_supervisor_name("jobs"));
+    auto until = std::chrono::steady_clock::now() + window;
+    do {
+      auto status = kit.probe().status_of(n.endpoint());
+      REQUIRE_MESSAGE(status, why(status));
+      CHECK_MESSAGE(*status == cluster::cluster_status::starting,
+                    n.name() << " says " << cluster::to_string(*status));
+      auto here = supervision::ring::local_children(kit.probe().system(), sup, 3s);
+      REQUIRE_MESSAGE(here, why(here));
+      REQUIRE_MESSAGE(here->empty(), n.name() << " runs " << here->front().id);
+      std::this_thread::sleep_for(100ms);
+    } while (std::chrono::steady_clock::now() < until);
+    await_jobs(kit[others.front()], ids, others);
   }
 
   static std::set<std::string> ids(int first, int last) {
@@ -155,4 +176,36 @@ TEST_CASE_FIXTURE(runner_fixture, "jobs keep their progress when their node leav
   kit["a"].kill9();
   add_jobs(12, 15);
   await_jobs(kit["b"], ids(0, 15), {"b", "d"});
+}
+
+TEST_CASE_FIXTURE(runner_fixture, "a node restarted while cut off, founder or not, runs no job until it is back in its cluster") {
+  if (skip_without_partitions())
+    return;
+  start_nodes({"a", "b", "c"}); // a without seeds, b seeded with a, c with a and b
+  add_jobs(0, 6);
+  await_jobs(kit["a"], ids(0, 6), {"a", "b", "c"});
+  for (std::string name : {"c", "a"}) { // a founded the cluster: no seeds
+    strings others;
+    for (std::string x : {"a", "b", "c"})
+      if (x != name)
+        others.push_back(x);
+    kit[name].kill9();
+    await_jobs(kit[others.front()], ids(0, 6), others);
+    {
+      partition cut{kit, {name}, others};
+      kit[name].restart();
+      check_runs_nothing(kit[name], ids(0, 6), others, 3s);
+    }
+    // healed: it joins, and every job runs once
+    kit.await_view(kit[name], {"a", "b", "c"});
+    await_jobs(kit[name], ids(0, 6), {"a", "b", "c"});
+    size_t running = 0;
+    for (std::string x : {"a", "b", "c"}) {
+      auto here = supervision::ring::local_children(
+        kit.probe().system(), lookup(kit[x], supervision::ring_supervisor_name("jobs")), 3s);
+      REQUIRE_MESSAGE(here, why(here));
+      running += here->size();
+    }
+    CHECK(running == 6);
+  }
 }
