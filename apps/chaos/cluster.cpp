@@ -160,6 +160,7 @@ std::optional<std::string> chaos_cluster::launch(size_t i, const std::vector<std
     "--ringvisor.log-level=" + settings_.log_level,
     "--scheduler.max-threads=2",
     "--chaos.ledger-dir=" + settings_.dir,
+    "--ringvisor.data-dir=" + settings_.dir + "/" + x.name + ".data",
     "--chaos.tick=" + std::to_string(settings_.tick.count()) + "ms"};
   if (!seeds.empty()) {
     std::string list;

@@ -41,13 +41,13 @@ fault_injector::fault_injector(chaos_cluster& c, const std::set<fault_kind>& wan
                                std::mt19937_64& rng, std::vector<std::string>& notes)
   : cluster_(c), rng_(rng) {
   for (auto k : wanted) {
-    if (k == fault_kind::partition) {
+    if (k == fault_kind::partition || k == fault_kind::isolated) {
       if (auto why = test::netcut::unsupported()) {
-        notes.push_back("partition faults skipped: " + *why);
+        notes.push_back(std::string{to_string(k)} + " faults skipped: " + *why);
         continue;
       }
       if (c.size() < 2) {
-        notes.push_back("partition faults skipped: they need two nodes");
+        notes.push_back(std::string{to_string(k)} + " faults skipped: they need two nodes");
         continue;
       }
     }
@@ -66,6 +66,8 @@ fault_record fault_injector::inject_one() {
       return term();
     case fault_kind::partition:
       return partition();
+    case fault_kind::isolated:
+      return isolated();
     default:
       return starve();
   }
@@ -180,6 +182,36 @@ fault_record fault_injector::partition() {
   }
   out.note += fmt::format("{} for {}", pair ? "one broken pair" : "majority|minority",
                           seconds(hold));
+  out.end_ns = monotonic_ns();
+  return out;
+}
+
+fault_record fault_injector::isolated() {
+  auto i = pick_node();
+  std::vector<std::vector<test::cut_member>> sides(2);
+  for (size_t j = 0; j < cluster_.size(); ++j)
+    sides[j == i ? 0 : 1].push_back({*cluster_.gid(j), uint32_t{1} << j});
+  auto hold = pick_ms(3000, 8000);
+  fault_record out{fault_kind::isolated, cluster_.name(i), monotonic_ns(), 0, "", false};
+  test::netcut cut;
+  if (auto err = cut.cut(sides)) {
+    out.failed = true;
+    out.note = *err;
+    out.end_ns = monotonic_ns();
+    return out;
+  }
+  auto pid = cluster_.pid(i);
+  kills_.push_back({pid, cluster_.name(i), monotonic_ns()});
+  cluster_.kill9(i);
+  out.note = fmt::format("killed pid {} behind a cut", pid);
+  restart(i, out);
+  pause_for(hold);
+  cut.heal();
+  if (!cut.remove()) {
+    out.failed = true;
+    out.note += "; could not remove iptables chain " + cut.chain();
+  }
+  out.note += fmt::format("; healed after {}", seconds(hold));
   out.end_ns = monotonic_ns();
   return out;
 }

@@ -3,7 +3,8 @@
 // The faults of a chaos run, one at a time, each undone before it returns:
 // kill -9 then restart, SIGSTOP then SIGCONT, SIGTERM (graceful leave) then
 // restart, an iptables partition (majority | minority, or one broken pair)
-// then heal, and CPU starvation by busy-loop processes.
+// then heal, CPU starvation by busy-loop processes, and a restart while cut
+// off (kill -9, restart behind a cut, heal).
 
 #include <cstdint>
 #include <random>
@@ -64,6 +65,7 @@ private:
   fault_record term();
   fault_record partition();
   fault_record starve();
+  fault_record isolated();
 
   // The node processes' restarts after kill9 and term.
   void restart(size_t i, fault_record& out);

@@ -24,8 +24,9 @@ Options:
                        --max-faults faults (default: 60)
   --seed N             seed of every random choice (default: random; printed)
   --faults LIST        comma-separated kinds: kill9, stop, term, partition,
-                       starve, all or none (default: all; partitions need root
-                       and iptables, else they are skipped with a note)
+                       starve, isolated, all or none (default: all; partition
+                       and isolated need root and iptables, else they are
+                       skipped with a note)
   --max-faults N       stop injecting after N faults; 0: no limit (default: 0)
   --min-gap SECONDS    shortest pause between two faults (default: 1)
   --max-gap SECONDS    longest pause between two faults (default: 4)
@@ -56,6 +57,8 @@ const char* to_string(fault_kind x) {
       return "term";
     case fault_kind::partition:
       return "partition";
+    case fault_kind::isolated:
+      return "isolated";
     default:
       return "starve";
   }

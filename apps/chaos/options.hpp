@@ -11,15 +11,15 @@
 namespace ringvisor::chaos {
 
 /// The faults a run can inject, one at a time.
-enum class fault_kind : uint8_t { kill9, stop, term, partition, starve };
+enum class fault_kind : uint8_t { kill9, stop, term, partition, starve, isolated };
 
-/// Returns `"kill9"`, `"stop"`, `"term"`, `"partition"` or `"starve"`.
+/// Returns `"kill9"`, `"stop"`, `"term"`, `"partition"`, `"starve"` or `"isolated"`.
 const char* to_string(fault_kind x);
 
 /// Every fault kind, in the order of `fault_kind`.
 inline constexpr fault_kind all_fault_kinds[] = {fault_kind::kill9, fault_kind::stop,
                                                  fault_kind::term, fault_kind::partition,
-                                                 fault_kind::starve};
+                                                 fault_kind::starve, fault_kind::isolated};
 
 /// What a run does; defaults as documented in `usage`.
 struct options {
