@@ -15,6 +15,7 @@
 #include "ringvisor/actor/log.hpp"
 #include "call_worker.hpp"
 #include "failure_detector.hpp"
+#include "lease_registry.hpp"
 #include "formation.hpp"
 #include "membership_file.hpp"
 #include "ringvisor/actor/directory.hpp"
@@ -94,7 +95,17 @@ struct agent_state {
   bool form_alone = false;                       // may form with seeds unreached
   bool forced = false;                           // an operator said: form
   std::optional<remembered_membership> remembered; // the last view we were up in
+  std::shared_ptr<lease_clock> lease; // what lease_of(system) reads
   static inline const char* name = "ringvisor.cluster_agent";
+
+  agent_state() = default;
+  agent_state(const agent_state&) = delete;
+  agent_state& operator=(const agent_state&) = delete;
+
+  ~agent_state() {
+    if (lease)
+      lease->set_until(clock::time_point::min()); // a stopped agent holds nothing
+  }
 };
 
 using agent_actor = caf::stateful_actor<agent_state>;
@@ -454,6 +465,7 @@ public:
     if (now == before)
       return;
     st_.status = now;
+    publish_lease();
     if (now == cluster_status::up)
       st_.was_up = true;
     auto log_fn = now == cluster_status::split ? log::warn : log::info;
@@ -560,6 +572,7 @@ public:
       publish_unreachable();
       evaluate();
     }
+    publish_lease();
   }
 
   // Whether this node may act for the cluster right now. A request for it
@@ -567,30 +580,51 @@ public:
   // a stalled scheduler) the answer reflects the gossip that came meanwhile,
   // such as being declared down.
   bool lease() const {
-    auto now = clock::now();
-    if (st_.status != cluster_status::up || now - st_.last_tick > 2 * st_.heartbeat_interval
-        || now < st_.no_lease_until)
-      return false;
+    return clock::now() < lease_until();
+  }
+
+  // When the lease ends, by what this node knows now: two heartbeats after
+  // its timer last fired (its peers hear from it at every tick), and
+  // `suspect-after` after it heard from the last of a majority; never while
+  // it is not up or just came back from a pause.
+  clock::time_point lease_until() const {
+    if (st_.status != cluster_status::up || clock::now() < st_.no_lease_until)
+      return clock::time_point::min();
+    std::vector<clock::time_point> heard; // of the counted peers, linked or not
     size_t counted = 0;
-    size_t heard = 0;
     for (auto& m : st_.view.members()) {
       if (!counts(m))
         continue;
       ++counted;
-      if (m.name == st_.self.name) {
-        ++heard;
+      if (m.name == st_.self.name)
         continue;
-      }
       auto p = st_.peers.find(m.name);
-      heard += p != st_.peers.end() && now - p->second.heard <= st_.suspect_after;
+      heard.push_back(p != st_.peers.end() ? p->second.heard : clock::time_point::min());
     }
-    return 2 * heard > counted;
+    auto until = st_.last_tick + 2 * st_.heartbeat_interval;
+    auto peers_needed = counted / 2; // with itself, a majority
+    if (peers_needed == 0)
+      return until;
+    if (heard.size() < peers_needed)
+      return clock::time_point::min();
+    std::nth_element(heard.begin(), heard.begin() + (peers_needed - 1), heard.end(),
+                     std::greater<>{});
+    auto last_of_majority = heard[peers_needed - 1];
+    if (last_of_majority == clock::time_point::min())
+      return clock::time_point::min();
+    return std::min(until, last_of_majority + st_.suspect_after);
+  }
+
+  // Tells every reader of the node's lease clock what `lease_until` says.
+  void publish_lease() {
+    st_.lease->set_until(lease_until());
   }
 
   void on_ping() {
     if (auto* peer = linked_sender()) {
       st_.detector->heartbeat(peer->name, peer->heard);
       evaluate();
+      publish_lease();
     }
   }
 
@@ -871,6 +905,7 @@ struct agent_setup {
   std::string data_dir;
   bool form_alone = false;
   std::optional<remembered_membership> remembered;
+  std::shared_ptr<lease_clock> lease;
 };
 
 caf::behavior agent(agent_actor* self, agent_setup setup, agent_options opts) {
@@ -882,6 +917,7 @@ caf::behavior agent(agent_actor* self, agent_setup setup, agent_options opts) {
   st.data_dir = std::move(setup.data_dir);
   st.form_alone = setup.form_alone;
   st.remembered = std::move(setup.remembered);
+  st.lease = std::move(setup.lease);
   st.opts = std::move(opts);
   st.consensus = setup.consensus;
   st.strategy = setup.strategy;
@@ -1008,6 +1044,8 @@ caf::expected<caf::actor> start_agent(actor::node& node, agent_options opts) {
   setup.suspect_after = cfg.suspect_after;
   setup.data_dir = cfg.data_dir;
   setup.form_alone = cfg.form_alone;
+  setup.lease = std::make_shared<lease_clock>();
+  detail::register_lease(node.system(), setup.lease);
   if (cfg.seeds.empty() && cfg.data_dir.empty())
     log::warn("cluster_no_data_dir",
               {{"hint", "without seeds and ringvisor.data-dir, this node forms a new "

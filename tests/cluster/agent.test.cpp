@@ -1,6 +1,7 @@
 // Cluster agents of several nodes in one process, talking over real TCP on
 // loopback with ephemeral ports.
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include "cluster/cluster_fixture.hpp"
+#include "ringvisor/cluster/lease.hpp"
 
 using namespace ringvisor;
 using namespace ringvisor::test;
@@ -191,6 +193,63 @@ TEST_CASE("a node whose actors are stuck is suspected by the agents' own heartbe
   stuck.release();
   await_view(a, {"a", "b"});
   CHECK(member_named(view_of(a, a.endpoint()), "b")->incarnation > before->incarnation);
+}
+
+TEST_CASE("a node's lease clock ends two heartbeats after its agent last ran, with no message") {
+  test_node a{"a", {}};
+  test_node b{"b", {a.endpoint()}};
+  await_view(a, {"a", "b"});
+  auto lease = cluster::lease_of(b.node->system());
+  REQUIRE(lease);
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+       !lease->held() && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  REQUIRE(lease->held());
+  // As a SIGSTOP would: nothing of b runs, not even its agent, so the
+  // clock must run out by itself.
+  struct release_on_exit {
+    std::promise<void> latch;
+    ~release_on_exit() {
+      release();
+    }
+    void release() {
+      if (!released)
+        latch.set_value();
+      released = true;
+    }
+    bool released = false;
+  } stuck;
+  std::shared_future<void> freed{stuck.latch.get_future()};
+  auto blocked = std::make_shared<std::atomic<int>>(0);
+  for (int i = 0; i < 2; ++i)
+    b.node->system().spawn([freed, blocked] {
+      ++*blocked;
+      freed.wait();
+    });
+  while (*blocked < 2)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  auto all_blocked = std::chrono::steady_clock::now();
+  auto heartbeat = b.node->config().heartbeat_interval;
+  CHECK(lease->until() <= all_blocked + 2 * heartbeat);
+  while (lease->held())
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  CHECK(!lease->held());
+  // Free again: b refutes its downing, or was never downed, and holds the
+  // lease once it heard a majority on time.
+  stuck.release();
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+       !lease->held() && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  CHECK(lease->held());
+}
+
+TEST_CASE("a node without a cluster agent has no lease") {
+  actor::node_config cfg;
+  REQUIRE(!cfg.read({"--ringvisor.name=x", "--ringvisor.log-level=off"}, ""));
+  auto n = actor::node::start(cfg);
+  REQUIRE_MESSAGE(n, why(n));
+  CHECK(cluster::lease_of((*n)->system()) == nullptr);
+  (*n)->shutdown();
 }
 
 TEST_CASE("a side that lost members and split takes no newcomers until the heal") {

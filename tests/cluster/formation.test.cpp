@@ -15,6 +15,7 @@
 #include "formation.hpp"
 #include "membership_file.hpp"
 #include "ringvisor/actor/blocking.hpp"
+#include "ringvisor/cluster/lease.hpp"
 
 using namespace ringvisor;
 using namespace ringvisor::test;
@@ -59,10 +60,16 @@ cluster_status status_of(test_node& n) {
   return *x;
 }
 
+// Asks the agent, and reads the node's lease clock: both must agree that a
+// node that waits to form holds no lease.
 bool lease_of(test_node& n) {
   auto x = actor::blocking_request<bool>(n.node->system(), n.agent, 5s, caf::get_atom::value,
                                          cluster::lease_atom::value);
   REQUIRE_MESSAGE(x, why(x));
+  auto clock = cluster::lease_of(n.node->system());
+  REQUIRE(clock);
+  if (!*x)
+    CHECK(!clock->held());
   return *x;
 }
 
