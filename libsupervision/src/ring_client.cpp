@@ -12,6 +12,7 @@
 
 #include "blocking_ok.hpp"
 #include "ring_wire.hpp"
+#include "ringvisor/supervision/ownership.hpp"
 #include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
@@ -77,19 +78,22 @@ child_counts counts_of(const std::vector<ring_child>& all) {
   return result;
 }
 
-// Whether the node said it is split off: it cannot serve (nor change the
-// child list) until the partition heals.
+// Whether the node said it cannot serve for now: it is split off (until
+// the partition heals; it changes no child list either) or holds no lease.
+// Either way it did not act on the request.
 bool split_off(const caf::error& err) {
   auto& ctx = err.context();
-  return err == errc::no_owner && !ctx.empty() && ctx.match_element<std::string>(ctx.size() - 1)
-         && ctx.get_as<std::string>(ctx.size() - 1) == split_off_reason;
+  if (err != errc::no_owner || ctx.empty() || !ctx.match_element<std::string>(ctx.size() - 1))
+    return false;
+  auto& why = ctx.get_as<std::string>(ctx.size() - 1);
+  return why == split_off_reason || why == no_lease_reason;
 }
 
 /// How asking one member may end without an answer.
 enum class fault {
   none,      // an answer (or an error no other member would change)
   gone,      // the member died or restarted, or cannot be reached
-  split_off, // it is on the minority side of a partition
+  split_off, // it is on the minority side of a partition, or holds no lease
   silent,    // no answer within an attempt
 };
 

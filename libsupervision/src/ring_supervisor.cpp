@@ -34,6 +34,7 @@
 
 #include "child_list.hpp"
 #include "ring_wire.hpp"
+#include "ringvisor/supervision/ownership.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/stateful_child.hpp"
@@ -41,6 +42,7 @@
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/death_probe.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
+#include "ringvisor/cluster/lease.hpp"
 #include "ringvisor/supervision/errc.hpp"
 
 namespace ringvisor::supervision {
@@ -58,6 +60,7 @@ using store_del_atom = caf::atom_constant<caf::atom("rm_sdel")>;
 using store_get_atom = caf::atom_constant<caf::atom("rm_sget")>;
 using run_atom = caf::atom_constant<caf::atom("rm_run")>;
 using kill_atom = caf::atom_constant<caf::atom("rm_kill")>;
+using lease_check_atom = caf::atom_constant<caf::atom("rm_lease")>;
 
 /// How often a request may be passed on to another node while the rings of
 /// the nodes differ.
@@ -548,16 +551,19 @@ private:
         c.waiting.push_back(std::move(p));
       expected_.erase(i);
     }
-    if (starts_in_flight_ >= max_parallel_starts) {
-      start_queue_.emplace_back(id, gen);
-      return;
-    }
-    launch_start(id, gen);
+    start_queue_.emplace_back(id, gen);
+    pump_starts();
   }
 
   void start_finished() {
     --starts_in_flight_;
-    while (starts_in_flight_ < max_parallel_starts && !start_queue_.empty()) {
+    pump_starts();
+  }
+
+  // Starts queued children while fewer than `max_parallel_starts` start and
+  // the node holds its lease (else they wait for the next lease check).
+  void pump_starts() {
+    while (starts_in_flight_ < max_parallel_starts && !start_queue_.empty() && has_lease()) {
       auto [id, gen] = std::move(start_queue_.front());
       start_queue_.pop_front();
       auto i = local_.find(id);
@@ -566,7 +572,43 @@ private:
     }
   }
 
-  void launch_start(const std::string& id, uint64_t gen) {
+  // -- the lease ------------------------------------------------------------------
+
+  // Whether the node holds its lease now (`cluster::lease_clock`): children
+  // start and requests are served only then, so that a node that resumes
+  // after a pause serves nothing its successor may serve too.
+  bool has_lease() const {
+    return lease_->held();
+  }
+
+  // Every heartbeat: starts what waited for the lease, and stops the
+  // children once the lease is out for so long that the others may have
+  // declared this node down and started them (`suspect-after`, less the two
+  // heartbeats the lease ends after the last tick). A shorter gap (a late
+  // timer on a loaded machine) only holds requests back.
+  void check_lease() {
+    delayed_send(this, node_.config().heartbeat_interval, lease_check_atom::value);
+    if (has_lease()) {
+      pump_starts();
+      return;
+    }
+    auto& cfg = node_.config();
+    auto out_for = clock_type::now() - lease_->until();
+    if (out_for <= cfg.suspect_after - 2 * cfg.heartbeat_interval || leaving_self_ || stopping_)
+      return;
+    bool running = std::any_of(local_.begin(), local_.end(), [](auto& kvp) {
+      return kvp.second.ph == phase::running || kvp.second.ph == phase::starting;
+    });
+    if (!running)
+      return;
+    log::warn("ring_lease_lapsed",
+              {{"sup", spec_.name}, {"children", local_.size()},
+               {"out_ms", std::chrono::duration_cast<std::chrono::milliseconds>(out_for).count()}});
+    stop_all(no_lease_reason);
+    rebalance(); // starts what this node still owns once the lease is back
+  }
+
+  void launch_start(const std::string& id, uint64_t gen) { // with the lease
     ++starts_in_flight_;
     request(local_sup_, caf::infinite, start_child_atom::value, local_[id].spec)
       .then(
@@ -978,6 +1020,8 @@ private:
   }
 
   void serve(local_child& c, pending p) {
+    if (!has_lease())
+      return p.rp.deliver(make_error(errc::no_owner, spec_.name, c.spec.id, no_lease_reason));
     if (p.msg.match_element<ring_find_atom>(0))
       return p.rp.deliver(placement{self_name_, c.epoch});
     auto request_id = p.msg.get_as<uint64_t>(1);
@@ -1364,6 +1408,7 @@ private:
   ring_stats stats_;
   std::deque<clock_type::time_point> local_failures_;
   size_t starts_in_flight_ = 0;
+  std::shared_ptr<const cluster::lease_clock> lease_; // the node's: read without messages
   uint64_t start_counter_ = 0;
   std::deque<std::pair<std::string, uint64_t>> start_queue_;
   std::map<caf::actor_addr, std::function<void()>> stopping_children_;
@@ -1410,6 +1455,8 @@ caf::behavior ring_manager::make_behavior() {
     log::warn("ring_error", {{"sup", spec_.name}, {"reason", actor::render(err)}});
   });
   reload_specs();
+  lease_ = cluster::lease_of(system());
+  check_lease();
   return {
     [this](cluster::view_atom, std::vector<cluster::member>& view) {
       on_view(std::move(view));
@@ -1417,6 +1464,7 @@ caf::behavior ring_manager::make_behavior() {
     [this](cluster::status_atom, cluster::cluster_status, cluster::cluster_status now,
            std::vector<cluster::member>& view) { on_status(now, std::move(view)); },
     [this](rebalance_atom) { rebalance_now(); },
+    [this](lease_check_atom) { check_lease(); },
     [this](round_atom) {
       retry_pending_ = false;
       if (leaving_self_) {
@@ -1603,6 +1651,9 @@ caf::expected<caf::actor> spawn_ring_manager(actor::node& node, const caf::actor
   auto& factories = spec.factories ? *spec.factories : *node.factories();
   if (auto err = check(spec, factories))
     return err;
+  if (!cluster::lease_of(node.system()))
+    return actor::make_error(actor::errc::bad_config, "ring supervisor " + spec.name,
+                             "this node runs no cluster agent (cluster::start_agent first)");
   auto name = ring_supervisor_name(spec.name);
   auto hdl = node.system().spawn<ring_manager>(&node, agent, std::move(spec));
   if (auto err = node.register_name(name, hdl)) {

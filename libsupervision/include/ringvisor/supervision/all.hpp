@@ -5,5 +5,6 @@
 #include "ringvisor/supervision/ring_client.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
 #include "ringvisor/supervision/fwd.hpp"
+#include "ringvisor/supervision/ownership.hpp"
 #include "ringvisor/supervision/supervisor.hpp"
 #include "ringvisor/supervision/types.hpp"
