@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ringvisor/actor/stateful_child.hpp"
+#include "ringvisor/supervision/ownership.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
 
 namespace ringvisor::chaos {
@@ -36,6 +37,13 @@ struct instance_info {
   uint64_t count = 0; // a copy of the state's, for the stop line
   bool placed = false;
   bool state_taken = false;
+  supervision::ownership owner; // from the placement
+
+  // Whether the instance may act: its node holds the lease, and its state
+  // was not taken for a move.
+  bool may_act() const {
+    return owner.still_owner() && !state_taken;
+  }
 };
 
 std::string random_instance_id() {
@@ -70,7 +78,9 @@ caf::behavior account(account_actor* self, std::string id,
     out->write(me->child, me->instance, fmt::format("stop {} {}", me->count, why));
   });
   caf::message_handler own{
-    [self, me, out](inc_atom, uint64_t request) {
+    [self, me, out](inc_atom, uint64_t request) -> caf::result<uint64_t> {
+      if (!me->may_act())
+        return me->owner.refusal(me->child);
       me->count = ++self->state.count;
       out->write(me->child, me->instance, fmt::format("apply {} {}", request, me->count));
       return me->count;
@@ -78,15 +88,18 @@ caf::behavior account(account_actor* self, std::string id,
     [self](caf::get_atom) { return self->state.count; },
     [self, me, out, tick](supervision::placed_atom, const supervision::placement& where) {
       me->count = self->state.count;
+      me->owner = supervision::ownership{self->system(), where};
       out->write(me->child, me->instance, fmt::format("start {} {}", me->count, where.epoch));
       if (!me->placed)
         self->delayed_send(self, tick, tick_atom::value);
       me->placed = true;
     },
     [self, me, out, tick](tick_atom) {
+      self->delayed_send(self, tick, tick_atom::value);
+      if (!me->may_act())
+        return; // a successor may act by now: a tick here would be a second
       me->count = self->state.count;
       out->write(me->child, me->instance, fmt::format("tick {}", me->count));
-      self->delayed_send(self, tick, tick_atom::value);
     },
     // Taken for a move: the ring supervisor stops this instance next.
     [self, me](actor::get_state_atom) -> caf::result<actor::bytes> {

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "ringvisor/actor/stateful_child.hpp"
+#include "ringvisor/supervision/ownership.hpp"
 
 namespace dispatch {
 
@@ -47,6 +48,10 @@ caf::behavior board(caf::stateful_actor<board_state>* self, std::string node) {
 struct hero_actor_state {
   hero_view view;
   std::minstd_rand rng{std::random_device{}()};
+  // Whether this hero may fight now: a hero whose node resumes after a
+  // pause may have a successor elsewhere by now, and must not fight (and
+  // report a fight) twice; see supervision::ownership.
+  rv::supervision::ownership owner;
   static inline const char* name = "dispatch.hero";
 };
 
@@ -76,6 +81,10 @@ caf::behavior hero(hero_actor* self, const hero_options& opts, std::string id,
   self->delayed_send(self, jittered(self, opts.tick), tick_atom::value);
   return {
     [self, report, tick = opts.tick](tick_atom) {
+      if (!self->state.owner.still_owner()) {
+        self->delayed_send(self, jittered(self, tick), tick_atom::value);
+        return; // not now: perhaps never again here
+      }
       auto& v = self->state.view;
       auto what = hero_step(v.state, uniform(self->state.rng), uniform(self->state.rng));
       v.last = to_string(what);
@@ -87,11 +96,14 @@ caf::behavior hero(hero_actor* self, const hero_options& opts, std::string id,
       self->delayed_send(self, jittered(self, tick), tick_atom::value);
     },
     [self, report](rv::supervision::placed_atom, rv::supervision::placement& where) {
-      self->state.view.where = std::move(where);
+      self->state.owner = rv::supervision::ownership{self->system(), where};
+      self->state.view.where = std::move(where); // the epoch goes with every report
       report();
     },
     [self](caf::get_atom) { return to_json_text(self->state.view); },
-    [self, report](heal_atom) {
+    [self, report](heal_atom) -> caf::result<int32_t> {
+      if (!self->state.owner.still_owner())
+        return self->state.owner.refusal(self->state.view.id);
       auto& x = self->state.view.state;
       x.health = x.max_health;
       x.resting = false;

@@ -61,6 +61,14 @@ struct job_state {
   int64_t records = 0;
 };
 
+// What stays with one instance of a job: its right to import. A job whose
+// node resumes after a pause may run elsewhere by now; it imports nothing
+// until its node holds the lease again (supervision::ownership), and a real
+// import would send `owner.where().epoch` with every row it writes.
+struct job_instance {
+  supervision::ownership owner;
+};
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_state& x) {
   return f(caf::meta::type_name("job_state"), x.records);
@@ -70,11 +78,16 @@ typename Inspector::result_type inspect(Inspector& f, job_state& x) {
 // `(caf::get_atom)` with how many it did, across moves.
 caf::behavior import_job(caf::stateful_actor<job_state>* self, std::string id, std::string path) {
   log::info("job_started", {{"job", id}, {"path", path}});
+  auto me = std::make_shared<job_instance>(); // the state is replaced on a move
   self->delayed_send(self, 10ms, tick_atom::value);
   caf::message_handler own{
-    [self](tick_atom) {
-      ++self->state.records;
+    [self, me](supervision::placed_atom, const supervision::placement& where) {
+      me->owner = supervision::ownership{self->system(), where};
+    },
+    [self, me](tick_atom) {
       self->delayed_send(self, 10ms, tick_atom::value);
+      if (me->owner.still_owner())
+        ++self->state.records;
     },
     [self](caf::get_atom) { return self->state.records; },
   };
@@ -286,6 +299,7 @@ int main(int argc, char** argv) {
   (void) n.factories()->add<std::string, std::string>("import", import_job);
   supervision::ring_supervisor_spec spec;
   spec.name = "jobs";
+  spec.tell_placement = true; // each job learns its epoch (see job_instance)
   auto sup = supervision::start_ring_supervisor(n, agent, spec);
   if (!sup)
     return fail(sup.error());

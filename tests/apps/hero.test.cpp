@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hero.hpp"
+#include "lease_registry.hpp"
 #include "ringvisor/actor/stateful_child.hpp"
 #include "ringvisor/supervision/all.hpp"
 #include "support/test_system.hpp"
@@ -66,8 +67,21 @@ TEST_CASE("hero ids come from names") {
   CHECK(dispatch::hero_id("?!") == "");
 }
 
+namespace {
+
+// The lease of the test's node, as its agent would keep it: held from now on.
+std::shared_ptr<cluster::lease_clock> held_lease(test::test_system& ts) {
+  auto lease = std::make_shared<cluster::lease_clock>();
+  lease->set_until(cluster::lease_clock::clock::time_point::max());
+  cluster::detail::register_lease(ts.sys(), lease);
+  return lease;
+}
+
+} // namespace
+
 TEST_CASE("a hero reports to its board, fights on its timer and moves with its record") {
   test::test_system ts{supervision::add_types, dispatch::add_types};
+  auto lease = held_lease(ts);
   actor::factory_registry factories;
   auto board = dispatch::spawn_board(ts.sys(), "a");
   REQUIRE(!dispatch::add_hero_type(factories, {1s, 1000, board}));
@@ -95,6 +109,7 @@ TEST_CASE("a hero reports to its board, fights on its timer and moves with its r
   auto moved = factories.spawn(ts.sys(), "hero", caf::make_message("storm", "Storm"));
   REQUIRE(moved);
   REQUIRE(ts.request<caf::ok_atom>(*moved, actor::put_state_atom::value, *record));
+  ts.self()->send(*moved, supervision::placed_atom::value, supervision::placement{"b", 8});
   auto text = ts.request<std::string>(*moved, caf::get_atom::value);
   REQUIRE(text);
   auto j = nlohmann::json::parse(*text);
@@ -103,5 +118,32 @@ TEST_CASE("a hero reports to its board, fights on its timer and moves with its r
   CHECK(j["moves"] == 1);
   CHECK(ts.request<int32_t>(*moved, dispatch::heal_atom::value) == 1000);
   ts.self()->send_exit(*moved, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(board, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a hero whose node holds no lease neither fights nor heals: a successor may") {
+  test::test_system ts{supervision::add_types, dispatch::add_types};
+  auto lease = held_lease(ts);
+  actor::factory_registry factories;
+  auto board = dispatch::spawn_board(ts.sys(), "a");
+  REQUIRE(!dispatch::add_hero_type(factories, {1s, 1000, board}));
+  auto hero = factories.spawn(ts.sys(), "hero", caf::make_message("storm", "Storm"));
+  REQUIRE(hero);
+  ts.self()->send(*hero, supervision::placed_atom::value, supervision::placement{"a", 7});
+  ts.run();
+  lease->set_until(cluster::lease_clock::clock::now()); // as after a SIGSTOP
+  for (int i = 0; i < 20; ++i)
+    ts.advance_time(2s);
+  auto still = board_of(ts, board).heroes.at(0).state;
+  CHECK(still.wins + still.losses == 0);
+  auto healed = ts.request<int32_t>(*hero, dispatch::heal_atom::value);
+  REQUIRE(!healed);
+  CHECK(healed.error() == supervision::errc::no_owner);
+  lease->set_until(cluster::lease_clock::clock::time_point::max()); // back
+  for (int i = 0; i < 20; ++i)
+    ts.advance_time(2s);
+  auto acted = board_of(ts, board).heroes.at(0).state;
+  CHECK(acted.wins + acted.losses > 0);
+  ts.self()->send_exit(*hero, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(board, caf::exit_reason::user_shutdown);
 }
