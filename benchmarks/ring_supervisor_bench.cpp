@@ -76,8 +76,7 @@ struct bench_node {
 // children; with `store`, a replicated child store.
 std::unique_ptr<bench_node> start(std::vector<std::string> args, size_t children, bool store) {
   auto result = std::make_unique<bench_node>();
-  cluster::add_types(result->cfg);
-  supervision::add_types(result->cfg);
+  ringvisor::add_types(result->cfg);
   args.insert(args.begin(), "--ringvisor.log-level=warn");
   if (auto err = result->cfg.read(args, "")) {
     std::fprintf(stderr, "ring_supervisor_bench: %s\n", actor::render(err).c_str());

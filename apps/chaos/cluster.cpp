@@ -36,8 +36,7 @@ constexpr auto lookup_timeout = std::chrono::seconds{1};
 } // namespace
 
 chaos_cluster::chaos_cluster(node_settings settings) : settings_(std::move(settings)) {
-  cluster::add_types(cfg_);
-  supervision::add_types(cfg_);
+  ringvisor::add_types(cfg_);
   cfg_.set("scheduler.max-threads", size_t{2});
   sys_ = std::make_unique<caf::actor_system>(cfg_);
 }

@@ -36,8 +36,7 @@ struct node_role_config : actor::node_config {
     opt_group{custom_options_, "chaos"}
       .add(ledger_dir, "ledger-dir", "where the ledger and the log go (required)")
       .add(tick, "tick", "how often each child acts");
-    cluster::add_types(*this);
-    supervision::add_types(*this);
+    ringvisor::add_types(*this);
   }
 };
 

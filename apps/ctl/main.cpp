@@ -416,8 +416,7 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
   cfg.set("scheduler.max-threads", 2);
-  cluster::add_types(cfg);
-  supervision::add_types(cfg);
+  ringvisor::add_types(cfg);
   caf::actor_system sys{cfg};
   return ctl{sys, std::move(*opts)}.run();
 }

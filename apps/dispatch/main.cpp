@@ -49,8 +49,7 @@ struct dispatch_config : actor::node_config {
       .add(tick, "tick", "how often each hero acts")
       .add(max_health, "max-health", "health of a new hero")
       .add(heroes, "heroes", "names of heroes to create once the cluster is up");
-    cluster::add_types(*this);
-    supervision::add_types(*this);
+    ringvisor::add_types(*this);
     dispatch::add_types(*this);
   }
 };

@@ -47,8 +47,7 @@ struct runner_config : actor::node_config {
     opt_group{custom_options_, "jobs"}
       .add(db, "db", "SQLite file with the table jobs(id TEXT PRIMARY KEY, path TEXT)")
       .add(sync_every, "sync-every", "how often the leader compares the table with the jobs");
-    cluster::add_types(*this);
-    supervision::add_types(*this);
+    ringvisor::add_types(*this);
   }
 };
 

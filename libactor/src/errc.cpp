@@ -1,11 +1,18 @@
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/types.hpp"
 
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include <cxxabi.h>
+
+#include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/deep_to_string.hpp>
-
-#include <map>
-#include <mutex>
+#include <caf/message.hpp>
+#include <caf/uniform_type_info_map.hpp>
 
 namespace ringvisor::actor {
 
@@ -111,6 +118,27 @@ void add_types(caf::actor_system_config& cfg) {
     cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{200}});
   if (unset("middleman.connection-timeout"))
     cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{3}});
+}
+
+} // namespace ringvisor::actor
+
+namespace ringvisor::actor {
+
+caf::error check_wire_types(caf::actor_system& sys, const caf::message& sample,
+                            const std::string& what) {
+  for (size_t i = 0; i < sample.size(); ++i) {
+    auto [nr, info] = sample.type(i);
+    if (sys.types().portable_name(nr, info) != "???")
+      continue;
+    int status = 0;
+    std::unique_ptr<char, void (*)(void*)> name{
+      abi::__cxa_demangle(info->name(), nullptr, nullptr, &status), std::free};
+    return make_error(errc::bad_config, what + " cannot cross the network: type "
+                                          + (status == 0 ? name.get() : info->name())
+                                          + " is not registered",
+                      "call ringvisor::add_types(cfg) before the node starts");
+  }
+  return caf::none;
 }
 
 } // namespace ringvisor::actor

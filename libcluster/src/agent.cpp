@@ -1021,6 +1021,12 @@ caf::behavior agent(agent_actor* self, agent_setup setup, agent_options opts) {
 caf::expected<caf::actor> start_agent(actor::node& node, agent_options opts) {
   auto& id = node.identity();
   auto& cfg = node.config();
+  // What the agent says to its peers: a node that cannot say it would sit
+  // alone, unable to greet a seed.
+  auto greeting = caf::make_message(hello_atom::value, member{}, caf::actor{}, names{},
+                                    gossip_atom::value, std::vector<member>{});
+  if (auto err = actor::check_wire_types(node.system(), greeting, "the cluster agent's greeting"))
+    return err;
   agent_setup setup;
   if (!cfg.data_dir.empty()) {
     auto remembered = detail::read_membership(cfg.data_dir);

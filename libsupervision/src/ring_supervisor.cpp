@@ -38,6 +38,7 @@
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/stateful_child.hpp"
+#include "ringvisor/actor/types.hpp"
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/death_probe.hpp"
@@ -1654,6 +1655,13 @@ caf::expected<caf::actor> spawn_ring_manager(actor::node& node, const caf::actor
   if (!cluster::lease_of(node.system()))
     return actor::make_error(actor::errc::bad_config, "ring supervisor " + spec.name,
                              "this node runs no cluster agent (cluster::start_agent first)");
+  // What ring managers and clients send each other.
+  auto wire = caf::make_message(child_spec{}, child_record{}, std::vector<child_record>{},
+                                inventory{}, std::vector<recent_reply>{}, placement{},
+                                std::vector<ring_child>{}, std::vector<node_count>{},
+                                ring_stats{});
+  if (auto err = actor::check_wire_types(node.system(), wire, "ring supervisor " + spec.name))
+    return err;
   auto name = ring_supervisor_name(spec.name);
   auto hdl = node.system().spawn<ring_manager>(&node, agent, std::move(spec));
   if (auto err = node.register_name(name, hdl)) {

@@ -243,6 +243,20 @@ TEST_CASE("a node's lease clock ends two heartbeats after its agent last ran, wi
   CHECK(lease->held());
 }
 
+TEST_CASE("a node without libcluster's types refuses to start its agent and names the type") {
+  actor::node_config cfg; // registers libactor's types only
+  REQUIRE(!cfg.read({"--ringvisor.name=x", "--ringvisor.log-level=off"}, ""));
+  auto n = actor::node::start(cfg);
+  REQUIRE_MESSAGE(n, why(n));
+  auto agent = cluster::start_agent(**n);
+  REQUIRE(!agent);
+  auto text = actor::render(agent.error());
+  CHECK_MESSAGE(text.find("type ringvisor::cluster::member is not registered") != std::string::npos,
+                text);
+  CHECK_MESSAGE(text.find("ringvisor::add_types") != std::string::npos, text);
+  (*n)->shutdown();
+}
+
 TEST_CASE("a node without a cluster agent has no lease") {
   actor::node_config cfg;
   REQUIRE(!cfg.read({"--ringvisor.name=x", "--ringvisor.log-level=off"}, ""));

@@ -86,8 +86,7 @@ caf::behavior bomb(caf::event_based_actor* self) {
 
 int main(int argc, char** argv) {
   actor::node_config cfg;
-  cluster::add_types(cfg);
-  supervision::add_types(cfg);
+  ringvisor::add_types(cfg);
   if (auto err = cfg.read(argc, argv)) {
     std::cerr << "ring-test-node: " << actor::render(err) << '\n';
     return EXIT_FAILURE;

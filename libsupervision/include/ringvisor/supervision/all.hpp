@@ -8,3 +8,4 @@
 #include "ringvisor/supervision/ownership.hpp"
 #include "ringvisor/supervision/supervisor.hpp"
 #include "ringvisor/supervision/types.hpp"
+#include "ringvisor/types.hpp"
