@@ -174,6 +174,7 @@ struct local_child {
   uint64_t epoch = 0;
   uint64_t start_gen = 0; // the start in progress; older replies are stale
   std::string target;
+  bool take_state_when_answered = false; // a move waits for requests in flight
   bool has_state = false;
   bytes state;
   std::deque<recent_reply> recent;
@@ -658,8 +659,22 @@ private:
     }
     moving_now_.insert(id);
     auto& c = local_[id];
-    c.ph = phase::moving;
+    c.ph = phase::moving; // new requests wait for the new owner
     c.target = target;
+    // Requests in flight first: their replies move with the child, so that a
+    // retry at the new owner gets the reply instead of running again (an
+    // exec runs on a thread of its own and may outlast the state request).
+    if (!c.in_flight.empty()) {
+      c.take_state_when_answered = true;
+      return;
+    }
+    take_state(id);
+  }
+
+  // Takes the state of a moving child, stops it and hands it off.
+  void take_state(const std::string& id) {
+    auto& c = local_[id];
+    auto& target = c.target;
     auto ask = spec_.migrate ? spec_.migrate(id, self_name_, target)
                              : caf::make_message(actor::get_state_atom::value);
     auto stop_and_hand = [this, id](bool has_state, bytes state) {
@@ -1052,6 +1067,11 @@ private:
       child.recent.push_back(recent_reply{request_id, std::move(reply), std::move(err)});
       if (child.recent.size() > recent_replies)
         child.recent.pop_front();
+      if (child.in_flight.empty() && child.take_state_when_answered
+          && child.ph == phase::moving) {
+        child.take_state_when_answered = false;
+        take_state(id);
+      }
     };
     if (p.msg.match_element<ring_call_atom>(0)) {
       auto msg = p.msg.get_as<caf::message>(3);
