@@ -201,7 +201,7 @@ fault_record fault_injector::isolated() {
     return out;
   }
   auto pid = cluster_.pid(i);
-  kills_.push_back({pid, cluster_.name(i), monotonic_ns()});
+  kills_.push_back({pid, cluster_.name(i), monotonic_ns(), true});
   cluster_.kill9(i);
   out.note = fmt::format("killed pid {} behind a cut", pid);
   restart(i, out);

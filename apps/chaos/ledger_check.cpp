@@ -313,6 +313,8 @@ check_result check(const ledger& l, const run_facts& facts) {
 
     // (d) restart time of the children of each killed process.
     for (auto& k : facts.kills) {
+      if (k.behind_cut)
+        continue;
       bool ran = std::any_of(xs.begin(), xs.end(), [&](auto& x) {
         return x.pid == k.pid && x.started && x.start_ns <= k.ns
                && (!x.stopped || x.stop_ns > k.ns);

@@ -151,6 +151,10 @@ struct kill_event {
   int64_t pid = 0;
   std::string node;
   int64_t ns = 0;
+  /// Killed behind a cut (an isolated restart): no refused connection
+  /// proves the death, so its children wait for failure detection and the
+  /// fence; (d) leaves it out.
+  bool behind_cut = false;
 };
 
 /// A node process suspended (SIGSTOP) from `from_ns` to `to_ns`.
