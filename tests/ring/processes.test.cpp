@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <future>
 #include <map>
 #include <set>
 #include <thread>
@@ -365,6 +367,50 @@ TEST_CASE_FIXTURE(ring_fixture, "a node that leaves hands its children over with
   }
   ledger l{dir};
   require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "an exec in flight when its child moves runs once, and a retry at the new owner gets its reply") {
+  start_nodes({"a", "b", "c"});
+  auto s = sup(kit["a"]);
+  auto where = supervision::ring::start_child(sys(), s, counter("x"), 10s);
+  REQUIRE_MESSAGE(where, why(where));
+  auto owner = where->node;
+  std::string other = owner == "a" ? "b" : "a";
+  // The exec as a ring client sends it, with a request id of our own.
+  auto exec = caf::make_message(supervision::ring_exec_atom::value, uint64_t{0x5eed},
+                                std::string{"x"}, std::string{"slow"},
+                                caf::make_message(std::string{"t1"}), uint8_t{0});
+  auto first = std::async(std::launch::async, [&, hdl = sup(kit[owner])] {
+    return actor::blocking_request<std::string>(sys(), hdl, 10s, exec);
+  });
+  auto execs = dir + "/execs.txt";
+  auto runs = [&] {
+    std::ifstream in{execs};
+    size_t n = 0;
+    for (std::string line; std::getline(in, line);)
+      n += line == "begin t1";
+    return n;
+  };
+  for (auto deadline = std::chrono::steady_clock::now() + 10s; runs() == 0;) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(5ms);
+  }
+  // The owner leaves while the function runs: the child moves.
+  CHECK(kit[owner].terminate() == 0);
+  auto reply = first.get();
+  REQUIRE_MESSAGE(reply, why(reply));
+  CHECK(*reply == "t1");
+  std::set<std::string> rest;
+  for (std::string n : {"a", "b", "c"})
+    if (n != owner)
+      rest.insert(n);
+  auto moved = await_children(kit[other], all_on(1, rest));
+  // A retry (same request id) at the new owner: the reply moved with the child.
+  auto again = actor::blocking_request<std::string>(sys(), sup(kit[moved.at(0).where.node]),
+                                                    10s, exec);
+  REQUIRE_MESSAGE(again, why(again));
+  CHECK(*again == "t1");
+  CHECK(runs() == 1);
 }
 
 TEST_CASE_FIXTURE(ring_fixture, "a split-off minority stops its children, and after the heal each runs once") {

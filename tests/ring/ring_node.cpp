@@ -5,6 +5,9 @@
 // <node> <epoch> <count>`), to
 // `$RV_LEDGER_DIR/<node>-<pid>.log`, so that tests can prove that no two
 // instances of a child ever overlapped. "bomb" children crash on start.
+// The exec function "slow" (args: a token) appends `begin <token>` to
+// `$RV_LEDGER_DIR/execs.txt`, sleeps 600 ms and answers the token, so that
+// tests can count how often a function ran.
 //
 // Environment: RV_LEDGER_DIR (required), RV_STORE = "replicated" (default)
 // or "sqlite:<path>". The ring supervisor runs under a parent supervisor
@@ -77,6 +80,19 @@ caf::behavior counter(counter_actor* self, std::string id) {
   return own.or_else(actor::state_handlers(self));
 }
 
+caf::expected<caf::message> slow(caf::actor_system&, const caf::actor&, const caf::message& args) {
+  if (!args.match_elements<std::string>())
+    return caf::make_error(caf::sec::unexpected_message);
+  auto token = args.get_as<std::string>(0);
+  auto path = std::string{std::getenv("RV_LEDGER_DIR")} + "/execs.txt";
+  if (auto* f = std::fopen(path.c_str(), "a")) {
+    std::fputs(("begin " + token + "\n").c_str(), f);
+    std::fclose(f);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds{600});
+  return caf::make_message(token);
+}
+
 caf::behavior bomb(caf::event_based_actor* self) {
   self->quit(caf::sec::runtime_error);
   return {};
@@ -129,6 +145,7 @@ int main(int argc, char** argv) {
                [&](caf::error& err) { result = std::move(err); });
     return result;
   };
+  spec.functions["slow"] = slow; // the tests' own
   std::string store = std::getenv("RV_STORE") ? std::getenv("RV_STORE") : "replicated";
   if (store.rfind("sqlite:", 0) == 0) {
     auto s = supervision::open_sqlite_store(sys, {store.substr(7), {}});
