@@ -69,6 +69,10 @@ using rg_pull_atom = caf::atom_constant<caf::atom("rg_pull")>;
 const std::string dir_name = "ringvisor.registry";
 constexpr auto call_timeout = std::chrono::seconds{3};
 
+// How long a node remembers that a registration ended: longer than any
+// partition it should heal from without bringing the name back.
+constexpr auto tombstone_lifetime = std::chrono::hours{24};
+
 uint64_t now_us() {
   using namespace std::chrono;
   return static_cast<uint64_t>(
@@ -128,21 +132,25 @@ public:
         return *epoch;
       },
       [this](rg_set_atom, registered_name& x) { merge(std::move(x)); },
-      [this](rg_del_atom, const std::string& name, uint64_t epoch) {
-        table_->erase_if(name, [epoch](auto& x) { return x.epoch == epoch; });
-      },
+      [this](rg_del_atom, const std::string& name, uint64_t epoch) { bury(name, epoch); },
       [this](rg_hello_atom) { return caf::actor{this}; },
       [this](rg_pull_atom, const std::string& node) {
         if (up_.count(node) && !peers_.count(node))
           pull(node);
       },
       [this](rg_all_atom) {
-        std::shared_lock<std::shared_mutex> guard{table_->mtx};
-        std::vector<registered_name> result;
-        result.reserve(table_->names.size());
-        for (auto& [name, x] : table_->names)
-          result.push_back(x);
-        return result;
+        std::vector<registered_name> names;
+        {
+          std::shared_lock<std::shared_mutex> guard{table_->mtx};
+          names.reserve(table_->names.size());
+          for (auto& [name, x] : table_->names)
+            names.push_back(x);
+        }
+        std::vector<registered_name> ended; // name and epoch only
+        ended.reserve(buried_.size());
+        for (auto& [name, t] : buried_)
+          ended.push_back(registered_name{name, caf::actor{}, std::string{}, t.epoch});
+        return caf::make_message(std::move(names), std::move(ended));
       },
     };
   }
@@ -187,7 +195,11 @@ private:
     return rp;
   }
 
+  // A side that lost its majority ends nothing: the other side keeps the
+  // name, and the heal would bring it back after the caller heard `ok`.
   caf::result<caf::ok_atom> on_unregister(const std::string& name) {
+    if (status_ == cluster_status::split)
+      return make_error(errc::split_off, name);
     auto home = home_of(name);
     if (!home)
       return std::move(home.error());
@@ -201,7 +213,7 @@ private:
     ask_home(*home, caf::make_message(rg_release_atom::value, name))
       .then(
         [this, rp, name](uint64_t epoch) mutable {
-          table_->erase_if(name, [epoch](auto& x) { return x.epoch == epoch; });
+          bury(name, epoch);
           rp.deliver(caf::ok_atom::value);
         },
         [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
@@ -252,6 +264,8 @@ private:
 
   // Takes a name away; returns the epoch of the registration it ended.
   caf::expected<uint64_t> release(const std::string& name) {
+    if (status_ == cluster_status::split)
+      return make_error(errc::split_off, name);
     registered_name gone;
     auto erased = table_->erase_if(name, [&gone](auto& x) {
       gone = x;
@@ -259,6 +273,7 @@ private:
     });
     if (!erased)
       return actor::make_error(actor::errc::not_registered, name);
+    bury(name, gone.epoch);
     unwatch(gone);
     broadcast(caf::make_message(rg_del_atom::value, name, gone.epoch));
     return gone.epoch;
@@ -300,8 +315,10 @@ private:
       if (table_->erase_if(name, [&](auto& x) {
             epoch = x.epoch;
             return x.actor.address() == who;
-          }))
+          })) {
+        bury(name, epoch);
         broadcast(caf::make_message(rg_del_atom::value, name, epoch));
+      }
     }
     held_.erase(i);
   }
@@ -313,8 +330,9 @@ private:
   void merge(registered_name x) {
     // Its node is gone, so is the actor; a null handle is an actor whose
     // node this process could not reach when the name arrived (CAF reads
-    // such a handle as null), nothing to hold a name or to watch.
-    if (!up_.count(x.node) || !x.actor)
+    // such a handle as null), nothing to hold a name or to watch; and a
+    // registration that ended while the sender was cut off stays ended.
+    if (!up_.count(x.node) || !x.actor || buried(x))
       return;
     registered_name loser;
     {
@@ -341,9 +359,13 @@ private:
     for (auto& m : view)
       if (m.status == member_status::up)
         up.emplace(m.name, m.incarnation);
+    // Back as a new incarnation (it was declared down while paused or cut
+    // off): what ended meanwhile is news to it, so it asks everyone.
+    bool rejoined = up_.count(self_name_) && up.count(self_name_)
+                    && up_[self_name_] != up[self_name_];
     std::vector<std::string> newcomers;
     for (auto& [name, inc] : up)
-      if (name != self_name_ && (!up_.count(name) || up_[name] != inc))
+      if (name != self_name_ && (rejoined || !up_.count(name) || up_[name] != inc))
         newcomers.push_back(name);
     up_ = std::move(up);
     for (auto i = peers_.begin(); i != peers_.end();)
@@ -360,11 +382,32 @@ private:
       pull(name);
   }
 
-  // Names of nodes that are no longer up died with them.
+  // Names of nodes that are no longer up died with them (no tombstone: a
+  // node taken for dead in a partition may come back with its actors, and
+  // then its older registrations win, see `merge`); old tombstones go.
   void forget_gone_nodes() {
-    std::unique_lock<std::shared_mutex> guard{table_->mtx};
-    for (auto i = table_->names.begin(); i != table_->names.end();)
-      i = up_.count(i->second.node) ? std::next(i) : table_->names.erase(i);
+    {
+      std::unique_lock<std::shared_mutex> guard{table_->mtx};
+      for (auto i = table_->names.begin(); i != table_->names.end();)
+        i = up_.count(i->second.node) ? std::next(i) : table_->names.erase(i);
+    }
+    auto now = std::chrono::steady_clock::now();
+    for (auto i = buried_.begin(); i != buried_.end();)
+      i = now - i->second.at > tombstone_lifetime ? buried_.erase(i) : std::next(i);
+  }
+
+  // A registration ended: it goes, and no copy of it (nor of an older one
+  // under the name) comes back, e.g. from a node that was cut off.
+  void bury(const std::string& name, uint64_t epoch) {
+    auto& t = buried_[name];
+    t.epoch = std::max(t.epoch, epoch);
+    t.at = std::chrono::steady_clock::now();
+    table_->erase_if(name, [epoch](auto& x) { return x.epoch <= epoch; });
+  }
+
+  bool buried(const registered_name& x) const {
+    auto i = buried_.find(x.name);
+    return i != buried_.end() && x.epoch <= i->second.epoch;
   }
 
   // After a ring change this node is home to other names: watch their actors.
@@ -399,13 +442,16 @@ private:
       .then([this](caf::ok_atom) { --pulls_out_; },
             [this, node](caf::error& err) {
               --pulls_out_;
+              using names = std::vector<registered_name>;
               auto reply = untyped_reply(err);
-              if (!reply || !reply->match_elements<std::vector<registered_name>>()) {
+              if (!reply || !reply->match_elements<names, names>()) {
                 log::debug("registry_pull_failed",
                            {{"node", node}, {"reason", actor::render(err)}});
                 return;
               }
-              for (auto& x : reply->get_as<std::vector<registered_name>>(0))
+              for (auto& x : reply->get_as<names>(1)) // ended first
+                bury(x.name, x.epoch);
+              for (auto& x : reply->get_as<names>(0))
                 merge(x);
             });
   }
@@ -420,6 +466,11 @@ private:
   std::unordered_map<caf::actor_addr, std::vector<std::string>> held_; // watched actors
   std::map<std::string, caf::actor> peers_; // other up members' registries
   size_t pulls_out_ = 0;                     // names asked of peers, not yet here
+  struct tombstone {
+    uint64_t epoch = 0; // of the last registration under the name that ended
+    std::chrono::steady_clock::time_point at;
+  };
+  std::unordered_map<std::string, tombstone> buried_; // ended registrations
 };
 
 } // namespace

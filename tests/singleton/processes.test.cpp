@@ -16,6 +16,7 @@
 #include "ring/ledger.hpp"
 #include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
+#include "ringvisor/cluster/errc.hpp"
 #include "ringvisor/cluster/singleton.hpp"
 #include "support/cluster_kit.hpp"
 
@@ -390,4 +391,109 @@ TEST_CASE_FIXTURE(singleton_fixture, "two holders of a name meet when a partitio
   CHECK(std::none_of(log.events.begin(), log.events.end(), [](auto& e) {
     return e.kind == "name_lost" && e.node != "c";
   }));
+}
+
+TEST_CASE_FIXTURE(singleton_fixture, "an unregister during a partition is refused on the minority and lasts on the majority") {
+  if (skip_without_partitions())
+    return;
+  start_nodes({"a", "b", "c", "d", "e"});
+  // A name whose home, on the whole ring, is a: the minority-to-be.
+  cluster::hash_ring ring{{"a", "b", "c", "d", "e"}};
+  std::string name;
+  for (int i = 0; !ring.mine(name = "gone-" + std::to_string(i), "a"); ++i)
+    ;
+  auto& sys = kit.probe().system();
+  auto registrar = [&](const std::string& node) {
+    auto hdl = kit.probe().lookup(kit[node].endpoint(), "test.registrar");
+    REQUIRE_MESSAGE(hdl, node << ": " << why(hdl));
+    return *hdl;
+  };
+  auto holder_on = [&](const std::string& node) {
+    auto x = actor::blocking_request<std::string>(sys, registrar(node), 2s, caf::get_atom::value,
+                                                  name);
+    REQUIRE_MESSAGE(x, node << ": " << why(x));
+    return *x;
+  };
+  auto ok = actor::blocking_request<caf::ok_atom>(sys, registrar("c"), 4s, caf::put_atom::value,
+                                                  name);
+  REQUIRE_MESSAGE(ok, why(ok));
+  for (auto n : {"a", "b", "c", "d", "e"})
+    for (auto deadline = std::chrono::steady_clock::now() + 10s; holder_on(n) != "c";) {
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, n << " never learnt it");
+      std::this_thread::sleep_for(50ms);
+    }
+  {
+    partition cut{kit, {"a", "b"}, {"c", "d", "e"}};
+    kit.await_status(kit["a"], cluster::cluster_status::split);
+    // The minority may not end a registration the majority keeps: it would
+    // be acknowledged, then lost at the heal.
+    auto refused = actor::blocking_request<caf::ok_atom>(sys, registrar("a"), 4s,
+                                                         caf::delete_atom::value, name);
+    REQUIRE(!refused);
+    CHECK_MESSAGE(refused.error() == cluster::errc::split_off, why(refused));
+    // The majority ends it once a and b are down for it (its home moves).
+    auto deadline = std::chrono::steady_clock::now() + 15s;
+    caf::expected<caf::ok_atom> del{caf::sec::request_timeout};
+    while (!del && std::chrono::steady_clock::now() < deadline) {
+      del = actor::blocking_request<caf::ok_atom>(sys, registrar("c"), 4s,
+                                                  caf::delete_atom::value, name);
+      if (!del)
+        std::this_thread::sleep_for(100ms);
+    }
+    REQUIRE_MESSAGE(del, why(del));
+  }
+  // Healed: the registration stays ended everywhere (its worker lives on).
+  kit.await_view(kit["c"], {"a", "b", "c", "d", "e"});
+  kit.await_converged({"a", "b", "c", "d", "e"});
+  for (std::string n : {"c", "d", "e", "a", "b"})
+    for (auto until = std::chrono::steady_clock::now() + 2s;
+         std::chrono::steady_clock::now() < until;) {
+      REQUIRE_MESSAGE(holder_on(n).empty(), n << " names the unregistered name again");
+      std::this_thread::sleep_for(100ms);
+    }
+}
+
+TEST_CASE_FIXTURE(singleton_fixture, "a name unregistered while a node was paused does not come back with it") {
+  start_nodes({"a", "b", "c"});
+  // A name whose home is not a, the node to pause.
+  cluster::hash_ring ring{{"a", "b", "c"}};
+  std::string name;
+  for (int i = 0; ring.mine(name = "paused-" + std::to_string(i), "a"); ++i)
+    ;
+  auto& sys = kit.probe().system();
+  auto registrar = [&](const std::string& node) {
+    auto hdl = kit.probe().lookup(kit[node].endpoint(), "test.registrar");
+    REQUIRE_MESSAGE(hdl, node << ": " << why(hdl));
+    return *hdl;
+  };
+  auto holder_on = [&](const std::string& node) {
+    auto x = actor::blocking_request<std::string>(sys, registrar(node), 2s, caf::get_atom::value,
+                                                  name);
+    REQUIRE_MESSAGE(x, node << ": " << why(x));
+    return *x;
+  };
+  auto ok = actor::blocking_request<caf::ok_atom>(sys, registrar("b"), 4s, caf::put_atom::value,
+                                                  name);
+  REQUIRE_MESSAGE(ok, why(ok));
+  for (auto deadline = std::chrono::steady_clock::now() + 10s; holder_on("a") != "b";) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(50ms);
+  }
+  // a hangs until the others have downed it; meanwhile the name ends.
+  kit["a"].stop();
+  kit.await_view(kit["b"], {"b", "c"}, {"a"});
+  auto del = actor::blocking_request<caf::ok_atom>(sys, registrar("b"), 4s,
+                                                   caf::delete_atom::value, name);
+  REQUIRE_MESSAGE(del, why(del));
+  kit["a"].cont();
+  // a comes back as a new incarnation, with its old table: the others pull
+  // it, and must not take the ended registration back.
+  kit.await_view(kit["b"], {"a", "b", "c"});
+  kit.await_converged({"a", "b", "c"});
+  for (std::string n : {"b", "c", "a"})
+    for (auto until = std::chrono::steady_clock::now() + 2s;
+         std::chrono::steady_clock::now() < until;) {
+      REQUIRE_MESSAGE(holder_on(n).empty(), n << " names the unregistered name again");
+      std::this_thread::sleep_for(100ms);
+    }
 }

@@ -88,6 +88,11 @@ caf::behavior registrar(caf::event_based_actor* self, cluster::name_registry reg
       }
       return caf::ok_atom::value;
     },
+    [=](caf::delete_atom, const std::string& name) -> caf::result<caf::ok_atom> {
+      if (auto err = reg.unregister(name))
+        return err;
+      return caf::ok_atom::value;
+    },
     [=](caf::get_atom, const std::string& name) {
       for (auto& x : reg.names())
         if (x.name == name)

@@ -56,9 +56,10 @@ using unregister_atom = caf::atom_constant<caf::atom("rg_unreg")>;
 /// A name has a *home*, its owner on the ring of up members: the home
 /// decides who gets a name (first come, first served), watches the actor
 /// and tells every node when the name comes or goes. A name dies with its
-/// actor and with its actor's node. A side that lost its majority (`split`)
-/// registers nothing. When a partition heals, the nodes exchange their
-/// names; two registrations of one name are resolved the same way on every
+/// actor and with its actor's node; an ended registration leaves a tombstone
+/// for a day, so that a node that missed the end cannot bring it back. A side
+/// that lost its majority (`split`) registers and unregisters nothing. When a
+/// partition heals, the nodes exchange their names and tombstones; two registrations of one name are resolved the same way on every
 /// node, the older one winning (then the lower node name), and the losing
 /// actor exits with `errc::name_conflict`.
 ///
