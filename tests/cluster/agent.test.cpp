@@ -18,6 +18,43 @@
 using namespace ringvisor;
 using namespace ringvisor::test;
 
+namespace {
+
+/// Occupies both scheduler threads of `n` (as a SIGSTOP would stop its
+/// actors, while CAF's network thread goes on) until `release()` or the end
+/// of the scope, also when a check fails: the node must be able to stop.
+struct stuck_threads {
+  std::promise<void> latch;
+  std::shared_future<void> freed{latch.get_future()};
+  std::shared_ptr<std::atomic<int>> blocked = std::make_shared<std::atomic<int>>(0);
+  bool released = false;
+
+  explicit stuck_threads(test_node& n) {
+    for (int i = 0; i < 2; ++i)
+      n.node->system().spawn([freed = freed, blocked = blocked] {
+        ++*blocked;
+        freed.wait();
+      });
+  }
+
+  ~stuck_threads() {
+    release();
+  }
+
+  void await_blocked() {
+    while (*blocked < 2)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
+
+  void release() {
+    if (!released)
+      latch.set_value();
+    released = true;
+  }
+};
+
+} // namespace
+
 TEST_CASE("three nodes joined in a chain of seeds form one full view") {
   test_node a{"a", {}};
   test_node b{"b", {a.endpoint()}};
@@ -169,21 +206,7 @@ TEST_CASE("a node whose actors are stuck is suspected by the agents' own heartbe
   auto before = member_named(view_of(a, a.endpoint()), "b");
   // Occupy both of b's scheduler threads until a has downed b: its agent
   // cannot run, while CAF's network thread keeps the link's heartbeats going.
-  struct release_on_exit { // also when an await fails: b must be able to stop
-    std::promise<void> latch;
-    ~release_on_exit() {
-      release();
-    }
-    void release() {
-      if (!released)
-        latch.set_value();
-      released = true;
-    }
-    bool released = false;
-  } stuck;
-  std::shared_future<void> freed{stuck.latch.get_future()};
-  for (int i = 0; i < 2; ++i)
-    b.node->system().spawn([freed] { freed.wait(); });
+  stuck_threads stuck{b};
   auto t0 = std::chrono::steady_clock::now();
   await_view(a, {"a"}, {"b"});
   MESSAGE("stuck node downed after "
@@ -207,27 +230,8 @@ TEST_CASE("a node's lease clock ends two heartbeats after its agent last ran, wi
   REQUIRE(lease->held());
   // As a SIGSTOP would: nothing of b runs, not even its agent, so the
   // clock must run out by itself.
-  struct release_on_exit {
-    std::promise<void> latch;
-    ~release_on_exit() {
-      release();
-    }
-    void release() {
-      if (!released)
-        latch.set_value();
-      released = true;
-    }
-    bool released = false;
-  } stuck;
-  std::shared_future<void> freed{stuck.latch.get_future()};
-  auto blocked = std::make_shared<std::atomic<int>>(0);
-  for (int i = 0; i < 2; ++i)
-    b.node->system().spawn([freed, blocked] {
-      ++*blocked;
-      freed.wait();
-    });
-  while (*blocked < 2)
-    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  stuck_threads stuck{b};
+  stuck.await_blocked();
   auto all_blocked = std::chrono::steady_clock::now();
   auto heartbeat = b.node->config().heartbeat_interval;
   CHECK(lease->until() <= all_blocked + 2 * heartbeat);

@@ -141,6 +141,41 @@ struct singleton_fixture {
       kit.await_status(kit[name], cluster::cluster_status::up);
   }
 
+  /// The test registrar of node `name` (singleton_node.cpp).
+  caf::actor registrar(const std::string& name) {
+    auto hdl = kit.probe().lookup(kit[name].endpoint(), "test.registrar");
+    REQUIRE_MESSAGE(hdl, name << ": " << why(hdl));
+    return *hdl;
+  }
+
+  /// The node that holds `name` by node `node`'s account ("" if none).
+  std::string holder_of(const std::string& name, const std::string& node) {
+    auto x = actor::blocking_request<std::string>(kit.probe().system(), registrar(node), 2s,
+                                                  caf::get_atom::value, name);
+    REQUIRE_MESSAGE(x, node << ": " << why(x));
+    return *x;
+  }
+
+  /// Waits until every node of `nodes` names `holder` as the holder of `name`.
+  void await_holder(const std::string& name, const strings& nodes, const std::string& holder) {
+    for (auto& n : nodes)
+      for (auto deadline = std::chrono::steady_clock::now() + 10s; holder_of(name, n) != holder;) {
+        REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
+                        n << " never named " << holder);
+        std::this_thread::sleep_for(50ms);
+      }
+  }
+
+  /// Checks for a while that no node of `nodes` names a holder of `name`.
+  void check_no_holder(const std::string& name, const strings& nodes) {
+    for (auto& n : nodes)
+      for (auto until = std::chrono::steady_clock::now() + 2s;
+           std::chrono::steady_clock::now() < until;) {
+        REQUIRE_MESSAGE(holder_of(name, n).empty(), n << " names the unregistered name again");
+        std::this_thread::sleep_for(100ms);
+      }
+  }
+
   caf::actor activator(node_process& n) {
     auto hdl = kit.probe().lookup(n.endpoint(), cluster::activator_name("importer"));
     REQUIRE_MESSAGE(hdl, "no activator on " << n.name() << ": " << why(hdl));
@@ -322,11 +357,6 @@ TEST_CASE_FIXTURE(singleton_fixture, "two holders of a name meet when a partitio
   for (int i = 0; !ring.mine(name = "job-" + std::to_string(i), "a"); ++i)
     ;
   auto& sys = kit.probe().system();
-  auto registrar = [&](const std::string& node) {
-    auto hdl = kit.probe().lookup(kit[node].endpoint(), "test.registrar");
-    REQUIRE_MESSAGE(hdl, node << ": " << why(hdl));
-    return *hdl;
-  };
   auto a_registrar = registrar("a");
   auto c_registrar = registrar("c");
   {
@@ -403,25 +433,10 @@ TEST_CASE_FIXTURE(singleton_fixture, "an unregister during a partition is refuse
   for (int i = 0; !ring.mine(name = "gone-" + std::to_string(i), "a"); ++i)
     ;
   auto& sys = kit.probe().system();
-  auto registrar = [&](const std::string& node) {
-    auto hdl = kit.probe().lookup(kit[node].endpoint(), "test.registrar");
-    REQUIRE_MESSAGE(hdl, node << ": " << why(hdl));
-    return *hdl;
-  };
-  auto holder_on = [&](const std::string& node) {
-    auto x = actor::blocking_request<std::string>(sys, registrar(node), 2s, caf::get_atom::value,
-                                                  name);
-    REQUIRE_MESSAGE(x, node << ": " << why(x));
-    return *x;
-  };
   auto ok = actor::blocking_request<caf::ok_atom>(sys, registrar("c"), 4s, caf::put_atom::value,
                                                   name);
   REQUIRE_MESSAGE(ok, why(ok));
-  for (auto n : {"a", "b", "c", "d", "e"})
-    for (auto deadline = std::chrono::steady_clock::now() + 10s; holder_on(n) != "c";) {
-      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, n << " never learnt it");
-      std::this_thread::sleep_for(50ms);
-    }
+  await_holder(name, {"a", "b", "c", "d", "e"}, "c");
   {
     partition cut{kit, {"a", "b"}, {"c", "d", "e"}};
     kit.await_status(kit["a"], cluster::cluster_status::split);
@@ -445,12 +460,7 @@ TEST_CASE_FIXTURE(singleton_fixture, "an unregister during a partition is refuse
   // Healed: the registration stays ended everywhere (its worker lives on).
   kit.await_view(kit["c"], {"a", "b", "c", "d", "e"});
   kit.await_converged({"a", "b", "c", "d", "e"});
-  for (std::string n : {"c", "d", "e", "a", "b"})
-    for (auto until = std::chrono::steady_clock::now() + 2s;
-         std::chrono::steady_clock::now() < until;) {
-      REQUIRE_MESSAGE(holder_on(n).empty(), n << " names the unregistered name again");
-      std::this_thread::sleep_for(100ms);
-    }
+  check_no_holder(name, {"c", "d", "e", "a", "b"});
 }
 
 TEST_CASE_FIXTURE(singleton_fixture, "a name unregistered while a node was paused does not come back with it") {
@@ -461,24 +471,10 @@ TEST_CASE_FIXTURE(singleton_fixture, "a name unregistered while a node was pause
   for (int i = 0; ring.mine(name = "paused-" + std::to_string(i), "a"); ++i)
     ;
   auto& sys = kit.probe().system();
-  auto registrar = [&](const std::string& node) {
-    auto hdl = kit.probe().lookup(kit[node].endpoint(), "test.registrar");
-    REQUIRE_MESSAGE(hdl, node << ": " << why(hdl));
-    return *hdl;
-  };
-  auto holder_on = [&](const std::string& node) {
-    auto x = actor::blocking_request<std::string>(sys, registrar(node), 2s, caf::get_atom::value,
-                                                  name);
-    REQUIRE_MESSAGE(x, node << ": " << why(x));
-    return *x;
-  };
   auto ok = actor::blocking_request<caf::ok_atom>(sys, registrar("b"), 4s, caf::put_atom::value,
                                                   name);
   REQUIRE_MESSAGE(ok, why(ok));
-  for (auto deadline = std::chrono::steady_clock::now() + 10s; holder_on("a") != "b";) {
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    std::this_thread::sleep_for(50ms);
-  }
+  await_holder(name, {"a"}, "b");
   // a hangs until the others have downed it; meanwhile the name ends.
   kit["a"].stop();
   kit.await_view(kit["b"], {"b", "c"}, {"a"});
@@ -487,13 +483,8 @@ TEST_CASE_FIXTURE(singleton_fixture, "a name unregistered while a node was pause
   REQUIRE_MESSAGE(del, why(del));
   kit["a"].cont();
   // a comes back as a new incarnation, with its old table: the others pull
-  // it, and must not take the ended registration back.
+  // it, and must not take the ended registration back; it learns the end.
   kit.await_view(kit["b"], {"a", "b", "c"});
   kit.await_converged({"a", "b", "c"});
-  for (std::string n : {"b", "c", "a"})
-    for (auto until = std::chrono::steady_clock::now() + 2s;
-         std::chrono::steady_clock::now() < until;) {
-      REQUIRE_MESSAGE(holder_on(n).empty(), n << " names the unregistered name again");
-      std::this_thread::sleep_for(100ms);
-    }
+  check_no_holder(name, {"b", "c", "a"});
 }
