@@ -34,6 +34,8 @@
 #include "ringvisor/supervision/all.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
 
+#include "progress.hpp"
+
 using namespace ringvisor;
 using namespace std::chrono_literals;
 
@@ -61,32 +63,52 @@ struct job_state {
 };
 
 // What stays with one instance of a job: its right to import. A job whose
-// node resumes after a pause may run elsewhere by now; it imports nothing
-// until its node holds the lease again (supervision::ownership), and a real
-// import would send `owner.where().epoch` with every row it writes.
+// node resumes after a pause may run elsewhere by now: it imports nothing
+// while its node holds no lease (supervision::ownership), and it writes its
+// progress with the epoch of its placement, which the table refuses once a
+// newer owner wrote (jobs::progress_table); then it idles until its
+// ring supervisor stops it (quitting would only have it restarted here).
 struct job_instance {
   supervision::ownership owner;
+  std::shared_ptr<jobs::progress_table> progress;
+  bool fenced = false;
 };
+
+// How many records between two progress rows.
+constexpr int64_t progress_every = 100;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_state& x) {
   return f(caf::meta::type_name("job_state"), x.records);
 }
 
-// "Imports" a record every 10 ms (a stand-in for reading `path`); answers
-// `(caf::get_atom)` with how many it did, across moves.
-caf::behavior import_job(caf::stateful_actor<job_state>* self, std::string id, std::string path) {
+// "Imports" a record every 10 ms (a stand-in for reading `path`), writes its
+// progress every `progress_every` records; answers `(caf::get_atom)` with
+// how many it did, across moves.
+caf::behavior import_job(caf::stateful_actor<job_state>* self, std::string id, std::string path,
+                         std::shared_ptr<jobs::progress_table> progress) {
   log::info("job_started", {{"job", id}, {"path", path}});
   auto me = std::make_shared<job_instance>(); // the state is replaced on a move
+  me->progress = std::move(progress);
   self->delayed_send(self, 10ms, tick_atom::value);
   caf::message_handler own{
     [self, me](supervision::placed_atom, const supervision::placement& where) {
       me->owner = supervision::ownership{self->system(), where};
     },
-    [self, me](tick_atom) {
+    [self, me, id](tick_atom) {
       self->delayed_send(self, 10ms, tick_atom::value);
-      if (me->owner.still_owner())
-        ++self->state.records;
+      if (me->fenced || !me->owner.still_owner())
+        return;
+      if (++self->state.records % progress_every != 0)
+        return;
+      auto written = me->progress->write(id, self->state.records, me->owner.where());
+      if (!written) {
+        log::warn("job_progress_not_written",
+                  {{"job", id}, {"reason", actor::render(written.error())}});
+      } else if (!*written) {
+        log::warn("job_fenced", {{"job", id}, {"epoch", me->owner.where().epoch}});
+        me->fenced = true;
+      }
     },
     [self](caf::get_atom) { return self->state.records; },
   };
@@ -295,7 +317,14 @@ int main(int argc, char** argv) {
   if (!agent_started)
     return fail(agent_started.error());
   auto agent = *agent_started;
-  (void) n.factories()->add<std::string, std::string>("import", import_job);
+  auto progress = jobs::progress_table::open(cfg.db);
+  if (!progress)
+    return fail(progress.error());
+  (void) n.factories()->add<std::string, std::string>(
+    "import", [progress = *progress](caf::stateful_actor<job_state>* self, std::string id,
+                                     std::string path) {
+      return import_job(self, std::move(id), std::move(path), progress);
+    });
   supervision::ring_supervisor_spec spec;
   spec.name = "jobs";
   spec.tell_placement = true; // each job learns its epoch (see job_instance)

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -120,6 +121,51 @@ struct runner_fixture {
     await_jobs(kit[others.front()], ids, others);
   }
 
+  /// Waits until the progress row of every running job names the node and
+  /// the epoch the job runs with now: the newest owner writes, fenced.
+  void await_progress_of_owners(node_process& via) {
+    auto sup = lookup(via, supervision::ring_supervisor_name("jobs"));
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    std::string last;
+    for (;;) {
+      auto all = supervision::ring::which_children(kit.probe().system(), sup, 3s);
+      REQUIRE_MESSAGE(all, why(all));
+      size_t current = 0;
+      for (auto& c : *all) {
+        auto row = progress_row(c.id);
+        if (row && row->first == c.where.node && row->second == c.where.epoch)
+          ++current;
+        else
+          last = c.id + " on " + c.where.node;
+      }
+      if (current == all->size())
+        return;
+      if (std::chrono::steady_clock::now() > deadline)
+        FAIL("progress rows never followed the owners; last behind: " << last);
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+
+  /// The node and epoch of the progress row of `id`, if any.
+  std::optional<std::pair<std::string, uint64_t>> progress_row(const std::string& id) {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_busy_timeout(h, 2000);
+    sqlite3_stmt* stmt = nullptr;
+    std::optional<std::pair<std::string, uint64_t>> result;
+    if (sqlite3_prepare_v2(h, "SELECT node, epoch FROM progress WHERE id = ?1", -1, &stmt,
+                           nullptr)
+        == SQLITE_OK) {
+      sqlite3_bind_text(stmt, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(stmt) == SQLITE_ROW)
+        result.emplace(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)),
+                       static_cast<uint64_t>(sqlite3_column_int64(stmt, 1)));
+      sqlite3_finalize(stmt);
+    }
+    sqlite3_close(h);
+    return result;
+  }
+
   static std::set<std::string> ids(int first, int last) {
     std::set<std::string> result;
     for (int i = first; i < last; ++i)
@@ -207,5 +253,6 @@ TEST_CASE_FIXTURE(runner_fixture, "a node restarted while cut off, founder or no
       running += here->size();
     }
     CHECK(running == 6);
+    await_progress_of_owners(kit["b"]);
   }
 }
