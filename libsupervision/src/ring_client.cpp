@@ -79,21 +79,21 @@ child_counts counts_of(const std::vector<ring_child>& all) {
 }
 
 // Whether the node said it cannot serve for now: it is split off (until
-// the partition heals; it changes no child list either) or holds no lease.
-// Either way it did not act on the request.
+// the partition heals; it changes no child list either), holds no lease, or
+// is not up yet. Either way it did not act on the request.
 bool split_off(const caf::error& err) {
   auto& ctx = err.context();
   if (err != errc::no_owner || ctx.empty() || !ctx.match_element<std::string>(ctx.size() - 1))
     return false;
   auto& why = ctx.get_as<std::string>(ctx.size() - 1);
-  return why == split_off_reason || why == no_lease_reason;
+  return why == split_off_reason || why == no_lease_reason || why == not_up_reason;
 }
 
 /// How asking one member may end without an answer.
 enum class fault {
   none,      // an answer (or an error no other member would change)
   gone,      // the member died or restarted, or cannot be reached
-  split_off, // it is on the minority side of a partition, or holds no lease
+  split_off, // minority side of a partition, no lease, or not up yet
   silent,    // no answer within an attempt
 };
 

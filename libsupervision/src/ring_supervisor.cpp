@@ -1220,20 +1220,24 @@ private:
     return check_child(spec, spec_.factories.get(), spec_.name);
   }
 
-  // A node split off from the majority changes no child: the majority's
-  // list is the one that counts, and a client that is refused at once can
-  // ask a member of the majority instead.
-  caf::error refused_when_split(const std::string& id) const {
-    if (status_ != cluster::cluster_status::split)
-      return caf::none;
-    return make_error(errc::no_owner, spec_.name, id, split_off_reason);
+  // Only a node that is up changes the child list: a node split off from
+  // the majority (the majority's list is the one that counts), and a node
+  // that is not up yet (the cluster it joins would find the change after the
+  // caller heard it failed), refuse at once, and a client asks another
+  // member.
+  caf::error refused_unless_up(const std::string& id) const {
+    if (status_ == cluster::cluster_status::split)
+      return make_error(errc::no_owner, spec_.name, id, split_off_reason);
+    if (status_ == cluster::cluster_status::starting)
+      return make_error(errc::no_owner, spec_.name, id, not_up_reason);
+    return caf::none;
   }
 
   // Records a new child, then has its owner start it.
   caf::result<placement> on_start(child_spec& spec) {
     if (auto err = check_spec(spec))
       return err;
-    if (auto err = refused_when_split(spec.id))
+    if (auto err = refused_unless_up(spec.id))
       return err;
     if (children_.alive(spec.id))
       return make_error(errc::already_present, spec_.name, spec.id);
@@ -1556,7 +1560,7 @@ caf::behavior ring_manager::make_behavior() {
     // -- client requests
     [this](ring_start_atom, child_spec& spec) { return on_start(spec); },
     [this](ring_delete_atom, const std::string& id) -> caf::result<caf::ok_atom> {
-      if (auto err = refused_when_split(id))
+      if (auto err = refused_unless_up(id))
         return err;
       auto rec = children_.alive(id);
       if (rec == nullptr)
@@ -1574,7 +1578,7 @@ caf::behavior ring_manager::make_behavior() {
       return rp;
     },
     [this](ring_terminate_atom, const std::string& id) -> caf::result<caf::ok_atom> {
-      if (auto err = refused_when_split(id))
+      if (auto err = refused_unless_up(id))
         return err;
       auto rec = children_.alive(id);
       if (rec == nullptr)
@@ -1584,7 +1588,7 @@ caf::behavior ring_manager::make_behavior() {
       return rp;
     },
     [this](ring_restart_atom, const std::string& id) -> caf::result<placement> {
-      if (auto err = refused_when_split(id))
+      if (auto err = refused_unless_up(id))
         return err;
       auto rec = children_.alive(id);
       if (rec == nullptr)

@@ -41,6 +41,12 @@ using rm_gstop_atom = caf::atom_constant<caf::atom("rm_gstop")>;
 /// partition heals, so a client asks another member, or gives up, at once.
 inline constexpr const char* split_off_reason = "this side of the cluster is split off";
 
+/// Why a node that is not up yet (it has not joined or formed a cluster, or
+/// its cluster is below `consensus`) refuses changes to the child list: the
+/// cluster it joins later would otherwise find them there, after the caller
+/// heard they failed.
+inline constexpr const char* not_up_reason = "this node is not up in a cluster yet";
+
 /// A reply the owner gave to a request id, kept so that a retry of the same
 /// request gets it again instead of reaching the child twice. Moves with the
 /// child.

@@ -294,3 +294,27 @@ TEST_CASE_FIXTURE(dispatch_fixture, "heroes keep their records when their node i
   kit[killed].kill9();
   await_state(via, off(killed));
 }
+
+TEST_CASE_FIXTURE(dispatch_fixture, "a node whose seeds never answer refuses changes and runs nothing until ringvisor-ctl form") {
+  node_options opts;
+  opts.seeds = strings{"127.0.0.1:1"}; // nobody listens there
+  opts.args = {std::string{"--dispatch.token="} + token, "--dispatch.tick=50ms"};
+  auto& n = kit.start("a", opts);
+  auto url = n.read_line("dashboard ", 5s);
+  REQUIRE(url);
+  web["a"] = url->substr(0, url->find("/?token="));
+  // Long enough for many connect attempts: it waits, and says why.
+  std::this_thread::sleep_for(1500ms);
+  CHECK(kit.report(n).status == cluster::cluster_status::starting);
+  // A change is refused at once, and leaves nothing behind for later.
+  auto created = client("a").Post("/api/heroes", auth(), json{{"name", "Lone"}}.dump(),
+                                  "application/json");
+  REQUIRE(created);
+  CHECK_MESSAGE(created->status != 201, "a hero was created on a node that has not formed");
+  CHECK_MESSAGE(created->body.find("not up in a cluster yet") != std::string::npos,
+                created->body);
+  auto formed = ctl("a", "form");
+  CHECK_MESSAGE(formed.code == 0, formed.out);
+  kit.await_status(n, cluster::cluster_status::up);
+  CHECK(create("a", "Lone") == "a");
+}
