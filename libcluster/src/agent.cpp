@@ -586,9 +586,11 @@ public:
   // When the lease ends, by what this node knows now: two heartbeats after
   // its timer last fired (its peers hear from it at every tick), and
   // `suspect-after` after it heard from the last of a majority; never while
-  // it is not up or just came back from a pause.
+  // it is not up (or rehashing: views that converge take nothing away from
+  // anyone) or just came back from a pause.
   clock::time_point lease_until() const {
-    if (st_.status != cluster_status::up || clock::now() < st_.no_lease_until)
+    auto member = st_.status == cluster_status::up || st_.status == cluster_status::rehashing;
+    if (!member || clock::now() < st_.no_lease_until)
       return clock::time_point::min();
     std::vector<clock::time_point> heard; // of the counted peers, linked or not
     size_t counted = 0;
@@ -615,9 +617,14 @@ public:
     return std::min(until, last_of_majority + st_.suspect_after);
   }
 
-  // Tells every reader of the node's lease clock what `lease_until` says.
+  // Tells every reader of the node's lease clock what `lease_until` says; a
+  // lease taken away ends now (or when it ended already), so that readers
+  // can tell how long it has been out.
   void publish_lease() {
-    st_.lease->set_until(lease_until());
+    auto until = lease_until();
+    if (until == clock::time_point::min())
+      until = std::min(st_.lease->until(), clock::now());
+    st_.lease->set_until(until);
   }
 
   void on_ping() {

@@ -12,12 +12,12 @@
 
 #include "blocking_ok.hpp"
 #include "ring_wire.hpp"
-#include "ringvisor/supervision/ownership.hpp"
 #include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/supervision/errc.hpp"
+#include "ringvisor/supervision/ownership.hpp"
 
 namespace ringvisor::supervision::ring {
 

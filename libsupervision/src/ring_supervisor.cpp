@@ -34,7 +34,6 @@
 
 #include "child_list.hpp"
 #include "ring_wire.hpp"
-#include "ringvisor/supervision/ownership.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/stateful_child.hpp"
@@ -45,6 +44,7 @@
 #include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/cluster/lease.hpp"
 #include "ringvisor/supervision/errc.hpp"
+#include "ringvisor/supervision/ownership.hpp"
 
 namespace ringvisor::supervision {
 
@@ -583,11 +583,12 @@ private:
     return lease_->held();
   }
 
-  // Every heartbeat: starts what waited for the lease, and stops the
+  // Every heartbeat: starts what waited for the lease, and stops the running
   // children once the lease is out for so long that the others may have
   // declared this node down and started them (`suspect-after`, less the two
   // heartbeats the lease ends after the last tick). A shorter gap (a late
-  // timer on a loaded machine) only holds requests back.
+  // timer on a loaded machine) only holds requests back. Children waiting to
+  // start stay: they may hold the state a handoff brought.
   void check_lease() {
     delayed_send(this, node_.config().heartbeat_interval, lease_check_atom::value);
     if (has_lease()) {
@@ -598,16 +599,32 @@ private:
     auto out_for = clock_type::now() - lease_->until();
     if (out_for <= cfg.suspect_after - 2 * cfg.heartbeat_interval || leaving_self_ || stopping_)
       return;
-    bool running = std::any_of(local_.begin(), local_.end(), [](auto& kvp) {
-      return kvp.second.ph == phase::running || kvp.second.ph == phase::starting;
-    });
-    if (!running)
+    std::vector<std::string> running;
+    for (auto& [id, c] : local_)
+      if (c.ph == phase::running)
+        running.push_back(id);
+    if (running.empty())
       return;
     log::warn("ring_lease_lapsed",
-              {{"sup", spec_.name}, {"children", local_.size()},
+              {{"sup", spec_.name}, {"stopped", running.size()},
                {"out_ms", std::chrono::duration_cast<std::chrono::milliseconds>(out_for).count()}});
-    stop_all(no_lease_reason);
+    for (auto& id : running)
+      kill_local(id, no_lease_reason);
     rebalance(); // starts what this node still owns once the lease is back
+  }
+
+  // Stops a running child at once, without its state (the others may run it
+  // by now): detached first, so that the local supervisor does not restart it.
+  void kill_local(const std::string& id, const std::string& why) {
+    fail_waiting(local_[id], make_error(errc::no_owner, spec_.name, id, why));
+    local_.erase(id);
+    request(local_sup_, caf::infinite, detach_child_atom::value, id)
+      .then(
+        [this](caf::actor& hdl) {
+          if (hdl)
+            send_exit(hdl, caf::exit_reason::kill);
+        },
+        [](caf::error&) {});
   }
 
   void launch_start(const std::string& id, uint64_t gen) { // with the lease

@@ -58,11 +58,12 @@ namespace ringvisor::cluster {
 ///   members other than this node;
 /// - multicall, call and multicast: see `calls.hpp`;
 /// - `(caf::get_atom, lease_atom)` -> `bool`: whether this node may act for
-///   the cluster now (what a singleton leader asks before it acts): `up`,
-///   its heartbeat timer on time, not paused for longer than `suspect-after`
-///   within the last `suspect-after` + 2 heartbeats (the others may have
-///   declared it down meanwhile), and a majority of the counted members
-///   (itself included) heard from within `suspect-after`;
+///   the cluster now (what a singleton leader asks before it acts): `up` or
+///   `rehashing`, its heartbeat timer on time, not paused for longer than
+///   `suspect-after` within the last `suspect-after` + 2 heartbeats (the
+///   others may have declared it down meanwhile), and a majority of the
+///   counted members (itself included) heard from within `suspect-after`;
+///   `cluster::lease_of` reads the same without a message;
 /// - `(form_atom)` -> `caf::ok_atom`: an operator's word that this node,
 ///   which waits to form a cluster (see docs/cluster.md), may form one with
 ///   the members it reaches (`ringvisor-ctl form`); logged;

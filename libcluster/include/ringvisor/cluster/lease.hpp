@@ -13,9 +13,10 @@ namespace ringvisor::cluster {
 
 /// The node's lease as a clock that any thread reads without a message: the
 /// lease is held until a steady-clock instant that the node's agent moves
-/// forward while the lease's conditions hold (the agent is `up`, its
-/// heartbeat timer fires on time, a majority of the members was heard from
-/// within `suspect-after`, no long pause lately; see `cluster::agent`). The
+/// forward while the lease's conditions hold (the agent is `up` or
+/// `rehashing`, its heartbeat timer fires on time, a majority of the members
+/// was heard from within `suspect-after`, no long pause lately; see
+/// `cluster::agent`); a lease taken away ends when it is taken. The
 /// end is never further than two heartbeats after the agent's last tick, and
 /// the peers suspect a silent node only after `suspect-after`, so a node
 /// that resumes after a pause (SIGSTOP, a stalled VM) finds its lease
