@@ -10,15 +10,15 @@
 #include <caf/io/middleman.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "ringvisor/actor/errc.hpp"
-#include "ringvisor/actor/types.hpp"
-#include "ringvisor/actor/log.hpp"
 #include "call_worker.hpp"
 #include "failure_detector.hpp"
-#include "lease_registry.hpp"
 #include "formation.hpp"
+#include "lease_registry.hpp"
 #include "membership_file.hpp"
 #include "ringvisor/actor/directory.hpp"
+#include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/log.hpp"
+#include "ringvisor/actor/types.hpp"
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/death_probe.hpp"
 #include "ringvisor/cluster/discovery.hpp"
