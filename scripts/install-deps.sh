@@ -9,7 +9,7 @@ set -euo pipefail
 
 packages=(
   cmake g++ make pkg-config
-  libcaf-dev libfmt-dev libspdlog-dev doctest-dev libxxhash-dev libsqlite3-dev
+  libcaf-dev libfmt-dev libspdlog-dev doctest-dev libxxhash-dev libsqlite3-dev libssl-dev
   libcpp-httplib-dev nlohmann-json3-dev prometheus-cpp-dev
   sqlite3 # the job-runner example's table, from the shell
 )
