@@ -255,7 +255,10 @@ private:
         return i->second.actor == x.actor ? caf::expected<registered_name>{i->second}
                                           : actor::make_error(actor::errc::name_taken, x.name);
     }
-    x.epoch = last_epoch_ = std::max(now_us(), last_epoch_ + 1);
+    // Above the end of any earlier registration under the name, whatever
+    // the clock of the home that ended it: else its tombstone would bury this.
+    auto ended = buried_.count(x.name) ? buried_[x.name].epoch : 0;
+    x.epoch = last_epoch_ = std::max({now_us(), last_epoch_ + 1, ended + 1});
     table_->put(x);
     watch(x);
     broadcast(caf::make_message(rg_set_atom::value, x));
