@@ -18,6 +18,7 @@
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/errc.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
+#include "ringvisor/cluster/lease.hpp"
 
 namespace ringvisor::cluster {
 
@@ -95,6 +96,7 @@ public:
   }
 
   caf::behavior make_behavior() override {
+    lease_ = lease_of(system());
     send(agent_, subscribe_atom::value, caf::actor{this});
     set_down_handler([this](caf::down_msg& dm) {
       // A dropped link says nothing about the actor: its node may be fine.
@@ -249,6 +251,9 @@ private:
       return make_error(errc::split_off, x.name);
     if (status_ != cluster_status::up || pulls_out_ > 0 || !ring_.mine(x.name, self_name_))
       return make_error(errc::not_ready, x.name, "the name's home is still learning the names");
+    // A home that resumes after a pause may have been replaced meanwhile.
+    if (!lease_ || !lease_->held())
+      return make_error(errc::not_ready, x.name, "the name's home holds no lease");
     {
       std::shared_lock<std::shared_mutex> guard{table_->mtx};
       if (auto i = table_->names.find(x.name); i != table_->names.end())
@@ -474,6 +479,7 @@ private:
     std::chrono::steady_clock::time_point at;
   };
   std::unordered_map<std::string, tombstone> buried_; // ended registrations
+  std::shared_ptr<const lease_clock> lease_;          // the node's, read without messages
 };
 
 } // namespace
