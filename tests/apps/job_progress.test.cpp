@@ -1,36 +1,27 @@
 // The job-runner's progress table: a write with an older epoch than the
 // row's is refused, so a stale owner cannot overwrite its successor's row.
 
-#include <cstdlib>
-#include <filesystem>
-
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
 #include "progress.hpp"
 #include "support/printers.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace ringvisor;
 using jobs::progress_table;
 
 namespace {
 
+/// An empty jobs database in a directory of its own.
 struct temp_db {
-  std::string dir;
-  std::string path;
+  ringvisor::test::temp_dir dir{"rv-progress"};
+  std::string path = dir.file("jobs.db");
 
   temp_db() {
-    char tmpl[] = "/tmp/rv-progress-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    path = dir + "/jobs.db";
     sqlite3* h = nullptr;
     REQUIRE(sqlite3_open(path.c_str(), &h) == SQLITE_OK);
     sqlite3_close(h);
-  }
-
-  ~temp_db() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
   }
 };
 

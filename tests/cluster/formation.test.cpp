@@ -16,6 +16,7 @@
 #include "membership_file.hpp"
 #include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/cluster/lease.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace ringvisor;
 using namespace ringvisor::test;
@@ -24,28 +25,10 @@ using cluster::cluster_status;
 
 namespace {
 
-/// A data directory per node, removed at the end.
-struct data_dirs {
-  std::string root;
-
-  data_dirs() {
-    char tmpl[] = "/tmp/rv-formation-XXXXXX";
-    root = ::mkdtemp(tmpl);
-  }
-
-  ~data_dirs() {
-    std::error_code ec;
-    std::filesystem::remove_all(root, ec);
-  }
-
-  std::string arg(const std::string& name) const {
-    return "--ringvisor.data-dir=" + root + "/" + name;
-  }
-
-  std::string dir(const std::string& name) const {
-    return root + "/" + name;
-  }
-};
+/// The option that gives node `name` its data directory under `dirs`.
+std::string data_dir_arg(const temp_dir& dirs, const std::string& name) {
+  return "--ringvisor.data-dir=" + dirs.file(name);
+}
 
 /// An endpoint on which nobody listens.
 std::string nobody_there() {
@@ -122,7 +105,7 @@ namespace {
 /// Three nodes a (no seeds), b and c (seeded with a), each with a data
 /// directory, once they are up.
 struct remembering_cluster {
-  data_dirs dirs;
+  temp_dir dirs{"rv-formation"};
   std::unique_ptr<test_node> a;
   std::unique_ptr<test_node> b;
   std::unique_ptr<test_node> c;
@@ -139,7 +122,7 @@ struct remembering_cluster {
 
   std::unique_ptr<test_node> start(const std::string& name, const strings& seeds,
                                    strings args = {}) {
-    args.push_back(dirs.arg(name));
+    args.push_back(data_dir_arg(dirs, name));
     return std::make_unique<test_node>(name, seeds, 1, nullptr, args);
   }
 };
@@ -149,12 +132,12 @@ struct remembering_cluster {
 TEST_CASE_FIXTURE(remembering_cluster, "every member remembers the members of its cluster") {
   for (std::string name : {"a", "b", "c"}) {
     // written before the node says it is up, and again when the view grew
-    auto remembered = cluster::detail::read_membership(dirs.dir(name));
+    auto remembered = cluster::detail::read_membership(dirs.file(name));
     for (auto deadline = std::chrono::steady_clock::now() + 5s;
          remembered && (!*remembered || (*remembered)->size() < 3)
          && std::chrono::steady_clock::now() < deadline;
          std::this_thread::sleep_for(10ms))
-      remembered = cluster::detail::read_membership(dirs.dir(name));
+      remembered = cluster::detail::read_membership(dirs.file(name));
     REQUIRE_MESSAGE(remembered, why(remembered));
     REQUIRE(*remembered);
     REQUIRE((*remembered)->size() == 3);
@@ -185,7 +168,7 @@ TEST_CASE_FIXTURE(remembering_cluster, "after a crash of all, nodes form only wi
   for (std::string name : {"a", "b", "c"}) {
     for (auto deadline = std::chrono::steady_clock::now() + 5s;;
          std::this_thread::sleep_for(10ms)) {
-      auto x = cluster::detail::read_membership(dirs.dir(name));
+      auto x = cluster::detail::read_membership(dirs.file(name));
       REQUIRE_MESSAGE(x, why(x));
       if ((*x && (*x)->size() == 3) || std::chrono::steady_clock::now() > deadline) {
         REQUIRE(*x);
@@ -198,7 +181,7 @@ TEST_CASE_FIXTURE(remembering_cluster, "after a crash of all, nodes form only wi
   b.reset();
   a.reset();
   for (auto& [name, xs] : files)
-    REQUIRE(!cluster::detail::write_membership(dirs.dir(name), xs));
+    REQUIRE(!cluster::detail::write_membership(dirs.file(name), xs));
   // a comes back first, without seeds: once a founder, now one of three
   a = start("a", {});
   let_it_try();
@@ -222,17 +205,18 @@ TEST_CASE_FIXTURE(remembering_cluster, "after a crash of all, nodes form only wi
 }
 
 TEST_CASE("an unreadable membership file stops the agent with a message naming it") {
-  data_dirs dirs;
-  std::filesystem::create_directories(dirs.dir("a"));
-  std::ofstream{cluster::detail::membership_path(dirs.dir("a"))} << "something else\n";
+  temp_dir dirs{"rv-formation"};
+  std::filesystem::create_directories(dirs.file("a"));
+  std::ofstream{cluster::detail::membership_path(dirs.file("a"))} << "something else\n";
   actor::node_config cfg;
   cluster::add_types(cfg);
-  REQUIRE(!cfg.read({"--ringvisor.name=a", "--ringvisor.log-level=off", dirs.arg("a")}, ""));
+  REQUIRE(!cfg.read(
+    {"--ringvisor.name=a", "--ringvisor.log-level=off", data_dir_arg(dirs, "a")}, ""));
   auto n = actor::node::start(cfg);
   REQUIRE_MESSAGE(n, why(n));
   auto agent = cluster::start_agent(**n);
   REQUIRE(!agent);
-  CHECK(actor::render(agent.error()).find(dirs.dir("a") + "/membership:1") != std::string::npos);
+  CHECK(actor::render(agent.error()).find(dirs.file("a") + "/membership:1") != std::string::npos);
   (*n)->shutdown();
 }
 

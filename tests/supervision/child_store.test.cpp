@@ -19,30 +19,13 @@
 #include "ringvisor/supervision/errc.hpp"
 #include "ringvisor/supervision/types.hpp"
 #include "support/printers.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace ringvisor;
 using namespace ringvisor::supervision;
+using ringvisor::test::temp_dir;
 
 namespace {
-
-/// A fresh directory under /tmp, removed with its files at the end.
-struct temp_dir {
-  std::string path;
-
-  temp_dir() {
-    char tmpl[] = "/tmp/ringvisor-store-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-
-  ~temp_dir() {
-    std::string cmd = "rm -rf '" + path + "'";
-    CHECK(std::system(cmd.c_str()) == 0);
-  }
-
-  std::string file(const std::string& name) const {
-    return path + "/" + name;
-  }
-};
 
 /// An actor system that knows the argument types of the specs.
 struct store_system {
