@@ -77,18 +77,27 @@ std::shared_ptr<cluster::lease_clock> held_lease(test::test_system& ts) {
   return lease;
 }
 
+/// The hero "storm" (tick 1 s, health 1000) placed on node a at epoch 7,
+/// reporting to a's board, on a node that holds its lease.
+struct placed_hero {
+  test::test_system ts{supervision::add_types, dispatch::add_types};
+  std::shared_ptr<cluster::lease_clock> lease = held_lease(ts);
+  actor::factory_registry factories;
+  caf::actor board = dispatch::spawn_board(ts.sys(), "a");
+  caf::expected<caf::actor> hero{caf::sec::runtime_error};
+
+  placed_hero() {
+    REQUIRE(!dispatch::add_hero_type(factories, {1s, 1000, board}));
+    hero = factories.spawn(ts.sys(), "hero", caf::make_message("storm", "Storm"));
+    REQUIRE(hero);
+    ts.self()->send(*hero, supervision::placed_atom::value, supervision::placement{"a", 7});
+    ts.run();
+  }
+};
+
 } // namespace
 
-TEST_CASE("a hero reports to its board, fights on its timer and moves with its record") {
-  test::test_system ts{supervision::add_types, dispatch::add_types};
-  auto lease = held_lease(ts);
-  actor::factory_registry factories;
-  auto board = dispatch::spawn_board(ts.sys(), "a");
-  REQUIRE(!dispatch::add_hero_type(factories, {1s, 1000, board}));
-  auto hero = factories.spawn(ts.sys(), "hero", caf::make_message("storm", "Storm"));
-  REQUIRE(hero);
-  ts.self()->send(*hero, supervision::placed_atom::value, supervision::placement{"a", 7});
-  ts.run();
+TEST_CASE_FIXTURE(placed_hero, "a hero reports to its board, fights on its timer and moves with its record") {
   auto report = board_of(ts, board);
   REQUIRE(report.heroes.size() == 1);
   CHECK(report.heroes[0].id == "storm");
@@ -121,16 +130,7 @@ TEST_CASE("a hero reports to its board, fights on its timer and moves with its r
   caf::anon_send_exit(board, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("a hero whose node holds no lease neither fights nor heals: a successor may") {
-  test::test_system ts{supervision::add_types, dispatch::add_types};
-  auto lease = held_lease(ts);
-  actor::factory_registry factories;
-  auto board = dispatch::spawn_board(ts.sys(), "a");
-  REQUIRE(!dispatch::add_hero_type(factories, {1s, 1000, board}));
-  auto hero = factories.spawn(ts.sys(), "hero", caf::make_message("storm", "Storm"));
-  REQUIRE(hero);
-  ts.self()->send(*hero, supervision::placed_atom::value, supervision::placement{"a", 7});
-  ts.run();
+TEST_CASE_FIXTURE(placed_hero, "a hero whose node holds no lease neither fights nor heals: a successor may") {
   lease->set_until(cluster::lease_clock::clock::now()); // as after a SIGSTOP
   for (int i = 0; i < 20; ++i)
     ts.advance_time(2s);

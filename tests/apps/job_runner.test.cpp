@@ -4,13 +4,13 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <optional>
 #include <set>
 #include <thread>
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include "progress.hpp"
 #include "ringvisor/cluster/singleton.hpp"
 #include "ringvisor/supervision/all.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
@@ -125,6 +125,8 @@ struct runner_fixture {
   /// the epoch the job runs with now: the newest owner writes, fenced.
   void await_progress_of_owners(node_process& via) {
     auto sup = lookup(via, supervision::ring_supervisor_name("jobs"));
+    auto progress = jobs::progress_table::open(db);
+    REQUIRE_MESSAGE(progress, why(progress));
     auto deadline = std::chrono::steady_clock::now() + 10s;
     std::string last;
     for (;;) {
@@ -132,8 +134,9 @@ struct runner_fixture {
       REQUIRE_MESSAGE(all, why(all));
       size_t current = 0;
       for (auto& c : *all) {
-        auto row = progress_row(c.id);
-        if (row && row->first == c.where.node && row->second == c.where.epoch)
+        auto row = (*progress)->read(c.id);
+        REQUIRE_MESSAGE(row, why(row));
+        if (*row && (*row)->node == c.where.node && (*row)->epoch == c.where.epoch)
           ++current;
         else
           last = c.id + " on " + c.where.node;
@@ -144,26 +147,6 @@ struct runner_fixture {
         FAIL("progress rows never followed the owners; last behind: " << last);
       std::this_thread::sleep_for(100ms);
     }
-  }
-
-  /// The node and epoch of the progress row of `id`, if any.
-  std::optional<std::pair<std::string, uint64_t>> progress_row(const std::string& id) {
-    sqlite3* h = nullptr;
-    REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-    sqlite3_busy_timeout(h, 2000);
-    sqlite3_stmt* stmt = nullptr;
-    std::optional<std::pair<std::string, uint64_t>> result;
-    if (sqlite3_prepare_v2(h, "SELECT node, epoch FROM progress WHERE id = ?1", -1, &stmt,
-                           nullptr)
-        == SQLITE_OK) {
-      sqlite3_bind_text(stmt, 1, id.c_str(), -1, SQLITE_TRANSIENT);
-      if (sqlite3_step(stmt) == SQLITE_ROW)
-        result.emplace(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)),
-                       static_cast<uint64_t>(sqlite3_column_int64(stmt, 1)));
-      sqlite3_finalize(stmt);
-    }
-    sqlite3_close(h);
-    return result;
   }
 
   static std::set<std::string> ids(int first, int last) {
