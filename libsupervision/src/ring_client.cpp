@@ -81,7 +81,7 @@ child_counts counts_of(const std::vector<ring_child>& all) {
 // Whether the node said it cannot serve for now: it is split off (until
 // the partition heals; it changes no child list either), holds no lease, or
 // is not up yet. Either way it did not act on the request.
-bool split_off(const caf::error& err) {
+bool refused_for_now(const caf::error& err) {
   auto& ctx = err.context();
   if (err != errc::no_owner || ctx.empty() || !ctx.match_element<std::string>(ctx.size() - 1))
     return false;
@@ -93,13 +93,13 @@ bool split_off(const caf::error& err) {
 enum class fault {
   none,      // an answer (or an error no other member would change)
   gone,      // the member died or restarted, or cannot be reached
-  split_off, // minority side of a partition, no lease, or not up yet
+  refused,   // split off, no lease, or not up yet: it did not act
   silent,    // no answer within an attempt
 };
 
 fault fault_of(const caf::error& err) {
-  if (split_off(err))
-    return fault::split_off;
+  if (refused_for_now(err))
+    return fault::refused;
   if (err == caf::sec::request_receiver_down || err == caf::sec::cannot_connect_to_node)
     return fault::gone;
   if (err == caf::sec::request_timeout)
@@ -139,7 +139,7 @@ caf::expected<caf::message> ask(caf::actor_system& sys, const caf::actor& sup,
     if (result)
       return result;
     auto& err = result.error();
-    auto moving = err == errc::no_owner && !split_off(err);
+    auto moving = err == errc::no_owner && !refused_for_now(err);
     auto again = (moving && how.while_moving)
                  || (err == caf::sec::request_timeout && how.through_silence)
                  || err == caf::sec::request_receiver_down; // gone, says the next round
@@ -309,7 +309,7 @@ caf::expected<caf::message> client::request(caf::message msg, caf::timespan time
     auto why = fault_of(result.error());
     if (why == fault::none)
       return result;
-    if (how == repeat::change && sent && why != fault::split_off)
+    if (how == repeat::change && sent && why != fault::refused)
       return result; // it may have acted: asking another member could act twice
     move_on();
   }

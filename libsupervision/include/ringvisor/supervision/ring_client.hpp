@@ -17,15 +17,16 @@ namespace ringvisor::supervision::ring {
 ///
 /// It starts from `endpoints` (`host:port` of cluster members), learns the
 /// other members from the first one it reaches, and asks one member at a
-/// time. When that member dies or restarts, is split off from the majority,
-/// or stays silent for a whole attempt (a second), the client asks the next
-/// member, within the request's deadline:
+/// time. When that member dies or restarts, refuses for now (it is split
+/// off from the majority, holds no lease, or is not up yet), or stays silent
+/// for a whole attempt (a second), the client asks the next member, within
+/// the request's deadline:
 /// - `find`, `call`, `exec`, `which_children` and `count_children` move on
 ///   whenever a member fails; `call` and `exec` keep their request id, so a
 ///   child still handles each message at most once;
 /// - `start_child`, `delete_child`, `terminate_child` and `restart_child`
 ///   move on only when the member cannot have acted (gone before the request
-///   was sent, or split off, which changes nothing); a member lost with the
+///   was sent, or refused for now, which changes nothing); a member lost with the
 ///   request in flight leaves the outcome open, so the client returns that
 ///   error (`request_receiver_down`, `request_timeout`) instead of asking
 ///   another member. Changes get the whole deadline for their one attempt.
