@@ -167,23 +167,30 @@ fault_record fault_injector::partition() {
   }
   auto hold = pick_ms(3000, 8000);
   fault_record out{fault_kind::partition, target, monotonic_ns(), 0, "", false};
+  out.note = fmt::format("{} for {}", pair ? "one broken pair" : "majority|minority",
+                         seconds(hold));
+  cut_for(members, hold, out, [] {});
+  return out;
+}
+
+void fault_injector::cut_for(const std::vector<std::vector<test::cut_member>>& sides,
+                             std::chrono::milliseconds hold, fault_record& out,
+                             const std::function<void()>& meanwhile) {
   test::netcut cut;
-  if (auto err = cut.cut(members)) {
+  if (auto err = cut.cut(sides)) {
     out.failed = true;
     out.note = *err;
     out.end_ns = monotonic_ns();
-    return out;
+    return;
   }
+  meanwhile();
   pause_for(hold);
   cut.heal();
   if (!cut.remove()) {
     out.failed = true;
-    out.note = "could not remove iptables chain " + cut.chain() + "; ";
+    out.note += "; could not remove iptables chain " + cut.chain();
   }
-  out.note += fmt::format("{} for {}", pair ? "one broken pair" : "majority|minority",
-                          seconds(hold));
   out.end_ns = monotonic_ns();
-  return out;
 }
 
 fault_record fault_injector::isolated() {
@@ -193,26 +200,14 @@ fault_record fault_injector::isolated() {
     sides[j == i ? 0 : 1].push_back({*cluster_.gid(j), uint32_t{1} << j});
   auto hold = pick_ms(3000, 8000);
   fault_record out{fault_kind::isolated, cluster_.name(i), monotonic_ns(), 0, "", false};
-  test::netcut cut;
-  if (auto err = cut.cut(sides)) {
-    out.failed = true;
-    out.note = *err;
-    out.end_ns = monotonic_ns();
-    return out;
-  }
-  auto pid = cluster_.pid(i);
-  kills_.push_back({pid, cluster_.name(i), monotonic_ns(), true});
-  cluster_.kill9(i);
-  out.note = fmt::format("killed pid {} behind a cut", pid);
-  restart(i, out);
-  pause_for(hold);
-  cut.heal();
-  if (!cut.remove()) {
-    out.failed = true;
-    out.note += "; could not remove iptables chain " + cut.chain();
-  }
-  out.note += fmt::format("; healed after {}", seconds(hold));
-  out.end_ns = monotonic_ns();
+  cut_for(sides, hold, out, [&] {
+    auto pid = cluster_.pid(i);
+    kills_.push_back({pid, cluster_.name(i), monotonic_ns(), true});
+    cluster_.kill9(i);
+    out.note = fmt::format("killed pid {} behind a cut", pid);
+    restart(i, out);
+    out.note += fmt::format("; healed after {}", seconds(hold));
+  });
   return out;
 }
 

@@ -6,7 +6,9 @@
 // then heal, CPU starvation by busy-loop processes, and a restart while cut
 // off (kill -9, restart behind a cut, heal).
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,6 +16,10 @@
 #include "cluster.hpp"
 #include "ledger_check.hpp"
 #include "options.hpp"
+
+namespace ringvisor::test {
+struct cut_member; // support/netcut.hpp
+} // namespace ringvisor::test
 
 namespace ringvisor::chaos {
 
@@ -69,6 +75,12 @@ private:
 
   // The node processes' restarts after kill9 and term.
   void restart(size_t i, fault_record& out);
+
+  // Cuts the network between `sides`, runs `meanwhile`, holds the cut for
+  // `hold` and heals it; `out` gets failures and the end time.
+  void cut_for(const std::vector<std::vector<test::cut_member>>& sides,
+               std::chrono::milliseconds hold, fault_record& out,
+               const std::function<void()>& meanwhile);
 
   size_t pick_node();
   std::chrono::milliseconds pick_ms(int64_t lo, int64_t hi);
