@@ -3,7 +3,6 @@
 // node leaves, and a new leader takes over the syncing after a kill -9.
 
 #include <cstdlib>
-#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -15,6 +14,7 @@
 #include "ringvisor/supervision/all.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
 #include "support/cluster_kit.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace ringvisor;
 using namespace ringvisor::test;
@@ -23,20 +23,12 @@ using namespace std::chrono_literals;
 namespace {
 
 struct runner_fixture {
-  std::string dir;
-  std::string db;
+  temp_dir dir{"rv-jobs"}; // first: removed once the nodes are gone
+  std::string db = dir.file("jobs.db");
   cluster_kit kit{[](caf::actor_system_config& cfg) { supervision::add_types(cfg); }};
 
   runner_fixture() {
-    char tmpl[] = "/tmp/rv-jobs-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    db = dir + "/jobs.db";
     sql("CREATE TABLE jobs (id TEXT PRIMARY KEY, path TEXT)");
-  }
-
-  ~runner_fixture() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
   }
 
   void sql(const std::string& statement) {
@@ -63,7 +55,7 @@ struct runner_fixture {
     for (auto& name : names) {
       node_options opts;
       opts.args = {"--jobs.db=" + db, "--jobs.sync-every=100ms",
-                   "--ringvisor.data-dir=" + dir + "/" + name};
+                   "--ringvisor.data-dir=" + dir.file(name)};
       kit.start(name, opts);
     }
     for (auto& name : names)
