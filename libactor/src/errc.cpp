@@ -34,6 +34,14 @@ std::string to_string(errc x) {
       return "name_taken";
     case errc::not_registered:
       return "not_registered";
+    case errc::authentication_failed:
+      return "authentication_failed";
+    case errc::member_down:
+      return "member_down";
+    case errc::peer_overloaded:
+      return "peer_overloaded";
+    case errc::frame_too_large:
+      return "frame_too_large";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -36,6 +36,15 @@ enum class errc : uint8_t {
   name_taken,
   /// A node directory has no actor under that name.
   not_registered,
+  /// The peer did not prove the cluster secret and name (or we did not).
+  authentication_failed,
+  /// The member that was to answer a request left or was lost while the
+  /// request was in flight: it may or may not have run.
+  member_down,
+  /// A peer's outbound queue is full: the message was not sent.
+  peer_overloaded,
+  /// A message is larger than `ringvisor.max-frame`: it was not sent.
+  frame_too_large,
 };
 
 /// CAF error category of `errc`.
