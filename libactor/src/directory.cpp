@@ -5,13 +5,13 @@
 #include <set>
 
 #include <caf/event_based_actor.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/node.hpp"
+#include "ringvisor/actor/wire.hpp"
 
 namespace ringvisor::actor {
 
@@ -90,7 +90,7 @@ caf::expected<caf::actor> remote_directory(caf::actor_system& sys,
                       "expected host:port, e.g. 127.0.0.1:4900");
   caf::scoped_actor self{sys};
   caf::expected<caf::actor> result{caf::sec::request_timeout};
-  self->request(sys.middleman().actor_handle(), timeout, caf::connect_atom::value,
+  self->request(connector(sys), timeout, caf::connect_atom::value,
                 endpoint.substr(0, colon), port)
     .receive(
       [&](const caf::node_id&, caf::strong_actor_ptr& dir, const std::set<std::string>&) {

@@ -25,6 +25,13 @@ public:
     // nop
   }
 
+  /// Reads with the context `ctx`, whose proxy registry turns remote actor
+  /// handles into proxies.
+  bounded_deserializer(caf::execution_unit* ctx, const char* data, size_t size)
+    : caf::deserializer(ctx), inner_(ctx, data, size) {
+    // nop
+  }
+
   /// Returns how many bytes are left to read.
   size_t remaining() const noexcept {
     return inner_.remaining();

@@ -397,7 +397,7 @@ void engine::consume_handshake(const link_ptr& l, const uint8_t*& data, size_t& 
           return failed(r);
         l->session = session_id(*l->dialer->session_key());
         l->state = link::phase::awaiting_welcome;
-        send_control(*l, frame_type::hello, encode(self_));
+        send_control(*l, frame_type::hello, encode(self()));
         return;
       }
       default:
@@ -462,7 +462,7 @@ void engine::handle_frame(const link_ptr& l, frame& f) {
 
 void engine::on_hello(const link_ptr& l, hello_info info) {
   l->peer = std::move(info);
-  if (l->peer.node == self_.node) {
+  if (l->peer.node == self().node) {
     send_control(*l, frame_type::reject, {'s', 'e', 'l', 'f'});
     return drop(l, "connected to itself");
   }
@@ -491,7 +491,7 @@ void engine::on_hello(const link_ptr& l, hello_info info) {
     send_control(*l, frame_type::alive_q, encode_u64(existing->session));
     return;
   }
-  if (own_dial_pending && self_.node < l->peer.node) {
+  if (own_dial_pending && self().node < l->peer.node) {
     // Both dialled at once: the link dialled by the smaller node id stays.
     ++stats_.duplicates_refused;
     std::string reason = duplicate_reason;
@@ -526,7 +526,7 @@ void engine::on_alive_question(const link_ptr& l, uint64_t session) {
 }
 
 void engine::welcome(const link_ptr& l) {
-  send_control(*l, frame_type::welcome, encode(self_));
+  send_control(*l, frame_type::welcome, encode(self()));
   go_active(l);
 }
 

@@ -97,6 +97,10 @@ struct link {
   /// The first 8 bytes of the session key, once authenticated.
   uint64_t session = 0;
 
+  /// The layer above's state for this link (set in `on_peer_up`, read on
+  /// the I/O thread).
+  std::shared_ptr<void> user;
+
   // -- I/O thread only ---------------------------------------------------------
   phase state = phase::challenged;
   std::optional<acceptor_handshake> acceptor;
@@ -152,8 +156,15 @@ public:
   ~engine() override;
 
   /// Returns this end's hello.
-  const hello_info& self() const noexcept {
+  hello_info self() const {
+    std::lock_guard<std::mutex> guard{mtx_};
     return self_;
+  }
+
+  /// Changes this end's hello (once it listens), for links made after.
+  void set_self(hello_info x) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    self_ = std::move(x);
   }
 
   const engine_config& config() const noexcept {

@@ -1,0 +1,114 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/config_option_set.hpp>
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <caf/timespan.hpp>
+
+#include "ringvisor/actor/export.hpp"
+
+/// Ringvisor's own wire between nodes (and between tools and nodes): every
+/// connection first proves the cluster secret in both directions (HMAC-
+/// SHA256 over fresh nonces; the secret never travels, a recorded handshake
+/// cannot be replayed, the cluster name is part of the key), then carries
+/// frames no longer than `ringvisor.max-frame`. Remote actor handles are
+/// plain CAF handles: send, request, monitor and link work as with CAF's
+/// BASP; a request in flight to a node that is lost fails at once with
+/// `errc::member_down`. See docs/security.md.
+///
+/// Example (a client of a node):
+/// ```
+/// ringvisor::actor::wire_options opts;
+/// opts.secret_file = "/etc/ringvisor/secret";
+/// caf::actor_system_config cfg;
+/// if (auto err = ringvisor::actor::use_wire(cfg, opts, "my-tool"))
+///   return fail(err);
+/// caf::actor_system sys{cfg};
+/// auto dir = ringvisor::actor::remote_directory(sys, "127.0.0.1:4900", 2s);
+/// ```
+namespace ringvisor::actor {
+
+/// The wire's options, under `ringvisor.` and `ringvisor.wire.`.
+struct wire_options {
+  /// `ringvisor.transport`: `wire` (ours) or `basp` (CAF's, no authentication).
+  std::string transport = "basp";
+
+  /// `ringvisor.cluster-name`: nodes of other clusters fail the handshake.
+  std::string cluster_name = "ringvisor";
+
+  /// `ringvisor.secret-file`: holds the cluster secret (at least 16 bytes;
+  /// refused if group or others may read it). Else RINGVISOR_SECRET.
+  std::string secret_file;
+
+  /// `ringvisor.insecure`: run without a secret (warns at start and for
+  /// every peer). Anyone who reaches the port can then do anything.
+  bool insecure = false;
+
+  /// `ringvisor.max-frame`: the longest frame, in bytes; longer ones close
+  /// the connection before anything is allocated.
+  size_t max_frame = 4u << 20;
+
+  /// `ringvisor.wire.heartbeat-interval`: how often an idle link says hello.
+  caf::timespan heartbeat_interval = std::chrono::milliseconds{200};
+
+  /// `ringvisor.wire.connection-timeout`: a link silent for this long drops.
+  caf::timespan connection_timeout = std::chrono::seconds{3};
+
+  /// `ringvisor.wire.handshake-timeout`: a connection must prove the secret
+  /// and name itself within this.
+  caf::timespan handshake_timeout = std::chrono::seconds{2};
+
+  /// `ringvisor.wire.max-unauthenticated`: connections in their handshake.
+  size_t max_unauthenticated = 64;
+
+  /// `ringvisor.wire.max-unauthenticated-per-host`: the same, per source address.
+  size_t max_unauthenticated_per_host = 8;
+
+  /// `ringvisor.wire.max-peers`: authenticated connections.
+  size_t max_peers = 1024;
+
+  /// `ringvisor.wire.max-queue`: unsent bytes per peer; beyond, a request
+  /// fails with `errc::peer_overloaded`.
+  size_t max_queue = 16u << 20;
+
+  /// Returns whether the wire (not BASP) carries the node's traffic.
+  bool enabled() const noexcept {
+    return transport == "wire";
+  }
+};
+
+/// Declares the options of `x` in `set` (a config's custom options).
+RINGVISOR_ACTOR_EXPORT void add_wire_options(caf::config_option_set& set, wire_options& x);
+
+/// Checks `x` and, for the wire, reads the secret: an error names the
+/// option and the fix.
+[[nodiscard]] RINGVISOR_ACTOR_EXPORT caf::error validate(const wire_options& x);
+
+/// Makes systems built from `cfg` speak the wire (a no-op for `basp`).
+/// `name` and `host` describe this process to its peers (`host` is also the
+/// address its outbound connections come from). Reads the secret now.
+[[nodiscard]] RINGVISOR_ACTOR_EXPORT caf::error
+use_wire(caf::actor_system_config& cfg, const wire_options& x, const std::string& name,
+         const std::string& host = {});
+
+/// Returns whether `sys` speaks the wire.
+RINGVISOR_ACTOR_EXPORT bool uses_wire(caf::actor_system& sys);
+
+/// Accepts peers on `host:port` (0: a free port), handing them `directory`;
+/// returns the port.
+RINGVISOR_ACTOR_EXPORT caf::expected<uint16_t>
+wire_listen(caf::actor_system& sys, const std::string& host, uint16_t port,
+            const caf::actor& directory);
+
+/// Returns the actor that connects `sys` to other nodes, on the wire or on
+/// BASP: it answers `(caf::connect_atom, std::string host, uint16_t port)`
+/// with `(caf::node_id, caf::strong_actor_ptr directory, std::set<std::string>)`.
+RINGVISOR_ACTOR_EXPORT caf::actor connector(caf::actor_system& sys);
+
+} // namespace ringvisor::actor
