@@ -19,9 +19,10 @@
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "ringvisor/actor/directory.hpp"
+#include "ringvisor/actor/wire.hpp"
 #include "ringvisor/actor/all.hpp"
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/calls.hpp"
@@ -78,9 +79,7 @@ int serve(std::vector<std::string> args) {
 }
 
 caf::actor remote_echo(actor::node& node, const std::string& endpoint) {
-  auto colon = endpoint.rfind(':');
-  auto dir = node.system().middleman().remote_actor(
-    endpoint.substr(0, colon), static_cast<uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+  auto dir = actor::remote_directory(node.system(), endpoint, 5s);
   caf::scoped_actor self{node.system()};
   caf::actor result;
   self->request(*dir, 5s, caf::get_atom::value, std::string{"echo"})
@@ -168,6 +167,7 @@ bool await_members(actor::node& node, const caf::actor& agent, size_t n) {
 } // namespace
 
 int main(int argc, char** argv) {
+  ringvisor::actor::ensure_secret_env(); // the nodes it starts share it
   std::vector<std::string> args{argv + 1, argv + argc};
   if (!args.empty() && args.front() == "--serve")
     return serve({args.begin() + 1, args.end()});

@@ -20,6 +20,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "ringvisor/actor/wire.hpp"
 #include "bench_util.hpp"
 #include "support/process.hpp"
 
@@ -109,6 +110,7 @@ size_t off(const json& s, const std::string& node) {
 } // namespace
 
 int main(int argc, char** argv) {
+  ringvisor::actor::ensure_secret_env(); // the nodes it starts share it
   int heroes = argc > 1 ? std::atoi(argv[1]) : 1000;
   std::vector<dispatch_node> nodes;
   nodes.push_back(start("a", ""));

@@ -20,6 +20,7 @@
 #include <caf/event_based_actor.hpp>
 #include <fmt/format.h>
 
+#include "ringvisor/actor/wire.hpp"
 #include "bench_util.hpp"
 #include "ringvisor/actor/all.hpp"
 #include "ringvisor/cluster/agent.hpp"
@@ -143,6 +144,7 @@ double register_pipelined(bench_node& via, const std::string& prefix, size_t cou
 } // namespace
 
 int main(int argc, char** argv) {
+  ringvisor::actor::ensure_secret_env(); // the nodes it starts share it
   size_t names = argc > 1 ? std::stoul(argv[1]) : 20'000;
   bench_node a{"a", ""};
   bench_node b{"b", a.node->identity().endpoint()};

@@ -29,6 +29,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "ringvisor/actor/wire.hpp"
 #include "ringvisor/actor/all.hpp"
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
@@ -383,6 +384,7 @@ size_t failover_and_join(const char* argv0, const std::vector<std::string>& args
 } // namespace
 
 int main(int argc, char** argv) {
+  ringvisor::actor::ensure_secret_env(); // the nodes it starts share it
   std::vector<std::string> args{argv + 1, argv + argc};
   if (!args.empty() && args.front() == "--serve")
     return serve({args.begin() + 1, args.end()});

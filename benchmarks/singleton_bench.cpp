@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "ringvisor/actor/wire.hpp"
 #include "bench_util.hpp"
 #include "ringvisor/actor/all.hpp"
 #include "ringvisor/cluster/agent.hpp"
@@ -135,6 +136,7 @@ private:
 } // namespace
 
 int main(int argc, char** argv) {
+  ringvisor::actor::ensure_secret_env(); // the nodes it starts share it
   if (argc > 1 && std::string{argv[1]} == "--serve")
     return serve(argc - 1, argv + 1);
   int rounds = argc > 1 ? std::atoi(argv[1]) : 5;

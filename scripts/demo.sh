@@ -18,6 +18,10 @@ ctl=build/release/apps/ctl/ringvisor-ctl
 run=build/release/demo
 mkdir -p "$run"
 token=${RINGVISOR_TOKEN:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
+# The cluster secret: every node and ringvisor-ctl prove it to each other.
+secret=$PWD/$run/secret
+[ -s "$secret" ] || (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$secret")
+chmod 600 "$secret"
 tick=${RINGVISOR_TICK:-1s}
 names=(a b c)
 heroes='["Batman","Wonder Woman","Storm","Black Panther","Captain Marvel","Spider-Man","Rogue","Thor"]'
@@ -60,7 +64,7 @@ for i in 0 1 2; do
   name=${names[$i]}
   seeds=()
   for j in 0 1 2; do [ "$j" != "$i" ] && seeds+=("\"127.0.0.1:$((4910 + j))\""); done
-  args=(--ringvisor.name="$name" --ringvisor.port=$((4910 + i))
+  args=(--ringvisor.name="$name" --ringvisor.port=$((4910 + i)) --ringvisor.secret-file="$secret"
         "--ringvisor.seeds=[$(IFS=,; echo "${seeds[*]}")]" --ringvisor.data-dir="$PWD/$run/$name.data"
         --dispatch.http-port=$((4900 + i)) --dispatch.token="$token" --dispatch.tick="$tick")
   [ "$i" = 0 ] && args+=("--dispatch.heroes=$heroes")
@@ -97,7 +101,8 @@ cat <<EOF
     stop a node from its card in the page; its heroes move with their records
     kill -9 a node:          kill -9 \$(pgrep -f 'ringvisor.name=b')
     start it again:          $run/restart-b.sh &
-    ask the cluster:         $ctl which-children heroes
+    ask the cluster:         export RINGVISOR_SECRET=\$(cat $run/secret)
+                             $ctl which-children heroes
                              $ctl call heroes batman get
     metrics:                 curl -s http://127.0.0.1:4900/metrics
   Logs: $run/{a,b,c}.log   Ctrl-C stops all nodes.

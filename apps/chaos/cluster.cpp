@@ -3,10 +3,10 @@
 #include <thread>
 
 #include <caf/all.hpp>
-#include <caf/io/all.hpp>
 
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/wire.hpp"
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/supervision/all.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
@@ -38,6 +38,11 @@ constexpr auto lookup_timeout = std::chrono::seconds{1};
 chaos_cluster::chaos_cluster(node_settings settings) : settings_(std::move(settings)) {
   ringvisor::add_types(cfg_);
   cfg_.set("scheduler.max-threads", size_t{2});
+  // main() made sure of a secret, which the nodes inherit.
+  if (auto err = actor::use_wire(cfg_, cfg_.wire, "chaos")) {
+    std::fprintf(stderr, "ringvisor-chaos: %s\n", actor::render(err).c_str());
+    std::abort();
+  }
   sys_ = std::make_unique<caf::actor_system>(cfg_);
 }
 

@@ -7,9 +7,11 @@
 
 #include <cstring>
 
+#include "ringvisor/actor/wire.hpp"
 #include "roles.hpp"
 
 int main(int argc, char** argv) {
+  ringvisor::actor::ensure_secret_env(); // the nodes it starts share it
   if (argc > 1 && std::strcmp(argv[1], "node") == 0)
     return ringvisor::chaos::run_node(argc - 1, argv + 1);
   return ringvisor::chaos::run_controller(argc, argv);

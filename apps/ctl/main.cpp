@@ -19,6 +19,8 @@
 #include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/log.hpp"
+#include "ringvisor/actor/wire.hpp"
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/errc.hpp"
@@ -54,6 +56,13 @@ Options:
                      else 127.0.0.1:4910, the demo's first node)
   --json             print JSON instead of text
   --timeout SECONDS  how long to wait for an answer (default: 5)
+  --ringvisor.secret-file=FILE
+                     the cluster secret (mode 0600), as the nodes have it
+                     (default: $RINGVISOR_SECRET)
+  --ringvisor.cluster-name=NAME
+                     the cluster's name, if not the default "ringvisor"
+  --ringvisor.insecure
+                     talk to nodes that run without a secret
   --help             this text
 
 Exit codes: 0 done; 1 the cluster refused or failed; 2 bad usage;
@@ -65,6 +74,7 @@ enum exit_code { done = 0, failed = 1, bad_usage = 2, not_found = 3, unreachable
 
 struct options {
   std::string node = "127.0.0.1:4910";
+  actor::wire_options wire;
   bool json = false;
   caf::timespan timeout = std::chrono::seconds{5};
   std::vector<std::string> words; // the command and its arguments
@@ -81,8 +91,22 @@ std::optional<options> parse(int argc, char** argv) {
         return std::nullopt;
       return std::string{argv[++i]};
     };
+    auto option = [&](const char* key) -> std::optional<std::string> {
+      auto prefix = std::string{key} + "=";
+      if (arg.rfind(prefix, 0) == 0)
+        return arg.substr(prefix.size());
+      return std::nullopt;
+    };
     if (arg == "--json") {
       result.json = true;
+    } else if (auto file = option("--ringvisor.secret-file")) {
+      result.wire.secret_file = *file;
+    } else if (auto name = option("--ringvisor.cluster-name")) {
+      result.wire.cluster_name = *name;
+    } else if (auto transport = option("--ringvisor.transport")) {
+      result.wire.transport = *transport;
+    } else if (arg == "--ringvisor.insecure") {
+      result.wire.insecure = true;
     } else if (arg == "--node") {
       auto v = value();
       if (!v)
@@ -413,10 +437,15 @@ int main(int argc, char** argv) {
     std::cerr << usage;
     return bad_usage;
   }
+  ringvisor::log::configure(ringvisor::log::level::warn, "ringvisor-ctl");
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
   cfg.set("scheduler.max-threads", 2);
   ringvisor::add_types(cfg);
+  if (auto err = actor::use_wire(cfg, opts->wire, "ringvisor-ctl")) {
+    std::cerr << "ringvisor-ctl: " << actor::render(err) << '\n';
+    return bad_usage;
+  }
   caf::actor_system sys{cfg};
   return ctl{sys, std::move(*opts)}.run();
 }

@@ -22,6 +22,7 @@
 
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
+#include "ringvisor/actor/wire.hpp"
 
 namespace ringvisor::actor {
 
@@ -94,11 +95,15 @@ caf::expected<std::unique_ptr<node>> node::start(node_config& cfg) {
   log::configure(lvl, cfg.name);
   std::unique_ptr<node> result{
     new node(cfg, node_identity{cfg.name, make_incarnation(), cfg.host, 0})};
+  if (auto err = use_wire(cfg, cfg.wire, cfg.name, cfg.host))
+    return err;
   result->system_ = std::make_unique<caf::actor_system>(cfg);
   // The directory is what a peer gets when it connects to our port.
   result->directory_ = spawn_directory(*result->system_);
-  auto port = result->system_->middleman().publish(result->directory_, cfg.port,
-                                                   cfg.host.c_str(), true);
+  auto port = cfg.wire.enabled()
+                ? wire_listen(*result->system_, cfg.host, cfg.port, result->directory_)
+                : result->system_->middleman().publish(result->directory_, cfg.port,
+                                                       cfg.host.c_str(), true);
   if (!port) {
     caf::anon_send_exit(result->directory_, caf::exit_reason::kill);
     auto what = "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port)
@@ -118,7 +123,8 @@ caf::expected<std::unique_ptr<node>> node::start(node_config& cfg) {
 
 node::~node() {
   shutdown();
-  stop_basp_broker(*system_);
+  if (!cfg_.wire.enabled())
+    stop_basp_broker(*system_);
   // Handles that ever crossed the network pin actors; do not wait for them.
   system_->await_actors_before_shutdown(false);
   system_.reset();
@@ -158,7 +164,8 @@ void node::shutdown() {
     }
   }
   adopted_.clear();
-  system_->middleman().close(identity_.port);
+  if (!cfg_.wire.enabled())
+    system_->middleman().close(identity_.port);
   caf::anon_send_exit(directory_, caf::exit_reason::user_shutdown);
 }
 

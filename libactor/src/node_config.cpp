@@ -79,6 +79,7 @@ node_config::node_config() {
     .add(log_level, "log-level", "trace, debug, info, warn, error or off")
     .add(shutdown_grace, "shutdown-grace",
          "time an orderly shutdown waits before killing actors");
+  add_wire_options(custom_options_, wire);
 }
 
 caf::error node_config::read(int argc, char** argv) {
@@ -195,6 +196,10 @@ caf::settings node_config::dump_content() const {
   caf::put_missing(section, "groups", groups);
   caf::put_missing(section, "log-level", log_level);
   caf::put_missing(section, "shutdown-grace", shutdown_grace);
+  caf::put_missing(section, "transport", wire.transport);
+  caf::put_missing(section, "cluster-name", wire.cluster_name);
+  caf::put_missing(section, "secret-file", wire.secret_file);
+  caf::put_missing(section, "insecure", wire.insecure);
   return result;
 }
 
@@ -238,7 +243,7 @@ caf::error node_config::validate() {
                                 "error, off");
   if (shutdown_grace.count() < 0)
     return bad("shutdown-grace", "must not be negative");
-  return caf::none;
+  return actor::validate(wire);
 }
 
 } // namespace ringvisor::actor

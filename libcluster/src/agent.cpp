@@ -7,7 +7,6 @@
 
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "call_worker.hpp"
@@ -19,6 +18,7 @@
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/types.hpp"
+#include "ringvisor/actor/wire.hpp"
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/death_probe.hpp"
 #include "ringvisor/cluster/discovery.hpp"
@@ -693,14 +693,18 @@ public:
     }
     if (!st_.connecting.insert(endpoint).second)
       return;
-    // CAF 0.17's middleman connects with a blocking connect(): a black-holed
-    // peer holds it for the kernel's SYN retries (minutes), and every other
-    // connect of this node queues behind, also those to reachable members.
-    // So a connect of our own, on a thread of its own, must get an answer
-    // first. There is one connect per endpoint until it ends; the member is
+    // There is one connect per endpoint until it ends; the member is
     // unreachable for us once it takes longer than connect_timeout.
     if (target)
       self_->delayed_send(self_, connect_timeout, slow_atom::value, endpoint, *target);
+    // The wire dials without blocking and gives up after its handshake
+    // timeout. CAF 0.17's middleman connects with a blocking connect(): a
+    // black-holed peer holds it for the kernel's SYN retries (minutes), and
+    // every other connect of this node queues behind, also those to
+    // reachable members. So under BASP a connect of our own, on a thread of
+    // its own, must get an answer first.
+    if (actor::uses_wire(self_->system()))
+      return via_connector(endpoint, target, parsed->first, parsed->second);
     auto probe = self_->spawn<caf::detached + caf::hidden>(
       [endpoint](caf::event_based_actor* p) -> caf::behavior {
         return {[p, endpoint](caf::get_atom) {
@@ -718,23 +722,32 @@ public:
           if (!answered)
             return failed(caf::make_error(caf::sec::cannot_connect_to_node, endpoint,
                                           "no answer within the connect timeout"));
-          auto mm = self_->system().middleman().actor_handle();
-          self_->request(mm, caf::infinite, caf::connect_atom::value, host, port)
+          via_connector(endpoint, target, host, port);
+        },
+        failed);
+  }
+
+  // Asks the node's connector for the directory at `host:port`, then the
+  // directory for the peer's agent, which it greets.
+  void via_connector(const std::string& endpoint, const std::optional<member>& target,
+                     const std::string& host, uint16_t port) {
+    auto failed = [this, endpoint, target](const caf::error& err) {
+      connect_failed(endpoint, target, err);
+    };
+    self_->request(actor::connector(self_->system()), caf::infinite, caf::connect_atom::value,
+                   host, port)
+      .then(
+        [this, endpoint, failed](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                                 const std::set<std::string>&) {
+          auto dir = caf::actor_cast<caf::actor>(ptr);
+          if (!dir)
+            return failed(
+              actor::make_error(actor::errc::not_registered, "no directory at the endpoint"));
+          self_->request(dir, connect_timeout, caf::get_atom::value, std::string{"cluster"})
             .then(
-              [this, endpoint, failed](const caf::node_id&, caf::strong_actor_ptr& ptr,
-                                       const std::set<std::string>&) {
-                auto dir = caf::actor_cast<caf::actor>(ptr);
-                if (!dir)
-                  return failed(actor::make_error(actor::errc::not_registered,
-                                                  "no directory at the endpoint"));
-                self_->request(dir, connect_timeout, caf::get_atom::value,
-                               std::string{"cluster"})
-                  .then(
-                    [this, endpoint](const caf::actor& peer) {
-                      st_.connecting.erase(endpoint);
-                      greet(peer);
-                    },
-                    failed);
+              [this, endpoint](const caf::actor& peer) {
+                st_.connecting.erase(endpoint);
+                greet(peer);
               },
               failed);
         },

@@ -100,7 +100,10 @@ enum class fault {
 fault fault_of(const caf::error& err) {
   if (refused_for_now(err))
     return fault::refused;
-  if (err == caf::sec::request_receiver_down || err == caf::sec::cannot_connect_to_node)
+  // member_down: the member was lost with the request in flight (it may
+  // have acted; a change is not repeated, a routed request keeps its id).
+  if (err == caf::sec::request_receiver_down || err == caf::sec::cannot_connect_to_node
+      || err == actor::errc::member_down)
     return fault::gone;
   if (err == caf::sec::request_timeout)
     return fault::silent;

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <caf/event_based_actor.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <doctest/doctest.h>
 
@@ -144,9 +143,13 @@ TEST_CASE("a ringvisor error crosses nodes over TCP as a caf::error") {
     }};
   });
   server->adopt(failing);
-  auto port = server->system().middleman().publish(failing, 0, "127.0.0.1", true);
-  REQUIRE(port);
-  auto remote = client->system().middleman().remote_actor("127.0.0.1", *port);
+  REQUIRE(!server->register_name("failing", failing, std::chrono::seconds{5}));
+  auto dir = actor::remote_directory(client->system(), server->identity().endpoint(),
+                                     std::chrono::seconds{5});
+  REQUIRE(dir);
+  auto remote = actor::blocking_request<caf::actor>(client->system(), *dir,
+                                                    std::chrono::seconds{5},
+                                                    caf::get_atom::value, std::string{"failing"});
   REQUIRE(remote);
   caf::error err;
   {

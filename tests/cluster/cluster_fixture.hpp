@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <doctest/doctest.h>
 
+#include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/node.hpp"
 #include "ringvisor/cluster/agent.hpp"
 #include "support/printers.hpp"
@@ -116,10 +116,7 @@ inline void await_status(test_node& n, cluster::cluster_status status,
 /// through that node's directory.
 inline std::vector<cluster::member> view_of(test_node& via,
                                             const std::string& endpoint) {
-  auto colon = endpoint.rfind(':');
-  auto dir = via.node->system().middleman().remote_actor(
-    endpoint.substr(0, colon),
-    static_cast<uint16_t>(std::stoul(endpoint.substr(colon + 1))));
+  auto dir = actor::remote_directory(via.node->system(), endpoint, std::chrono::seconds{5});
   REQUIRE_MESSAGE(dir, why(dir));
   caf::scoped_actor self{via.node->system()};
   std::vector<cluster::member> result;

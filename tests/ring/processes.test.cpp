@@ -12,12 +12,12 @@
 #include <set>
 #include <thread>
 
-#include <caf/io/middleman.hpp>
 #include <doctest/doctest.h>
 
 #include "ring/ledger.hpp"
 #include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
+#include "ringvisor/actor/wire.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/supervision/all.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
@@ -592,10 +592,10 @@ TEST_CASE_FIXTURE(ring_fixture, "a client on a plain CAF config keeps its links,
   start_nodes({"a", "b", "c"});
   start_children(kit["a"], 10);
   await_children(kit["a"], all_on(10, {"a", "b", "c"}));
-  // what a program that is no node sets up: only the types it needs
+  // what a program that is no node sets up: the wire and the types it needs
   caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
   supervision::add_types(cfg);
+  REQUIRE(!actor::use_wire(cfg, actor::wire_options{}, "client"));
   caf::actor_system client{cfg};
   auto node_dir = actor::remote_directory(client, kit["b"].endpoint(), 5s);
   REQUIRE_MESSAGE(node_dir, why(node_dir));
@@ -642,8 +642,8 @@ TEST_CASE_FIXTURE(ring_fixture, "a ring client asks another member when its memb
     return std::string{};
   };
   caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
   supervision::add_types(cfg);
+  REQUIRE(!actor::use_wire(cfg, actor::wire_options{}, "client"));
   caf::actor_system client{cfg};
   supervision::ring::client counters{client, "counters", {kit["a"].endpoint()}};
   auto inc = [&](const std::string& id) {

@@ -32,7 +32,6 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <doctest/doctest.h>
 
@@ -247,7 +246,7 @@ private:
 /// endpoint and dropped when a request fails.
 class probe {
 public:
-  /// Starts the probe's actor system (io middleman, heartbeats as on nodes);
+  /// Starts the probe's actor system (on the wire, as the nodes);
   /// `add_types` registers more message types than libcluster's.
   explicit probe(const std::function<void(caf::actor_system_config&)>& add_types = {})
     : sys_(prepare(cfg_, add_types)) {
@@ -303,7 +302,7 @@ public:
   }
 
 private:
-  // Heartbeats as on the nodes (which cut off silent peers), and our types.
+  // The wire as on the nodes, and our types.
   static actor::node_config&
   prepare(actor::node_config& cfg,
           const std::function<void(caf::actor_system_config&)>& add_types) {
@@ -311,6 +310,8 @@ private:
     if (add_types)
       add_types(cfg);
     cfg.set("scheduler.max-threads", size_t{2});
+    auto err = actor::use_wire(cfg, cfg.wire, "test-probe");
+    REQUIRE_MESSAGE(!err, actor::render(err));
     return cfg;
   }
 

@@ -6,6 +6,8 @@
 
 #include <cstdio>
 
+#include "ringvisor/actor/wire.hpp"
+
 namespace {
 
 unsigned selected = 0;
@@ -35,6 +37,8 @@ REGISTER_LISTENER("selection_counter", 1, selection_counter);
 } // namespace
 
 int main(int argc, char** argv) {
+  // One cluster secret for every node and client a test starts.
+  ringvisor::actor::ensure_secret_env();
   doctest::Context context{argc, argv};
   auto result = context.run();
   if (context.shouldExit())

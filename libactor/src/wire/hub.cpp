@@ -387,8 +387,11 @@ void hub::on_peer_up(const link_ptr& l) {
     r->name = l->peer.name;
   }
   l->user = r;
-  log::info("wire_peer_up", {{"peer", l->peer.name}, {"endpoint", l->peer.endpoint},
-                             {"from", l->remote_host}});
+  // Members at info; clients (no endpoint: ringvisor-ctl, probes) at debug.
+  auto lvl = l->peer.endpoint.empty() ? log::level::debug : log::level::info;
+  if (log::enabled(lvl))
+    log::write(lvl, "wire_peer_up",
+               {{"peer", l->peer.name}, {"endpoint", l->peer.endpoint}, {"from", l->remote_host}});
   if (warn_insecure)
     log::warn("wire_insecure_peer", {{"peer", l->peer.name}, {"from", l->remote_host}});
 }
@@ -410,7 +413,9 @@ void hub::on_peer_down(const link_ptr& l, const std::string& why) {
     std::lock_guard<std::mutex> guard{r->mtx};
     r->via = nullptr;
   }
-  log::info("wire_peer_down", {{"peer", l->peer.name}, {"reason", why}});
+  auto lvl = l->peer.endpoint.empty() ? log::level::debug : log::level::info;
+  if (log::enabled(lvl))
+    log::write(lvl, "wire_peer_down", {{"peer", l->peer.name}, {"reason", why}});
   lose(std::move(lost), l->peer.name + ": " + why);
 }
 

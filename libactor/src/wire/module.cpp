@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <typeinfo>
+
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 #include <openssl/rand.h>
@@ -31,7 +35,12 @@ struct connector_state {
 // the dial runs on the I/O thread and reports back here.
 caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, middleman* mm) {
   return {
-    [self, mm](caf::connect_atom, const std::string& host, uint16_t port) {
+    [self, mm](caf::connect_atom, const std::string& host,
+               uint16_t port) -> caf::result<caf::node_id, caf::strong_actor_ptr,
+                                             std::set<std::string>> {
+      if (mm->directory() && host + ":" + std::to_string(port) == mm->engine().self().endpoint)
+        return {mm->directory().node(), caf::actor_cast<caf::strong_actor_ptr>(mm->directory()),
+                std::set<std::string>{}}; // ourselves, as BASP does
       auto rp = self->make_response_promise();
       auto cookie = self->state.next++;
       self->state.pending.emplace(cookie, rp);
@@ -205,10 +214,34 @@ caf::error use_wire(caf::actor_system_config& cfg, const wire_options& x,
   if (mc.insecure)
     log::warn("wire_insecure", {{"hint", "no cluster secret: anyone who reaches the port "
                                          "can join, stop or call this node"}});
-  cfg.module_factories.push_back([mc](caf::actor_system& sys) -> caf::actor_system::module* {
+  auto factory = [mc](caf::actor_system& sys) -> caf::actor_system::module* {
     return new caf::net::middleman(sys, mc);
+  };
+  // Once per config: a node started again from the same config replaces it.
+  auto& fs = cfg.module_factories;
+  auto ours = std::find_if(fs.begin(), fs.end(), [](const auto& f) {
+    return f.target_type() == typeid(decltype(factory));
   });
+  if (ours != fs.end())
+    *ours = factory;
+  else
+    fs.push_back(factory);
   return caf::none;
+}
+
+void ensure_secret_env() {
+  if (auto env = std::getenv(wire::secret_env); env != nullptr && *env != '\0')
+    return;
+  uint8_t bytes[24];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1)
+    std::abort();
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string secret;
+  for (auto b : bytes) {
+    secret += hex[b >> 4];
+    secret += hex[b & 15];
+  }
+  ::setenv(wire::secret_env, secret.c_str(), 0);
 }
 
 bool uses_wire(caf::actor_system& sys) {
@@ -227,6 +260,7 @@ caf::expected<uint16_t> wire_listen(caf::actor_system& sys, const std::string& h
   self.endpoint = host + ":" + std::to_string(*result);
   self.extra = std::to_string(directory.id());
   mm.engine().set_self(std::move(self));
+  mm.directory(directory);
   return result;
 }
 

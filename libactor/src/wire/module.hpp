@@ -66,6 +66,15 @@ public:
     return connector_;
   }
 
+  /// The directory peers get once it listens (else null).
+  const caf::actor& directory() const noexcept {
+    return directory_;
+  }
+
+  void directory(caf::actor x) {
+    directory_ = std::move(x);
+  }
+
   const ringvisor::actor::wire::module_config& config() const noexcept {
     return cfg_;
   }
@@ -77,6 +86,7 @@ private:
   std::shared_ptr<ringvisor::actor::wire::hub> hub_;
   std::unique_ptr<ringvisor::actor::wire::engine> engine_;
   caf::actor connector_;
+  caf::actor directory_;
 };
 
 } // namespace caf::net

@@ -10,6 +10,7 @@
 #include <caf/timespan.hpp>
 
 #include "ringvisor/actor/export.hpp"
+#include "ringvisor/actor/wire.hpp"
 
 namespace ringvisor::actor {
 
@@ -72,6 +73,11 @@ public:
 
   /// `ringvisor.consensus`: how many members make the cluster `up`.
   size_t consensus = 1;
+
+  /// The wire between nodes: `ringvisor.transport`, `ringvisor.secret-file`,
+  /// `ringvisor.cluster-name`, `ringvisor.insecure`, `ringvisor.max-frame`
+  /// and `ringvisor.wire.*` (see `wire_options`).
+  wire_options wire;
 
   /// `ringvisor.data-dir`: where the node keeps what must survive a restart
   /// (the membership it last belonged to, see docs/cluster.md). Empty: the

@@ -37,7 +37,7 @@ namespace ringvisor::actor {
 /// The wire's options, under `ringvisor.` and `ringvisor.wire.`.
 struct wire_options {
   /// `ringvisor.transport`: `wire` (ours) or `basp` (CAF's, no authentication).
-  std::string transport = "basp";
+  std::string transport = "wire";
 
   /// `ringvisor.cluster-name`: nodes of other clusters fail the handshake.
   std::string cluster_name = "ringvisor";
@@ -110,5 +110,10 @@ wire_listen(caf::actor_system& sys, const std::string& host, uint16_t port,
 /// BASP: it answers `(caf::connect_atom, std::string host, uint16_t port)`
 /// with `(caf::node_id, caf::strong_actor_ptr directory, std::set<std::string>)`.
 RINGVISOR_ACTOR_EXPORT caf::actor connector(caf::actor_system& sys);
+
+/// For programs that start a cluster of their own (tests, benchmarks, the
+/// chaos tool): sets RINGVISOR_SECRET to a fresh random secret unless it is
+/// set, so that the nodes they start and the clients they use share it.
+RINGVISOR_ACTOR_EXPORT void ensure_secret_env();
 
 } // namespace ringvisor::actor
