@@ -110,3 +110,19 @@ TEST_CASE("a missing config file given on the command line is an error") {
   auto err = cfg.read(2, argv);
   CHECK(contains(render(err), "cannot open config file /nonexistent/ringvisor.ini"));
 }
+
+TEST_CASE("a node without a cluster secret refuses to start, unless told it may run insecure") {
+  // The test binary's main put a secret in the environment: take it away.
+  std::string saved = std::getenv("RINGVISOR_SECRET");
+  ::unsetenv("RINGVISOR_SECRET");
+  auto msg = read_error({});
+  CHECK(contains(msg, "no cluster secret"));
+  CHECK(contains(msg, "ringvisor.secret-file"));
+  CHECK(read_error({"--ringvisor.insecure"}).empty());
+  CHECK(read_error({"--ringvisor.transport=basp"}).empty()); // CAF's BASP needs none
+  CHECK(contains(read_error({"--ringvisor.transport=carrier-pigeon"}), "neither wire nor basp"));
+  CHECK(contains(read_error({"--ringvisor.secret-file=/nonexistent/secret"}), "/nonexistent/secret"));
+  ::setenv("RINGVISOR_SECRET", saved.c_str(), 1);
+  CHECK(read_error({}).empty());
+  CHECK(contains(read_error({"--ringvisor.max-frame=1000"}), "ringvisor.max-frame"));
+}

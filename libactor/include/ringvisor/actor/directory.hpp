@@ -27,13 +27,12 @@
 ///   supervisors hand their children off; `caf::sec::feature_disabled`
 ///   if its program does not wait in `node::await_signal`.
 ///
-/// Like everything on the cluster port, this trusts whoever connects: CAF's
-/// BASP has no authentication, so keep the port on loopback or a private
-/// network (TLS between nodes is future work).
+/// Like everything on the cluster port, it answers only peers that proved
+/// the cluster secret (see docs/security.md); any of them may use all of it.
 ///
 /// Example (from a peer):
 /// ```
-/// auto dir = sys.middleman().remote_actor("127.0.0.2", 4900);
+/// auto dir = ringvisor::actor::remote_directory(sys, "127.0.0.2:4900", 2s);
 /// self->request(*dir, 1s, caf::get_atom::value, "cluster").then(...);
 /// ```
 namespace ringvisor::actor {
@@ -45,8 +44,7 @@ using stop_atom = caf::atom_constant<caf::atom("rv_stop")>;
 RINGVISOR_ACTOR_EXPORT caf::actor spawn_directory(caf::actor_system& sys);
 
 /// Connects to the node listening on `endpoint` ("host:port") and returns
-/// its directory. Unlike `middleman::remote_actor`, gives up after
-/// `timeout` (a peer that accepts but never answers blocks it forever).
+/// its directory, or gives up after `timeout`.
 RINGVISOR_ACTOR_EXPORT caf::expected<caf::actor>
 remote_directory(caf::actor_system& sys, const std::string& endpoint,
                  caf::timespan timeout);

@@ -18,9 +18,9 @@ namespace ringvisor::actor {
 /// section. Values come from hard-coded defaults, then the INI file
 /// (`--config-file`, default `caf-application.ini` if present), then the
 /// command line (`--ringvisor.port=4900`). `--help`, `--long-help` and
-/// `--dump-config` print and ask the program to exit. Unlike CAF, it turns
-/// BASP heartbeats on (`middleman.heartbeat-interval=200ms`,
-/// `middleman.connection-timeout=1s`), so a silent peer's link drops.
+/// `--dump-config` print and ask the program to exit. The node needs a
+/// cluster secret (`ringvisor.secret-file` or RINGVISOR_SECRET; see
+/// `wire_options`) unless `--ringvisor.insecure` is given.
 ///
 /// Example:
 /// ```
