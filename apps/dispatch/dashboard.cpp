@@ -20,6 +20,7 @@
 #include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
+#include "ringvisor/actor/wire.hpp"
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/errc.hpp"
@@ -125,6 +126,25 @@ public:
                       "them), restarted, migrated_in, migrated_out")
                 .Labels({{"node", node}, {"sup", "heroes"}})
                 .Register(*registry_)),
+      wire_events_(prometheus::BuildCounter()
+                     .Name("ringvisor_wire_events_total")
+                     .Help("What the wire between nodes counted: links_accepted, peers_up, "
+                           "peers_down, handshake_failures, handshake_timeouts, "
+                           "unauthenticated_refused, refused_for_descriptors, "
+                           "protocol_errors, oversize_frames, silent_closes, "
+                           "duplicates_refused, queue_full, requests_failed, undecodable")
+                     .Labels({{"node", node}})
+                     .Register(*registry_)),
+      wire_bytes_(prometheus::BuildCounter()
+                    .Name("ringvisor_wire_bytes_total")
+                    .Help("Bytes the wire moved, by direction (in, out)")
+                    .Labels({{"node", node}})
+                    .Register(*registry_)),
+      wire_links_(prometheus::BuildGauge()
+                    .Name("ringvisor_wire_links")
+                    .Help("Links now: authenticated peers, and inbound links in their handshake")
+                    .Labels({{"node", node}})
+                    .Register(*registry_)),
       latency_(prometheus::BuildHistogram()
                  .Name("ringvisor_http_request_duration_seconds")
                  .Help("Time to answer dashboard and API requests, by route")
@@ -141,7 +161,8 @@ public:
   }
 
   /// Takes in a scrape's readings and returns the text format.
-  std::string scrape(const std::vector<rv::cluster::member>& view, const sup::ring_stats& now) {
+  std::string scrape(const std::vector<rv::cluster::member>& view, const sup::ring_stats& now,
+                     const rv::actor::wire_counters& wire) {
     std::lock_guard<std::mutex> guard{mtx_}; // scrapes may overlap
     for (auto s : {rv::cluster::member_status::joining, rv::cluster::member_status::up,
                    rv::cluster::member_status::leaving, rv::cluster::member_status::down,
@@ -155,6 +176,28 @@ public:
     advance("restarted", now.restarts);
     advance("migrated_in", now.moved_in);
     advance("migrated_out", now.moved_out);
+    std::pair<const char*, uint64_t> wire_events[] = {
+      {"links_accepted", wire.links_accepted},
+      {"peers_up", wire.peers_up},
+      {"peers_down", wire.peers_down},
+      {"handshake_failures", wire.handshake_failures},
+      {"handshake_timeouts", wire.handshake_timeouts},
+      {"unauthenticated_refused", wire.unauthenticated_refused},
+      {"refused_for_descriptors", wire.refused_for_descriptors},
+      {"protocol_errors", wire.protocol_errors},
+      {"oversize_frames", wire.oversize_frames},
+      {"silent_closes", wire.silent_closes},
+      {"duplicates_refused", wire.duplicates_refused},
+      {"queue_full", wire.queue_full},
+      {"requests_failed", wire.requests_failed},
+      {"undecodable", wire.undecodable},
+    };
+    for (auto& [event, value] : wire_events)
+      advance(wire_events_, event, value);
+    advance(wire_bytes_, "in", wire.bytes_in);
+    advance(wire_bytes_, "out", wire.bytes_out);
+    wire_links_.Add({{"state", "peer"}}).Set(static_cast<double>(wire.peers));
+    wire_links_.Add({{"state", "unauthenticated"}}).Set(static_cast<double>(wire.unauthenticated));
     prometheus::TextSerializer text;
     return text.Serialize(registry_->Collect());
   }
@@ -163,19 +206,30 @@ private:
   // A reading below the last one means the ring supervisor restarted and
   // counts from 0 again: all of it is new.
   void advance(const std::string& event, uint64_t now) {
-    auto& last = last_[event];
+    advance(events_, event, now);
+  }
+
+  // The same for one label of another counter family.
+  void advance(prometheus::Family<prometheus::Counter>& family, const std::string& label,
+               uint64_t now) {
+    auto& last = last_[&family][label];
     auto added = now >= last ? now - last : now;
     last = now;
+    auto label_name = &family == &wire_bytes_ ? "direction" : "event";
+    auto& counter = family.Add({{label_name, label}});
     if (added > 0)
-      events_.Add({{"event", event}}).Increment(static_cast<double>(added));
+      counter.Increment(static_cast<double>(added));
   }
 
   std::mutex mtx_;
-  std::map<std::string, uint64_t> last_;
+  std::map<const void*, std::map<std::string, uint64_t>> last_; // by family, label
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Gauge>& members_;
   prometheus::Gauge& children_;
   prometheus::Family<prometheus::Counter>& events_;
+  prometheus::Family<prometheus::Counter>& wire_events_;
+  prometheus::Family<prometheus::Counter>& wire_bytes_;
+  prometheus::Family<prometheus::Gauge>& wire_links_;
   prometheus::Family<prometheus::Histogram>& latency_;
 };
 
@@ -327,7 +381,8 @@ struct dashboard::impl {
                     : caf::expected<sup::ring_stats>{hdl.error()};
     if (!view || !mine)
       return reply_error(res, view ? mine.error() : view.error());
-    res.set_content(meters.scrape(*view, *mine), "text/plain; version=0.0.4");
+    res.set_content(meters.scrape(*view, *mine, rv::actor::wire_stats(sys())),
+                    "text/plain; version=0.0.4");
   }
 
   // This node, its view, the ring and every hero, with each member's

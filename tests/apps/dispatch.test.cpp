@@ -172,6 +172,15 @@ TEST_CASE_FIXTURE(dispatch_fixture, "the dispatch API creates, lists and retires
   CHECK(m.find("ringvisor_ring_children{node=\"" + owner + "\",sup=\"heroes\"} 1")
         != std::string::npos);
   CHECK(m.find("ringvisor_http_request_duration_seconds_count") != std::string::npos);
+  // The wire's links: the two other members and this test's clients.
+  auto value_of = [&m](const std::string& series) {
+    auto at = m.find(series + " ");
+    return at == std::string::npos ? -1.0 : std::stod(m.substr(at + series.size() + 1));
+  };
+  CHECK(value_of("ringvisor_wire_links{node=\"" + owner + "\",state=\"peer\"}") >= 2);
+  CHECK(value_of("ringvisor_wire_events_total{node=\"" + owner + "\",event=\"peers_up\"}") >= 2);
+  CHECK(value_of("ringvisor_wire_events_total{node=\"" + owner + "\",event=\"handshake_failures\"}")
+        == 0);
 
   auto retire = client("b").Delete("/api/heroes/storm", auth());
   REQUIRE(retire);

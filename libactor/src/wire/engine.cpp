@@ -204,34 +204,33 @@ engine::send_result engine::send(link& l, frame_type type, uint8_t flags,
                                  const uint8_t* payload, size_t size, bool control) {
   if (size > cfg_.max_frame)
     return send_result::too_large;
-  std::vector<uint8_t> head;
-  head.reserve(header_size);
+  uint8_t head[header_size];
   write_header(frame_header{static_cast<uint32_t>(size), type, flags}, head);
   std::lock_guard<std::mutex> guard{l.out_mtx};
   if (l.out_closed)
     return send_result::closed;
   auto queued = l.out.size() - l.out_off;
   if (queued == 0) {
-    chunk parts[] = {{head.data(), head.size()}, {payload, size}};
+    chunk parts[] = {{head, header_size}, {payload, size}};
     auto n = io_.try_write(l.id, parts, size == 0 ? 1 : 2);
     stats_.bytes_out += n;
     l.last_out.store(ticks(io_.now()), std::memory_order_relaxed);
-    if (n == head.size() + size)
+    if (n == header_size + size)
       return send_result::ok;
     // A short write: keep the rest; `on_writable` finishes it.
     l.out.clear();
     l.out_off = 0;
-    if (n < head.size())
-      l.out.insert(l.out.end(), head.begin() + static_cast<ptrdiff_t>(n), head.end());
-    auto skip = n > head.size() ? n - head.size() : 0;
+    if (n < header_size)
+      l.out.insert(l.out.end(), head + n, head + header_size);
+    auto skip = n > header_size ? n - header_size : 0;
     l.out.insert(l.out.end(), payload + skip, payload + size);
     return send_result::ok;
   }
-  if (!control && queued + head.size() + size > cfg_.max_queue) {
+  if (!control && queued + header_size + size > cfg_.max_queue) {
     ++stats_.queue_full;
     return send_result::overloaded;
   }
-  l.out.insert(l.out.end(), head.begin(), head.end());
+  l.out.insert(l.out.end(), head, head + header_size);
   l.out.insert(l.out.end(), payload, payload + size);
   return send_result::ok;
 }

@@ -50,15 +50,21 @@ const char* to_string(frame_parser::error x) {
   return "?";
 }
 
+void write_header(const frame_header& x, uint8_t* out) {
+  out[0] = static_cast<uint8_t>(x.length >> 24);
+  out[1] = static_cast<uint8_t>(x.length >> 16);
+  out[2] = static_cast<uint8_t>(x.length >> 8);
+  out[3] = static_cast<uint8_t>(x.length);
+  out[4] = static_cast<uint8_t>(x.type);
+  out[5] = x.flags;
+  out[6] = 0;
+  out[7] = 0;
+}
+
 void write_header(const frame_header& x, std::vector<uint8_t>& out) {
-  out.push_back(static_cast<uint8_t>(x.length >> 24));
-  out.push_back(static_cast<uint8_t>(x.length >> 16));
-  out.push_back(static_cast<uint8_t>(x.length >> 8));
-  out.push_back(static_cast<uint8_t>(x.length));
-  out.push_back(static_cast<uint8_t>(x.type));
-  out.push_back(x.flags);
-  out.push_back(0);
-  out.push_back(0);
+  uint8_t head[header_size];
+  write_header(x, head);
+  out.insert(out.end(), head, head + header_size);
 }
 
 void write_frame(frame_type type, uint8_t flags, const std::vector<uint8_t>& payload,

@@ -51,6 +51,9 @@ struct frame_header {
 /// Appends the header `x` to `out`.
 void write_header(const frame_header& x, std::vector<uint8_t>& out);
 
+/// Writes the header `x` to `out[0..header_size)`.
+void write_header(const frame_header& x, uint8_t* out);
+
 /// Appends a whole frame (header and `payload`) to `out`.
 void write_frame(frame_type type, uint8_t flags, const std::vector<uint8_t>& payload,
                  std::vector<uint8_t>& out);

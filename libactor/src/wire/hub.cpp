@@ -293,6 +293,7 @@ void hub::deliver(const link_ptr&, const char* data, size_t size) {
   caf::mailbox_element::forwarding_stack stages;
   caf::message content;
   if (auto err = source(aid, raw_mid, sender, stages, content)) {
+    ++undecodable;
     log::debug("wire_undecodable_message", {{"error", sys_.render(err)}});
     return bounce(sender, caf::message_id(raw_mid),
                   make_error(errc::bad_state, "the message could not be decoded",
@@ -436,6 +437,7 @@ void hub::lose(std::vector<route_ptr> lost, const std::string& why) {
         }
       }
     }
+    requests_failed += failed.size();
     for (auto& [key, req] : failed)
       if (auto requester = req.requester.lock())
         requester->enqueue(nullptr, caf::message_id(key.second),

@@ -10,6 +10,7 @@
 // lost), and which local actors each node watches (their `down` goes out when
 // they exit).
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -61,6 +62,12 @@ public:
 
   /// Whether to warn about every new peer (no secret: anyone gets in).
   bool warn_insecure = false;
+
+  /// Requests in flight failed because their node was lost.
+  std::atomic<uint64_t> requests_failed{0};
+
+  /// Messages dropped because they could not be decoded.
+  std::atomic<uint64_t> undecodable{0};
 
   /// Connects the hub to its engine (once, before any link comes up).
   void attach(engine& eng) {

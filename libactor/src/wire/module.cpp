@@ -244,6 +244,35 @@ void ensure_secret_env() {
   ::setenv(wire::secret_env, secret.c_str(), 0);
 }
 
+wire_counters wire_stats(caf::actor_system& sys) {
+  wire_counters x;
+  if (!uses_wire(sys))
+    return x;
+  auto& mm = sys.network_manager();
+  auto& st = mm.engine().stats();
+  x.links_accepted = st.links_accepted;
+  x.peers_up = st.peers_up;
+  x.peers_down = st.peers_down;
+  x.handshake_failures = st.handshake_failures;
+  x.handshake_timeouts = st.handshake_timeouts;
+  x.unauthenticated_refused = st.unauthenticated_refused;
+  x.protocol_errors = st.protocol_errors;
+  x.oversize_frames = st.oversize_frames;
+  x.silent_closes = st.silent_closes;
+  x.duplicates_refused = st.duplicates_refused;
+  x.queue_full = st.queue_full;
+  x.bytes_in = st.bytes_in;
+  x.bytes_out = st.bytes_out;
+  // The module's transport is always TCP (a simulator has no module).
+  x.refused_for_descriptors =
+    static_cast<wire::tcp_transport&>(mm.transport()).refused_for_descriptors();
+  x.requests_failed = mm.hub().requests_failed;
+  x.undecodable = mm.hub().undecodable;
+  x.peers = mm.engine().peer_count();
+  x.unauthenticated = mm.engine().unauthenticated_count();
+  return x;
+}
+
 bool uses_wire(caf::actor_system& sys) {
   return sys.has_network_manager();
 }

@@ -97,6 +97,32 @@ RINGVISOR_ACTOR_EXPORT void add_wire_options(caf::config_option_set& set, wire_o
 use_wire(caf::actor_system_config& cfg, const wire_options& x, const std::string& name,
          const std::string& host = {});
 
+/// What the wire of one actor system counted since it started, and what it
+/// holds now: for a node's metrics.
+struct wire_counters {
+  uint64_t links_accepted = 0;          // inbound connections
+  uint64_t peers_up = 0;                // authenticated links that came up
+  uint64_t peers_down = 0;              // and went down
+  uint64_t handshake_failures = 0;      // wrong secret, cluster or version
+  uint64_t handshake_timeouts = 0;      // no proof within the handshake timeout
+  uint64_t unauthenticated_refused = 0; // over a limit at accept
+  uint64_t refused_for_descriptors = 0; // no descriptor left at accept
+  uint64_t protocol_errors = 0;         // bad frames (closed the link)
+  uint64_t oversize_frames = 0;         // lengths above max-frame (closed the link)
+  uint64_t silent_closes = 0;           // no byte for the connection timeout
+  uint64_t duplicates_refused = 0;      // a second link between two nodes
+  uint64_t queue_full = 0;              // messages refused on a full queue
+  uint64_t requests_failed = 0;         // requests in flight to a lost node
+  uint64_t undecodable = 0;             // messages that could not be read (dropped)
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint64_t peers = 0;                   // authenticated links now
+  uint64_t unauthenticated = 0;         // inbound links in their handshake now
+};
+
+/// Returns the counters of `sys`'s wire (all zero without one).
+RINGVISOR_ACTOR_EXPORT wire_counters wire_stats(caf::actor_system& sys);
+
 /// Returns whether `sys` speaks the wire.
 RINGVISOR_ACTOR_EXPORT bool uses_wire(caf::actor_system& sys);
 
