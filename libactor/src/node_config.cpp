@@ -60,6 +60,12 @@ std::string read_file(const std::string& path) {
 node_config::node_config() {
   load<caf::io::middleman>();
   add_types(*this); // also turns on CAF's link heartbeats
+  // Idle workers of CAF's work-stealing scheduler poll with sleeps of 50 us
+  // (60-110 us in practice) before they wait on a condition variable, so a
+  // message from the wire's I/O thread waited for the next poll: a remote
+  // request took 127 us at p50 instead of 65 us (docs/benchmarks.md). Without
+  // that phase they spin briefly, then wait and are woken at once.
+  set("work-stealing.moderate-poll-attempts", size_t{0});
   opt_group{custom_options_, "ringvisor"}
     .add(name, "name", "logical node name, unique in the cluster")
     .add(host, "host", "address to listen on and advertise")

@@ -126,3 +126,12 @@ TEST_CASE("a node without a cluster secret refuses to start, unless told it may 
   CHECK(read_error({}).empty());
   CHECK(contains(read_error({"--ringvisor.max-frame=1000"}), "ringvisor.max-frame"));
 }
+
+TEST_CASE("idle scheduler workers of a node wait to be woken instead of polling, unless configured") {
+  node_config cfg;
+  REQUIRE(!cfg.read(strings{}, ""));
+  CHECK(caf::get_or(cfg, "work-stealing.moderate-poll-attempts", size_t{99}) == 0);
+  node_config other;
+  REQUIRE(!other.read(strings{"--work-stealing.moderate-poll-attempts=7"}, ""));
+  CHECK(caf::get_or(other, "work-stealing.moderate-poll-attempts", size_t{99}) == 7);
+}
