@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
@@ -206,48 +207,84 @@ engine::send_result engine::send(link& l, frame_type type, uint8_t flags,
     return send_result::too_large;
   uint8_t head[header_size];
   write_header(frame_header{static_cast<uint32_t>(size), type, flags}, head);
-  std::lock_guard<std::mutex> guard{l.out_mtx};
+  chunk parts[] = {{head, header_size}, {payload, size}};
+  return write(l, parts, size == 0 ? 1 : 2, !control);
+}
+
+// Writes without blocking and without holding the lock in the system call.
+// One thread at a time writes (the flusher); the others append to the queue
+// and return, and the flusher writes what they queued before it lets go,
+// many frames per call under load (flat combining).
+engine::send_result engine::write(link& l, const chunk* parts, size_t count, bool bounded) {
+  size_t total = 0;
+  for (size_t i = 0; i < count; ++i)
+    total += parts[i].size;
+  std::unique_lock<std::mutex> guard{l.out_mtx};
   if (l.out_closed)
     return send_result::closed;
   auto queued = l.out.size() - l.out_off;
-  if (queued == 0) {
-    chunk parts[] = {{head, header_size}, {payload, size}};
-    auto n = io_.try_write(l.id, parts, size == 0 ? 1 : 2);
-    stats_.bytes_out += n;
-    l.last_out.store(ticks(io_.now()), std::memory_order_relaxed);
-    if (n == header_size + size)
-      return send_result::ok;
-    // A short write: keep the rest; `on_writable` finishes it.
-    l.out.clear();
-    l.out_off = 0;
-    if (n < header_size)
-      l.out.insert(l.out.end(), head + n, head + header_size);
-    auto skip = n > header_size ? n - header_size : 0;
-    l.out.insert(l.out.end(), payload + skip, payload + size);
+  if (l.flushing || queued > 0) {
+    if (bounded && queued + total > cfg_.max_queue) {
+      ++stats_.queue_full;
+      return send_result::overloaded;
+    }
+    for (size_t i = 0; i < count; ++i)
+      l.out.insert(l.out.end(), parts[i].data, parts[i].data + parts[i].size);
     return send_result::ok;
   }
-  if (!control && queued + header_size + size > cfg_.max_queue) {
-    ++stats_.queue_full;
-    return send_result::overloaded;
+  l.flushing = true;
+  guard.unlock();
+  auto n = io_.try_write(l.id, parts, count);
+  stats_.bytes_out += n;
+  l.last_out.store(ticks(io_.now()), std::memory_order_relaxed);
+  guard.lock();
+  if (n < total) {
+    // A short write: the rest goes before what others queued meanwhile,
+    // and `on_writable` goes on.
+    if (!l.out_closed) {
+      std::vector<uint8_t> rest;
+      rest.reserve(total - n);
+      auto skip = n;
+      for (size_t i = 0; i < count; ++i) {
+        auto from = std::min(skip, parts[i].size);
+        rest.insert(rest.end(), parts[i].data + from, parts[i].data + parts[i].size);
+        skip -= from;
+      }
+      l.out.insert(l.out.begin() + static_cast<ptrdiff_t>(l.out_off), rest.begin(), rest.end());
+    }
+    l.flushing = false;
+    return send_result::ok;
   }
-  l.out.insert(l.out.end(), head, head + header_size);
-  l.out.insert(l.out.end(), payload, payload + size);
+  drain(l, guard);
   return send_result::ok;
 }
 
-void engine::write_raw(link& l, const std::vector<uint8_t>& bytes) {
-  std::lock_guard<std::mutex> guard{l.out_mtx};
-  if (l.out_closed)
-    return;
-  if (l.out.size() == l.out_off) {
-    chunk part{bytes.data(), bytes.size()};
+void engine::drain(link& l, std::unique_lock<std::mutex>& guard) {
+  while (!l.out_closed && l.out.size() > l.out_off) {
+    std::vector<uint8_t> batch;
+    batch.swap(l.out);
+    auto off = std::exchange(l.out_off, 0);
+    guard.unlock();
+    chunk part{batch.data() + off, batch.size() - off};
     auto n = io_.try_write(l.id, &part, 1);
     stats_.bytes_out += n;
-    l.out.assign(bytes.begin() + static_cast<ptrdiff_t>(n), bytes.end());
-    l.out_off = 0;
-  } else {
-    l.out.insert(l.out.end(), bytes.begin(), bytes.end());
+    guard.lock();
+    if (n < part.size) {
+      if (!l.out_closed)
+        l.out.insert(l.out.begin(), batch.begin() + static_cast<ptrdiff_t>(off + n), batch.end());
+      break;
+    }
+    if (l.out.empty()) { // keep the capacity
+      batch.clear();
+      l.out.swap(batch);
+    }
   }
+  l.flushing = false;
+}
+
+void engine::write_raw(link& l, const std::vector<uint8_t>& bytes) {
+  chunk part{bytes.data(), bytes.size()};
+  write(l, &part, 1, false);
 }
 
 void engine::send_control(link& l, frame_type type, const std::vector<uint8_t>& payload) {
@@ -255,20 +292,11 @@ void engine::send_control(link& l, frame_type type, const std::vector<uint8_t>& 
 }
 
 void engine::flush(link& l) {
-  std::lock_guard<std::mutex> guard{l.out_mtx};
-  if (l.out_closed || l.out.size() == l.out_off)
+  std::unique_lock<std::mutex> guard{l.out_mtx};
+  if (l.out_closed || l.flushing || l.out.size() == l.out_off)
     return;
-  chunk part{l.out.data() + l.out_off, l.out.size() - l.out_off};
-  auto n = io_.try_write(l.id, &part, 1);
-  stats_.bytes_out += n;
-  l.out_off += n;
-  if (l.out_off == l.out.size()) {
-    l.out.clear();
-    l.out_off = 0;
-  } else if (l.out_off > (1u << 20) && l.out_off * 2 > l.out.size()) {
-    l.out.erase(l.out.begin(), l.out.begin() + static_cast<ptrdiff_t>(l.out_off));
-    l.out_off = 0;
-  }
+  l.flushing = true;
+  drain(l, guard);
 }
 
 void engine::on_writable(link_id id) {

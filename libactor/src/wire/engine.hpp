@@ -116,6 +116,7 @@ struct link {
   std::vector<uint8_t> out; // bytes the transport has not taken yet
   size_t out_off = 0;
   bool out_closed = false;
+  bool flushing = false; // a thread writes to the transport now
   std::atomic<int64_t> last_out{0}; // clock ticks of the last write
 
   /// Returns whether the link carries frames of the layer above.
@@ -219,6 +220,8 @@ private:
   };
 
   link_ptr find(link_id id) const;
+  send_result write(link& l, const chunk* parts, size_t count, bool bounded);
+  void drain(link& l, std::unique_lock<std::mutex>& guard);
   void write_raw(link& l, const std::vector<uint8_t>& bytes);
   void flush(link& l);
   void consume_handshake(const link_ptr& l, const uint8_t*& data, size_t& size);
