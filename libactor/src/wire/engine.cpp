@@ -228,6 +228,14 @@ engine::send_result engine::write(link& l, const chunk* parts, size_t count, boo
       ++stats_.queue_full;
       return send_result::overloaded;
     }
+    if (queued + total > 2 * cfg_.max_queue) {
+      // Control frames pass the bound, but a peer that reads nothing must
+      // not grow our memory without end: it loses the link.
+      ++stats_.queue_full;
+      l.out_closed = true;
+      io_.close(l.id);
+      return send_result::closed;
+    }
     for (size_t i = 0; i < count; ++i)
       l.out.insert(l.out.end(), parts[i].data, parts[i].data + parts[i].size);
     return send_result::ok;
@@ -252,14 +260,22 @@ engine::send_result engine::write(link& l, const chunk* parts, size_t count, boo
       }
       l.out.insert(l.out.begin() + static_cast<ptrdiff_t>(l.out_off), rest.begin(), rest.end());
     }
-    l.flushing = false;
-    return send_result::ok;
+    if (!l.writable_again) {
+      l.flushing = false;
+      return send_result::ok;
+    }
   }
   drain(l, guard);
   return send_result::ok;
 }
 
+// Called by the flusher, with the lock held: writes until the queue is
+// empty or the transport takes no more. The transport may report that it
+// drained while the flusher was in a system call (`flush` then finds it
+// busy and sets `writable_again`): the flusher tries once more, or the
+// queue would wait for a wake-up that already came.
 void engine::drain(link& l, std::unique_lock<std::mutex>& guard) {
+  l.writable_again = false;
   while (!l.out_closed && l.out.size() > l.out_off) {
     std::vector<uint8_t> batch;
     batch.swap(l.out);
@@ -270,9 +286,18 @@ void engine::drain(link& l, std::unique_lock<std::mutex>& guard) {
     stats_.bytes_out += n;
     guard.lock();
     if (n < part.size) {
-      if (!l.out_closed)
-        l.out.insert(l.out.begin(), batch.begin() + static_cast<ptrdiff_t>(off + n), batch.end());
-      break;
+      if (!l.out_closed) {
+        if (l.out.empty()) { // nothing came meanwhile: keep the batch as it is
+          l.out.swap(batch);
+          l.out_off = off + n;
+        } else {
+          l.out.insert(l.out.begin(), batch.begin() + static_cast<ptrdiff_t>(off + n),
+                       batch.end());
+        }
+      }
+      if (!std::exchange(l.writable_again, false))
+        break;
+      continue;
     }
     if (l.out.empty()) { // keep the capacity
       batch.clear();
@@ -293,7 +318,13 @@ void engine::send_control(link& l, frame_type type, const std::vector<uint8_t>& 
 
 void engine::flush(link& l) {
   std::unique_lock<std::mutex> guard{l.out_mtx};
-  if (l.out_closed || l.flushing || l.out.size() == l.out_off)
+  if (l.out_closed)
+    return;
+  if (l.flushing) {
+    l.writable_again = true; // the flusher tries again before it lets go
+    return;
+  }
+  if (l.out.size() == l.out_off)
     return;
   l.flushing = true;
   drain(l, guard);
@@ -587,16 +618,19 @@ void engine::on_reject(const link_ptr& l, const std::string& reason) {
 }
 
 void engine::go_active(const link_ptr& l) {
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    peers_[l->peer.node] = l;
-  }
   l->state = link::phase::active;
   l->acceptor.reset();
   l->dialer.reset();
   l->active_.store(true, std::memory_order_release);
   ++stats_.peers_up;
+  // The layer above first (it sets `user`), then other threads may find it.
   up_.on_peer_up(l);
+  if (l->state == link::phase::closed)
+    return; // the layer above refused it
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    peers_[l->peer.node] = l;
+  }
   complete_dials(l->peer.endpoint, l);
   if (!l->dialled.empty() && l->dialled != l->peer.endpoint)
     complete_dials(l->dialled, l);

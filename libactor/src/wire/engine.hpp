@@ -116,7 +116,8 @@ struct link {
   std::vector<uint8_t> out; // bytes the transport has not taken yet
   size_t out_off = 0;
   bool out_closed = false;
-  bool flushing = false; // a thread writes to the transport now
+  bool flushing = false;       // a thread writes to the transport now
+  bool writable_again = false; // the transport drained while it did
   std::atomic<int64_t> last_out{0}; // clock ticks of the last write
 
   /// Returns whether the link carries frames of the layer above.

@@ -5,6 +5,8 @@
 #include <caf/make_actor.hpp>
 #include <caf/send.hpp>
 
+#include <utility>
+
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "wire/bounded_deserializer.hpp"
@@ -86,13 +88,10 @@ caf::actor hub::directory_of(const link_ptr& l) {
 
 engine::send_result hub::write(const route_ptr& r, frame_type type,
                                const std::vector<char>& payload) {
-  auto l = r->current();
+  auto [l, direct] = r->hop();
   if (!l)
     return engine::send_result::closed;
   auto control = type != frame_type::msg;
-  std::unique_lock<std::mutex> guard{r->mtx};
-  auto direct = r->direct;
-  guard.unlock();
   if (direct)
     return engine_->send(*l, type, 0, reinterpret_cast<const uint8_t*>(payload.data()),
                          payload.size(), control);
@@ -119,7 +118,14 @@ void hub::send(const route_ptr& r, caf::actor_id aid, caf::mailbox_element& what
   auto mid = what.mid.integer_value();
   if (auto err = sink(aid, mid, what.sender, what.stages, content)) {
     log::warn("wire_cannot_serialize", {{"error", sys_.render(err)}});
-    return bounce(what.sender, what.mid, std::move(err));
+    if (!what.mid.is_response())
+      return bounce(what.sender, what.mid, std::move(err));
+    // A reply that cannot travel: the requester gets the error instead.
+    buf.clear();
+    auto reply = caf::make_message(std::move(err));
+    caf::binary_serializer again{&ctx, buf};
+    if (again(aid, mid, what.sender, what.stages, reply))
+      return;
   }
   // A request of a local actor: fail it at once if the node is lost.
   std::pair<caf::actor_id, uint64_t> key{0, 0};
@@ -144,7 +150,7 @@ void hub::send(const route_ptr& r, caf::actor_id aid, caf::mailbox_element& what
   }
   switch (result) {
     case engine::send_result::overloaded:
-      return bounce(what.sender, what.mid, make_error(errc::peer_overloaded, r->name));
+      return bounce(what.sender, what.mid, make_error(errc::peer_overloaded, r->peer_name()));
     case engine::send_result::too_large:
       return bounce(what.sender, what.mid,
                     make_error(errc::frame_too_large, std::to_string(buf.size()) + " bytes"));
@@ -273,10 +279,10 @@ void hub::on_frame(const link_ptr& l, frame& f) {
 
 void hub::relay(const link_ptr& from, frame& f, const std::string& dst_key) {
   if (auto next = engine_->peer(dst_key)) {
-    auto result = engine_->send(*next, f.header.type, f.header.flags, f.payload.data(),
-                                f.payload.size(), f.header.type != frame_type::msg);
-    if (result == engine::send_result::ok)
-      return;
+    // A full queue drops this frame only (like a full queue of our own).
+    engine_->send(*next, f.header.type, f.header.flags, f.payload.data(), f.payload.size(),
+                  f.header.type != frame_type::msg);
+    return;
   }
   // No direct link: tell the sender, whose proxies of that node die.
   engine_->send(*from, frame_type::route_lost, 0,
@@ -295,9 +301,19 @@ void hub::deliver(const link_ptr&, const char* data, size_t size) {
   if (auto err = source(aid, raw_mid, sender, stages, content)) {
     ++undecodable;
     log::debug("wire_undecodable_message", {{"error", sys_.render(err)}});
-    return bounce(sender, caf::message_id(raw_mid),
-                  make_error(errc::bad_state, "the message could not be decoded",
-                             sys_.render(err)));
+    auto why = make_error(errc::bad_state, "the message could not be decoded", sys_.render(err));
+    auto mid = caf::message_id(raw_mid);
+    if (mid.is_response()) {
+      // A reply we cannot read: its requester hears so instead of waiting.
+      {
+        std::lock_guard<std::mutex> guard{inflight_mtx_};
+        inflight_.erase({aid, raw_mid});
+      }
+      if (auto dst = sys_.registry().get(aid))
+        dst->enqueue(nullptr, mid, caf::make_message(std::move(why)), nullptr);
+      return;
+    }
+    return bounce(sender, mid, std::move(why));
   }
   auto mid = caf::message_id(raw_mid);
   if (mid.is_response()) {
@@ -327,9 +343,9 @@ void hub::on_announce(const caf::node_id& from, const route_ptr& back, caf::acto
   bool first = false;
   {
     std::lock_guard<std::mutex> guard{monitored_mtx_};
-    auto& watchers = monitored_[aid];
-    first = watchers.empty();
-    watchers.insert(from);
+    auto& w = monitored_[aid];
+    first = !std::exchange(w.attached, true);
+    w.nodes.insert(from);
   }
   if (first)
     ptr->get()->attach_functor([w = weak_from_this(), aid](const caf::error& reason) {
@@ -345,7 +361,7 @@ void hub::on_local_exit(caf::actor_id aid, const caf::error& reason) {
     auto i = monitored_.find(aid);
     if (i == monitored_.end())
       return;
-    watchers.swap(i->second);
+    watchers.swap(i->second.nodes);
     monitored_.erase(i);
   }
   std::vector<char> buf;
@@ -441,11 +457,11 @@ void hub::lose(std::vector<route_ptr> lost, const std::string& why) {
     for (auto& [key, req] : failed)
       if (auto requester = req.requester.lock())
         requester->enqueue(nullptr, caf::message_id(key.second),
-                           caf::make_message(make_error(errc::member_down, r->name, why)),
+                           caf::make_message(make_error(errc::member_down, r->peer_name(), why)),
                            nullptr);
     std::lock_guard<std::mutex> guard{monitored_mtx_};
-    for (auto& [aid, watchers] : monitored_)
-      watchers.erase(r->node);
+    for (auto& [aid, w] : monitored_)
+      w.nodes.erase(r->node);
   }
 }
 

@@ -48,6 +48,17 @@ struct route {
     std::lock_guard<std::mutex> guard{mtx};
     return via;
   }
+
+  /// Returns the link and whether it leads to the node itself, at once.
+  std::pair<link_ptr, bool> hop() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return {via, direct};
+  }
+
+  std::string peer_name() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return name;
+  }
 };
 
 using route_ptr = std::shared_ptr<route>;
@@ -161,8 +172,15 @@ private:
   std::map<std::pair<caf::actor_id, uint64_t>, pending_request> inflight_;
   size_t inserts_since_sweep_ = 0;
 
+  // A local actor that peers watch: which nodes, and whether our functor is
+  // attached to it (once per actor, whatever peers come and go).
+  struct watched {
+    std::set<caf::node_id> nodes;
+    bool attached = false;
+  };
+
   std::mutex monitored_mtx_;
-  std::unordered_map<caf::actor_id, std::set<caf::node_id>> monitored_;
+  std::unordered_map<caf::actor_id, watched> monitored_;
 };
 
 } // namespace ringvisor::actor::wire

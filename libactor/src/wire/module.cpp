@@ -116,10 +116,9 @@ void middleman::start() {
 }
 
 void middleman::stop() {
+  // The handles stay: actors may still use them while the system stops.
   caf::anon_send_exit(connector_, caf::exit_reason::user_shutdown);
-  connector_ = nullptr;
   caf::anon_send_exit(hub_->helper, caf::exit_reason::user_shutdown);
-  hub_->helper = nullptr;
   engine_->shutdown();
   transport_->stop();
   hub_->stop();
