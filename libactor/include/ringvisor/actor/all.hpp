@@ -10,3 +10,4 @@
 #include "ringvisor/actor/node_config.hpp"
 #include "ringvisor/actor/stateful_child.hpp"
 #include "ringvisor/actor/types.hpp"
+#include "ringvisor/actor/wire.hpp"

@@ -9,5 +9,7 @@ class factory_registry;
 class node;
 class node_config;
 struct node_identity;
+struct wire_counters;
+struct wire_options;
 
 } // namespace ringvisor::actor
