@@ -22,6 +22,7 @@
 #include "roles.hpp"
 #include "workload.hpp"
 #include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/log.hpp"
 #include "ringvisor/supervision/errc.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
 
@@ -177,6 +178,8 @@ int run_controller(int argc, char** argv) {
     std::cout << usage;
     return EXIT_SUCCESS;
   }
+  // The table is the output; the controller's own links are no news.
+  ringvisor::log::configure(ringvisor::log::level::warn, "chaos");
   auto seed = opts->seed_given ? opts->seed : std::mt19937_64{std::random_device{}()}();
   bool own_dir = opts->dir.empty();
   auto dir = own_dir ? make_work_dir() : opts->dir;
