@@ -12,7 +12,6 @@
 #include <thread>
 
 #include <caf/all.hpp>
-#include <caf/io/all.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -103,8 +102,6 @@ std::optional<options> parse(int argc, char** argv) {
       result.wire.secret_file = *file;
     } else if (auto name = option("--ringvisor.cluster-name")) {
       result.wire.cluster_name = *name;
-    } else if (auto transport = option("--ringvisor.transport")) {
-      result.wire.transport = *transport;
     } else if (arg == "--ringvisor.insecure") {
       result.wire.insecure = true;
     } else if (arg == "--node") {
@@ -439,7 +436,6 @@ int main(int argc, char** argv) {
   }
   ringvisor::log::configure(ringvisor::log::level::warn, "ringvisor-ctl");
   caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
   cfg.set("scheduler.max-threads", 2);
   ringvisor::add_types(cfg);
   if (auto err = actor::use_wire(cfg, opts->wire, "ringvisor-ctl")) {

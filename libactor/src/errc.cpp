@@ -111,21 +111,6 @@ void add_types(caf::actor_system_config& cfg) {
   add_error_renderer(cfg, errc_category, "ringvisor.actor", [](uint8_t code) {
     return to_string(static_cast<errc>(code));
   });
-  // CAF ships with link heartbeats off, so a hung (SIGSTOPped) peer is never
-  // noticed, and nodes drop a connection that stays silent for their
-  // connection timeout: every process that talks to a node, a client too,
-  // sends heartbeats and gives up on a silent node, unless told otherwise.
-  // The timeout is three times the agent's default suspect-after: the agent
-  // judges silent peers (with its own lateness in mind, so that a starved
-  // node does not take its peers for dead); a link that drops after 1 s of
-  // starvation would judge them without it (a false split under load).
-  auto unset = [&cfg](const char* key) {
-    return caf::get_or(cfg, key, caf::timespan{0}).count() == 0;
-  };
-  if (unset("middleman.heartbeat-interval"))
-    cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{200}});
-  if (unset("middleman.connection-timeout"))
-    cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{3}});
 }
 
 } // namespace ringvisor::actor

@@ -3,7 +3,6 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -12,14 +11,11 @@
 #include <unistd.h>
 
 #include <caf/config.hpp>
-#include <caf/io/basp_broker.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
-
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/wire.hpp"
@@ -46,38 +42,6 @@ extern "C" void on_signal(int signo) {
   [[maybe_unused]] auto n = ::write(signal_pipe[1], &byte, 1);
 }
 
-// Stops the BASP broker the way `caf::io::middleman::stop` does (quit and
-// finalize it in the multiplexer's loop), and then also closes and drains its
-// mailbox, which CAF 0.17.6 never does for a broker: `abstract_broker::cleanup`
-// calls `local_actor::cleanup`, skipping `scheduled_actor::cleanup`. The open
-// mailbox of a dead broker keeps whatever arrives later, and its heartbeat
-// tick (a delayed message the actor clock ships until the scheduler stops,
-// after the middleman) has the broker as sender: the broker owned itself,
-// with every down message queued behind the tick and the actors they name
-// (directory, spawn server, agent). Once the mailbox is closed, later messages
-// are dropped, and `middleman::stop` skips the terminated broker.
-void stop_basp_broker(caf::actor_system& sys) {
-  if (caf::get_or(sys.config(), "middleman.manual-multiplexing", false))
-    return; // no loop of its own to run in: leave it to middleman::stop
-  auto& mm = sys.middleman();
-  auto hdl = mm.named_broker<caf::io::basp_broker>(caf::atom("BASP"));
-  auto done = std::make_shared<std::promise<void>>();
-  auto* backend = &mm.backend();
-  backend->dispatch([hdl, done, backend] {
-    auto ptr = static_cast<caf::scheduled_actor*>(caf::actor_cast<caf::abstract_actor*>(hdl));
-    if (!ptr->getf(caf::abstract_actor::is_terminated_flag)) {
-      ptr->context(backend);
-      ptr->quit(caf::exit_reason::user_shutdown);
-      ptr->finalize(); // on_exit, close_all, attachables: as middleman::stop
-    }
-    // The part the broker skips: close the mailbox, bounce what it holds.
-    // Its other steps ran in finalize and do nothing the second time.
-    ptr->caf::scheduled_actor::cleanup(caf::exit_reason::user_shutdown, backend);
-    done->set_value();
-  });
-  done->get_future().wait();
-}
-
 } // namespace
 
 node::node(node_config& cfg, node_identity id)
@@ -100,10 +64,7 @@ caf::expected<std::unique_ptr<node>> node::start(node_config& cfg) {
   result->system_ = std::make_unique<caf::actor_system>(cfg);
   // The directory is what a peer gets when it connects to our port.
   result->directory_ = spawn_directory(*result->system_);
-  auto port = cfg.wire.enabled()
-                ? wire_listen(*result->system_, cfg.host, cfg.port, result->directory_)
-                : result->system_->middleman().publish(result->directory_, cfg.port,
-                                                       cfg.host.c_str(), true);
+  auto port = wire_listen(*result->system_, cfg.host, cfg.port, result->directory_);
   if (!port) {
     caf::anon_send_exit(result->directory_, caf::exit_reason::kill);
     auto what = "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port)
@@ -123,8 +84,6 @@ caf::expected<std::unique_ptr<node>> node::start(node_config& cfg) {
 
 node::~node() {
   shutdown();
-  if (!cfg_.wire.enabled())
-    stop_basp_broker(*system_);
   // Handles that ever crossed the network pin actors; do not wait for them.
   system_->await_actors_before_shutdown(false);
   system_.reset();
@@ -164,8 +123,6 @@ void node::shutdown() {
     }
   }
   adopted_.clear();
-  if (!cfg_.wire.enabled())
-    system_->middleman().close(identity_.port);
   caf::anon_send_exit(directory_, caf::exit_reason::user_shutdown);
 }
 

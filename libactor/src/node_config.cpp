@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <caf/config_option_adder.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/pec.hpp>
 #include <caf/settings.hpp>
 
@@ -58,8 +57,7 @@ std::string read_file(const std::string& path) {
 } // namespace
 
 node_config::node_config() {
-  load<caf::io::middleman>();
-  add_types(*this); // also turns on CAF's link heartbeats
+  add_types(*this);
   // Idle workers of CAF's work-stealing scheduler poll with sleeps of 50 us
   // (60-110 us in practice) before they wait on a condition variable, so a
   // message from the wire's I/O thread waited for the next poll: a remote
@@ -202,7 +200,6 @@ caf::settings node_config::dump_content() const {
   caf::put_missing(section, "groups", groups);
   caf::put_missing(section, "log-level", log_level);
   caf::put_missing(section, "shutdown-grace", shutdown_grace);
-  caf::put_missing(section, "transport", wire.transport);
   caf::put_missing(section, "cluster-name", wire.cluster_name);
   caf::put_missing(section, "secret-file", wire.secret_file);
   caf::put_missing(section, "insecure", wire.insecure);

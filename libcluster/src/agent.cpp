@@ -20,7 +20,6 @@
 #include "ringvisor/actor/types.hpp"
 #include "ringvisor/actor/wire.hpp"
 #include "ringvisor/cluster/calls.hpp"
-#include "ringvisor/cluster/death_probe.hpp"
 #include "ringvisor/cluster/discovery.hpp"
 #include "ringvisor/cluster/errc.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
@@ -681,8 +680,8 @@ public:
           connect(r.endpoint, std::nullopt);
   }
 
-  // Connects to `endpoint` without blocking: the middleman hands us the
-  // peer's node directory, which names its agent. If `target` is set and
+  // Connects to `endpoint` without blocking: the wire hands us the peer's
+  // node directory, which names its agent. If `target` is set and
   // the connect fails, that member (if still the same) is unreachable.
   void connect(const std::string& endpoint, std::optional<member> target) {
     auto parsed = parse_endpoint(endpoint);
@@ -698,33 +697,8 @@ public:
     if (target)
       self_->delayed_send(self_, connect_timeout, slow_atom::value, endpoint, *target);
     // The wire dials without blocking and gives up after its handshake
-    // timeout. CAF 0.17's middleman connects with a blocking connect(): a
-    // black-holed peer holds it for the kernel's SYN retries (minutes), and
-    // every other connect of this node queues behind, also those to
-    // reachable members. So under BASP a connect of our own, on a thread of
-    // its own, must get an answer first.
-    if (actor::uses_wire(self_->system()))
-      return via_connector(endpoint, target, parsed->first, parsed->second);
-    auto probe = self_->spawn<caf::detached + caf::hidden>(
-      [endpoint](caf::event_based_actor* p) -> caf::behavior {
-        return {[p, endpoint](caf::get_atom) {
-          p->quit();
-          return try_connect(endpoint, connect_timeout) == connect_outcome::accepted;
-        }};
-      });
-    auto failed = [this, endpoint, target](const caf::error& err) {
-      connect_failed(endpoint, target, err);
-    };
-    self_->request(probe, caf::infinite, caf::get_atom::value)
-      .then(
-        [this, endpoint, target, host = parsed->first, port = parsed->second,
-         failed](bool answered) {
-          if (!answered)
-            return failed(caf::make_error(caf::sec::cannot_connect_to_node, endpoint,
-                                          "no answer within the connect timeout"));
-          via_connector(endpoint, target, host, port);
-        },
-        failed);
+    // timeout.
+    via_connector(endpoint, target, parsed->first, parsed->second);
   }
 
   // Asks the node's connector for the directory at `host:port`, then the

@@ -119,8 +119,6 @@ TEST_CASE("a node without a cluster secret refuses to start, unless told it may 
   CHECK(contains(msg, "no cluster secret"));
   CHECK(contains(msg, "ringvisor.secret-file"));
   CHECK(read_error({"--ringvisor.insecure"}).empty());
-  CHECK(read_error({"--ringvisor.transport=basp"}).empty()); // CAF's BASP needs none
-  CHECK(contains(read_error({"--ringvisor.transport=carrier-pigeon"}), "neither wire nor basp"));
   CHECK(contains(read_error({"--ringvisor.secret-file=/nonexistent/secret"}), "/nonexistent/secret"));
   ::setenv("RINGVISOR_SECRET", saved.c_str(), 1);
   CHECK(read_error({}).empty());

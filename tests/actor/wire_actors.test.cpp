@@ -39,7 +39,6 @@ struct wired {
   wired(const std::string& name, const std::string& secret_path, size_t max_frame = 4u << 20) {
     actor::add_types(cfg);
     actor::wire_options opts;
-    opts.transport = "wire";
     opts.secret_file = secret_path;
     opts.max_frame = max_frame;
     opts.max_queue = std::max<size_t>(opts.max_queue, max_frame);

@@ -7,7 +7,6 @@
 #include <typeinfo>
 
 #include <caf/all.hpp>
-#include <caf/io/middleman.hpp>
 #include <openssl/rand.h>
 
 #include "ringvisor/actor/errc.hpp"
@@ -130,7 +129,6 @@ namespace ringvisor::actor {
 
 void add_wire_options(caf::config_option_set& set, wire_options& x) {
   caf::config_option_adder{set, "ringvisor"}
-    .add(x.transport, "transport", "wire (authenticated) or basp (CAF's, no authentication)")
     .add(x.cluster_name, "cluster-name", "nodes of other clusters are refused")
     .add(x.secret_file, "secret-file",
          "file with the cluster secret (mode 0600), else $RINGVISOR_SECRET")
@@ -169,10 +167,6 @@ caf::error validate(const wire_options& x) {
   auto bad = [](const std::string& key, const std::string& what) {
     return make_error(errc::bad_config, "ringvisor." + key + ": " + what);
   };
-  if (x.transport != "wire" && x.transport != "basp")
-    return bad("transport", "'" + x.transport + "' is neither wire nor basp");
-  if (!x.enabled())
-    return caf::none;
   if (x.cluster_name.empty())
     return bad("cluster-name", "must not be empty");
   if (x.max_frame < 64 * 1024 || x.max_frame > (1u << 30))
@@ -192,8 +186,6 @@ caf::error validate(const wire_options& x) {
 
 caf::error use_wire(caf::actor_system_config& cfg, const wire_options& x,
                     const std::string& name, const std::string& host) {
-  if (!x.enabled())
-    return caf::none;
   if (auto err = validate(x))
     return err;
   auto secret = secret_of(x);
@@ -295,7 +287,7 @@ caf::expected<uint16_t> wire_listen(caf::actor_system& sys, const std::string& h
 caf::actor connector(caf::actor_system& sys) {
   if (uses_wire(sys))
     return sys.network_manager().connector();
-  return caf::actor_cast<caf::actor>(sys.middleman().actor_handle());
+  return {};
 }
 
 } // namespace ringvisor::actor

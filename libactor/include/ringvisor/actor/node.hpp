@@ -31,8 +31,8 @@ struct node_identity {
   }
 };
 
-/// One OS process of a ringvisor cluster: a `caf::actor_system` with the io
-/// middleman publishing the node directory on `ringvisor.host:ringvisor.port`,
+/// One OS process of a ringvisor cluster: a `caf::actor_system` on the wire,
+/// offering the node directory on `ringvisor.host:ringvisor.port`,
 /// a factory registry, and an orderly shutdown that stops the actors the node adopted,
 /// newest first.
 ///

@@ -74,9 +74,9 @@ public:
   /// `ringvisor.consensus`: how many members make the cluster `up`.
   size_t consensus = 1;
 
-  /// The wire between nodes: `ringvisor.transport`, `ringvisor.secret-file`,
-  /// `ringvisor.cluster-name`, `ringvisor.insecure`, `ringvisor.max-frame`
-  /// and `ringvisor.wire.*` (see `wire_options`).
+  /// The wire between nodes: `ringvisor.secret-file`, `ringvisor.cluster-name`,
+  /// `ringvisor.insecure`, `ringvisor.max-frame` and `ringvisor.wire.*` (see
+  /// `wire_options`).
   wire_options wire;
 
   /// `ringvisor.data-dir`: where the node keeps what must survive a restart
@@ -99,7 +99,7 @@ public:
   size_t quorum = 0;
 
   /// `ringvisor.heartbeat-interval`: how often the cluster agent pings its
-  /// peers (on top of CAF's link heartbeats, it catches a node whose actors
+  /// peers (on top of the wire's link heartbeats, it catches a node whose actors
   /// are stuck while its network thread still answers).
   caf::timespan heartbeat_interval = std::chrono::milliseconds{200};
 

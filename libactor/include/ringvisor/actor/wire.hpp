@@ -18,8 +18,8 @@
 /// SHA256 over fresh nonces; the secret never travels, a recorded handshake
 /// cannot be replayed, the cluster name is part of the key), then carries
 /// frames no longer than `ringvisor.max-frame`. Remote actor handles are
-/// plain CAF handles: send, request, monitor and link work as with CAF's
-/// BASP; a request in flight to a node that is lost fails at once with
+/// plain CAF handles: send, request, monitor and link work as between local
+/// actors; a request in flight to a node that is lost fails at once with
 /// `errc::member_down`. See docs/security.md.
 ///
 /// Example (a client of a node):
@@ -36,9 +36,6 @@ namespace ringvisor::actor {
 
 /// The wire's options, under `ringvisor.` and `ringvisor.wire.`.
 struct wire_options {
-  /// `ringvisor.transport`: `wire` (ours) or `basp` (CAF's, no authentication).
-  std::string transport = "wire";
-
   /// `ringvisor.cluster-name`: nodes of other clusters fail the handshake.
   std::string cluster_name = "ringvisor";
 
@@ -58,6 +55,9 @@ struct wire_options {
   caf::timespan heartbeat_interval = std::chrono::milliseconds{200};
 
   /// `ringvisor.wire.connection-timeout`: a link silent for this long drops.
+  /// Three times the agent's default suspect-after: the agent judges silent
+  /// peers with its own lateness in mind (a starved node must not take its
+  /// peers for dead); a link that dropped sooner would judge without it.
   caf::timespan connection_timeout = std::chrono::seconds{3};
 
   /// `ringvisor.wire.handshake-timeout`: a connection must prove the secret
@@ -76,21 +76,15 @@ struct wire_options {
   /// `ringvisor.wire.max-queue`: unsent bytes per peer; beyond, a request
   /// fails with `errc::peer_overloaded`.
   size_t max_queue = 16u << 20;
-
-  /// Returns whether the wire (not BASP) carries the node's traffic.
-  bool enabled() const noexcept {
-    return transport == "wire";
-  }
 };
 
 /// Declares the options of `x` in `set` (a config's custom options).
 RINGVISOR_ACTOR_EXPORT void add_wire_options(caf::config_option_set& set, wire_options& x);
 
-/// Checks `x` and, for the wire, reads the secret: an error names the
-/// option and the fix.
+/// Checks `x` and reads the secret: an error names the option and the fix.
 [[nodiscard]] RINGVISOR_ACTOR_EXPORT caf::error validate(const wire_options& x);
 
-/// Makes systems built from `cfg` speak the wire (a no-op for `basp`).
+/// Makes systems built from `cfg` speak the wire.
 /// `name` and `host` describe this process to its peers (`host` is also the
 /// address its outbound connections come from). Reads the secret now.
 [[nodiscard]] RINGVISOR_ACTOR_EXPORT caf::error
@@ -132,9 +126,10 @@ RINGVISOR_ACTOR_EXPORT caf::expected<uint16_t>
 wire_listen(caf::actor_system& sys, const std::string& host, uint16_t port,
             const caf::actor& directory);
 
-/// Returns the actor that connects `sys` to other nodes, on the wire or on
-/// BASP: it answers `(caf::connect_atom, std::string host, uint16_t port)`
-/// with `(caf::node_id, caf::strong_actor_ptr directory, std::set<std::string>)`.
+/// Returns the actor that connects `sys` (which must speak the wire) to
+/// other nodes: it answers `(caf::connect_atom, std::string host, uint16_t
+/// port)` with `(caf::node_id, caf::strong_actor_ptr directory,
+/// std::set<std::string>)`; null without the wire.
 RINGVISOR_ACTOR_EXPORT caf::actor connector(caf::actor_system& sys);
 
 /// For programs that start a cluster of their own (tests, benchmarks, the
