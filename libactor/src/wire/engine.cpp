@@ -11,30 +11,6 @@ namespace ringvisor::actor::wire {
 
 namespace {
 
-void put_u32(std::vector<uint8_t>& out, uint32_t x) {
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<uint8_t>(x >> shift));
-}
-
-void put_string(std::vector<uint8_t>& out, const std::string& x) {
-  put_u32(out, static_cast<uint32_t>(x.size()));
-  out.insert(out.end(), x.begin(), x.end());
-}
-
-bool get_string(const std::vector<uint8_t>& in, size_t& pos, std::string& x) {
-  if (in.size() - pos < 4)
-    return false;
-  uint32_t size = 0;
-  for (int i = 0; i < 4; ++i)
-    size = (size << 8) | in[pos + i];
-  pos += 4;
-  if (in.size() - pos < size)
-    return false;
-  x.assign(reinterpret_cast<const char*>(in.data() + pos), size);
-  pos += size;
-  return true;
-}
-
 std::vector<uint8_t> encode_u64(uint64_t x) {
   std::vector<uint8_t> out;
   for (int shift = 56; shift >= 0; shift -= 8)
@@ -60,6 +36,12 @@ uint64_t session_id(const block& key) {
 
 int64_t ticks(clock::time_point t) {
   return t.time_since_epoch().count();
+}
+
+// How a dial to `endpoint` ends when the two ends hold different keys.
+caf::error auth_failure(const std::string& endpoint) {
+  return make_error(errc::authentication_failed, endpoint,
+                    "wrong secret or cluster name (ours or the peer's)");
 }
 
 // The reason in a `reject` for a link that loses to another one.
@@ -163,6 +145,18 @@ void engine::fail_dial(uint64_t cookie, caf::error why) {
   }
   for (auto& f : waiting)
     f(why);
+}
+
+void engine::fail_dials_of(const link& l, const caf::error& why) {
+  std::vector<uint64_t> cookies;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& [cookie, d] : dials_)
+      if (d.link == l.id)
+        cookies.push_back(cookie);
+  }
+  for (auto c : cookies)
+    fail_dial(c, why);
 }
 
 void engine::complete_dials(const std::string& endpoint, const link_ptr& l) {
@@ -419,6 +413,8 @@ void engine::consume_handshake(const link_ptr& l, const uint8_t*& data, size_t& 
   auto failed = [&](handshake_result r) {
     ++stats_.handshake_failures;
     log::debug("wire_handshake_failed", {{"remote", l->remote_host}, {"reason", to_string(r)}});
+    if (r == handshake_result::bad_mac)
+      fail_dials_of(*l, auth_failure(l->dialled));
     drop(l, std::string{"handshake failed: "} + to_string(r));
   };
   while (size > 0) {
@@ -520,28 +516,24 @@ void engine::handle_frame(const link_ptr& l, frame& f) {
 
 void engine::on_hello(const link_ptr& l, hello_info info) {
   l->peer = std::move(info);
-  if (l->peer.node == self().node) {
-    send_control(*l, frame_type::reject, {'s', 'e', 'l', 'f'});
-    return drop(l, "connected to itself");
-  }
+  if (l->peer.node == self().node)
+    return refuse(l, "self", "connected to itself");
   link_ptr existing;
   bool own_dial_pending = false;
+  bool full = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (auto i = peers_.find(l->peer.node); i != peers_.end())
       existing = i->second;
-    else if (peers_.size() >= cfg_.max_peers) {
-      std::string reason = "too many peers";
-      send(*l, frame_type::reject, 0, reinterpret_cast<const uint8_t*>(reason.data()),
-           reason.size(), true);
-      io_.close(l->id);
-      return;
-    }
+    else
+      full = peers_.size() >= cfg_.max_peers;
     if (!l->peer.endpoint.empty())
       for (auto& [cookie, d] : dials_)
         if (d.endpoint == l->peer.endpoint)
           own_dial_pending = true;
   }
+  if (full)
+    return refuse(l, "too many peers", "too many peers");
   if (existing) {
     // The dialer dials only without a link to us: it lost the old one, or
     // both ends crossed. Ask it.
@@ -552,9 +544,7 @@ void engine::on_hello(const link_ptr& l, hello_info info) {
   if (own_dial_pending && self().node < l->peer.node) {
     // Both dialled at once: the link dialled by the smaller node id stays.
     ++stats_.duplicates_refused;
-    std::string reason = duplicate_reason;
-    send_control(*l, frame_type::reject, std::vector<uint8_t>(reason.begin(), reason.end()));
-    return drop(l, "duplicate");
+    return refuse(l, duplicate_reason, "duplicate");
   }
   welcome(l);
 }
@@ -563,9 +553,7 @@ void engine::on_alive_answer(const link_ptr& l, bool alive) {
   auto old = peer(l->peer.node);
   if (alive && old) {
     ++stats_.duplicates_refused;
-    std::string reason = duplicate_reason;
-    send_control(*l, frame_type::reject, std::vector<uint8_t>(reason.begin(), reason.end()));
-    return drop(l, "duplicate");
+    return refuse(l, duplicate_reason, "duplicate");
   }
   if (old)
     drop(old, "replaced by a new link from the same node");
@@ -583,6 +571,11 @@ void engine::on_alive_question(const link_ptr& l, uint64_t session) {
   send_control(*l, frame_type::alive_a, {static_cast<uint8_t>(alive ? 1 : 0)});
 }
 
+void engine::refuse(const link_ptr& l, const std::string& reason, const std::string& why) {
+  send_control(*l, frame_type::reject, std::vector<uint8_t>(reason.begin(), reason.end()));
+  drop(l, why);
+}
+
 void engine::welcome(const link_ptr& l) {
   send_control(*l, frame_type::welcome, encode(self()));
   go_active(l);
@@ -594,7 +587,7 @@ void engine::on_welcome(const link_ptr& l, hello_info info) {
     // Crossed with the peer's own dial, which we took: keep that one.
     auto winner = peer(l->peer.node);
     complete_dials(l->dialled, winner);
-    return drop(l, "duplicate");
+    return drop(l, "duplicate", dials::keep);
   }
   go_active(l);
 }
@@ -602,18 +595,10 @@ void engine::on_welcome(const link_ptr& l, hello_info info) {
 void engine::on_reject(const link_ptr& l, const std::string& reason) {
   if (reason == duplicate_reason) {
     // The peer keeps its own dial to us; the dial completes when it is up.
-    return drop(l, "duplicate");
+    return drop(l, "duplicate", dials::keep);
   }
-  std::vector<uint64_t> cookies;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    for (auto& [cookie, d] : dials_)
-      if (d.link == l->id)
-        cookies.push_back(cookie);
-  }
-  for (auto c : cookies)
-    fail_dial(c, caf::make_error(caf::sec::cannot_connect_to_node, l->dialled,
-                                 "the peer refused the link: " + reason));
+  fail_dials_of(*l, caf::make_error(caf::sec::cannot_connect_to_node, l->dialled,
+                                    "the peer refused the link: " + reason));
   drop(l, "rejected: " + reason);
 }
 
@@ -638,7 +623,7 @@ void engine::go_active(const link_ptr& l) {
 
 // -- closing ------------------------------------------------------------------
 
-void engine::drop(const link_ptr& l, const std::string& why) {
+void engine::drop(const link_ptr& l, const std::string& why, dials fate) {
   if (l->state == link::phase::closed)
     return;
   auto prior = l->state;
@@ -651,24 +636,18 @@ void engine::drop(const link_ptr& l, const std::string& why) {
     l->out.clear();
     l->out_off = 0;
   }
-  std::vector<uint64_t> cookies;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (auto i = peers_.find(l->peer.node); i != peers_.end() && i->second == l)
       peers_.erase(i);
-    for (auto& [cookie, d] : dials_)
-      if (d.link == l->id && !(why == "duplicate"))
-        cookies.push_back(cookie);
   }
   io_.close(l->id);
   // The acceptor closes silently when our proof fails, so a close right
   // after it means the same as a proof of theirs that failed ours.
-  auto refused = prior == link::phase::awaiting_proof
-                 || why == std::string{"handshake failed: "} + to_string(handshake_result::bad_mac);
-  for (auto c : cookies)
-    fail_dial(c, refused ? make_error(errc::authentication_failed, l->dialled,
-                                      "wrong secret or cluster name (ours or the peer's)")
-                         : caf::make_error(caf::sec::cannot_connect_to_node, l->dialled, why));
+  if (fate == dials::fail)
+    fail_dials_of(*l, prior == link::phase::awaiting_proof
+                        ? auth_failure(l->dialled)
+                        : caf::make_error(caf::sec::cannot_connect_to_node, l->dialled, why));
   if (was_active) {
     ++stats_.peers_down;
     up_.on_peer_down(l, why);

@@ -232,11 +232,16 @@ private:
   void on_reject(const link_ptr& l, const std::string& reason);
   void on_alive_question(const link_ptr& l, uint64_t session);
   void on_alive_answer(const link_ptr& l, bool alive);
+  void refuse(const link_ptr& l, const std::string& reason, const std::string& why);
   void welcome(const link_ptr& l);
   void go_active(const link_ptr& l);
   void fail_dial(uint64_t cookie, caf::error why);
+  void fail_dials_of(const link& l, const caf::error& why);
   void complete_dials(const std::string& endpoint, const link_ptr& l);
-  void drop(const link_ptr& l, const std::string& why);
+  // What becomes of the dials waiting for a link that closes: they fail,
+  // or they wait for the link that won against it.
+  enum class dials : uint8_t { fail, keep };
+  void drop(const link_ptr& l, const std::string& why, dials fate = dials::fail);
   void send_control(link& l, frame_type type, const std::vector<uint8_t>& payload);
   block nonce();
 

@@ -73,6 +73,27 @@ void write_frame(frame_type type, uint8_t flags, const std::vector<uint8_t>& pay
   out.insert(out.end(), payload.begin(), payload.end());
 }
 
+void put_string(std::vector<uint8_t>& out, const std::string& x) {
+  auto n = static_cast<uint32_t>(x.size());
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<uint8_t>(n >> shift));
+  out.insert(out.end(), x.begin(), x.end());
+}
+
+bool get_string(const std::vector<uint8_t>& in, size_t& pos, std::string& x, size_t max) {
+  if (in.size() - pos < 4)
+    return false;
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i)
+    n = (n << 8) | in[pos + i];
+  pos += 4;
+  if (in.size() - pos < n || n > max)
+    return false;
+  x.assign(reinterpret_cast<const char*>(in.data() + pos), n);
+  pos += n;
+  return true;
+}
+
 size_t frame_parser::feed(const uint8_t* data, size_t size) {
   size_t taken = 0;
   while (taken < size && error_ == error::none && !complete_) {

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,14 @@ void write_header(const frame_header& x, uint8_t* out);
 /// Appends a whole frame (header and `payload`) to `out`.
 void write_frame(frame_type type, uint8_t flags, const std::vector<uint8_t>& payload,
                  std::vector<uint8_t>& out);
+
+/// Appends `x` to `out` with its length before it (u32, big-endian).
+void put_string(std::vector<uint8_t>& out, const std::string& x);
+
+/// Reads a string written by `put_string` from `in` at `pos`, which it
+/// advances; fails if `in` ends first or the string is longer than `max`.
+bool get_string(const std::vector<uint8_t>& in, size_t& pos, std::string& x,
+                size_t max = std::numeric_limits<size_t>::max());
 
 /// A complete frame as the parser hands it out.
 struct frame {

@@ -24,26 +24,8 @@ constexpr uint8_t routed_flag = 0x01;
 // route gets one through it (the node that sent the handle can reach it).
 thread_local const link_ptr* current_hop = nullptr;
 
-void put_key(std::vector<char>& out, const std::string& key) {
-  auto n = static_cast<uint32_t>(key.size());
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>(n >> shift));
-  out.insert(out.end(), key.begin(), key.end());
-}
-
-bool get_key(const std::vector<uint8_t>& in, size_t& pos, std::string& key) {
-  if (in.size() - pos < 4)
-    return false;
-  uint32_t n = 0;
-  for (int i = 0; i < 4; ++i)
-    n = (n << 8) | in[pos + i];
-  pos += 4;
-  if (in.size() - pos < n || n > 256)
-    return false;
-  key.assign(reinterpret_cast<const char*>(in.data() + pos), n);
-  pos += n;
-  return true;
-}
+// Node ids are a few dozen bytes: a longer key in a routed frame is garbage.
+constexpr size_t max_key = 256;
 
 } // namespace
 
@@ -95,13 +77,12 @@ engine::send_result hub::write(const route_ptr& r, frame_type type,
   if (direct)
     return engine_->send(*l, type, 0, reinterpret_cast<const uint8_t*>(payload.data()),
                          payload.size(), control);
-  std::vector<char> routed;
+  std::vector<uint8_t> routed;
   routed.reserve(payload.size() + 8 + self_key_.size() + r->key.size());
-  put_key(routed, self_key_);
-  put_key(routed, r->key);
+  put_string(routed, self_key_);
+  put_string(routed, r->key);
   routed.insert(routed.end(), payload.begin(), payload.end());
-  return engine_->send(*l, type, routed_flag, reinterpret_cast<const uint8_t*>(routed.data()),
-                       routed.size(), control);
+  return engine_->send(*l, type, routed_flag, routed.data(), routed.size(), control);
 }
 
 void hub::bounce(const caf::strong_actor_ptr& sender, caf::message_id mid, caf::error err) {
@@ -194,7 +175,7 @@ void hub::on_frame(const link_ptr& l, frame& f) {
     size_t pos = 0;
     std::string src;
     std::string dst;
-    if (!get_key(f.payload, pos, src) || !get_key(f.payload, pos, dst))
+    if (!get_string(f.payload, pos, src, max_key) || !get_string(f.payload, pos, dst, max_key))
       return engine_->close(*l, "bad routed frame");
     if (dst != self_key_)
       return relay(l, f, dst);
@@ -333,11 +314,8 @@ void hub::deliver(const link_ptr&, const char* data, size_t size) {
 void hub::on_announce(const caf::node_id& from, const route_ptr& back, caf::actor_id aid) {
   auto ptr = sys_.registry().get(aid);
   if (!ptr) {
-    std::vector<char> buf;
-    caf::binary_serializer sink{sys_, buf};
-    auto reason = caf::make_error(caf::exit_reason::unknown);
-    if (!sink(aid, reason))
-      write(back, frame_type::down, buf);
+    if (auto payload = down_payload(aid, caf::make_error(caf::exit_reason::unknown)))
+      write(back, frame_type::down, *payload);
     return;
   }
   bool first = false;
@@ -364,14 +342,20 @@ void hub::on_local_exit(caf::actor_id aid, const caf::error& reason) {
     watchers.swap(i->second.nodes);
     monitored_.erase(i);
   }
-  std::vector<char> buf;
-  caf::binary_serializer sink{sys_, buf};
-  auto copy = reason;
-  if (sink(aid, copy))
+  auto payload = down_payload(aid, reason);
+  if (!payload)
     return;
   for (auto& node : watchers)
     if (auto r = route_to(node))
-      write(r, frame_type::down, buf);
+      write(r, frame_type::down, *payload);
+}
+
+std::optional<std::vector<char>> hub::down_payload(caf::actor_id aid, caf::error reason) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys_, buf};
+  if (sink(aid, reason))
+    return std::nullopt;
+  return buf;
 }
 
 route_ptr hub::route_to(const caf::node_id& nid) {

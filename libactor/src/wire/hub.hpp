@@ -13,6 +13,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -155,6 +156,8 @@ private:
   void relay(const link_ptr& from, frame& f, const std::string& dst_key);
   void on_announce(const caf::node_id& from, const route_ptr& back, caf::actor_id aid);
   void on_local_exit(caf::actor_id aid, const caf::error& reason);
+  // The payload of a `down` frame: the actor and why it exited.
+  std::optional<std::vector<char>> down_payload(caf::actor_id aid, caf::error reason);
   void on_link_frame(const caf::node_id& from, frame_type type, caf::actor_id linker,
                      caf::actor_id target);
   void lose(std::vector<route_ptr> lost, const std::string& why);
