@@ -161,9 +161,8 @@ caf::expected<std::string> secret_of(const wire_options& x) {
   return env;
 }
 
-} // namespace
-
-caf::error validate(const wire_options& x) {
+// Checks the limits and timers of `x` (everything but the secret).
+caf::error check_limits(const wire_options& x) {
   auto bad = [](const std::string& key, const std::string& what) {
     return make_error(errc::bad_config, "ringvisor." + key + ": " + what);
   };
@@ -179,6 +178,14 @@ caf::error validate(const wire_options& x) {
     return bad("wire.max-*", "limits must be at least 1");
   if (x.max_queue < x.max_frame)
     return bad("wire.max-queue", "must hold at least one frame (ringvisor.max-frame)");
+  return caf::none;
+}
+
+} // namespace
+
+caf::error validate(const wire_options& x) {
+  if (auto err = check_limits(x))
+    return err;
   if (auto s = secret_of(x); !s)
     return s.error();
   return caf::none;
@@ -186,9 +193,11 @@ caf::error validate(const wire_options& x) {
 
 caf::error use_wire(caf::actor_system_config& cfg, const wire_options& x,
                     const std::string& name, const std::string& host) {
-  if (auto err = validate(x))
+  if (auto err = check_limits(x))
     return err;
   auto secret = secret_of(x);
+  if (!secret)
+    return std::move(secret.error());
   wire::module_config mc;
   mc.engine.key = wire::derive_key(*secret, x.cluster_name);
   mc.engine.max_frame = static_cast<uint32_t>(x.max_frame);
