@@ -24,11 +24,6 @@ namespace {
 
 constexpr auto token = "test-token";
 
-struct ctl_result {
-  int code = -1;
-  std::string out; // stdout and stderr
-};
-
 struct dispatch_fixture {
   cluster_kit kit{[](caf::actor_system_config& cfg) {
     supervision::add_types(cfg);
@@ -104,18 +99,9 @@ struct dispatch_fixture {
   }
 
   /// Runs ringvisor-ctl against `node`.
-  ctl_result ctl(const std::string& node, const std::string& args) {
-    auto cmd = std::string{RINGVISOR_CTL_BIN} + " --node " + kit[node].endpoint() + " " + args
-               + " 2>&1";
-    ctl_result result;
-    auto pipe = ::popen(cmd.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    char buf[4096];
-    for (size_t n; (n = std::fread(buf, 1, sizeof(buf), pipe)) > 0;)
-      result.out.append(buf, n);
-    auto status = ::pclose(pipe);
-    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
+  test::shell_result ctl(const std::string& node, const std::string& args) {
+    return test::run_shell(std::string{RINGVISOR_CTL_BIN} + " --node " + kit[node].endpoint()
+                           + " " + args);
   }
 
   json ctl_json(const std::string& node, const std::string& args) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <thread>
@@ -153,5 +154,25 @@ private:
   bool reaped_ = false;
   int status_ = 0;
 };
+
+/// What a shell command printed (stdout and stderr) and its exit code.
+struct shell_result {
+  int code = -1; // -1: killed by a signal
+  std::string out;
+};
+
+/// Runs `cmd` with `sh -c`, waits for it and returns what it printed.
+inline shell_result run_shell(const std::string& cmd) {
+  shell_result result;
+  auto pipe = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (pipe == nullptr)
+    return result;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), pipe)) > 0;)
+    result.out.append(buf, n);
+  auto status = ::pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
 
 } // namespace ringvisor::test

@@ -188,17 +188,9 @@ cluster::member a_as_b_sees_it(cluster_kit& kit) {
   return {};
 }
 
-/// Runs ringvisor-ctl with `env` in front; returns its exit code and output.
-std::pair<int, std::string> ctl(const std::string& env, const std::string& args) {
-  auto cmd = env + " " + RINGVISOR_CTL_BIN + " " + args + " 2>&1";
-  std::string out;
-  auto pipe = ::popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), pipe)) > 0;)
-    out.append(buf, n);
-  auto status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+/// Runs ringvisor-ctl with `env` in front.
+shell_result ctl(const std::string& env, const std::string& args) {
+  return run_shell(env + " " + RINGVISOR_CTL_BIN + " " + args);
 }
 
 } // namespace
