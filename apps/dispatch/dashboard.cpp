@@ -131,7 +131,7 @@ public:
                      .Help("What the wire between nodes counted: links_accepted, peers_up, "
                            "peers_down, handshake_failures, handshake_timeouts, "
                            "unauthenticated_refused, refused_for_descriptors, "
-                           "protocol_errors, oversize_frames, silent_closes, "
+                           "tls_failures, protocol_errors, oversize_frames, silent_closes, "
                            "duplicates_refused, queue_full, requests_failed, undecodable")
                      .Labels({{"node", node}})
                      .Register(*registry_)),
@@ -184,6 +184,7 @@ public:
       {"handshake_timeouts", wire.handshake_timeouts},
       {"unauthenticated_refused", wire.unauthenticated_refused},
       {"refused_for_descriptors", wire.refused_for_descriptors},
+      {"tls_failures", wire.tls_failures},
       {"protocol_errors", wire.protocol_errors},
       {"oversize_frames", wire.oversize_frames},
       {"silent_closes", wire.silent_closes},

@@ -246,7 +246,7 @@ caf::error node_config::validate() {
                                 "error, off");
   if (shutdown_grace.count() < 0)
     return bad("shutdown-grace", "must not be negative");
-  return actor::validate(wire);
+  return actor::validate(wire, name);
 }
 
 } // namespace ringvisor::actor

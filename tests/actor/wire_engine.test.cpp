@@ -104,6 +104,36 @@ TEST_CASE("a dialer with the wrong secret or cluster learns why and the acceptor
   CHECK(net.links_of("b").empty());
 }
 
+TEST_CASE("with certificates, a peer must be the member its certificate names, both ways") {
+  test::mem_network net;
+  peer_node a{net, "a", secret};
+  peer_node b{net, "b", secret};
+  peer_node c{net, "c", secret};
+  a.io.certificate = "a";
+  b.io.certificate = "b";
+  c.io.certificate = "a"; // c holds a's certificate and calls itself c
+  SUBCASE("the acceptor refuses a dialer named otherwise") {
+    c.dial("b");
+    net.run();
+    REQUIRE(c.dial_errors.size() == 1);
+    CHECK(actor::render(c.dial_errors[0]).find("does not name 'c'") != std::string::npos);
+    CHECK(b.eng->stats().handshake_failures == 1);
+    CHECK(b.ups.empty());
+    CHECK(c.ups.empty());
+  }
+  SUBCASE("the dialer leaves an acceptor named otherwise") {
+    a.dial("c");
+    net.run();
+    REQUIRE(a.dial_errors.size() == 1);
+    CHECK(actor::render(a.dial_errors[0]).find("does not name 'c'") != std::string::npos);
+    CHECK(a.eng->stats().handshake_failures == 1);
+    CHECK(a.ups.empty());
+  }
+  a.dial("b");
+  net.run();
+  CHECK(a.ups == std::vector<std::string>{"b"});
+}
+
 TEST_CASE("a connection that never finishes its handshake is closed at the deadline") {
   test::mem_network net;
   peer_node b{net, "b", secret};

@@ -57,6 +57,12 @@ public:
   /// Bytes a link takes per `try_write` before it is "full" (0: no limit).
   size_t window = 0;
 
+  /// The name this end's certificate proves to its peers, as TLS would
+  /// (empty: no certificate, and no check of the peer's).
+  std::string certificate;
+
+  bool peer_named(wire::link_id id, const std::string& name) const override;
+
 private:
   friend class mem_network;
 
@@ -307,6 +313,17 @@ inline void mem_transport::close(wire::link_id id) {
   auto i = net_.links_.find({host_, id});
   if (i != net_.links_.end())
     net_.close_pair(i->second);
+}
+
+inline bool mem_transport::peer_named(wire::link_id id, const std::string& name) const {
+  if (certificate.empty())
+    return true;
+  auto i = net_.links_.find({host_, id});
+  if (i == net_.links_.end())
+    return false;
+  auto& l = *i->second;
+  auto other = l.b == this && l.b_id == id ? l.a : l.b;
+  return other != nullptr && other->certificate == name;
 }
 
 inline wire::clock::time_point mem_transport::now() const {

@@ -516,6 +516,11 @@ void engine::handle_frame(const link_ptr& l, frame& f) {
 
 void engine::on_hello(const link_ptr& l, hello_info info) {
   l->peer = std::move(info);
+  if (!io_.peer_named(l->id, l->peer.name)) {
+    ++stats_.handshake_failures;
+    return refuse(l, "your certificate does not name '" + l->peer.name + "'",
+                  "its certificate does not name '" + l->peer.name + "'");
+  }
   if (l->peer.node == self().node)
     return refuse(l, "self", "connected to itself");
   link_ptr existing;
@@ -583,6 +588,10 @@ void engine::welcome(const link_ptr& l) {
 
 void engine::on_welcome(const link_ptr& l, hello_info info) {
   l->peer = std::move(info);
+  if (!io_.peer_named(l->id, l->peer.name)) {
+    ++stats_.handshake_failures;
+    return drop(l, "its certificate does not name '" + l->peer.name + "'");
+  }
   if (peer(l->peer.node)) {
     // Crossed with the peer's own dial, which we took: keep that one.
     auto winner = peer(l->peer.node);
@@ -647,7 +656,12 @@ void engine::drop(const link_ptr& l, const std::string& why, dials fate) {
   if (fate == dials::fail)
     fail_dials_of(*l, prior == link::phase::awaiting_proof
                         ? auth_failure(l->dialled)
-                        : caf::make_error(caf::sec::cannot_connect_to_node, l->dialled, why));
+                        : caf::make_error(caf::sec::cannot_connect_to_node, l->dialled,
+                                          prior == link::phase::awaiting_challenge
+                                              && why.rfind("TLS", 0) != 0
+                                            ? why + " before its challenge (over its limits, "
+                                                    "or TLS on one side only?)"
+                                            : why));
   if (was_active) {
     ++stats_.peers_down;
     up_.on_peer_down(l, why);

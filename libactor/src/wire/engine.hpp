@@ -57,7 +57,7 @@ struct wire_stats {
   std::atomic<uint64_t> links_accepted{0};
   std::atomic<uint64_t> peers_up{0};
   std::atomic<uint64_t> peers_down{0};
-  std::atomic<uint64_t> handshake_failures{0};    // wrong secret, cluster or version
+  std::atomic<uint64_t> handshake_failures{0};    // wrong secret, cluster, version or certificate name
   std::atomic<uint64_t> handshake_timeouts{0};
   std::atomic<uint64_t> unauthenticated_refused{0}; // over a limit at accept
   std::atomic<uint64_t> protocol_errors{0};       // bad frames, oversize lengths

@@ -88,7 +88,7 @@ void middleman::init(caf::actor_system_config&) {
 }
 
 void middleman::start() {
-  transport_ = std::make_unique<wire::tcp_transport>(cfg_.host);
+  transport_ = std::make_unique<wire::tcp_transport>(cfg_.host, cfg_.tls);
   hub_ = std::make_shared<wire::hub>(sys_);
   wire::hello_info self{hub_->self_key(), cfg_.name, "", ""};
   engine_ = std::make_unique<wire::engine>(*transport_, cfg_.engine, self, *hub_);
@@ -143,6 +143,13 @@ void add_wire_options(caf::config_option_set& set, wire_options& x) {
          "connections in their handshake, per source address")
     .add(x.max_peers, "max-peers", "authenticated connections")
     .add(x.max_queue, "max-queue", "unsent bytes per peer");
+  caf::config_option_adder{set, "ringvisor.tls"}
+    .add(x.tls_ca_file, "ca-file", "PEM CA certificate(s) that sign members' certificates")
+    .add(x.tls_cert_file, "cert-file",
+         "PEM certificate naming this process (subjectAltName DNS:<name>); enables TLS")
+    .add(x.tls_key_file, "key-file", "PEM private key of cert-file (mode 0600)")
+    .add(x.tls_key_password_file, "key-password-file",
+         "file with the key's passphrase, if it is encrypted (mode 0600)");
 }
 
 namespace {
@@ -181,13 +188,30 @@ caf::error check_limits(const wire_options& x) {
   return caf::none;
 }
 
+// Returns the TLS context of `x` for a process named `name`: null without
+// TLS, an error if its files are incomplete or wrong.
+caf::expected<std::shared_ptr<const wire::tls_context>> tls_of(const wire_options& x,
+                                                                const std::string& name) {
+  if (x.tls_ca_file.empty() && x.tls_cert_file.empty() && x.tls_key_file.empty()
+      && x.tls_key_password_file.empty())
+    return nullptr;
+  if (x.tls_ca_file.empty() || x.tls_cert_file.empty() || x.tls_key_file.empty())
+    return make_error(errc::bad_config, "ringvisor.tls: incomplete",
+                      "TLS needs ca-file, cert-file and key-file together");
+  return wire::tls_context::make({x.tls_ca_file, x.tls_cert_file, x.tls_key_file,
+                                  x.tls_key_password_file},
+                                 name);
+}
+
 } // namespace
 
-caf::error validate(const wire_options& x) {
+caf::error validate(const wire_options& x, const std::string& name) {
   if (auto err = check_limits(x))
     return err;
   if (auto s = secret_of(x); !s)
     return s.error();
+  if (auto t = tls_of(x, name); !t)
+    return t.error();
   return caf::none;
 }
 
@@ -198,7 +222,11 @@ caf::error use_wire(caf::actor_system_config& cfg, const wire_options& x,
   auto secret = secret_of(x);
   if (!secret)
     return std::move(secret.error());
+  auto tls = tls_of(x, name);
+  if (!tls)
+    return std::move(tls.error());
   wire::module_config mc;
+  mc.tls = std::move(*tls);
   mc.engine.key = wire::derive_key(*secret, x.cluster_name);
   mc.engine.max_frame = static_cast<uint32_t>(x.max_frame);
   mc.engine.handshake_timeout = x.handshake_timeout;
@@ -211,6 +239,8 @@ caf::error use_wire(caf::actor_system_config& cfg, const wire_options& x,
   mc.name = name;
   mc.host = host;
   mc.insecure = secret->empty();
+  if (mc.tls)
+    log::info("wire_tls", {{"cert", x.tls_cert_file}, {"ca", x.tls_ca_file}});
   if (mc.insecure)
     log::warn("wire_insecure", {{"hint", "no cluster secret: anyone who reaches the port "
                                          "can join, stop or call this node"}});
@@ -264,8 +294,9 @@ wire_counters wire_stats(caf::actor_system& sys) {
   x.bytes_in = st.bytes_in;
   x.bytes_out = st.bytes_out;
   // The module's transport is always TCP (a simulator has no module).
-  x.refused_for_descriptors =
-    static_cast<wire::tcp_transport&>(mm.transport()).refused_for_descriptors();
+  auto& tcp = static_cast<wire::tcp_transport&>(mm.transport());
+  x.refused_for_descriptors = tcp.refused_for_descriptors();
+  x.tls_failures = tcp.tls_failures();
   x.requests_failed = mm.hub().requests_failed;
   x.undecodable = mm.hub().undecodable;
   x.peers = mm.engine().peer_count();

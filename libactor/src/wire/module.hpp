@@ -13,6 +13,7 @@
 
 #include "wire/engine.hpp"
 #include "wire/hub.hpp"
+#include "wire/tls.hpp"
 #include "wire/transport.hpp"
 
 static_assert(CAF_VERSION == 1706, "the wire's module relies on CAF 0.17.6 internals");
@@ -25,6 +26,7 @@ struct module_config {
   std::string name;
   std::string host; // outbound connections come from it
   bool insecure = false;
+  std::shared_ptr<const tls_context> tls; // null: plain TCP
 };
 
 } // namespace ringvisor::actor::wire

@@ -28,8 +28,7 @@ caf::expected<std::string> checked(std::string secret, const std::string& what) 
 
 } // namespace
 
-caf::expected<std::string> read_secret_file(const std::string& path) {
-  auto what = "ringvisor.secret-file '" + path + "'";
+caf::error check_private_file(const std::string& path, const std::string& what) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     return bad(what, "cannot be read: no such file, or no access");
@@ -39,6 +38,13 @@ caf::expected<std::string> read_secret_file(const std::string& path) {
     return bad(what, "may be read by group or others (mode "
                        + std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7)
                        + std::to_string(st.st_mode & 7) + "): chmod 600 it");
+  return caf::none;
+}
+
+caf::expected<std::string> read_secret_file(const std::string& path) {
+  auto what = "ringvisor.secret-file '" + path + "'";
+  if (auto err = check_private_file(path, what))
+    return err;
   std::ifstream in{path, std::ios::binary};
   if (!in)
     return bad(what, "cannot be opened");

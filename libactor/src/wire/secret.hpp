@@ -22,6 +22,10 @@ inline constexpr const char* secret_env = "RINGVISOR_SECRET";
 /// part of it).
 caf::expected<std::string> read_secret_file(const std::string& path);
 
+/// Checks that `path` names a regular file that only its owner may read;
+/// errors start with `what` (e.g. "ringvisor.secret-file '/etc/x'").
+caf::error check_private_file(const std::string& path, const std::string& what);
+
 /// Returns the secret of `secret_env`, an empty string if it is unset, or
 /// an error if it is set but too short.
 caf::expected<std::string> secret_from_env();

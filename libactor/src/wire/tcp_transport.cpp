@@ -30,6 +30,10 @@ constexpr uint64_t wake_tag = listener_tag - 1;
 constexpr size_t read_chunk = 64 * 1024;
 constexpr int reads_per_turn = 8;
 
+// Plaintext a TLS link encrypts per write: bounds the ciphertext it holds
+// when the socket is full.
+constexpr size_t tls_batch = 256 * 1024;
+
 std::string errno_text(int err) {
   return std::strerror(err);
 }
@@ -73,7 +77,8 @@ std::string address_of(const sockaddr_storage& addr) {
 
 } // namespace
 
-tcp_transport::tcp_transport(std::string bind_host) : bind_host_(std::move(bind_host)) {
+tcp_transport::tcp_transport(std::string bind_host, std::shared_ptr<const tls_context> tls)
+  : bind_host_(std::move(bind_host)), tls_(std::move(tls)) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
@@ -218,10 +223,27 @@ tcp_transport::conn_ptr tcp_transport::find(link_id id) const {
   return i == conns_.end() ? nullptr : i->second;
 }
 
+bool tcp_transport::peer_named(link_id id, const std::string& name) const {
+  if (!tls_)
+    return true;
+  auto c = find(id);
+  if (!c)
+    return false;
+  std::lock_guard<std::mutex> guard{c->mtx};
+  return c->tls && c->tls->names(name);
+}
+
 size_t tcp_transport::try_write(link_id id, const chunk* chunks, size_t count) {
   auto c = find(id);
   if (!c)
     return 0;
+  std::lock_guard<std::mutex> guard{c->mtx};
+  if (c->fd < 0 || c->connecting)
+    return 0;
+  return c->tls ? write_tls(*c, chunks, count) : write_plain(*c, chunks, count);
+}
+
+size_t tcp_transport::write_plain(conn& c, const chunk* chunks, size_t count) {
   iovec iov[8];
   size_t total = 0;
   size_t n = std::min<size_t>(count, 8);
@@ -233,26 +255,74 @@ size_t tcp_transport::try_write(link_id id, const chunk* chunks, size_t count) {
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = n;
-  std::lock_guard<std::mutex> guard{c->mtx};
-  if (c->fd < 0 || c->connecting)
-    return 0;
-  auto written = ::sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  auto written = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
   if (written < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
       // Broken: the reader sees it too and reports the link down.
-      ::shutdown(c->fd, SHUT_RDWR);
+      ::shutdown(c.fd, SHUT_RDWR);
       return 0;
     }
     written = 0;
   }
-  if (static_cast<size_t>(written) < total && !c->want_write) {
-    c->want_write = true;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT;
-    ev.data.u64 = c->id;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &ev);
-  }
+  if (static_cast<size_t>(written) < total)
+    want_write(c);
   return static_cast<size_t>(written);
+}
+
+// Encrypts a batch at a time, and the next only once the socket took the
+// last: a link holds at most one batch of ciphertext, and a short count
+// means the socket is full (so `on_writable` follows). Before the handshake
+// is done it takes nothing; `on_writable` follows when it is.
+size_t tcp_transport::write_tls(conn& c, const chunk* chunks, size_t count) {
+  if (!c.tls->established())
+    return 0;
+  size_t taken = 0;
+  size_t i = 0;
+  size_t off = 0; // into chunks[i]
+  while (i < count && send_outbox(c)) {
+    size_t batch = 0;
+    while (i < count && batch < tls_batch) {
+      auto n = std::min(chunks[i].size - off, tls_batch - batch);
+      c.tls->send(chunks[i].data + off, n);
+      batch += n;
+      off += n;
+      if (off == chunks[i].size) {
+        ++i;
+        off = 0;
+      }
+    }
+    taken += batch;
+  }
+  send_outbox(c);
+  return taken;
+}
+
+bool tcp_transport::send_outbox(conn& c) {
+  while (c.tls->outbox_size() > 0) {
+    auto n = ::send(c.fd, c.tls->outbox_data(), c.tls->outbox_size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      c.tls->sent(static_cast<size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      want_write(c);
+      return false;
+    } else {
+      ::shutdown(c.fd, SHUT_RDWR); // the reader reports the link down
+      return false;
+    }
+  }
+  return true;
+}
+
+void tcp_transport::want_write(conn& c) {
+  if (c.want_write)
+    return;
+  c.want_write = true;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT;
+  ev.data.u64 = c.id;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
 }
 
 void tcp_transport::close(link_id id) {
@@ -344,6 +414,8 @@ void tcp_transport::on_listener_ready(int fd) {
     }
     set_nodelay(s);
     auto c = add_conn(s, std::nullopt, {});
+    if (tls_)
+      c->tls = std::make_unique<tls_session>(*tls_, true);
     events_->on_link_up(c->id, false, address_of(addr), 0);
   }
 }
@@ -355,17 +427,23 @@ void tcp_transport::on_conn_ready(const conn_ptr& c, uint32_t events) {
     return;
   }
   if (events & EPOLLOUT) {
+    bool drained = true;
     {
       std::lock_guard<std::mutex> guard{c->mtx};
       if (c->fd < 0)
         return;
-      c->want_write = false;
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u64 = c->id;
-      epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &ev);
+      if (c->tls)
+        drained = send_outbox(*c);
+      if (drained) {
+        c->want_write = false;
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = c->id;
+        epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &ev);
+      }
     }
-    events_->on_writable(c->id);
+    if (drained)
+      events_->on_writable(c->id);
   }
   if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
     read_from(c);
@@ -384,6 +462,10 @@ void tcp_transport::finish_connect(const conn_ptr& c) {
     ev.events = EPOLLIN;
     ev.data.u64 = c->id;
     epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &ev);
+    if (tls_) {
+      c->tls = std::make_unique<tls_session>(*tls_, false);
+      send_outbox(*c); // the client hello
+    }
   }
   sockaddr_storage addr{};
   socklen_t alen = sizeof(addr);
@@ -399,7 +481,10 @@ void tcp_transport::read_from(const conn_ptr& c) {
       return;
     auto n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
     if (n > 0) {
-      events_->on_bytes(c->id, buf.data(), static_cast<size_t>(n));
+      if (!c->tls)
+        events_->on_bytes(c->id, buf.data(), static_cast<size_t>(n));
+      else if (!decrypt(c, buf.data(), static_cast<size_t>(n)))
+        return;
       if (static_cast<size_t>(n) < buf.size())
         return;
       continue;
@@ -410,6 +495,37 @@ void tcp_transport::read_from(const conn_ptr& c) {
       return;
     return drop(c, errno_text(errno));
   }
+}
+
+bool tcp_transport::decrypt(const conn_ptr& c, const uint8_t* data, size_t size) {
+  static thread_local std::vector<uint8_t> plain;
+  plain.clear();
+  bool ok = true;
+  bool was_established = true;
+  bool now_established = true;
+  std::string why;
+  {
+    std::lock_guard<std::mutex> guard{c->mtx};
+    if (c->fd < 0)
+      return false;
+    was_established = c->tls->established();
+    ok = c->tls->receive(data, size, plain);
+    now_established = c->tls->established();
+    send_outbox(*c); // on failure, the alert that tells the peer why
+    if (!ok)
+      why = c->tls->error();
+  }
+  if (!ok) {
+    if (!now_established)
+      ++tls_failures_;
+    drop(c, why);
+    return false;
+  }
+  if (!plain.empty())
+    events_->on_bytes(c->id, plain.data(), plain.size());
+  if (!was_established && now_established)
+    events_->on_writable(c->id); // what the engine wrote meanwhile may go now
+  return true;
 }
 
 void tcp_transport::check_deadlines(clock::time_point now) {

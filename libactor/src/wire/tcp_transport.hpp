@@ -5,6 +5,9 @@
 // `sendmsg` over the chunks), and the epoll thread finishes short writes.
 // Every socket has TCP_NODELAY; outbound sockets are bound to the node's
 // own address, so the limits per source address see each node as itself.
+// With a TLS context, every connection is TLS 1.3: the link comes up when
+// TCP does (so the engine's deadline and limits cover the TLS handshake),
+// and its bytes flow once the handshake is done.
 
 #include <atomic>
 #include <functional>
@@ -17,14 +20,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "wire/tls.hpp"
 #include "wire/transport.hpp"
 
 namespace ringvisor::actor::wire {
 
 class tcp_transport final : public transport {
 public:
-  /// `bind_host`: the address outbound sockets use (empty: any).
-  explicit tcp_transport(std::string bind_host);
+  /// `bind_host`: the address outbound sockets use (empty: any); `tls`:
+  /// encrypt every connection with it (null: plain TCP).
+  tcp_transport(std::string bind_host, std::shared_ptr<const tls_context> tls);
 
   ~tcp_transport() override;
 
@@ -37,17 +42,24 @@ public:
   void close(link_id id) override;
   clock::time_point now() const override;
   void random_bytes(uint8_t* out, size_t size) override;
+  bool peer_named(link_id id, const std::string& name) const override;
 
   /// Connections closed at once because the process had no descriptor left.
   uint64_t refused_for_descriptors() const noexcept {
     return refused_for_descriptors_;
   }
 
+  /// Connections whose TLS handshake failed (bad or missing certificate).
+  uint64_t tls_failures() const noexcept {
+    return tls_failures_;
+  }
+
 private:
   struct conn {
     link_id id = 0;
-    std::mutex mtx; // guards `fd` against the close on the I/O thread
+    std::mutex mtx; // guards `fd` against the close on the I/O thread, and `tls`
     int fd = -1;
+    std::unique_ptr<tls_session> tls;
     bool connecting = false;
     bool want_write = false;
     uint64_t cookie = 0;
@@ -61,6 +73,13 @@ private:
   void on_conn_ready(const conn_ptr& c, uint32_t events);
   void finish_connect(const conn_ptr& c);
   void read_from(const conn_ptr& c);
+  // Passes ciphertext through `c`'s session; false if it failed (dropped).
+  bool decrypt(const conn_ptr& c, const uint8_t* data, size_t size);
+  // With `c.mtx` held.
+  size_t write_plain(conn& c, const chunk* chunks, size_t count);
+  size_t write_tls(conn& c, const chunk* chunks, size_t count);
+  bool send_outbox(conn& c); // whether the session's outbox is empty now
+  void want_write(conn& c);
   void drop(const conn_ptr& c, const std::string& why);
   void check_deadlines(clock::time_point now);
   void wake();
@@ -70,6 +89,7 @@ private:
   conn_ptr add_conn(int fd, std::optional<uint64_t> dial_cookie, clock::time_point deadline);
 
   std::string bind_host_;
+  std::shared_ptr<const tls_context> tls_;
   transport_events* events_ = nullptr;
   caf::timespan tick_{};
   int epoll_fd_ = -1;
@@ -83,6 +103,7 @@ private:
   std::unordered_map<link_id, conn_ptr> conns_;
   std::atomic<link_id> next_id_{1};
   std::atomic<uint64_t> refused_for_descriptors_{0};
+  std::atomic<uint64_t> tls_failures_{0};
 
   std::mutex posted_mtx_;
   std::vector<std::function<void()>> posted_; // run on the I/O thread

@@ -84,6 +84,12 @@ public:
 
   /// Fills `out[0..size)` with random bytes (seeded in a simulation).
   virtual void random_bytes(uint8_t* out, size_t size) = 0;
+
+  /// Returns whether the peer on `id` proved with a certificate that it is
+  /// `name` (always true for a transport without certificates).
+  virtual bool peer_named(link_id, const std::string&) const {
+    return true;
+  }
 };
 
 } // namespace ringvisor::actor::wire

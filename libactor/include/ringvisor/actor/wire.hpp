@@ -76,17 +76,36 @@ struct wire_options {
   /// `ringvisor.wire.max-queue`: unsent bytes per peer; beyond, a request
   /// fails with `errc::peer_overloaded`.
   size_t max_queue = 16u << 20;
+
+  /// `ringvisor.tls.cert-file`: this process's certificate (PEM, with its
+  /// chain), which must name it (subjectAltName DNS:<name>). Setting it
+  /// turns TLS 1.3 on for every link; then the next two are required, and
+  /// every peer must present a certificate from the CA that names it.
+  std::string tls_cert_file;
+
+  /// `ringvisor.tls.key-file`: the certificate's private key (PEM, mode 0600).
+  std::string tls_key_file;
+
+  /// `ringvisor.tls.ca-file`: the CA certificate(s) that sign members' certificates.
+  std::string tls_ca_file;
+
+  /// `ringvisor.tls.key-password-file`: the key's passphrase (mode 0600),
+  /// if the key is encrypted.
+  std::string tls_key_password_file;
 };
 
 /// Declares the options of `x` in `set` (a config's custom options).
 RINGVISOR_ACTOR_EXPORT void add_wire_options(caf::config_option_set& set, wire_options& x);
 
-/// Checks `x` and reads the secret: an error names the option and the fix.
-[[nodiscard]] RINGVISOR_ACTOR_EXPORT caf::error validate(const wire_options& x);
+/// Checks `x` for a process named `name`, reads the secret and the TLS
+/// files: an error names the option and the fix.
+[[nodiscard]] RINGVISOR_ACTOR_EXPORT caf::error validate(const wire_options& x,
+                                                         const std::string& name);
 
 /// Makes systems built from `cfg` speak the wire.
 /// `name` and `host` describe this process to its peers (`host` is also the
-/// address its outbound connections come from). Reads the secret now.
+/// address its outbound connections come from); with TLS, its certificate
+/// must name `name`. Reads the secret and the TLS files now.
 [[nodiscard]] RINGVISOR_ACTOR_EXPORT caf::error
 use_wire(caf::actor_system_config& cfg, const wire_options& x, const std::string& name,
          const std::string& host = {});
@@ -97,10 +116,11 @@ struct wire_counters {
   uint64_t links_accepted = 0;          // inbound connections
   uint64_t peers_up = 0;                // authenticated links that came up
   uint64_t peers_down = 0;              // and went down
-  uint64_t handshake_failures = 0;      // wrong secret, cluster or version
+  uint64_t handshake_failures = 0;      // wrong secret, cluster, version or certificate name
   uint64_t handshake_timeouts = 0;      // no proof within the handshake timeout
   uint64_t unauthenticated_refused = 0; // over a limit at accept
   uint64_t refused_for_descriptors = 0; // no descriptor left at accept
+  uint64_t tls_failures = 0;            // TLS handshakes that failed (certificates)
   uint64_t protocol_errors = 0;         // bad frames (closed the link)
   uint64_t oversize_frames = 0;         // lengths above max-frame (closed the link)
   uint64_t silent_closes = 0;           // no byte for the connection timeout
