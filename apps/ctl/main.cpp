@@ -62,6 +62,10 @@ Options:
                      the cluster's name, if not the default "ringvisor"
   --ringvisor.insecure
                      talk to nodes that run without a secret
+  --ringvisor.tls.ca-file=FILE  --ringvisor.tls.cert-file=FILE
+  --ringvisor.tls.key-file=FILE [--ringvisor.tls.key-password-file=FILE]
+                     for a cluster that runs TLS: the cluster's CA and a
+                     certificate it signed that names ringvisor-ctl
   --help             this text
 
 Exit codes: 0 done; 1 the cluster refused or failed; 2 bad usage;
@@ -96,12 +100,22 @@ std::optional<options> parse(int argc, char** argv) {
         return arg.substr(prefix.size());
       return std::nullopt;
     };
-    if (arg == "--json") {
+    // The wire's options that take a value, as the nodes spell them.
+    using wire_field = std::string actor::wire_options::*;
+    static constexpr std::pair<const char*, wire_field> wire_keys[] = {
+      {"--ringvisor.secret-file", &actor::wire_options::secret_file},
+      {"--ringvisor.cluster-name", &actor::wire_options::cluster_name},
+      {"--ringvisor.tls.ca-file", &actor::wire_options::tls_ca_file},
+      {"--ringvisor.tls.cert-file", &actor::wire_options::tls_cert_file},
+      {"--ringvisor.tls.key-file", &actor::wire_options::tls_key_file},
+      {"--ringvisor.tls.key-password-file", &actor::wire_options::tls_key_password_file},
+    };
+    auto wire_key = std::find_if(std::begin(wire_keys), std::end(wire_keys),
+                                 [&](auto& k) { return option(k.first).has_value(); });
+    if (wire_key != std::end(wire_keys)) {
+      result.wire.*(wire_key->second) = *option(wire_key->first);
+    } else if (arg == "--json") {
       result.json = true;
-    } else if (auto file = option("--ringvisor.secret-file")) {
-      result.wire.secret_file = *file;
-    } else if (auto name = option("--ringvisor.cluster-name")) {
-      result.wire.cluster_name = *name;
     } else if (arg == "--ringvisor.insecure") {
       result.wire.insecure = true;
     } else if (arg == "--node") {

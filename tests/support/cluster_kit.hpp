@@ -247,9 +247,11 @@ private:
 class probe {
 public:
   /// Starts the probe's actor system (on the wire, as the nodes);
-  /// `add_types` registers more message types than libcluster's.
-  explicit probe(const std::function<void(caf::actor_system_config&)>& add_types = {})
-    : sys_(prepare(cfg_, add_types)) {
+  /// `add_types` registers more message types than libcluster's; `wire`
+  /// replaces the default wire options (e.g. with TLS).
+  explicit probe(const std::function<void(caf::actor_system_config&)>& add_types = {},
+                 const std::optional<actor::wire_options>& wire = std::nullopt)
+    : sys_(prepare(cfg_, add_types, wire)) {
     // nop
   }
 
@@ -305,7 +307,10 @@ private:
   // The wire as on the nodes, and our types.
   static actor::node_config&
   prepare(actor::node_config& cfg,
-          const std::function<void(caf::actor_system_config&)>& add_types) {
+          const std::function<void(caf::actor_system_config&)>& add_types,
+          const std::optional<actor::wire_options>& wire) {
+    if (wire)
+      cfg.wire = *wire;
     cluster::add_types(cfg);
     if (add_types)
       add_types(cfg);
@@ -374,9 +379,11 @@ public:
   /// How often `await` asks.
   static constexpr auto poll_interval = std::chrono::milliseconds{25};
 
-  /// `add_types` registers more message types with the kit's probe.
-  explicit cluster_kit(const std::function<void(caf::actor_system_config&)>& add_types = {})
-    : probe_(add_types) {
+  /// `add_types` registers more message types with the kit's probe;
+  /// `probe_wire` replaces its wire options (e.g. with TLS).
+  explicit cluster_kit(const std::function<void(caf::actor_system_config&)>& add_types = {},
+                       const std::optional<actor::wire_options>& probe_wire = std::nullopt)
+    : probe_(add_types, probe_wire) {
     // nop
   }
 
