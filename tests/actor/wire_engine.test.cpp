@@ -16,14 +16,16 @@ namespace {
 
 // One process: a transport, an engine and what the engine reported.
 struct peer_node : engine_listener {
+  /// `node_id`: the node id it claims (default: "node-<host>").
   peer_node(test::mem_network& net, const std::string& host, const std::string& secret,
-            engine_config cfg = {})
+            engine_config cfg = {}, const std::string& node_id = {})
     : io(net.add(host)) {
     cfg.key = derive_key(secret, "test");
     auto port = io.listen(host, 4000);
     REQUIRE(port);
-    eng = std::make_unique<engine>(io, cfg,
-                                   hello_info{"node-" + host, host, host + ":4000", ""}, *this);
+    eng = std::make_unique<engine>(
+      io, cfg, hello_info{node_id.empty() ? "node-" + host : node_id, host, host + ":4000", ""},
+      *this);
     io.start(*eng, 10ms);
   }
 
@@ -132,6 +134,23 @@ TEST_CASE("with certificates, a peer must be the member its certificate names, b
   a.dial("b");
   net.run();
   CHECK(a.ups == std::vector<std::string>{"b"});
+}
+
+TEST_CASE("a peer that claims a linked node id under another name is refused") {
+  test::mem_network net;
+  peer_node a{net, "a", secret};
+  peer_node b{net, "b", secret};
+  b.dial("a");
+  net.run();
+  REQUIRE(a.ups == std::vector<std::string>{"b"});
+  peer_node c{net, "c", secret, {}, "node-b"}; // the secret, and b's node id
+  c.dial("a");
+  net.run();
+  REQUIRE(c.dial_errors.size() == 1);
+  CHECK(actor::render(c.dial_errors[0]).find("node id in use") != std::string::npos);
+  CHECK(a.downs.empty()); // b's link stays
+  CHECK(a.eng->peer_count() == 1);
+  CHECK(a.eng->stats().handshake_failures == 1);
 }
 
 TEST_CASE("a connection that never finishes its handshake is closed at the deadline") {

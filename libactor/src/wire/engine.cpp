@@ -539,6 +539,12 @@ void engine::on_hello(const link_ptr& l, hello_info info) {
   }
   if (full)
     return refuse(l, "too many peers", "too many peers");
+  if (existing && existing->peer.name != l->peer.name) {
+    // A node id is linked under one name (the one its certificate proves,
+    // under TLS): another name with it is someone posing as that node.
+    ++stats_.handshake_failures;
+    return refuse(l, "node id in use", "claims the node id of '" + existing->peer.name + "'");
+  }
   if (existing) {
     // The dialer dials only without a link to us: it lost the old one, or
     // both ends crossed. Ask it.
@@ -591,6 +597,10 @@ void engine::on_welcome(const link_ptr& l, hello_info info) {
   if (!io_.peer_named(l->id, l->peer.name)) {
     ++stats_.handshake_failures;
     return drop(l, "its certificate does not name '" + l->peer.name + "'");
+  }
+  if (auto other = peer(l->peer.node); other && other->peer.name != l->peer.name) {
+    ++stats_.handshake_failures;
+    return drop(l, "claims the node id of '" + other->peer.name + "'");
   }
   if (peer(l->peer.node)) {
     // Crossed with the peer's own dial, which we took: keep that one.
@@ -658,7 +668,7 @@ void engine::drop(const link_ptr& l, const std::string& why, dials fate) {
                         ? auth_failure(l->dialled)
                         : caf::make_error(caf::sec::cannot_connect_to_node, l->dialled,
                                           prior == link::phase::awaiting_challenge
-                                              && why.rfind("TLS", 0) != 0
+                                              && why.rfind("TLS:", 0) != 0
                                             ? why + " before its challenge (over its limits, "
                                                     "or TLS on one side only?)"
                                             : why));
