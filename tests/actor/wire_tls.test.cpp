@@ -13,23 +13,32 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <thread>
 
 #include <caf/all.hpp>
+#include <openssl/ssl.h>
 
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/wire.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_ca.hpp"
 #include "support/wired.hpp"
+#include "wire/engine.hpp"
+#include "wire/handshake.hpp"
+#include "wire/tcp_transport.hpp"
+#include "wire/tls.hpp"
 
 using namespace ringvisor;
 using namespace std::chrono_literals;
 using test::secret_file;
 using test::wired;
+namespace wire = actor::wire;
 
 namespace {
+
+constexpr const char* cluster_secret = "a-cluster-secret-of-some-length";
 
 // Wire options with TLS from `cert` and `ca`.
 actor::wire_options tls_options(const std::string& secret, const test::test_ca& ca,
@@ -143,6 +152,74 @@ private:
   std::string seen_;
 };
 
+// The wire's engine on the TCP transport with TLS, naming itself
+// `hello_name` whatever its certificate says: a member that lies.
+struct lying_peer : wire::engine_listener {
+  lying_peer(std::shared_ptr<const wire::tls_context> tls, const std::string& hello_name)
+    : io("127.0.0.1", std::move(tls)) {
+    wire::engine_config cfg;
+    cfg.key = wire::derive_key(cluster_secret, actor::wire_options{}.cluster_name);
+    eng = std::make_unique<wire::engine>(io, cfg,
+                                         wire::hello_info{"liar-node", hello_name, "", ""}, *this);
+    io.start(*eng, 50ms);
+  }
+
+  ~lying_peer() override {
+    eng->shutdown();
+    io.stop();
+  }
+
+  void on_peer_up(const wire::link_ptr&) override {
+    ++ups;
+  }
+
+  void on_peer_down(const wire::link_ptr&, const std::string&) override {
+    // nop
+  }
+
+  void on_frame(const wire::link_ptr&, wire::frame&) override {
+    // nop
+  }
+
+  // Dials 127.0.0.1:`port`; returns the error, if any.
+  caf::error dial(uint16_t port) {
+    std::promise<caf::error> done;
+    eng->dial("127.0.0.1", port, 2s, [&done](caf::expected<wire::link_ptr> x) {
+      done.set_value(x ? caf::error{} : x.error());
+    });
+    return done.get_future().get();
+  }
+
+  wire::tcp_transport io;
+  std::unique_ptr<wire::engine> eng;
+  std::atomic<int> ups{0};
+};
+
+// Connects to 127.0.0.1:`port` with TLS 1.3, trusting `ca_file` and
+// presenting no certificate; returns whether the server let it read.
+bool tls_without_certificate(uint16_t port, const std::string& ca_file) {
+  auto ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  auto ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  uint8_t buf[64];
+  // TLS 1.3: the client finishes first; the refusal comes as an alert.
+  bool read = SSL_connect(ssl) == 1 && SSL_read(ssl, buf, sizeof(buf)) > 0;
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ::close(fd);
+  return read;
+}
+
 // Sends `text` from `from` to `measurer`; returns the size it answered.
 int32_t measure(wired& from, const caf::actor& hdl, const std::string& text) {
   int32_t result = -1;
@@ -156,7 +233,7 @@ int32_t measure(wired& from, const caf::actor& hdl, const std::string& text) {
 
 TEST_CASE("members with certificates from the cluster's CA talk as without TLS, unreadably") {
   test::temp_dir tmp{"wire-tls"};
-  auto secret = secret_file(tmp, "secret", "a-cluster-secret-of-some-length");
+  auto secret = secret_file(tmp, "secret", cluster_secret);
   test::test_ca ca{tmp.path};
   wired a{"a", tls_options(secret, ca, ca.issue("a", {"a"}))};
   wired b{"b", tls_options(secret, ca, ca.issue("b", {"b"}))};
@@ -179,7 +256,7 @@ TEST_CASE("members with certificates from the cluster's CA talk as without TLS, 
 
 TEST_CASE("without TLS, the same tap reads the messages (so the test above can fail)") {
   test::temp_dir tmp{"wire-tls"};
-  auto secret = secret_file(tmp, "secret", "a-cluster-secret-of-some-length");
+  auto secret = secret_file(tmp, "secret", cluster_secret);
   wired a{"a", secret};
   wired b{"b", secret};
   a.put("measurer", a.sys->spawn(measurer));
@@ -191,7 +268,7 @@ TEST_CASE("without TLS, the same tap reads the messages (so the test above can f
 
 TEST_CASE("a peer with a certificate from another CA, or without TLS, cannot connect either way") {
   test::temp_dir tmp{"wire-tls"};
-  auto secret = secret_file(tmp, "secret", "a-cluster-secret-of-some-length");
+  auto secret = secret_file(tmp, "secret", cluster_secret);
   test::test_ca ca{tmp.path};
   test::test_ca other{tmp.path, "another CA"};
   wired a{"a", tls_options(secret, ca, ca.issue("a", {"a"}))};
@@ -216,7 +293,7 @@ TEST_CASE("a peer with a certificate from another CA, or without TLS, cannot con
 
 TEST_CASE("every TLS misconfiguration stops start-up with a message naming the option") {
   test::temp_dir tmp{"wire-tls"};
-  auto secret = secret_file(tmp, "secret", "a-cluster-secret-of-some-length");
+  auto secret = secret_file(tmp, "secret", cluster_secret);
   test::test_ca ca{tmp.path};
   test::test_ca other{tmp.path, "another CA"};
   auto good = tls_options(secret, ca, ca.issue("a", {"a", "a.example"}));
@@ -250,10 +327,10 @@ TEST_CASE("every TLS misconfiguration stops start-up with a message naming the o
   SUBCASE("files that hold something else") {
     auto x = good;
     x.tls_ca_file = secret;
-    expect(x, "a", {"ringvisor.tls.ca-file", "no PEM certificate"});
+    expect(x, "a", {"ringvisor.tls.ca-file", "no usable PEM certificate"});
     x = good;
     x.tls_cert_file = good.tls_key_file;
-    expect(x, "a", {"ringvisor.tls.cert-file", "no PEM certificate"});
+    expect(x, "a", {"ringvisor.tls.cert-file", "no usable PEM certificate"});
     x = good;
     x.tls_key_file = secret;
     expect(x, "a", {"ringvisor.tls.key-file", "no PEM private key"});
@@ -289,5 +366,54 @@ TEST_CASE("every TLS misconfiguration stops start-up with a message naming the o
   SUBCASE("a certificate that names another member") {
     expect(good, "b", {"ringvisor.tls.cert-file", "names 'a', 'a.example'", "not 'b'",
                        "DNS:b"});
+    expect(good, "A", {"not 'A'"}); // names are exact
+    auto wild = tls_options(secret, ca, ca.issue("wild", {"*.example"}));
+    expect(wild, "a.example", {"names '*.example'"});
+    auto bare = tls_options(secret, ca, ca.issue("cn-only", {}));
+    expect(bare, "cn-only", {"no subjectAltName"});
   }
+  SUBCASE("a certificate only for servers") {
+    test::test_ca::options o;
+    o.extended_key_usage = "serverAuth";
+    expect(tls_options(secret, ca, ca.issue("server", {"a"}, o)), "a",
+           {"ringvisor.tls.cert-file", "serverAuth and clientAuth"});
+  }
+}
+
+TEST_CASE("over real sockets, the server checks the client's certificate and name itself") {
+  test::temp_dir tmp{"wire-tls"};
+  auto secret = secret_file(tmp, "secret", cluster_secret);
+  test::test_ca ca{tmp.path};
+  test::test_ca other{tmp.path, "another CA"};
+  wired a{"a", tls_options(secret, ca, ca.issue("a", {"a"}))};
+  SUBCASE("a client that trusts our CA but has a certificate of another") {
+    auto both = tmp.file("both.pem");
+    {
+      std::ofstream out{both};
+      out << std::ifstream{other.ca_file}.rdbuf() << std::ifstream{ca.ca_file}.rdbuf();
+    }
+    auto opts = tls_options(secret, other, other.issue("x", {"x"}));
+    opts.tls_ca_file = both;
+    wired x{"x", opts};
+    auto dir = actor::remote_directory(*x.sys, a.endpoint(), 2s);
+    REQUIRE(!dir);
+    CHECK(actor::render(dir.error()).find("TLS") != std::string::npos);
+  }
+  SUBCASE("a client without a certificate") {
+    CHECK(!tls_without_certificate(a.port, ca.ca_file));
+  }
+  SUBCASE("a client whose certificate names x and who calls itself c") {
+    auto cert = ca.issue("x", {"x"});
+    auto tls = wire::tls_context::make({ca.ca_file, cert.cert_file, cert.key_file, ""}, "x");
+    REQUIRE(tls);
+    lying_peer liar{*tls, "c"};
+    auto err = liar.dial(a.port);
+    REQUIRE(err);
+    CHECK(actor::render(err).find("does not name 'c'") != std::string::npos);
+    CHECK(liar.ups == 0);
+    CHECK(actor::wire_stats(*a.sys).handshake_failures == 1);
+  }
+  CHECK(actor::wire_stats(*a.sys).peers_up == 0);
+  if (actor::wire_stats(*a.sys).handshake_failures == 0)
+    CHECK(actor::wire_stats(*a.sys).tls_failures >= 1);
 }

@@ -36,6 +36,8 @@ public:
     std::chrono::seconds not_after{24 * 3600};
     /// Encrypts the key with it (AES-256) when not empty.
     std::string passphrase;
+    /// An extendedKeyUsage extension (e.g. "serverAuth") when not empty.
+    std::string extended_key_usage;
   };
 
   /// Makes a CA named `name` whose files go to `dir` (which must exist).
@@ -70,6 +72,8 @@ public:
       san += (san.empty() ? "DNS:" : ",DNS:") + n;
     if (!san.empty())
       extend(x, cert_.get(), NID_subject_alt_name, san);
+    if (!opts.extended_key_usage.empty())
+      extend(x, cert_.get(), NID_ext_key_usage, opts.extended_key_usage);
     if (X509_sign(x, key_.get(), EVP_sha256()) == 0)
       throw std::runtime_error{"test_ca: cannot sign " + stem};
     issued result{dir_ + "/" + stem + ".crt", dir_ + "/" + stem + ".key"};

@@ -62,8 +62,8 @@ TEST_CASE("a TLS cluster forms and serves tools with certificates, and strangers
   CHECK_MESSAGE(code == 0, out);
   CHECK_MESSAGE(out.find("b") != std::string::npos, out);
 
-  // Without TLS, or with another CA's certificate, or with one naming
-  // someone else: refused, and it says why.
+  // Without TLS or with another CA's certificate: refused, and it says
+  // why. With a certificate naming someone else, ctl does not even start.
   auto plain = run_shell(node + "members");
   CHECK_MESSAGE(plain.code != 0, plain.out);
   auto foreign = run_shell(node + "members"

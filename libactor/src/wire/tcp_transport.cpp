@@ -173,6 +173,8 @@ tcp_transport::conn_ptr tcp_transport::add_conn(int fd, std::optional<uint64_t> 
   auto c = std::make_shared<conn>();
   c->id = next_id_++;
   c->fd = fd;
+  if (tls_ && !dial_cookie) // a dial gets its session once connected
+    c->tls = std::make_unique<tls_session>(*tls_, true);
   auto connecting = dial_cookie.has_value();
   c->connecting = connecting;
   c->cookie = dial_cookie.value_or(0);
@@ -240,7 +242,7 @@ size_t tcp_transport::try_write(link_id id, const chunk* chunks, size_t count) {
   std::lock_guard<std::mutex> guard{c->mtx};
   if (c->fd < 0 || c->connecting)
     return 0;
-  return c->tls ? write_tls(*c, chunks, count) : write_plain(*c, chunks, count);
+  return tls_ ? write_tls(*c, chunks, count) : write_plain(*c, chunks, count);
 }
 
 size_t tcp_transport::write_plain(conn& c, const chunk* chunks, size_t count) {
@@ -274,7 +276,7 @@ size_t tcp_transport::write_plain(conn& c, const chunk* chunks, size_t count) {
 // means the socket is full (so `on_writable` follows). Before the handshake
 // is done it takes nothing; `on_writable` follows when it is.
 size_t tcp_transport::write_tls(conn& c, const chunk* chunks, size_t count) {
-  if (!c.tls->established())
+  if (!c.tls || !c.tls->established() || c.tls->failed())
     return 0;
   size_t taken = 0;
   size_t i = 0;
@@ -283,7 +285,10 @@ size_t tcp_transport::write_tls(conn& c, const chunk* chunks, size_t count) {
     size_t batch = 0;
     while (i < count && batch < tls_batch) {
       auto n = std::min(chunks[i].size - off, tls_batch - batch);
-      c.tls->send(chunks[i].data + off, n);
+      if (!c.tls->send(chunks[i].data + off, n)) {
+        ::shutdown(c.fd, SHUT_RDWR); // the reader reports the link down
+        return taken + batch;
+      }
       batch += n;
       off += n;
       if (off == chunks[i].size) {
@@ -414,8 +419,6 @@ void tcp_transport::on_listener_ready(int fd) {
     }
     set_nodelay(s);
     auto c = add_conn(s, std::nullopt, {});
-    if (tls_)
-      c->tls = std::make_unique<tls_session>(*tls_, true);
     events_->on_link_up(c->id, false, address_of(addr), 0);
   }
 }
@@ -503,6 +506,7 @@ bool tcp_transport::decrypt(const conn_ptr& c, const uint8_t* data, size_t size)
   bool ok = true;
   bool was_established = true;
   bool now_established = true;
+  bool heard = true;
   std::string why;
   {
     std::lock_guard<std::mutex> guard{c->mtx};
@@ -511,12 +515,13 @@ bool tcp_transport::decrypt(const conn_ptr& c, const uint8_t* data, size_t size)
     was_established = c->tls->established();
     ok = c->tls->receive(data, size, plain);
     now_established = c->tls->established();
+    heard = c->tls->heard();
     send_outbox(*c); // on failure, the alert that tells the peer why
     if (!ok)
       why = c->tls->error();
   }
   if (!ok) {
-    if (!now_established)
+    if (!heard)
       ++tls_failures_;
     drop(c, why);
     return false;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 #include <new>
+#include <string_view>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -19,9 +20,6 @@ namespace ringvisor::actor::wire {
 
 namespace {
 
-// Peers must name themselves exactly: no partial wildcards ("a*.x").
-constexpr unsigned name_flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
-
 // The reason of OpenSSL's oldest queued error, and an empty queue.
 std::string openssl_reason() {
   auto e = ERR_get_error();
@@ -33,6 +31,26 @@ std::string openssl_reason() {
   char buf[256];
   ERR_error_string_n(e, buf, sizeof(buf));
   return buf;
+}
+
+// Returns whether a subjectAltName DNS entry of `cert` is exactly `name`
+// (no wildcards, no common name, case-sensitive: member names are).
+bool names_exactly(X509* cert, const std::string& name) {
+  if (name.empty())
+    return false;
+  auto sans = static_cast<GENERAL_NAMES*>(
+    X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  bool found = false;
+  for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans) && !found; ++i) {
+    auto gn = sk_GENERAL_NAME_value(sans, i);
+    if (gn->type != GEN_DNS)
+      continue;
+    auto data = reinterpret_cast<const char*>(ASN1_STRING_get0_data(gn->d.dNSName));
+    found = std::string_view{data, static_cast<size_t>(ASN1_STRING_length(gn->d.dNSName))}
+            == name;
+  }
+  GENERAL_NAMES_free(sans);
+  return found;
 }
 
 std::string what(const std::string& option, const std::string& path) {
@@ -51,7 +69,7 @@ caf::error readable(const std::string& option, const std::string& path) {
   return caf::none;
 }
 
-// The DNS names and the common name in `cert`, for messages.
+// The DNS names in `cert`, for messages.
 std::string names_in(X509* cert) {
   std::string result;
   auto add = [&result](const std::string& x) {
@@ -69,10 +87,7 @@ std::string names_in(X509* cert) {
                       static_cast<size_t>(ASN1_STRING_length(gn->d.dNSName))});
   }
   GENERAL_NAMES_free(sans);
-  char cn[256] = {};
-  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) > 0)
-    add(cn);
-  return result.empty() ? "no name" : result;
+  return result.empty() ? "no subjectAltName DNS entry" : result;
 }
 
 struct passphrase {
@@ -99,6 +114,7 @@ caf::expected<passphrase> read_passphrase(const tls_files& files) {
     return err;
   std::ifstream in{files.key_password_file, std::ios::binary};
   result.text.assign(std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{});
+  in.close();
   while (!result.text.empty() && (result.text.back() == '\n' || result.text.back() == '\r'))
     result.text.pop_back();
   if (result.text.empty())
@@ -120,6 +136,7 @@ caf::expected<key_ptr> read_key(const tls_files& files) {
     return bad("key-file", files.key_file, "cannot be opened: " + openssl_reason());
   key_ptr key{PEM_read_bio_PrivateKey(bio, nullptr, passphrase_callback, &*pass), EVP_PKEY_free};
   BIO_free(bio);
+  OPENSSL_cleanse(pass->text.data(), pass->text.size());
   if (key)
     return key;
   auto reason = openssl_reason();
@@ -134,23 +151,33 @@ caf::expected<key_ptr> read_key(const tls_files& files) {
   return bad("key-file", files.key_file, "holds no PEM private key (" + reason + ")");
 }
 
-// Checks that our own certificate verifies against the CA now: a member
-// whose certificate its peers would refuse must not start.
+// Checks that our own certificate verifies against the CA now, for both
+// ends of a link (a member dials and accepts): a member whose certificate
+// its peers would refuse must not start.
 caf::error verify_own(SSL_CTX* ctx, const tls_files& files) {
   STACK_OF(X509)* chain = nullptr;
   SSL_CTX_get0_chain_certs(ctx, &chain);
-  auto sc = X509_STORE_CTX_new();
-  if (sc == nullptr)
-    throw std::bad_alloc{};
-  X509_STORE_CTX_init(sc, SSL_CTX_get_cert_store(ctx), SSL_CTX_get0_certificate(ctx), chain);
-  auto ok = X509_verify_cert(sc) == 1;
-  auto reason = X509_verify_cert_error_string(X509_STORE_CTX_get_error(sc));
-  X509_STORE_CTX_free(sc);
-  ERR_clear_error();
-  if (ok)
-    return caf::none;
-  return bad("cert-file", files.cert_file,
-             "does not verify against " + what("ca-file", files.ca_file) + ": " + reason);
+  for (auto purpose : {X509_PURPOSE_SSL_CLIENT, X509_PURPOSE_SSL_SERVER}) {
+    auto sc = X509_STORE_CTX_new();
+    if (sc == nullptr)
+      throw std::bad_alloc{};
+    X509_STORE_CTX_init(sc, SSL_CTX_get_cert_store(ctx), SSL_CTX_get0_certificate(ctx), chain);
+    X509_STORE_CTX_set_purpose(sc, purpose);
+    auto ok = X509_verify_cert(sc) == 1;
+    auto err = X509_STORE_CTX_get_error(sc);
+    X509_STORE_CTX_free(sc);
+    ERR_clear_error();
+    if (ok)
+      continue;
+    if (err == X509_V_ERR_INVALID_PURPOSE)
+      return bad("cert-file", files.cert_file,
+                 "may not be used to both dial and accept: its extendedKeyUsage needs "
+                 "serverAuth and clientAuth");
+    return bad("cert-file", files.cert_file,
+               "does not verify against " + what("ca-file", files.ca_file) + ": "
+                 + X509_verify_cert_error_string(err));
+  }
+  return caf::none;
 }
 
 } // namespace
@@ -165,10 +192,13 @@ caf::expected<std::shared_ptr<const tls_context>> tls_context::make(const tls_fi
   auto key = read_key(files);
   if (!key)
     return key.error();
-  auto ctx = SSL_CTX_new(TLS_method());
-  if (ctx == nullptr)
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> owned{SSL_CTX_new(TLS_method()),
+                                                          SSL_CTX_free};
+  if (!owned)
     throw std::bad_alloc{};
+  auto ctx = owned.get();
   std::shared_ptr<const tls_context> result{new tls_context(ctx)};
+  owned.release();
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   // Links are long-lived: no resumption, so no tickets or session cache.
@@ -176,19 +206,19 @@ caf::expected<std::shared_ptr<const tls_context>> tls_context::make(const tls_fi
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   if (SSL_CTX_load_verify_locations(ctx, files.ca_file.c_str(), nullptr) != 1)
-    return bad("ca-file", files.ca_file, "holds no PEM certificate (" + openssl_reason() + ")");
+    return bad("ca-file", files.ca_file,
+               "holds no usable PEM certificate (" + openssl_reason() + ")");
   if (SSL_CTX_use_certificate_chain_file(ctx, files.cert_file.c_str()) != 1)
     return bad("cert-file", files.cert_file,
-               "holds no PEM certificate (" + openssl_reason() + ")");
-  if (SSL_CTX_use_PrivateKey(ctx, key->get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-    ERR_clear_error();
+               "holds no usable PEM certificate (" + openssl_reason() + ")");
+  if (SSL_CTX_use_PrivateKey(ctx, key->get()) != 1 || SSL_CTX_check_private_key(ctx) != 1)
     return bad("key-file", files.key_file,
-               "is not the key of the certificate in " + what("cert-file", files.cert_file));
-  }
+               "is not the key of the certificate in " + what("cert-file", files.cert_file)
+                 + " (" + openssl_reason() + ")");
   if (auto err = verify_own(ctx, files))
     return err;
   auto cert = SSL_CTX_get0_certificate(ctx);
-  if (X509_check_host(cert, name.data(), name.size(), name_flags, nullptr) != 1)
+  if (!names_exactly(cert, name))
     return bad("cert-file", files.cert_file,
                "names " + names_in(cert) + ", not '" + name
                  + "' (this process's name): peers would refuse it; issue one with "
@@ -216,37 +246,50 @@ tls_session::tls_session(const tls_context& ctx, bool server) {
   SSL_set_bio(ssl_, in_, out_); // the session owns both now
   if (server) {
     SSL_set_accept_state(ssl_);
-  } else {
-    SSL_set_connect_state(ssl_);
-    SSL_do_handshake(ssl_); // the client hello, into the outbox
-    collect_output();
+    return;
   }
+  SSL_set_connect_state(ssl_);
   ERR_clear_error();
+  SSL_do_handshake(ssl_); // the client hello, into the outbox
+  ERR_clear_error();
+  try {
+    collect_output();
+  } catch (...) {
+    SSL_free(ssl_);
+    throw;
+  }
 }
 
 tls_session::~tls_session() {
   SSL_free(ssl_);
 }
 
+// Every SSL call starts with an empty error queue: SSL_get_error reads it,
+// and a leftover of other libcrypto use on this thread would look fatal.
 bool tls_session::receive(const uint8_t* data, size_t size, std::vector<uint8_t>& plain) {
+  if (failed())
+    return false;
   if (size > 0 && BIO_write(in_, data, static_cast<int>(size)) != static_cast<int>(size))
     throw std::bad_alloc{};
   if (!established_) {
+    ERR_clear_error();
     auto r = SSL_do_handshake(ssl_);
     if (r != 1) {
       auto e = SSL_get_error(ssl_, r);
       collect_output(); // the next flight, or an alert
       if (e == SSL_ERROR_WANT_READ)
         return true;
-      fail(r);
+      fail();
       return false;
     }
     established_ = true;
   }
   static thread_local uint8_t buf[16 * 1024];
   for (;;) {
+    ERR_clear_error();
     auto n = SSL_read(ssl_, buf, sizeof(buf));
     if (n > 0) {
+      heard_ = true;
       plain.insert(plain.end(), buf, buf + n);
       continue;
     }
@@ -258,22 +301,27 @@ bool tls_session::receive(const uint8_t* data, size_t size, std::vector<uint8_t>
       error_ = "closed by the peer";
       return false;
     }
-    fail(n);
+    fail();
     return false;
   }
 }
 
-void tls_session::send(const uint8_t* data, size_t size) {
-  // Into a memory buffer: it always takes everything.
-  if (size > 0 && SSL_write(ssl_, data, static_cast<int>(size)) != static_cast<int>(size))
-    throw std::bad_alloc{};
+bool tls_session::send(const uint8_t* data, size_t size) {
+  if (failed())
+    return false;
+  // Into a memory buffer: it takes everything unless the session broke.
+  ERR_clear_error();
+  if (size > 0 && SSL_write(ssl_, data, static_cast<int>(size)) != static_cast<int>(size)) {
+    fail();
+    return false;
+  }
   collect_output();
+  return true;
 }
 
 bool tls_session::names(const std::string& name) const {
   auto cert = SSL_get0_peer_certificate(ssl_);
-  return cert != nullptr
-         && X509_check_host(cert, name.data(), name.size(), name_flags, nullptr) == 1;
+  return cert != nullptr && names_exactly(cert, name);
 }
 
 void tls_session::sent(size_t n) {
@@ -288,7 +336,7 @@ void tls_session::collect_output() {
   auto pending = BIO_ctrl_pending(out_);
   if (pending == 0)
     return;
-  if (outbox_off_ > 0) {
+  if (outbox_off_ > 0 && outbox_off_ * 2 >= outbox_.size()) {
     outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<ptrdiff_t>(outbox_off_));
     outbox_off_ = 0;
   }
@@ -297,11 +345,13 @@ void tls_session::collect_output() {
   BIO_read(out_, outbox_.data() + old, static_cast<int>(pending));
 }
 
-void tls_session::fail(int) {
+void tls_session::fail() {
   auto reason = openssl_reason();
   auto verify = SSL_get_verify_result(ssl_);
   if (verify != X509_V_OK)
     reason += std::string{" ("} + X509_verify_cert_error_string(verify) + ")";
+  else if (reason == "wrong version number")
+    reason += " (does the peer run TLS?)";
   error_ = "TLS: " + reason;
 }
 

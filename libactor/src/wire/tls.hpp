@@ -73,18 +73,32 @@ public:
   /// broke the protocol or closed the session (see `error`).
   bool receive(const uint8_t* data, size_t size, std::vector<uint8_t>& plain);
 
-  /// Encrypts `size` bytes into the outbox (only once `established`).
-  void send(const uint8_t* data, size_t size);
+  /// Encrypts `size` bytes into the outbox (only once `established` and
+  /// not `failed`); false if the session failed.
+  bool send(const uint8_t* data, size_t size);
 
   /// Returns whether the handshake finished (on this side).
   bool established() const noexcept {
     return established_;
   }
 
-  /// Returns whether the peer's verified certificate names `name`.
+  /// Returns whether the session failed: it takes nothing more.
+  bool failed() const noexcept {
+    return !error_.empty();
+  }
+
+  /// Returns whether the peer sent application data: until then, a failure
+  /// is a failed handshake (in TLS 1.3 a client finishes before the server
+  /// checked its certificate, and learns of a refusal afterwards).
+  bool heard() const noexcept {
+    return heard_;
+  }
+
+  /// Returns whether the peer's verified certificate names exactly `name`
+  /// among its subjectAltName DNS entries.
   bool names(const std::string& name) const;
 
-  /// Why `receive` failed.
+  /// Why the session failed.
   const std::string& error() const noexcept {
     return error_;
   }
@@ -103,12 +117,13 @@ public:
 
 private:
   void collect_output();
-  void fail(int ssl_result);
+  void fail();
 
   SSL* ssl_;
   BIO* in_;  // ciphertext from the socket, read by OpenSSL
   BIO* out_; // ciphertext written by OpenSSL, for the socket
   bool established_ = false;
+  bool heard_ = false;
   std::string error_;
   std::vector<uint8_t> outbox_;
   size_t outbox_off_ = 0;
