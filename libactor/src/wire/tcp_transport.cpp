@@ -506,7 +506,6 @@ bool tcp_transport::decrypt(const conn_ptr& c, const uint8_t* data, size_t size)
   bool ok = true;
   bool was_established = true;
   bool now_established = true;
-  bool heard = true;
   std::string why;
   {
     std::lock_guard<std::mutex> guard{c->mtx};
@@ -515,14 +514,14 @@ bool tcp_transport::decrypt(const conn_ptr& c, const uint8_t* data, size_t size)
     was_established = c->tls->established();
     ok = c->tls->receive(data, size, plain);
     now_established = c->tls->established();
-    heard = c->tls->heard();
-    send_outbox(*c); // on failure, the alert that tells the peer why
-    if (!ok)
+    if (!ok) {
       why = c->tls->error();
+      if (!c->tls->heard())
+        ++tls_failures_; // counted before the alert tells the peer
+    }
+    send_outbox(*c); // on failure, the alert that tells the peer why
   }
   if (!ok) {
-    if (!heard)
-      ++tls_failures_;
     drop(c, why);
     return false;
   }
