@@ -7,7 +7,7 @@
 //   shutdown                  user_shutdown to the supervisor -> its down message
 //
 // Usage: supervision_bench [--bench.children=100000] [--bench.restarts=2000]
-//                          [--scheduler.max-threads=N]
+//                          [--bench.caf-timer] [--scheduler.max-threads=N]
 
 #include <algorithm>
 #include <chrono>
@@ -40,11 +40,13 @@ using started_atom = caf::atom_constant<caf::atom("started")>;
 struct bench_config : caf::actor_system_config {
   size_t children = 100'000;
   size_t restarts = 2'000;
+  bool caf_timer = false;
 
   bench_config() {
     opt_group{custom_options_, "bench"}
       .add(children, "children", "children for the spawn, memory and shutdown runs")
-      .add(restarts, "restarts", "crashes for the restart-latency run");
+      .add(restarts, "restarts", "crashes for the restart-latency run")
+      .add(caf_timer, "caf-timer", "CAF's own timer instead of the nodes' quiet one");
     actor::add_types(*this);
     supervision::add_types(*this);
   }
@@ -254,6 +256,8 @@ int main(int argc, char** argv) {
   }
   if (cfg.cli_helptext_printed)
     return EXIT_SUCCESS;
+  if (!cfg.caf_timer)
+    actor::use_quiet_timer(cfg); // as nodes run
   log::configure(log::level::warn, "bench");
   auto factories = std::make_shared<actor::factory_registry>();
   (void) factories->add<int32_t>("idle", idle);

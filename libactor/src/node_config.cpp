@@ -11,6 +11,7 @@
 
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
+#include "ringvisor/actor/scheduler.hpp"
 #include "ringvisor/actor/types.hpp"
 
 namespace ringvisor::actor {
@@ -64,6 +65,7 @@ node_config::node_config() {
   // request took 127 us at p50 instead of 65 us (docs/benchmarks.md). Without
   // that phase they spin briefly, then wait and are woken at once.
   set("work-stealing.moderate-poll-attempts", size_t{0});
+  use_quiet_timer(*this);
   opt_group{custom_options_, "ringvisor"}
     .add(name, "name", "logical node name, unique in the cluster")
     .add(host, "host", "address to listen on and advertise")

@@ -8,6 +8,7 @@
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/node.hpp"
 #include "ringvisor/actor/node_config.hpp"
+#include "ringvisor/actor/scheduler.hpp"
 #include "ringvisor/actor/stateful_child.hpp"
 #include "ringvisor/actor/types.hpp"
 #include "ringvisor/actor/wire.hpp"

@@ -1,0 +1,183 @@
+// ringvisor's scheduler: CAF 0.17's coordinator with a clock whose thread
+// sleeps until the earliest deadline and is woken only when a new one comes
+// before it. Setting and cancelling timeouts (two per request) then costs a
+// short lock instead of an allocation, a queue push and a futex wake of the
+// timer thread each.
+
+#include "ringvisor/actor/scheduler.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <typeinfo>
+
+#include <caf/actor_system.hpp>
+#include <caf/config.hpp>
+#include <caf/defaults.hpp>
+#include <caf/settings.hpp>
+#include <caf/detail/set_thread_name.hpp>
+#include <caf/detail/thread_safe_actor_clock.hpp>
+#include <caf/policy/work_sharing.hpp>
+#include <caf/policy/work_stealing.hpp>
+#include <caf/scheduler/coordinator.hpp>
+
+static_assert(CAF_VERSION == 1706, "the quiet timer relies on CAF 0.17.6 internals");
+
+namespace ringvisor::actor {
+
+namespace {
+
+// The schedule is simple_actor_clock's, guarded by a mutex instead of fed
+// through a queue. It derives from thread_safe_actor_clock only because the
+// coordinator's `clock()` must return one; that base's queue stays unused.
+class quiet_clock final : public caf::detail::thread_safe_actor_clock {
+public:
+  using base = caf::detail::simple_actor_clock;
+
+  void set_ordinary_timeout(time_point t, caf::abstract_actor* self, caf::atom_value type,
+                            uint64_t id) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    base::set_ordinary_timeout(t, self, type, id);
+    wake_if_earlier(t);
+  }
+
+  void set_request_timeout(time_point t, caf::abstract_actor* self, caf::message_id id) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    base::set_request_timeout(t, self, id);
+    wake_if_earlier(t);
+  }
+
+  void set_multi_timeout(time_point t, caf::abstract_actor* self, caf::atom_value type,
+                         uint64_t id) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    base::set_multi_timeout(t, self, type, id);
+    wake_if_earlier(t);
+  }
+
+  // A cancellation never needs the thread: it wakes at worst once for a
+  // deadline that is gone, and sleeps again.
+  void cancel_ordinary_timeout(caf::abstract_actor* self, caf::atom_value type) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    base::cancel_ordinary_timeout(self, type);
+  }
+
+  void cancel_request_timeout(caf::abstract_actor* self, caf::message_id id) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    base::cancel_request_timeout(self, id);
+  }
+
+  void cancel_timeouts(caf::abstract_actor* self) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    base::cancel_timeouts(self);
+  }
+
+  void schedule_message(time_point t, caf::strong_actor_ptr receiver,
+                        caf::mailbox_element_ptr content) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    base::schedule_message(t, std::move(receiver), std::move(content));
+    wake_if_earlier(t);
+  }
+
+  void schedule_message(time_point t, caf::group target, caf::strong_actor_ptr sender,
+                        caf::message content) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    base::schedule_message(t, std::move(target), std::move(sender), std::move(content));
+    wake_if_earlier(t);
+  }
+
+  void cancel_all() override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    base::cancel_all();
+  }
+
+  // Runs on the timer thread until `stop`.
+  void run() {
+    std::unique_lock<std::mutex> guard{mtx_};
+    while (!stopped_) {
+      if (schedule().empty()) {
+        sleeping_until_ = time_point::max();
+        cv_.wait(guard);
+        continue;
+      }
+      auto due = schedule().begin()->first;
+      if (due > now()) {
+        sleeping_until_ = due;
+        cv_.wait_until(guard, due);
+        continue;
+      }
+      // Delivers into mailboxes only: nothing it calls comes back here.
+      trigger_expired_timeouts();
+    }
+  }
+
+  void stop() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stopped_ = true;
+    base::cancel_all();
+    cv_.notify_one();
+  }
+
+private:
+  void wake_if_earlier(time_point t) {
+    if (t < sleeping_until_) {
+      sleeping_until_ = t; // one wake-up per earlier deadline
+      cv_.notify_one();
+    }
+  }
+
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  time_point sleeping_until_ = time_point::min(); // the thread's next look
+  bool stopped_ = false;
+};
+
+template <class Policy>
+class quiet_coordinator final : public caf::scheduler::coordinator<Policy> {
+public:
+  using super = caf::scheduler::coordinator<Policy>;
+
+  using super::super;
+
+  caf::detail::thread_safe_actor_clock& clock() noexcept override {
+    return clock_;
+  }
+
+protected:
+  void start() override {
+    thread_ = std::thread{[this] {
+      caf::detail::set_thread_name("rv.timer");
+      clock_.run();
+    }};
+    super::start();
+  }
+
+  void stop() override {
+    super::stop(); // actors may cancel timeouts until here
+    clock_.stop();
+    thread_.join();
+  }
+
+private:
+  quiet_clock clock_;
+  std::thread thread_;
+};
+
+} // namespace
+
+void use_quiet_timer(caf::actor_system_config& cfg) {
+  auto factory = [](caf::actor_system& sys) -> caf::actor_system::module* {
+    auto policy = caf::get_or(sys.config(), "scheduler.policy", caf::defaults::scheduler::policy);
+    if (policy == caf::atom("sharing"))
+      return new quiet_coordinator<caf::policy::work_sharing>(sys);
+    return new quiet_coordinator<caf::policy::work_stealing>(sys);
+  };
+  auto& fs = cfg.module_factories;
+  auto ours = std::find_if(fs.begin(), fs.end(), [](const auto& f) {
+    return f.target_type() == typeid(decltype(factory));
+  });
+  if (ours == fs.end())
+    fs.push_back(factory);
+}
+
+} // namespace ringvisor::actor
