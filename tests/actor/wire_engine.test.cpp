@@ -153,6 +153,24 @@ TEST_CASE("a peer that claims a linked node id under another name is refused") {
   CHECK(a.eng->stats().handshake_failures == 1);
 }
 
+TEST_CASE("a dial to another address of a linked node completes with the link at once") {
+  test::mem_network net;
+  peer_node a{net, "a", secret};
+  peer_node b{net, "b", secret};
+  REQUIRE(b.io.listen("b-alias", 4000)); // b under a second name
+  a.dial("b");
+  net.run();
+  REQUIRE(a.dialled == std::vector<std::string>{"b"});
+  a.dial("b-alias");
+  net.run(); // no time passes: a dial that waited for its deadline would not be done
+  CHECK(a.dialled == std::vector<std::string>{"b", "b"});
+  CHECK(a.dial_errors.empty());
+  CHECK(a.eng->peer_count() == 1);
+  CHECK(b.eng->peer_count() == 1);
+  CHECK(a.downs.empty());
+  CHECK(b.downs.empty());
+}
+
 TEST_CASE("a connection that never finishes its handshake is closed at the deadline") {
   test::mem_network net;
   peer_node b{net, "b", secret};

@@ -572,14 +572,19 @@ void engine::on_alive_answer(const link_ptr& l, bool alive) {
 }
 
 void engine::on_alive_question(const link_ptr& l, uint64_t session) {
-  bool alive = false;
+  link_ptr alive;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& [node, other] : peers_)
       if (other->session == session)
-        alive = true;
+        alive = other;
   }
   send_control(*l, frame_type::alive_a, {static_cast<uint8_t>(alive ? 1 : 0)});
+  // The acceptor keeps the old link and refuses this one. So this dial
+  // reached, under another address (a DNS name, an alias), a node we are
+  // linked to: it completes with that link now, not at its deadline.
+  if (alive)
+    complete_dials(l->dialled, alive);
 }
 
 void engine::refuse(const link_ptr& l, const std::string& reason, const std::string& why) {
