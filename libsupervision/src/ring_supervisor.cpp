@@ -33,6 +33,7 @@
 #include <caf/send.hpp>
 
 #include "child_list.hpp"
+#include "reply_cache.hpp"
 #include "ring_wire.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
@@ -66,9 +67,6 @@ using lease_check_atom = caf::atom_constant<caf::atom("rm_lease")>;
 /// How often a request may be passed on to another node while the rings of
 /// the nodes differ.
 constexpr uint8_t max_hops = 4;
-
-/// Replies kept per child for retried requests.
-constexpr size_t recent_replies = 64;
 
 /// How long a child may take to answer a routed call.
 constexpr auto child_call_timeout = std::chrono::seconds{60};
@@ -177,8 +175,7 @@ struct local_child {
   bool take_state_when_answered = false; // a move waits for requests in flight
   bool has_state = false;
   bytes state;
-  std::deque<recent_reply> recent;
-  std::unordered_map<uint64_t, std::vector<caf::response_promise>> in_flight;
+  reply_cache<caf::response_promise> replies; // a retried request runs once
   std::vector<pending> waiting;
 };
 
@@ -681,7 +678,7 @@ private:
     // Requests in flight first: their replies move with the child, so that a
     // retry at the new owner gets the reply instead of running again (an
     // exec runs on a thread of its own and may outlast the state request).
-    if (!c.in_flight.empty()) {
+    if (!c.replies.idle()) {
       c.take_state_when_answered = true;
       return;
     }
@@ -777,7 +774,7 @@ private:
     }
     c.ph = phase::moving;
     c.target = target;
-    std::vector<recent_reply> recent{c.recent.begin(), c.recent.end()};
+    auto recent = c.replies.replies();
     request(*hdl, spec_.handoff_timeout, rm_handoff_atom::value, c.spec, c.epoch,
             c.has_state, c.state, std::move(recent))
       .then(
@@ -860,7 +857,7 @@ private:
     c.epoch = next_epoch(epoch);
     c.has_state = has_state;
     c.state = std::move(state);
-    c.recent.assign(recent.begin(), recent.end());
+    c.replies.restore(recent);
     start_local(id);
     ++stats_.moved_in;
     return caf::ok_atom::value;
@@ -1058,33 +1055,28 @@ private:
     if (p.msg.match_element<ring_find_atom>(0))
       return p.rp.deliver(placement{self_name_, c.epoch});
     auto request_id = p.msg.get_as<uint64_t>(1);
-    for (auto& r : c.recent)
-      if (r.request == request_id) {
-        if (r.error)
-          return p.rp.deliver(r.error);
-        return p.rp.deliver(r.reply);
+    switch (c.replies.admit(request_id, p.rp)) {
+      case reply_cache<caf::response_promise>::verdict::answered: {
+        auto r = c.replies.cached(request_id);
+        return r->error ? p.rp.deliver(r->error) : p.rp.deliver(r->reply);
       }
-    if (auto i = c.in_flight.find(request_id); i != c.in_flight.end()) {
-      i->second.push_back(std::move(p.rp));
-      return;
+      case reply_cache<caf::response_promise>::verdict::joined:
+        return;
+      case reply_cache<caf::response_promise>::verdict::run:
+        break;
     }
-    c.in_flight[request_id].push_back(std::move(p.rp));
     auto id = c.spec.id;
     auto answer = [this, id, request_id](caf::message reply, caf::error err) {
       auto i = local_.find(id);
       if (i == local_.end())
         return;
       auto& child = i->second;
-      auto j = child.in_flight.find(request_id);
-      if (j == child.in_flight.end())
-        return;
-      for (auto& rp : j->second)
+      auto waiters = child.replies.finish(request_id, reply, err);
+      if (waiters.empty())
+        return; // failed meanwhile
+      for (auto& rp : waiters)
         err ? rp.deliver(err) : rp.deliver(reply);
-      child.in_flight.erase(j);
-      child.recent.push_back(recent_reply{request_id, std::move(reply), std::move(err)});
-      if (child.recent.size() > recent_replies)
-        child.recent.pop_front();
-      if (child.in_flight.empty() && child.take_state_when_answered
+      if (child.replies.idle() && child.take_state_when_answered
           && child.ph == phase::moving) {
         child.take_state_when_answered = false;
         take_state(id);
@@ -1160,10 +1152,8 @@ private:
     for (auto& p : c.waiting)
       p.rp.deliver(err);
     c.waiting.clear();
-    for (auto& [req, rps] : c.in_flight)
-      for (auto& rp : rps)
-        rp.deliver(err);
-    c.in_flight.clear();
+    for (auto& rp : c.replies.take_waiters())
+      rp.deliver(err);
   }
 
   // -- the child list -------------------------------------------------------------
