@@ -33,6 +33,7 @@
 #include <caf/send.hpp>
 
 #include "child_list.hpp"
+#include "pacer.hpp"
 #include "reply_cache.hpp"
 #include "ring_wire.hpp"
 #include "ringvisor/actor/errc.hpp"
@@ -550,24 +551,29 @@ private:
         c.waiting.push_back(std::move(p));
       expected_.erase(i);
     }
-    start_queue_.emplace_back(id, gen);
+    starts_.enqueue({id, gen});
     pump_starts();
   }
 
-  void start_finished() {
-    --starts_in_flight_;
+  void start_finished(const std::string& id, uint64_t gen) {
+    starts_.finish({id, gen});
     pump_starts();
   }
 
   // Starts queued children while fewer than `max_parallel_starts` start and
-  // the node holds its lease (else they wait for the next lease check).
+  // the node holds its lease (else they wait for the next lease check). A
+  // start whose child moved on meanwhile is passed over.
   void pump_starts() {
-    while (starts_in_flight_ < max_parallel_starts && !start_queue_.empty() && has_lease()) {
-      auto [id, gen] = std::move(start_queue_.front());
-      start_queue_.pop_front();
+    while (has_lease()) {
+      auto next = starts_.next();
+      if (!next)
+        return;
+      auto& [id, gen] = *next;
       auto i = local_.find(id);
       if (i != local_.end() && i->second.ph == phase::starting && i->second.start_gen == gen)
         launch_start(id, gen);
+      else
+        starts_.finish(*next);
     }
   }
 
@@ -624,12 +630,11 @@ private:
         [](caf::error&) {});
   }
 
-  void launch_start(const std::string& id, uint64_t gen) { // with the lease
-    ++starts_in_flight_;
+  void launch_start(const std::string& id, uint64_t gen) { // with the lease, paced
     request(local_sup_, caf::infinite, start_child_atom::value, local_[id].spec)
       .then(
         [this, id, gen](caf::actor& hdl) {
-          start_finished();
+          start_finished(id, gen);
           auto i = local_.find(id);
           if (i == local_.end() || i->second.ph != phase::starting
               || i->second.start_gen != gen)
@@ -651,7 +656,7 @@ private:
               begin_move(id, *owner);
         },
         [this, id, gen](caf::error& err) {
-          start_finished();
+          start_finished(id, gen);
           auto i = local_.find(id);
           if (i == local_.end() || i->second.start_gen != gen)
             return; // a start for a supervisor that was replaced meanwhile
@@ -666,12 +671,8 @@ private:
   void begin_move(const std::string& id, const std::string& target) {
     // A few hundred moves at a time: a burst of 30k state requests would
     // starve the scheduler (and the failure detector with it).
-    if (moving_now_.count(id) == 0 && moving_now_.size() >= max_parallel_moves) {
-      if (queued_moves_.insert(id).second)
-        move_queue_.push_back(id);
-      return;
-    }
-    moving_now_.insert(id);
+    if (!moves_.admit(id))
+      return; // its turn comes in move_finished
     auto& c = local_[id];
     c.ph = phase::moving; // new requests wait for the new owner
     c.target = target;
@@ -722,24 +723,21 @@ private:
 
   // A move ended (handed off, held, or the child is gone): start queued ones.
   void move_finished(const std::string& id) {
-    if (moving_now_.erase(id) == 0)
+    if (!moves_.finish(id))
       return;
-    while (moving_now_.size() < max_parallel_moves && !move_queue_.empty()) {
-      auto next = std::move(move_queue_.front());
-      move_queue_.pop_front();
-      queued_moves_.erase(next);
-      auto i = local_.find(next);
-      auto owner = owner_of(next);
+    while (auto next = moves_.next()) {
+      auto i = local_.find(*next);
+      auto owner = owner_of(*next);
       if (i != local_.end() && i->second.ph == phase::running && owner
           && *owner != self_name_)
-        begin_move(next, *owner);
+        begin_move(*next, *owner);
+      else
+        moves_.finish(*next); // no longer moves
     }
   }
 
   void clear_moves() {
-    moving_now_.clear();
-    move_queue_.clear();
-    queued_moves_.clear();
+    moves_.clear();
   }
 
   // Takes the child from the local supervisor and stops it; `then` runs once
@@ -1439,14 +1437,11 @@ private:
   bool stopping_ = false;
   ring_stats stats_;
   std::deque<clock_type::time_point> local_failures_;
-  size_t starts_in_flight_ = 0;
   std::shared_ptr<const cluster::lease_clock> lease_; // the node's: read without messages
   uint64_t start_counter_ = 0;
-  std::deque<std::pair<std::string, uint64_t>> start_queue_;
+  pacer<std::pair<std::string, uint64_t>> starts_{max_parallel_starts}; // (id, start_gen)
   std::map<caf::actor_addr, std::function<void()>> stopping_children_;
-  std::set<std::string> moving_now_;
-  std::deque<std::string> move_queue_;
-  std::set<std::string> queued_moves_;
+  pacer<std::string> moves_{max_parallel_moves};
   clock_type::time_point started_at_ = clock_type::now();
 };
 
