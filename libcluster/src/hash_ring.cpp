@@ -56,6 +56,27 @@ std::optional<size_t> hash_ring::whois_index(uint64_t key_hash) const {
   return i->member;
 }
 
+std::vector<std::string_view> hash_ring::preference_list_hash(uint64_t key_hash,
+                                                            size_t k) const {
+  std::vector<std::string_view> result;
+  k = std::min(k, members_.size());
+  if (k == 0)
+    return result;
+  result.reserve(k);
+  std::vector<bool> taken(members_.size(), false);
+  auto first = std::lower_bound(points_.begin(), points_.end(), key_hash,
+                                [](const point& p, uint64_t h) { return p.hash < h; });
+  auto start = static_cast<size_t>(first - points_.begin());
+  for (size_t n = 0; n < points_.size() && result.size() < k; ++n) {
+    auto m = points_[(start + n) % points_.size()].member;
+    if (!taken[m]) {
+      taken[m] = true;
+      result.emplace_back(members_[m]);
+    }
+  }
+  return result;
+}
+
 uint64_t hash_ring::hash(std::string_view key) noexcept {
   return XXH3_64bits(key.data(), key.size());
 }

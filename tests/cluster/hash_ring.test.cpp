@@ -141,3 +141,44 @@ TEST_CASE("mine answers for the owner only") {
     if (other != owner)
       CHECK(!ring.mine("hero/batman", other));
 }
+
+TEST_CASE("a preference list is the owner and the next distinct members, as many as there are") {
+  hash_ring ring{names(5)};
+  for (auto& k : keys(1'000)) {
+    auto list = ring.preference_list(k, 3);
+    REQUIRE(list.size() == 3);
+    CHECK(list[0] == *ring.whois(k));
+    CHECK(list[0] != list[1]);
+    CHECK(list[1] != list[2]);
+    CHECK(list[0] != list[2]);
+  }
+  CHECK(ring.preference_list("x", 9).size() == 5);
+  CHECK(ring.preference_list("x", 0).empty());
+  CHECK(hash_ring{}.preference_list("x", 3).empty());
+  // The first place of the list of k is the list of 1, and so on.
+  auto five = ring.preference_list("hero/batman", 5);
+  auto two = ring.preference_list("hero/batman", 2);
+  CHECK(std::equal(two.begin(), two.end(), five.begin()));
+}
+
+TEST_CASE("when owners leave, each key goes to the next member of its preference list") {
+  // What makes replicas on the list useful: after a crash of the owner (and
+  // of the next ones), the new owner already holds the key's data.
+  auto ks = keys(20'000);
+  hash_ring before{names(5)};
+  std::map<strings, hash_ring> without; // the ring without these members
+  for (size_t gone = 1; gone <= 2; ++gone) {
+    for (auto& k : ks) {
+      auto list = before.preference_list(k, 3);
+      strings left{list.begin(), list.begin() + static_cast<ptrdiff_t>(gone)};
+      auto i = without.find(left);
+      if (i == without.end()) {
+        hash_ring after = before;
+        for (auto& m : left)
+          after.remove(m);
+        i = without.emplace(left, std::move(after)).first;
+      }
+      REQUIRE(*i->second.whois(k) == list[gone]);
+    }
+  }
+}

@@ -56,6 +56,17 @@ public:
   /// `hash` is known, or nothing if the ring is empty.
   std::optional<size_t> whois_index(uint64_t key_hash) const;
 
+  /// Returns the preference list of `key`: its owner, then the next `k - 1`
+  /// distinct members clockwise (fewer if the ring has fewer). Whoever would
+  /// own the key if the first `i` of them left is at place `i`, so this is
+  /// where replicas of the key's data belong (riak_core's preference list).
+  std::vector<std::string_view> preference_list(std::string_view key, size_t k) const {
+    return preference_list_hash(hash(key), k);
+  }
+
+  /// Returns the preference list of a key whose `hash` is known.
+  std::vector<std::string_view> preference_list_hash(uint64_t key_hash, size_t k) const;
+
   /// Returns whether `self` owns `key`.
   bool mine(std::string_view key, std::string_view self) const {
     auto owner = whois(key);
