@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <typeinfo>
 
@@ -44,6 +46,8 @@ public:
 
   void set_request_timeout(time_point t, caf::abstract_actor* self, caf::message_id id) override {
     std::lock_guard<std::mutex> guard{mtx_};
+    if (answered_early_.erase({self->id(), id.integer_value()}) > 0)
+      return; // the answer came before the timeout was set
     base::set_request_timeout(t, self, id);
     wake_if_earlier(t);
   }
@@ -62,9 +66,23 @@ public:
     base::cancel_ordinary_timeout(self, type);
   }
 
+  // CAF itself never calls this in 0.17; the wire does when an answer
+  // arrives, possibly before the requester's thread set the timeout (CAF
+  // sends the request first): then the timeout is not set at all.
   void cancel_request_timeout(caf::abstract_actor* self, caf::message_id id) override {
     std::lock_guard<std::mutex> guard{mtx_};
-    base::cancel_request_timeout(self, id);
+    if (holds_request_timeout(self->id(), id)) {
+      base::cancel_request_timeout(self, id);
+      return;
+    }
+    auto key = std::make_pair(self->id(), id.integer_value());
+    if (answered_early_.insert(key).second) {
+      early_order_.push_back(key);
+      if (early_order_.size() > max_answered_early) { // requests without a timeout
+        answered_early_.erase(early_order_.front());
+        early_order_.pop_front();
+      }
+    }
   }
 
   void cancel_timeouts(caf::abstract_actor* self) override {
@@ -111,6 +129,11 @@ public:
     }
   }
 
+  size_t size() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return schedule().size();
+  }
+
   void stop() {
     std::lock_guard<std::mutex> guard{mtx_};
     stopped_ = true;
@@ -119,6 +142,22 @@ public:
   }
 
 private:
+  using request_key = std::pair<caf::actor_id, uint64_t>;
+
+  // Answers remembered before their timeouts were set; requests without a
+  // timeout leave entries here too, so it keeps only the newest.
+  static constexpr size_t max_answered_early = 4096;
+
+  bool holds_request_timeout(caf::actor_id aid, caf::message_id id) const {
+    auto [first, last] = actor_lookup().equal_range(aid);
+    for (auto i = first; i != last; ++i) {
+      auto& ev = *i->second->second;
+      if (ev.subtype == request_timeout_type && static_cast<const request_timeout&>(ev).id == id)
+        return true;
+    }
+    return false;
+  }
+
   void wake_if_earlier(time_point t) {
     if (t < sleeping_until_) {
       sleeping_until_ = t; // one wake-up per earlier deadline
@@ -130,6 +169,8 @@ private:
   std::condition_variable cv_;
   time_point sleeping_until_ = time_point::min(); // the thread's next look
   bool stopped_ = false;
+  std::set<request_key> answered_early_;
+  std::deque<request_key> early_order_;
 };
 
 template <class Policy>
@@ -164,6 +205,11 @@ private:
 };
 
 } // namespace
+
+size_t pending_timers(caf::actor_system& sys) {
+  auto clock = dynamic_cast<quiet_clock*>(&sys.clock());
+  return clock != nullptr ? clock->size() : 0;
+}
 
 void use_quiet_timer(caf::actor_system_config& cfg) {
   auto factory = [](caf::actor_system& sys) -> caf::actor_system::module* {

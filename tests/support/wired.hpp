@@ -18,6 +18,7 @@
 
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/scheduler.hpp"
 #include "ringvisor/actor/types.hpp"
 #include "ringvisor/actor/wire.hpp"
 #include "support/temp_dir.hpp"
@@ -47,6 +48,7 @@ struct wired {
 
   wired(const std::string& name, const actor::wire_options& opts) {
     actor::add_types(cfg);
+    actor::use_quiet_timer(cfg); // as nodes run
     auto err = actor::use_wire(cfg, opts, name, "127.0.0.1");
     REQUIRE_MESSAGE(!err, actor::render(err));
     sys = std::make_unique<caf::actor_system>(cfg);

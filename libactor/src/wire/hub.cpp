@@ -304,6 +304,11 @@ void hub::deliver(const link_ptr&, const char* data, size_t size) {
   auto dst = sys_.registry().get(aid);
   if (!dst)
     return bounce(sender, mid, caf::make_error(caf::sec::request_receiver_down));
+  // CAF 0.17 leaves a request's timeout set when the answer comes: it fires
+  // later and puts a stale error into the requester's mailbox (waking it)
+  // for every request. The answer is here: the timeout goes now.
+  if (mid.is_response())
+    sys_.clock().cancel_request_timeout(dst->get(), mid);
   dst->enqueue(caf::make_mailbox_element(std::move(sender), mid, std::move(stages),
                                          std::move(content)),
                nullptr);
