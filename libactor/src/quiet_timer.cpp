@@ -10,19 +10,21 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <set>
 #include <thread>
 #include <typeinfo>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/config.hpp>
 #include <caf/defaults.hpp>
-#include <caf/settings.hpp>
 #include <caf/detail/set_thread_name.hpp>
 #include <caf/detail/thread_safe_actor_clock.hpp>
 #include <caf/policy/work_sharing.hpp>
 #include <caf/policy/work_stealing.hpp>
 #include <caf/scheduler/coordinator.hpp>
+#include <caf/settings.hpp>
 
 static_assert(CAF_VERSION == 1706, "the quiet timer relies on CAF 0.17.6 internals");
 
@@ -33,6 +35,12 @@ namespace {
 // The schedule is simple_actor_clock's, guarded by a mutex instead of fed
 // through a queue. It derives from thread_safe_actor_clock only because the
 // coordinator's `clock()` must return one; that base's queue stays unused.
+//
+// Two rules keep it from deadlocking on itself: events leave the schedule
+// under the lock but are shipped and destroyed outside it (dropping an
+// event's reference may destroy an actor, whose cleanup cancels its
+// timeouts here); and an event is only destroyed under the lock on behalf
+// of the actor it belongs to, which holds a reference itself.
 class quiet_clock final : public caf::detail::thread_safe_actor_clock {
 public:
   using base = caf::detail::simple_actor_clock;
@@ -46,9 +54,13 @@ public:
 
   void set_request_timeout(time_point t, caf::abstract_actor* self, caf::message_id id) override {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (answered_early_.erase({self->id(), id.integer_value()}) > 0)
+    request_key key{self->id(), id.integer_value()};
+    if (answered_early_.erase(key) > 0)
       return; // the answer came before the timeout was set
-    base::set_request_timeout(t, self, id);
+    auto ev = std::make_unique<request_timeout>(t, self->ctrl(), id);
+    auto& backlink = ev->backlink;
+    add_schedule_entry(t, std::move(ev));
+    requests_[key] = backlink;
     wake_if_earlier(t);
   }
 
@@ -66,16 +78,21 @@ public:
     base::cancel_ordinary_timeout(self, type);
   }
 
-  // CAF itself never calls this in 0.17; the wire does when an answer
-  // arrives, possibly before the requester's thread set the timeout (CAF
-  // sends the request first): then the timeout is not set at all.
+  // CAF itself never calls this in 0.17 (a request's timeout stays set after
+  // its answer); the wire does when an answer arrives, possibly before the
+  // requester's thread set the timeout (CAF sends the request first): then
+  // the timeout is not set at all. Found by (actor, message id) in one step,
+  // not by a pass over the actor's timeouts: an actor may hold many.
   void cancel_request_timeout(caf::abstract_actor* self, caf::message_id id) override {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (holds_request_timeout(self->id(), id)) {
-      base::cancel_request_timeout(self, id);
+    request_key key{self->id(), id.integer_value()};
+    if (auto i = requests_.find(key); i != requests_.end()) {
+      auto lookup = i->second;
+      requests_.erase(i);
+      schedule_.erase(lookup->second); // the caller holds a reference to `self`
+      actor_lookup_.erase(lookup);
       return;
     }
-    auto key = std::make_pair(self->id(), id.integer_value());
     if (answered_early_.insert(key).second) {
       early_order_.push_back(key);
       if (early_order_.size() > max_answered_early) { // requests without a timeout
@@ -87,6 +104,7 @@ public:
 
   void cancel_timeouts(caf::abstract_actor* self) override {
     std::lock_guard<std::mutex> guard{mtx_};
+    forget_requests_of(self->id());
     base::cancel_timeouts(self);
   }
 
@@ -105,57 +123,94 @@ public:
   }
 
   void cancel_all() override {
-    std::lock_guard<std::mutex> guard{mtx_};
-    base::cancel_all();
+    take_all(); // destroyed here, outside the lock
   }
 
   // Runs on the timer thread until `stop`.
   void run() {
+    std::vector<unique_delayed_event_ptr> due;
     std::unique_lock<std::mutex> guard{mtx_};
     while (!stopped_) {
-      if (schedule().empty()) {
+      if (schedule_.empty()) {
         sleeping_until_ = time_point::max();
         cv_.wait(guard);
         continue;
       }
-      auto due = schedule().begin()->first;
-      if (due > now()) {
-        sleeping_until_ = due;
-        cv_.wait_until(guard, due);
+      auto t = now();
+      if (schedule_.begin()->first > t) {
+        sleeping_until_ = schedule_.begin()->first;
+        cv_.wait_until(guard, sleeping_until_);
         continue;
       }
-      // Delivers into mailboxes only: nothing it calls comes back here.
-      trigger_expired_timeouts();
+      take_due(t, due);
+      guard.unlock();
+      for (auto& ev : due)
+        ship(*ev);
+      due.clear();
+      guard.lock();
     }
   }
 
   size_t size() {
     std::lock_guard<std::mutex> guard{mtx_};
-    return schedule().size();
+    return schedule_.size();
   }
 
   void stop() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    stopped_ = true;
-    base::cancel_all();
-    cv_.notify_one();
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stopped_ = true;
+      cv_.notify_one();
+    }
+    take_all();
   }
 
 private:
   using request_key = std::pair<caf::actor_id, uint64_t>;
 
+  struct request_key_hash {
+    size_t operator()(const request_key& x) const noexcept {
+      return std::hash<uint64_t>{}(x.first * 0x9e3779b97f4a7c15ull ^ x.second);
+    }
+  };
+
   // Answers remembered before their timeouts were set; requests without a
   // timeout leave entries here too, so it keeps only the newest.
   static constexpr size_t max_answered_early = 4096;
 
-  bool holds_request_timeout(caf::actor_id aid, caf::message_id id) const {
-    auto [first, last] = actor_lookup().equal_range(aid);
+  // Moves the events due at `t` out of the schedule (with the lock held).
+  void take_due(time_point t, std::vector<unique_delayed_event_ptr>& out) {
+    for (auto i = schedule_.begin(); i != schedule_.end() && i->first <= t;) {
+      auto& ev = *i->second;
+      if (ev.subtype == request_timeout_type) {
+        auto& rt = static_cast<request_timeout&>(ev);
+        requests_.erase({rt.self->id(), rt.id.integer_value()});
+      }
+      if (ev.backlink != actor_lookup_.end())
+        actor_lookup_.erase(ev.backlink);
+      out.push_back(std::move(i->second));
+      i = schedule_.erase(i);
+    }
+  }
+
+  // Empties the schedule; its events die when the returned map does.
+  void take_all() {
+    schedule_map doomed;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      actor_lookup_.clear();
+      requests_.clear();
+      doomed.swap(schedule_);
+    }
+  }
+
+  void forget_requests_of(caf::actor_id aid) {
+    auto [first, last] = actor_lookup_.equal_range(aid);
     for (auto i = first; i != last; ++i) {
       auto& ev = *i->second->second;
-      if (ev.subtype == request_timeout_type && static_cast<const request_timeout&>(ev).id == id)
-        return true;
+      if (ev.subtype == request_timeout_type)
+        requests_.erase({aid, static_cast<request_timeout&>(ev).id.integer_value()});
     }
-    return false;
   }
 
   void wake_if_earlier(time_point t) {
@@ -169,7 +224,9 @@ private:
   std::condition_variable cv_;
   time_point sleeping_until_ = time_point::min(); // the thread's next look
   bool stopped_ = false;
-  std::set<request_key> answered_early_;
+  // The request timeouts by (actor, message id), into actor_lookup_.
+  std::unordered_map<request_key, actor_lookup_map::iterator, request_key_hash> requests_;
+  std::unordered_set<request_key, request_key_hash> answered_early_;
   std::deque<request_key> early_order_;
 };
 
@@ -188,7 +245,9 @@ protected:
   void start() override {
     thread_ = std::thread{[this] {
       caf::detail::set_thread_name("rv.timer");
+      this->system().thread_started();
       clock_.run();
+      this->system().thread_terminates();
     }};
     super::start();
   }
@@ -196,7 +255,8 @@ protected:
   void stop() override {
     super::stop(); // actors may cancel timeouts until here
     clock_.stop();
-    thread_.join();
+    if (thread_.joinable())
+      thread_.join();
   }
 
 private:

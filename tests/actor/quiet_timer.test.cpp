@@ -5,6 +5,9 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
 #include <string>
 #include <typeinfo>
 
@@ -122,4 +125,35 @@ TEST_CASE("an event-based actor's receive timeout fires, and a system with pendi
                 caf::after(5s) >> [] { FAIL("the receive timeout did not fire"); });
   CHECK(clk::now() - t0 >= 40ms);
   self->delayed_send(self, 1h, std::string{"never"}); // pending when the system stops
+}
+
+TEST_CASE("a delayed message that drops its sender's last reference does not stop the timer") {
+  quiet_system q;
+  auto receiver = q.sys->spawn([]() -> caf::behavior { return {[](int32_t) {}}; });
+  // The sender lives on with nobody holding it but the delayed message; the
+  // receiver is gone when it fires, so shipping it drops the sender's last
+  // reference on the timer thread, and the sender's cleanup cancels its
+  // timeouts on that thread.
+  q.sys->spawn<caf::hidden>([receiver](caf::event_based_actor* s) -> caf::behavior {
+    s->delayed_send(receiver, 20ms, int32_t{42});
+    return {[](const std::string&) {}};
+  });
+  caf::anon_send_exit(receiver, caf::exit_reason::kill);
+  receiver = nullptr;
+  // A timeout set after it must still fire (a timer stuck on its own lock
+  // would block this request, so it runs on a thread of its own).
+  auto probe = std::async(std::launch::async, [&q] {
+    caf::scoped_actor self{*q.sys};
+    auto hdl = q.sys->spawn(echo_or_hold);
+    bool timed_out = false;
+    self->request(hdl, 200ms, hold_atom::value)
+      .receive([](int32_t) {}, [&](caf::error& err) { timed_out = err == caf::sec::request_timeout; });
+    self->send_exit(hdl, caf::exit_reason::kill);
+    return timed_out;
+  });
+  if (probe.wait_for(10s) != std::future_status::ready) {
+    std::fputs("FAILED: the timer is stuck\n", stderr); // doctest cannot report it:
+    std::_Exit(EXIT_FAILURE);                             // the system cannot stop
+  }
+  CHECK(probe.get());
 }

@@ -290,8 +290,10 @@ void hub::deliver(const link_ptr&, const char* data, size_t size) {
         std::lock_guard<std::mutex> guard{inflight_mtx_};
         inflight_.erase({aid, raw_mid});
       }
-      if (auto dst = sys_.registry().get(aid))
+      if (auto dst = sys_.registry().get(aid)) {
+        sys_.clock().cancel_request_timeout(dst->get(), mid);
         dst->enqueue(nullptr, mid, caf::make_message(std::move(why)), nullptr);
+      }
       return;
     }
     return bounce(sender, mid, std::move(why));
