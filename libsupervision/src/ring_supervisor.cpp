@@ -36,6 +36,7 @@
 #include "pacer.hpp"
 #include "reply_cache.hpp"
 #include "ring_wire.hpp"
+#include "routing.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/stateful_child.hpp"
@@ -64,10 +65,6 @@ using store_get_atom = caf::atom_constant<caf::atom("rm_sget")>;
 using run_atom = caf::atom_constant<caf::atom("rm_run")>;
 using kill_atom = caf::atom_constant<caf::atom("rm_kill")>;
 using lease_check_atom = caf::atom_constant<caf::atom("rm_lease")>;
-
-/// How often a request may be passed on to another node while the rings of
-/// the nodes differ.
-constexpr uint8_t max_hops = 4;
 
 /// How long a child may take to answer a routed call.
 constexpr auto child_call_timeout = std::chrono::seconds{60};
@@ -1013,38 +1010,43 @@ private:
                                                 : msg.get_as<std::string>(2);
   }
 
-  // Serves, parks or forwards a request about one child.
+  // Serves, holds, forwards or fails a request about one child, as
+  // `decide_route` says.
   void dispatch(pending p) {
-    auto& id = id_of(p.msg);
-    if (auto i = local_.find(id); i != local_.end()) {
-      if (i->second.ph == phase::running)
-        serve(i->second, std::move(p));
-      else
-        i->second.waiting.push_back(std::move(p));
-      return;
+    auto id = id_of(p.msg);
+    route_facts facts;
+    auto i = local_.find(id);
+    if (i != local_.end())
+      facts.local = i->second.ph == phase::running ? route_facts::here::running
+                                                   : route_facts::here::busy;
+    facts.split = status_ == cluster::cluster_status::split;
+    facts.stopping = stopping_;
+    facts.owner = owner_of(id);
+    facts.owner_is_self = facts.owner && *facts.owner == self_name_ && !leaving_self_;
+    if (auto rec = children_.alive(id))
+      facts.rec = rec->terminated ? route_facts::record::terminated : route_facts::record::alive;
+    facts.synced = synced_;
+    auto hdl = facts.owner ? peer(*facts.owner) : nullptr;
+    facts.owner_reachable = hdl != nullptr;
+    facts.hops = hops_of(p.msg);
+    auto r = decide_route(facts);
+    switch (r.how) {
+      case route::kind::serve:
+        return serve(i->second, std::move(p));
+      case route::kind::wait:
+        return i->second.waiting.push_back(std::move(p));
+      case route::kind::expect:
+        return expected_[id].push_back(std::move(p)); // starts or arrives soon
+      case route::kind::forward:
+        p.rp.delegate(*hdl, bump_hops(p.msg));
+        return;
+      case route::kind::fail:
+        break;
     }
-    if (status_ == cluster::cluster_status::split)
-      return p.rp.deliver(make_error(errc::no_owner, spec_.name, id, split_off_reason));
-    if (stopping_)
-      return p.rp.deliver(make_error(errc::no_owner, spec_.name, id, "stopping"));
-    auto owner = owner_of(id);
-    if (!owner)
-      return p.rp.deliver(make_error(errc::no_owner, spec_.name, id, "the ring is empty"));
-    if (*owner == self_name_ && !leaving_self_) {
-      auto rec = children_.alive(id);
-      // Not known yet: this node may still be learning the child list.
-      if (rec == nullptr && synced_)
-        return p.rp.deliver(make_error(errc::not_found, spec_.name, id));
-      if (rec != nullptr && rec->terminated)
-        return p.rp.deliver(make_error(errc::not_found, spec_.name, id, "terminated"));
-      expected_[id].push_back(std::move(p)); // starts or arrives soon
-      return;
-    }
-    auto hdl = peer(*owner);
-    if (hdl == nullptr || hops_of(p.msg) >= max_hops)
-      return p.rp.deliver(make_error(errc::no_owner, spec_.name, id,
-                                     "owner " + *owner + " not reachable"));
-    p.rp.delegate(*hdl, bump_hops(p.msg));
+    auto code = r.not_found ? errc::not_found : errc::no_owner;
+    if (r.reason.empty())
+      return p.rp.deliver(make_error(code, spec_.name, id));
+    p.rp.deliver(make_error(code, spec_.name, id, r.reason));
   }
 
   void serve(local_child& c, pending p) {
