@@ -114,7 +114,7 @@ TEST_CASE("seeds that are IP addresses are kept without a lookup") {
   auto found = resolve_seeds({"127.0.0.1:4900", "[::1]:4901", "fd00::2:4902"},
                              dns.resolver());
   CHECK(found.problems == strings{});
-  // IPv6 without brackets: what CAF's middleman connect takes as host.
+  // IPv6 without brackets: what the wire's connector takes as host.
   CHECK(found.endpoints
         == strings{"127.0.0.1:4900", "::1:4901", "fd00::2:4902"});
   CHECK(dns.lookups.empty());

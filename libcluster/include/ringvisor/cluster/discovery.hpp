@@ -22,7 +22,7 @@ namespace ringvisor::cluster {
 //
 // Endpoints come out as `"address:port"` with IPv6 addresses *without*
 // brackets (`"::1:4900"`): the agent splits at the last `':'` and hands the
-// host to CAF's middleman, which passes it to `getaddrinfo` unchanged, and
+// host to the wire's connector, which passes it to `getaddrinfo`, and
 // `getaddrinfo` does not accept `"[::1]"`.
 //
 // Example:
