@@ -34,6 +34,7 @@
 
 #include "child_list.hpp"
 #include "pacer.hpp"
+#include "placement.hpp"
 #include "reply_cache.hpp"
 #include "ring_wire.hpp"
 #include "routing.hpp"
@@ -225,24 +226,12 @@ public:
 private:
   // -- the ring ---------------------------------------------------------------
 
-  bool in_group(const cluster::member& m) const {
-    return spec_.group.empty()
-           || std::binary_search(m.groups.begin(), m.groups.end(), spec_.group);
-  }
-
   // The members children are placed on: up, in the group, not leaving.
   void rebuild_ring() {
-    std::vector<std::string> names;
-    std::string digest_input;
-    for (auto& m : view_)
-      if (m.status == cluster::member_status::up && in_group(m)
-          && leaving_.count(m.name) == 0 && !(leaving_self_ && m.name == self_name_)) {
-        names.push_back(m.name);
-        digest_input += m.name + "/" + std::to_string(m.incarnation) + ";";
-      }
-    if (names != children_.ring().members())
-      children_.place_on(cluster::hash_ring{names});
-    digest_ = cluster::hash_ring::hash(digest_input);
+    auto members = placement_members(view_, spec_.group, leaving_, self_name_, leaving_self_);
+    if (members.names != children_.ring().members())
+      children_.place_on(cluster::hash_ring{members.names});
+    digest_ = members.digest;
   }
 
   std::optional<std::string> owner_of(const std::string& id) const {
@@ -270,33 +259,21 @@ private:
 
   void on_view(std::vector<cluster::member> view) {
     view_ = std::move(view);
-    std::map<std::string, cluster::member> up_now;
-    for (auto& m : view_) {
-      // Declared down (seen as down, or already refuted with a new
-      // incarnation): the others may run our children by now.
-      bool refuted = m.name == self_name_ && m.incarnation > incarnation_;
-      bool downed = m.name == self_name_ && m.incarnation == incarnation_
-                    && m.status >= cluster::member_status::down;
-      if (refuted || downed) {
-        if (!local_.empty()) {
-          log::warn("ring_declared_down", {{"sup", spec_.name}, {"children", local_.size()}});
-          stop_all("this node was declared down");
-        }
-        resync_ = true;
-        if (refuted)
-          incarnation_ = m.incarnation;
+    auto change = diff_view(up_, view_, self_name_, incarnation_);
+    if (change.declared_down) {
+      // The others may run our children by now.
+      if (!local_.empty()) {
+        log::warn("ring_declared_down", {{"sup", spec_.name}, {"children", local_.size()}});
+        stop_all("this node was declared down");
       }
-      if (m.name != self_name_ && m.status <= cluster::member_status::leaving)
-        up_now.emplace(m.name, m);
+      resync_ = true;
+      incarnation_ = change.incarnation;
     }
-    for (auto& [name, before] : up_) {
-      auto i = up_now.find(name);
-      if (i == up_now.end() || i->second.incarnation != before.incarnation)
-        on_gone(before);
-    }
+    for (auto& before : change.gone)
+      on_gone(before);
     for (auto i = leaving_.begin(); i != leaving_.end();)
-      i = up_now.count(*i) ? std::next(i) : leaving_.erase(i);
-    up_ = std::move(up_now);
+      i = change.up.count(*i) ? std::next(i) : leaving_.erase(i);
+    up_ = std::move(change.up);
     rebuild_ring();
     rebalance();
   }
@@ -1629,7 +1606,7 @@ caf::behavior ring_manager::make_behavior() {
     [this](ring_endpoints_atom) {
       std::vector<std::string> result;
       for (auto& m : view_)
-        if (m.status == cluster::member_status::up && in_group(m))
+        if (m.status == cluster::member_status::up && in_group(m, spec_.group))
           result.push_back(m.endpoint);
       return result;
     },

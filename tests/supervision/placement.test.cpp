@@ -1,0 +1,83 @@
+// What a new view means for a ring manager, as plain code: declared down or
+// refuted, members gone (crashed, removed, back as a new process), and the
+// members children are placed on.
+
+#include <doctest/doctest.h>
+
+#include "placement.hpp"
+
+using namespace ringvisor;
+using namespace ringvisor::supervision;
+using cluster::member;
+using cluster::member_status;
+
+namespace {
+
+member m(const std::string& name, uint64_t inc, member_status st = member_status::up,
+         std::vector<std::string> groups = {}) {
+  return member{name, inc, name + ":4900", st, std::move(groups)};
+}
+
+std::map<std::string, member> up_of(const std::vector<member>& xs) {
+  std::map<std::string, member> result;
+  for (auto& x : xs)
+    result.emplace(x.name, x);
+  return result;
+}
+
+std::vector<std::string> names_of(const std::vector<member>& xs) {
+  std::vector<std::string> result;
+  for (auto& x : xs)
+    result.push_back(x.name);
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("a view that shows this node down, or refuted with a newer incarnation, declares it down") {
+  auto fine = diff_view({}, {m("a", 5), m("b", 1)}, "a", 5);
+  CHECK(!fine.declared_down);
+  CHECK(fine.incarnation == 5);
+  auto downed = diff_view({}, {m("a", 5, member_status::down)}, "a", 5);
+  CHECK(downed.declared_down);
+  CHECK(downed.incarnation == 5);
+  auto refuted = diff_view({}, {m("a", 7)}, "a", 5);
+  CHECK(refuted.declared_down);
+  CHECK(refuted.incarnation == 7);
+  auto old_news = diff_view({}, {m("a", 4, member_status::down)}, "a", 5); // an older process
+  CHECK(!old_news.declared_down);
+}
+
+TEST_CASE("members that crash, are removed or come back as new processes are gone") {
+  auto before = up_of({m("b", 1), m("c", 1), m("d", 1), m("e", 1)});
+  auto change = diff_view(before,
+                          {m("a", 5), m("b", 1), m("c", 1, member_status::down),
+                           m("d", 2), m("e", 1, member_status::leaving)},
+                          "a", 5);
+  CHECK(names_of(change.gone) == std::vector<std::string>{"c", "d"});
+  CHECK(change.gone[1].incarnation == 1); // as it was before
+  // Leaving members still count as up (they hand their children off).
+  CHECK(change.up.size() == 3);
+  CHECK(change.up.count("e") == 1);
+  CHECK(change.up.count("a") == 0); // the others only
+}
+
+TEST_CASE("children are placed on up members of the group that are not leaving") {
+  std::vector<member> view{m("a", 1, member_status::up, {"gpu"}),
+                           m("b", 1, member_status::up, {"cpu", "gpu"}),
+                           m("c", 1, member_status::up),
+                           m("d", 1, member_status::joining, {"gpu"}),
+                           m("e", 1, member_status::up, {"gpu"})};
+  CHECK(placement_members(view, "", {}, "a", false).names
+        == std::vector<std::string>{"a", "b", "c", "e"});
+  CHECK(placement_members(view, "gpu", {}, "a", false).names
+        == std::vector<std::string>{"a", "b", "e"});
+  CHECK(placement_members(view, "gpu", {"e"}, "a", false).names
+        == std::vector<std::string>{"a", "b"});
+  CHECK(placement_members(view, "gpu", {}, "a", true).names
+        == std::vector<std::string>{"b", "e"});
+  // The digest tells rings of the same names but other processes apart.
+  auto d1 = placement_members(view, "", {}, "a", false).digest;
+  view[1].incarnation = 2;
+  CHECK(placement_members(view, "", {}, "a", false).digest != d1);
+}
