@@ -41,15 +41,21 @@ caf::error check_private_file(const std::string& path, const std::string& what) 
   return caf::none;
 }
 
-caf::expected<std::string> read_secret_file(const std::string& path) {
-  auto what = "ringvisor.secret-file '" + path + "'";
+caf::expected<std::string> read_private_file(const std::string& path, const std::string& what) {
   if (auto err = check_private_file(path, what))
     return err;
   std::ifstream in{path, std::ios::binary};
   if (!in)
     return bad(what, "cannot be opened");
-  std::string secret{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-  return checked(std::move(secret), what);
+  return std::string{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+caf::expected<std::string> read_secret_file(const std::string& path) {
+  auto what = "ringvisor.secret-file '" + path + "'";
+  auto secret = read_private_file(path, what);
+  if (!secret)
+    return secret;
+  return checked(std::move(*secret), what);
 }
 
 caf::expected<std::string> secret_from_env() {

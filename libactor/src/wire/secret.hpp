@@ -26,6 +26,9 @@ caf::expected<std::string> read_secret_file(const std::string& path);
 /// errors start with `what` (e.g. "ringvisor.secret-file '/etc/x'").
 caf::error check_private_file(const std::string& path, const std::string& what);
 
+/// Reads `path` whole after `check_private_file`; errors start with `what`.
+caf::expected<std::string> read_private_file(const std::string& path, const std::string& what);
+
 /// Returns the secret of `secret_env`, an empty string if it is unset, or
 /// an error if it is set but too short.
 caf::expected<std::string> secret_from_env();

@@ -1,12 +1,11 @@
 #include "wire/tls.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <new>
-#include <string_view>
+#include <vector>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -33,24 +32,26 @@ std::string openssl_reason() {
   return buf;
 }
 
+// The subjectAltName DNS entries of `cert`, as written.
+std::vector<std::string> dns_names(X509* cert) {
+  std::vector<std::string> result;
+  auto sans = static_cast<GENERAL_NAMES*>(
+    X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
+    auto gn = sk_GENERAL_NAME_value(sans, i);
+    if (gn->type == GEN_DNS)
+      result.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(gn->d.dNSName)),
+                          static_cast<size_t>(ASN1_STRING_length(gn->d.dNSName)));
+  }
+  GENERAL_NAMES_free(sans);
+  return result;
+}
+
 // Returns whether a subjectAltName DNS entry of `cert` is exactly `name`
 // (no wildcards, no common name, case-sensitive: member names are).
 bool names_exactly(X509* cert, const std::string& name) {
-  if (name.empty())
-    return false;
-  auto sans = static_cast<GENERAL_NAMES*>(
-    X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  bool found = false;
-  for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans) && !found; ++i) {
-    auto gn = sk_GENERAL_NAME_value(sans, i);
-    if (gn->type != GEN_DNS)
-      continue;
-    auto data = reinterpret_cast<const char*>(ASN1_STRING_get0_data(gn->d.dNSName));
-    found = std::string_view{data, static_cast<size_t>(ASN1_STRING_length(gn->d.dNSName))}
-            == name;
-  }
-  GENERAL_NAMES_free(sans);
-  return found;
+  auto names = dns_names(cert);
+  return !name.empty() && std::find(names.begin(), names.end(), name) != names.end();
 }
 
 std::string what(const std::string& option, const std::string& path) {
@@ -72,21 +73,12 @@ caf::error readable(const std::string& option, const std::string& path) {
 // The DNS names in `cert`, for messages.
 std::string names_in(X509* cert) {
   std::string result;
-  auto add = [&result](const std::string& x) {
+  for (auto& x : dns_names(cert)) {
     if (result.find("'" + x + "'") != std::string::npos)
-      return;
+      continue;
     result += result.empty() ? "'" : ", '";
     result += x + "'";
-  };
-  auto sans = static_cast<GENERAL_NAMES*>(
-    X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
-    auto gn = sk_GENERAL_NAME_value(sans, i);
-    if (gn->type == GEN_DNS)
-      add(std::string{reinterpret_cast<const char*>(ASN1_STRING_get0_data(gn->d.dNSName)),
-                      static_cast<size_t>(ASN1_STRING_length(gn->d.dNSName))});
   }
-  GENERAL_NAMES_free(sans);
   return result.empty() ? "no subjectAltName DNS entry" : result;
 }
 
@@ -109,12 +101,11 @@ caf::expected<passphrase> read_passphrase(const tls_files& files) {
   passphrase result;
   if (files.key_password_file.empty())
     return result;
-  auto w = what("key-password-file", files.key_password_file);
-  if (auto err = check_private_file(files.key_password_file, w))
-    return err;
-  std::ifstream in{files.key_password_file, std::ios::binary};
-  result.text.assign(std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{});
-  in.close();
+  auto text = read_private_file(files.key_password_file,
+                                what("key-password-file", files.key_password_file));
+  if (!text)
+    return text.error();
+  result.text = std::move(*text);
   while (!result.text.empty() && (result.text.back() == '\n' || result.text.back() == '\r'))
     result.text.pop_back();
   if (result.text.empty())
