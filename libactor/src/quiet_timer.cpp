@@ -6,12 +6,10 @@
 
 #include "ringvisor/actor/scheduler.hpp"
 
-#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
-#include <typeinfo>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -25,6 +23,8 @@
 #include <caf/policy/work_stealing.hpp>
 #include <caf/scheduler/coordinator.hpp>
 #include <caf/settings.hpp>
+
+#include "module_factory.hpp"
 
 static_assert(CAF_VERSION == 1706, "the quiet timer relies on CAF 0.17.6 internals");
 
@@ -278,12 +278,7 @@ void use_quiet_timer(caf::actor_system_config& cfg) {
       return new quiet_coordinator<caf::policy::work_sharing>(sys);
     return new quiet_coordinator<caf::policy::work_stealing>(sys);
   };
-  auto& fs = cfg.module_factories;
-  auto ours = std::find_if(fs.begin(), fs.end(), [](const auto& f) {
-    return f.target_type() == typeid(decltype(factory));
-  });
-  if (ours == fs.end())
-    fs.push_back(factory);
+  put_module_factory(cfg, factory);
 }
 
 } // namespace ringvisor::actor

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <typeinfo>
 
 #include <caf/all.hpp>
 #include <openssl/rand.h>
@@ -12,6 +11,7 @@
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/wire.hpp"
+#include "module_factory.hpp"
 #include "wire/proxy.hpp"
 #include "wire/secret.hpp"
 #include "wire/tcp_transport.hpp"
@@ -247,15 +247,7 @@ caf::error use_wire(caf::actor_system_config& cfg, const wire_options& x,
   auto factory = [mc](caf::actor_system& sys) -> caf::actor_system::module* {
     return new caf::net::middleman(sys, mc);
   };
-  // Once per config: a node started again from the same config replaces it.
-  auto& fs = cfg.module_factories;
-  auto ours = std::find_if(fs.begin(), fs.end(), [](const auto& f) {
-    return f.target_type() == typeid(decltype(factory));
-  });
-  if (ours != fs.end())
-    *ours = factory;
-  else
-    fs.push_back(factory);
+  put_module_factory(cfg, factory);
   return caf::none;
 }
 
