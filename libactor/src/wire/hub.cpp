@@ -270,6 +270,20 @@ void hub::relay(const link_ptr& from, frame& f, const std::string& dst_key) {
                 reinterpret_cast<const uint8_t*>(dst_key.data()), dst_key.size(), true);
 }
 
+caf::strong_actor_ptr hub::answered(caf::actor_id aid, caf::message_id mid) {
+  {
+    std::lock_guard<std::mutex> guard{inflight_mtx_};
+    inflight_.erase({aid, mid.integer_value()});
+  }
+  auto dst = sys_.registry().get(aid);
+  // CAF 0.17 leaves a request's timeout set when the answer comes: it fires
+  // later and puts a stale error into the requester's mailbox (waking it)
+  // for every request. The answer is here: the timeout goes now.
+  if (dst)
+    sys_.clock().cancel_request_timeout(dst->get(), mid);
+  return dst;
+}
+
 void hub::deliver(const link_ptr&, const char* data, size_t size) {
   caf::scoped_execution_unit ctx{&sys_};
   ctx.proxy_registry_ptr(&registry_);
@@ -286,31 +300,16 @@ void hub::deliver(const link_ptr&, const char* data, size_t size) {
     auto mid = caf::message_id(raw_mid);
     if (mid.is_response()) {
       // A reply we cannot read: its requester hears so instead of waiting.
-      {
-        std::lock_guard<std::mutex> guard{inflight_mtx_};
-        inflight_.erase({aid, raw_mid});
-      }
-      if (auto dst = sys_.registry().get(aid)) {
-        sys_.clock().cancel_request_timeout(dst->get(), mid);
+      if (auto dst = answered(aid, mid))
         dst->enqueue(nullptr, mid, caf::make_message(std::move(why)), nullptr);
-      }
       return;
     }
     return bounce(sender, mid, std::move(why));
   }
   auto mid = caf::message_id(raw_mid);
-  if (mid.is_response()) {
-    std::lock_guard<std::mutex> guard{inflight_mtx_};
-    inflight_.erase({aid, raw_mid});
-  }
-  auto dst = sys_.registry().get(aid);
+  auto dst = mid.is_response() ? answered(aid, mid) : sys_.registry().get(aid);
   if (!dst)
     return bounce(sender, mid, caf::make_error(caf::sec::request_receiver_down));
-  // CAF 0.17 leaves a request's timeout set when the answer comes: it fires
-  // later and puts a stale error into the requester's mailbox (waking it)
-  // for every request. The answer is here: the timeout goes now.
-  if (mid.is_response())
-    sys_.clock().cancel_request_timeout(dst->get(), mid);
   dst->enqueue(caf::make_mailbox_element(std::move(sender), mid, std::move(stages),
                                          std::move(content)),
                nullptr);

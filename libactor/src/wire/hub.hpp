@@ -153,6 +153,9 @@ private:
                             const std::vector<char>& payload);
   route_ptr route_to(const caf::node_id& nid);
   void deliver(const link_ptr& from, const char* data, size_t size);
+  // An answer to request `mid` of actor `aid` arrived: the request is no
+  // longer in flight and its timeout goes. Returns the requester, if alive.
+  caf::strong_actor_ptr answered(caf::actor_id aid, caf::message_id mid);
   void relay(const link_ptr& from, frame& f, const std::string& dst_key);
   void on_announce(const caf::node_id& from, const route_ptr& back, caf::actor_id aid);
   void on_local_exit(caf::actor_id aid, const caf::error& reason);
