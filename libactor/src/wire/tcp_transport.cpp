@@ -258,6 +258,8 @@ size_t tcp_transport::write_plain(conn& c, const chunk* chunks, size_t count) {
   msg.msg_iov = iov;
   msg.msg_iovlen = n;
   auto written = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (written > 0)
+    c.sent_any = true;
   if (written < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
       // Broken: the reader sees it too and reports the link down.
@@ -306,6 +308,7 @@ bool tcp_transport::send_outbox(conn& c) {
   while (c.tls->outbox_size() > 0) {
     auto n = ::send(c.fd, c.tls->outbox_data(), c.tls->outbox_size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
+      c.sent_any = true;
       c.tls->sent(static_cast<size_t>(n));
     } else if (n < 0 && errno == EINTR) {
       continue;
@@ -334,7 +337,18 @@ void tcp_transport::close(link_id id) {
   auto c = find(id);
   if (!c)
     return;
-  std::lock_guard<std::mutex> guard{c->mtx};
+  std::unique_lock<std::mutex> guard{c->mtx};
+  if (!c->sent_any && std::this_thread::get_id() == thread_.get_id()) {
+    // Nothing of ours to deliver (the engine refusing a connection as it
+    // comes up): the descriptor goes now, not once the reader sees EOF, so
+    // a connect flood cannot hold more than the limits allow. The report
+    // follows, as `close` promises. (A close with unread input resets the
+    // connection, which would cut off anything we had sent.)
+    guard.unlock();
+    if (release(c))
+      post([this, c] { report_down(c, "closed"); });
+    return;
+  }
   if (c->fd >= 0) {
     if (c->connecting) {
       // Not connected yet: the I/O thread ends it.
@@ -345,23 +359,30 @@ void tcp_transport::close(link_id id) {
   }
 }
 
-void tcp_transport::drop(const conn_ptr& c, const std::string& why) {
+bool tcp_transport::release(const conn_ptr& c) {
   {
     std::lock_guard<std::mutex> guard{c->mtx};
     if (c->fd < 0)
-      return;
+      return false;
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
     ::close(c->fd);
     c->fd = -1;
   }
-  {
-    std::unique_lock<std::shared_mutex> guard{conns_mtx_};
-    conns_.erase(c->id);
-  }
+  std::unique_lock<std::shared_mutex> guard{conns_mtx_};
+  conns_.erase(c->id);
+  return true;
+}
+
+void tcp_transport::report_down(const conn_ptr& c, const std::string& why) {
   if (c->connecting)
     events_->on_connect_failed(c->cookie, why);
   else
     events_->on_link_down(c->id, why);
+}
+
+void tcp_transport::drop(const conn_ptr& c, const std::string& why) {
+  if (release(c))
+    report_down(c, why);
 }
 
 void tcp_transport::run() {

@@ -62,6 +62,7 @@ private:
     std::unique_ptr<tls_session> tls;
     bool connecting = false;
     bool want_write = false;
+    bool sent_any = false; // a byte of ours went out
     uint64_t cookie = 0;
     clock::time_point deadline;
   };
@@ -80,7 +81,9 @@ private:
   size_t write_tls(conn& c, const chunk* chunks, size_t count);
   bool send_outbox(conn& c); // whether the session's outbox is empty now
   void want_write(conn& c);
-  void drop(const conn_ptr& c, const std::string& why);
+  void drop(const conn_ptr& c, const std::string& why); // release, then report
+  bool release(const conn_ptr& c); // closes and forgets it; false if it was
+  void report_down(const conn_ptr& c, const std::string& why);
   void check_deadlines(clock::time_point now);
   void wake();
   void post(std::function<void()> f);
