@@ -8,12 +8,15 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/binary_serializer.hpp>
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "ringvisor/actor/errc.hpp"
+#include "ringvisor/actor/stateful_child.hpp"
 #include "ringvisor/actor/types.hpp"
 #include "ringvisor/supervision/child_store.hpp"
 #include "ringvisor/supervision/errc.hpp"
@@ -88,6 +91,47 @@ TEST_CASE("the SQLite store keeps specs across a reopen, arguments and all") {
   CHECK(b.args.get_as<int32_t>(1) == 3);
   // Written through SQLite's write-ahead log.
   CHECK(std::ifstream{path + "-wal"}.good());
+}
+
+TEST_CASE("the SQLite store keeps a spec's snapshot policy and reads specs written without one") {
+  temp_dir dir;
+  auto path = dir.file("children.db");
+  store_system s;
+  {
+    auto store = open(s, path);
+    auto spec = importer("snappy", "s3://bucket/s", 1);
+    spec.snapshot = snapshot_policy::every(std::chrono::milliseconds{250});
+    CHECK(!store->add(spec));
+  }
+  {
+    // A spec as the store wrote it before specs had a snapshot policy: the
+    // same fields, in the same order, without the policy at the end.
+    auto old = importer("old", "s3://bucket/o", 4);
+    actor::bytes blob;
+    caf::binary_serializer sink{*s.sys, blob};
+    REQUIRE(!sink(old.id, old.type, old.args, old.restart, old.shutdown, old.kind));
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* insert = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO ringvisor_children (id, spec) VALUES ('old', ?)",
+                               -1, &insert, nullptr)
+            == SQLITE_OK);
+    sqlite3_bind_blob(insert, 1, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    CHECK(sqlite3_step(insert) == SQLITE_DONE);
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+  }
+  auto store = open(s, path);
+  auto all = store->get_all();
+  REQUIRE_MESSAGE(all, test::why(all));
+  REQUIRE(ids(*all) == std::vector<std::string>{"old", "snappy"});
+  auto& old = (*all)[0];
+  CHECK(old.snapshot.when == snapshot_policy::mode::on_request); // the default
+  REQUIRE(old.args.match_elements<std::string, int32_t>());
+  CHECK(old.args.get_as<int32_t>(1) == 4);
+  auto& snappy = (*all)[1];
+  CHECK(snappy.snapshot.when == snapshot_policy::mode::every);
+  CHECK(snappy.snapshot.interval == std::chrono::milliseconds{250});
 }
 
 TEST_CASE("the SQLite store refuses duplicates, unknown ids and start functions") {

@@ -63,6 +63,50 @@ struct shutdown_policy {
   }
 };
 
+/// When a ring supervisor copies a child's state to the child's replicas
+/// (see `ring_supervisor_spec::replicas`), so that the child starts from it
+/// again after its node dies. Local supervisors ignore it.
+struct snapshot_policy {
+  enum class mode : uint8_t {
+    /// Never: the child starts afresh after a crash of its node.
+    off,
+    /// Whenever the child asks for a checkpoint (`checkpoint_atom`).
+    on_request,
+    /// Every `interval`, and on checkpoints.
+    every,
+    /// After each `ring::call` the child answered, and on checkpoints.
+    after_each_call,
+  };
+
+  mode when = mode::on_request;
+  caf::timespan interval = std::chrono::seconds{1};
+
+  /// Never.
+  static snapshot_policy off() {
+    return {mode::off, caf::timespan{0}};
+  }
+
+  /// Only when the child asks.
+  static snapshot_policy on_request() {
+    return {mode::on_request, caf::timespan{0}};
+  }
+
+  /// Every `t` (and when the child asks).
+  static snapshot_policy every(caf::timespan t) {
+    return {mode::every, t};
+  }
+
+  /// After each answered call (and when the child asks).
+  static snapshot_policy after_each_call() {
+    return {mode::after_each_call, caf::timespan{0}};
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshot_policy& x) {
+  return f(caf::meta::type_name("ringvisor::snapshot_policy"), x.when, x.interval);
+}
+
 /// Describes one child of a supervisor, as OTP's child spec does.
 ///
 /// Example:
@@ -90,6 +134,9 @@ struct child_spec {
 
   child_kind kind = child_kind::worker;
 
+  /// When a ring supervisor snapshots the child's state.
+  snapshot_policy snapshot;
+
   /// Optional local start function, used instead of `type`. A spec that has
   /// one does not survive serialization: only `type` travels between nodes.
   std::function<caf::expected<caf::actor>(caf::actor_system&)> start;
@@ -104,7 +151,7 @@ typename Inspector::result_type inspect(Inspector& f, shutdown_policy& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_spec& x) {
   return f(caf::meta::type_name("ringvisor::child_spec"), x.id, x.type, x.args,
-           x.restart, x.shutdown, x.kind);
+           x.restart, x.shutdown, x.kind, x.snapshot);
 }
 
 /// A child as `which_children` reports it.
