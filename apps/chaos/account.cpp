@@ -86,7 +86,8 @@ caf::behavior account(account_actor* self, std::string id,
       return me->count;
     },
     [self](caf::get_atom) { return self->state.count; },
-    [self, me, out, tick](supervision::placed_atom, const supervision::placement& where) {
+    [self, me, out, tick](supervision::placed_atom, const supervision::placement& where,
+                          const supervision::restore_info&) {
       me->count = self->state.count;
       me->owner = supervision::ownership{self->system(), where};
       out->write(me->child, me->instance, fmt::format("start {} {}", me->count, where.epoch));

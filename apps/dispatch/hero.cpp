@@ -95,9 +95,11 @@ caf::behavior hero(hero_actor* self, const hero_options& opts, std::string id,
       }
       self->delayed_send(self, jittered(self, tick), tick_atom::value);
     },
-    [self, report](rv::supervision::placed_atom, rv::supervision::placement& where) {
+    [self, report](rv::supervision::placed_atom, rv::supervision::placement& where,
+                   const rv::supervision::restore_info& restored) {
       self->state.owner = rv::supervision::ownership{self->system(), where};
       self->state.view.where = std::move(where); // the epoch goes with every report
+      self->state.view.restored = restored;
       report();
     },
     [self](caf::get_atom) { return to_json_text(self->state.view); },
@@ -219,6 +221,9 @@ nlohmann::json to_json(const hero_view& x) {
     {"node", x.where.node},
     {"epoch", x.where.epoch},
     {"last", x.last},
+    {"restored", rv::supervision::to_string(x.restored.from)},
+    {"snapshot_age_ms",
+     std::chrono::duration_cast<std::chrono::milliseconds>(x.restored.age).count()},
   };
 }
 
@@ -232,6 +237,7 @@ rv::supervision::child_spec hero_spec(const std::string& name) {
   result.type = "hero";
   result.args = caf::make_message(result.id, name);
   result.restart = rv::supervision::restart_type::transient;
+  result.snapshot = rv::supervision::snapshot_policy::every(hero_snapshot_interval);
   return result;
 }
 

@@ -55,11 +55,15 @@ struct hero_view {
   hero_state state;
   ringvisor::supervision::placement where;
   std::string last; // the last tick's outcome
+  /// How its record came to this node: handed over, from a snapshot (and
+  /// how old), or none (fresh).
+  ringvisor::supervision::restore_info restored;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, hero_view& x) {
-  return f(caf::meta::type_name("dispatch::hero_view"), x.id, x.state, x.where, x.last);
+  return f(caf::meta::type_name("dispatch::hero_view"), x.id, x.state, x.where, x.last,
+           x.restored);
 }
 
 /// What one node's board answers to `(caf::get_atom)`.
@@ -100,8 +104,13 @@ struct hero_options {
 /// record; it ends normally when it falls.
 caf::error add_hero_type(ringvisor::actor::factory_registry& factories, hero_options opts);
 
+/// How often a hero's record is copied to its replicas: at most this much
+/// of it is lost when its node dies.
+inline constexpr caf::timespan hero_snapshot_interval = std::chrono::seconds{1};
+
 /// Returns the child spec of a new hero: id from the name, type "hero",
-/// transient (a hero that falls is gone for good).
+/// transient (a hero that falls is gone for good), its record snapshot
+/// every `hero_snapshot_interval`.
 ringvisor::supervision::child_spec hero_spec(const std::string& name);
 
 /// Returns the child id for a hero's name ("Captain Marvel" ->

@@ -92,7 +92,8 @@ caf::behavior import_job(caf::stateful_actor<job_state>* self, std::string id, s
   me->progress = std::move(progress);
   self->delayed_send(self, 10ms, tick_atom::value);
   caf::message_handler own{
-    [self, me](supervision::placed_atom, const supervision::placement& where) {
+    [self, me](supervision::placed_atom, const supervision::placement& where,
+                const supervision::restore_info&) {
       me->owner = supervision::ownership{self->system(), where};
     },
     [self, me, id](tick_atom) {

@@ -9,6 +9,7 @@
 #include "blocking_ok.hpp"
 #include "child_list.hpp"
 #include "replicated_store.hpp"
+#include "snapshots.hpp"
 #include "ring_wire.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
 #include "ringvisor/actor/errc.hpp"
@@ -57,6 +58,18 @@ const char* to_string(restart_type x) {
   return "?";
 }
 
+const char* to_string(restore_info::origin x) {
+  switch (x) {
+    case restore_info::origin::fresh:
+      return "fresh";
+    case restore_info::origin::handed_over:
+      return "handed_over";
+    case restore_info::origin::snapshot:
+      return "snapshot";
+  }
+  return "?";
+}
+
 void add_types(caf::actor_system_config& cfg) {
   actor::add_types(cfg); // libactor's types, and CAF's link heartbeats
   cfg.add_message_type<child_spec>("ringvisor::child_spec");
@@ -78,6 +91,9 @@ void add_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<child_record>("ringvisor::child_record");
   cfg.add_message_type<std::vector<child_record>>("ringvisor::child_record_list");
   cfg.add_message_type<inventory>("ringvisor::inventory");
+  cfg.add_message_type<restore_info>("ringvisor::restore_info");
+  cfg.add_message_type<snapshot_entry>("ringvisor::snapshot_entry");
+  cfg.add_message_type<std::vector<snapshot_entry>>("ringvisor::snapshot_entry_list");
   actor::add_error_renderer(cfg, errc_category, "ringvisor.supervision",
                             [](uint8_t code) {
                               return to_string(static_cast<errc>(code));

@@ -38,6 +38,7 @@
 #include "reply_cache.hpp"
 #include "ring_wire.hpp"
 #include "routing.hpp"
+#include "snapshots.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
 #include "ringvisor/actor/stateful_child.hpp"
@@ -66,6 +67,9 @@ using store_get_atom = caf::atom_constant<caf::atom("rm_sget")>;
 using run_atom = caf::atom_constant<caf::atom("rm_run")>;
 using kill_atom = caf::atom_constant<caf::atom("rm_kill")>;
 using lease_check_atom = caf::atom_constant<caf::atom("rm_lease")>;
+using snap_tick_atom = caf::atom_constant<caf::atom("rm_stick")>;
+using snap_flush_atom = caf::atom_constant<caf::atom("rm_sflush")>;
+using snap_settle_atom = caf::atom_constant<caf::atom("rm_settle")>;
 
 /// How long a child may take to answer a routed call.
 constexpr auto child_call_timeout = std::chrono::seconds{60};
@@ -78,6 +82,13 @@ constexpr size_t max_parallel_moves = 256;
 
 /// Children being started in the local supervisor at a time.
 constexpr size_t max_parallel_starts = 256;
+
+/// The shortest interval between two snapshots of one child.
+constexpr auto min_snapshot_interval = std::chrono::milliseconds{10};
+
+/// How long after a ring change snapshots move to the replicas new to a
+/// child's list (and old replicas forget theirs): the ring settles first.
+constexpr auto snapshot_settle_delay = std::chrono::milliseconds{500};
 
 /// Local-supervisor failures within 2 x period that stop the ring supervisor.
 constexpr size_t max_local_failures = 2;
@@ -174,6 +185,11 @@ struct local_child {
   bool take_state_when_answered = false; // a move waits for requests in flight
   bool has_state = false;
   bytes state;
+  restore_info restored; // how the state it starts with came here
+  uint64_t snap_epoch = 0; // the placement its snapshots were numbered in
+  uint64_t snap_seq = 0;   // the next snapshot's number in that placement
+  bool snap_busy = false;  // a state request for a snapshot is out
+  bool snap_again = false; // and another snapshot is wanted after it
   reply_cache<caf::response_promise> replies; // a retried request runs once
   std::vector<pending> waiting;
 };
@@ -221,6 +237,7 @@ public:
     local_.clear();
     expected_.clear();
     parked_.clear();
+    snap_out_.clear();
   }
 
 private:
@@ -229,8 +246,10 @@ private:
   // The members children are placed on: up, in the group, not leaving.
   void rebuild_ring() {
     auto members = placement_members(view_, spec_.group, leaving_, self_name_, leaving_self_);
-    if (members.names != children_.ring().members())
+    if (members.names != children_.ring().members()) {
       children_.place_on(cluster::hash_ring{members.names});
+      delayed_send(this, snapshot_settle_delay, snap_settle_atom::value, ++settle_gen_);
+    }
     digest_ = members.digest;
   }
 
@@ -449,19 +468,13 @@ private:
       return;
     }
     synced_ = true;
-    std::vector<const child_spec*> orphans;
+    std::vector<std::string> orphans;
     children_.for_each_alive_owned_by(self_name_, [&](const child_record& rec) {
       auto& id = rec.spec.id;
       if (!rec.terminated && !local_.count(id) && !claimed.count(id))
-        orphans.push_back(&rec.spec);
+        orphans.push_back(id);
     });
-    for (auto spec : orphans) {
-      auto& c = local_[spec->id];
-      c.spec = *spec;
-      c.epoch = next_epoch(0);
-      start_local(spec->id);
-    }
-    auto started = orphans.size();
+    restore(round, std::move(orphans));
     // Requests for children this node owns but does not know (it had not
     // learned them yet) find out now that they do not exist.
     for (auto i = expected_.begin(); i != expected_.end();) {
@@ -476,9 +489,95 @@ private:
         p.rp.deliver(err);
       i = expected_.erase(i);
     }
+  }
+
+  // Starts the children this node owns and nobody runs (`ids`), each from
+  // the newest snapshot that any member holds of it. Any member that does
+  // not answer fails the round: a later one asks again rather than start a
+  // child without a snapshot that may exist.
+  void restore(uint64_t round, std::vector<std::string> ids) {
+    if (ids.empty())
+      return;
+    auto best = std::make_shared<std::unordered_map<std::string, snapshot>>();
+    std::vector<std::string> wanted;
+    for (auto& id : ids) {
+      auto rec = children_.alive(id);
+      if (rec == nullptr || rec->spec.snapshot.when == snapshot_policy::mode::off)
+        continue;
+      wanted.push_back(id);
+      if (auto x = snapshots_.find(id))
+        (*best)[id] = *x;
+    }
+    auto peers = others();
+    if (wanted.empty() || peers.empty()) {
+      start_orphans(round, ids, *best);
+      return;
+    }
+    auto open = std::make_shared<size_t>(peers.size());
+    auto failed = std::make_shared<bool>(false);
+    auto one_done = [this, round, open, failed, best, ids = std::move(ids)] {
+      if (--*open > 0)
+        return;
+      if (!*failed)
+        start_orphans(round, ids, *best);
+      else if (round == round_)
+        retry_later();
+    };
+    for (auto& name : peers) {
+      auto hdl = peer(name);
+      if (hdl == nullptr) {
+        *failed = true;
+        one_done();
+        continue;
+      }
+      request(*hdl, spec_.handoff_timeout, rm_fetch_atom::value, wanted)
+        .then(
+          [best, one_done](std::vector<snapshot_entry>& xs) {
+            for (auto& x : xs) {
+              auto [i, added] = best->try_emplace(x.id);
+              if (added || newer(x.snap, i->second))
+                i->second = std::move(x.snap);
+            }
+            one_done();
+          },
+          [failed, one_done](caf::error&) {
+            *failed = true;
+            one_done();
+          });
+    }
+  }
+
+  void start_orphans(uint64_t round, const std::vector<std::string>& ids,
+                     std::unordered_map<std::string, snapshot>& best) {
+    if (round != round_ || !serving())
+      return;
+    size_t started = 0;
+    size_t restored = 0;
+    auto now = now_us();
+    for (auto& id : ids) {
+      auto rec = children_.alive(id);
+      if (rec == nullptr || rec->terminated || local_.count(id) || !owns(id))
+        continue; // changed while the snapshots came
+      auto& c = local_[id];
+      c.spec = rec->spec;
+      c.epoch = next_epoch(0);
+      if (auto i = best.find(id); i != best.end() && i->second.has_state) {
+        auto& x = i->second;
+        c.epoch = next_epoch(x.epoch);
+        c.has_state = true;
+        c.state = std::move(x.state);
+        auto age = std::chrono::microseconds{now - std::min(now, x.taken_us)};
+        c.restored = restore_info{restore_info::origin::snapshot, age};
+        ++restored;
+      }
+      start_local(id);
+      ++started;
+    }
     stats_.recovered += started;
+    stats_.restored += restored;
     if (started > 0)
-      log::info("ring_started_fresh", {{"sup", spec_.name}, {"children", started}});
+      log::info("ring_started_fresh",
+                {{"sup", spec_.name}, {"children", started}, {"from_snapshots", restored}});
   }
 
   // -- peers ------------------------------------------------------------------
@@ -519,6 +618,8 @@ private:
   void start_local(const std::string& id) {
     auto& c = local_[id];
     c.ph = phase::starting;
+    c.snap_busy = false; // a state request for the last start is stale
+    c.snap_again = false;
     auto gen = c.start_gen = ++start_counter_;
     if (auto i = expected_.find(id); i != expected_.end()) {
       for (auto& p : i->second)
@@ -618,10 +719,11 @@ private:
           if (started.has_state)
             send(hdl, actor::put_state_atom::value, started.state);
           if (spec_.tell_placement)
-            send(hdl, placed_atom::value, placement{self_name_, started.epoch});
+            send(hdl, placed_atom::value, placement{self_name_, started.epoch}, started.restored);
+          started.ph = phase::running;
+          first_snapshot(id, started);
           started.has_state = false;
           started.state.clear();
-          started.ph = phase::running;
           flush(started);
           // Handed here by a node whose ring was behind ours, or the ring
           // changed while it started: pass it on.
@@ -829,6 +931,8 @@ private:
     c.epoch = next_epoch(epoch);
     c.has_state = has_state;
     c.state = std::move(state);
+    if (has_state)
+      c.restored = restore_info{restore_info::origin::handed_over, {}};
     c.replies.restore(recent);
     start_local(id);
     ++stats_.moved_in;
@@ -847,6 +951,7 @@ private:
         p.rp.deliver(make_error(errc::no_owner, spec_.name, id, why));
     expected_.clear();
     clear_moves();
+    snap_clock_.clear();
     replace_local_sup();
   }
 
@@ -890,6 +995,7 @@ private:
     for (auto& [id, c] : local_) {
       if (c.ph == phase::running || c.ph == phase::starting) {
         c.handle = nullptr;
+        c.restored = restore_info{}; // restarted, as OTP does, from scratch
         c.epoch = next_epoch(c.epoch);
         start_local(id);
       }
@@ -904,6 +1010,176 @@ private:
       send_exit(local_sup_, caf::exit_reason::kill);
     quit(make_error(errc::reached_max_restart_intensity, spec_.name,
                     "stopped on every node: " + why));
+  }
+
+  // -- snapshots ------------------------------------------------------------------
+
+  // The members that keep `id`'s snapshots on `ring`: its preference list.
+  std::vector<std::string_view> replicas_of(const std::string& id,
+                                            const cluster::hash_ring& ring) const {
+    return ring.preference_list_hash(children_.key_hash(id), spec_.replicas);
+  }
+
+  static bool keeps_snapshots(const local_child& c) {
+    return c.spec.snapshot.when != snapshot_policy::mode::off;
+  }
+
+  // A child just started: its replicas get the state it started with (so a
+  // stale owner's later snapshots lose against it), and its interval
+  // snapshots begin.
+  void first_snapshot(const std::string& id, local_child& c) {
+    if (!keeps_snapshots(c))
+      return;
+    auto when = c.spec.snapshot.when;
+    if (c.has_state || when == snapshot_policy::mode::every
+        || when == snapshot_policy::mode::after_each_call)
+      put_snapshot(id, c, c.has_state, std::move(c.state));
+    if (when != snapshot_policy::mode::every)
+      return;
+    // The first one comes within one interval, at a point that spreads the
+    // children that start together over the interval.
+    auto every = snapshot_interval(c);
+    auto share = static_cast<double>(children_.key_hash(id) % 1024) / 1024.0;
+    schedule_snapshot(id, c.start_gen,
+                      caf::timespan{static_cast<caf::timespan::rep>(every.count() * share)});
+  }
+
+  static caf::timespan snapshot_interval(const local_child& c) {
+    return std::max<caf::timespan>(c.spec.snapshot.interval, min_snapshot_interval);
+  }
+
+  // Keeps `state` as the newest snapshot of the running child `id` and
+  // sends it to the child's other replicas (batched per member).
+  void put_snapshot(const std::string& id, local_child& c, bool has_state, bytes state) {
+    if (c.snap_epoch != c.epoch) {
+      c.snap_epoch = c.epoch;
+      c.snap_seq = 0;
+    }
+    snapshot x{c.epoch, c.snap_seq++, now_us(), has_state, std::move(state)};
+    for (auto r : replicas_of(id, children_.ring()))
+      if (r != self_name_)
+        snap_out_[std::string{r}].push_back(snapshot_entry{id, x});
+    snapshots_.apply(id, std::move(x));
+    ++stats_.snapshots_taken;
+    if (!snap_flush_due_) {
+      snap_flush_due_ = true;
+      send(this, snap_flush_atom::value); // once the queued messages are handled
+    }
+  }
+
+  void flush_snapshots() {
+    snap_flush_due_ = false;
+    // Snapshots for a member whose handle is not here yet are dropped: the
+    // next one, or the settling after the ring change, brings it.
+    for (auto& [name, xs] : snap_out_)
+      if (auto hdl = peer(name))
+        send(*hdl, rm_snapshot_atom::value, std::move(xs));
+    snap_out_.clear();
+  }
+
+  // Asks the running child `id` for its state (as the migrate hook says, with
+  // an empty target) and keeps it as a snapshot; one request at a time.
+  void take_snapshot(const std::string& id) {
+    auto i = local_.find(id);
+    if (i == local_.end() || i->second.ph != phase::running || !i->second.handle
+        || !keeps_snapshots(i->second) || !has_lease())
+      return;
+    auto& c = i->second;
+    if (c.snap_busy) {
+      c.snap_again = true;
+      return;
+    }
+    c.snap_busy = true;
+    auto gen = c.start_gen;
+    auto ask = spec_.migrate ? spec_.migrate(id, self_name_, "")
+                             : caf::make_message(actor::get_state_atom::value);
+    request(c.handle, spec_.handoff_timeout, std::move(ask))
+      .then([this, id, gen](bytes& state) { snapshot_taken(id, gen, &state); },
+            [this, id, gen](caf::error& err) {
+              log::debug("ring_snapshot_failed", {{"sup", spec_.name}, {"child", id},
+                                                  {"reason", actor::render(err)}});
+              snapshot_taken(id, gen, nullptr);
+            });
+  }
+
+  void snapshot_taken(const std::string& id, uint64_t gen, bytes* state) {
+    auto i = local_.find(id);
+    if (i == local_.end() || i->second.start_gen != gen)
+      return; // moved, stopped or restarted meanwhile
+    auto& c = i->second;
+    c.snap_busy = false;
+    if (state != nullptr && c.ph == phase::running && has_lease())
+      put_snapshot(id, c, true, std::move(*state));
+    if (c.snap_again) {
+      c.snap_again = false;
+      take_snapshot(id);
+    }
+  }
+
+  void schedule_snapshot(const std::string& id, uint64_t gen, caf::timespan delay) {
+    auto at = clock_type::now() + delay;
+    snap_clock_.schedule(id, gen, at);
+    if (!snap_armed_ || at < *snap_armed_) {
+      snap_armed_ = at;
+      delayed_send(this, delay, snap_tick_atom::value);
+    }
+  }
+
+  // Takes the interval snapshots that are due and schedules the next ones.
+  void on_snapshot_tick() {
+    snap_armed_.reset();
+    std::vector<std::pair<std::string, uint64_t>> due;
+    snap_clock_.pop_due(clock_type::now(),
+                        [&](const std::string& id, uint64_t gen) { due.emplace_back(id, gen); });
+    for (auto& [id, gen] : due) {
+      auto i = local_.find(id);
+      if (i == local_.end() || i->second.start_gen != gen || i->second.ph != phase::running)
+        continue; // stopped, moved or restarted since: a new entry exists if needed
+      take_snapshot(id);
+      schedule_snapshot(id, gen, snapshot_interval(i->second));
+    }
+    if (auto next = snap_clock_.next(); next && !snap_armed_) {
+      snap_armed_ = *next;
+      delayed_send(this, std::max(caf::timespan{0}, *next - clock_type::now()),
+                   snap_tick_atom::value);
+    }
+  }
+
+  // A child asks for a checkpoint: only the instance that runs now counts.
+  void on_checkpoint(const std::string& id, bytes& state) {
+    auto i = local_.find(id);
+    if (i == local_.end() || i->second.ph != phase::running || !keeps_snapshots(i->second)
+        || !has_lease() || current_sender() != i->second.handle.address())
+      return;
+    put_snapshot(id, i->second, true, std::move(state));
+  }
+
+  // Some time after the ring changed: the replicas that are new to the list
+  // of a child running here get its newest snapshot, and this node forgets
+  // the snapshots of children it is no longer a replica of.
+  void settle_snapshots() {
+    if (!serving())
+      return; // the next ring change settles
+    auto& ring = children_.ring();
+    for (auto& [id, c] : local_) {
+      auto x = c.ph == phase::running ? snapshots_.find(id) : nullptr;
+      if (x == nullptr)
+        continue;
+      auto before = replicas_of(id, snap_ring_);
+      for (auto r : replicas_of(id, ring))
+        if (r != self_name_ && std::find(before.begin(), before.end(), r) == before.end())
+          snap_out_[std::string{r}].push_back(snapshot_entry{id, *x});
+    }
+    auto dropped = snapshots_.retain([&](const std::string& id) {
+      if (local_.count(id))
+        return true;
+      auto rs = replicas_of(id, ring);
+      return std::find(rs.begin(), rs.end(), self_name_) != rs.end();
+    });
+    snap_ring_ = ring;
+    if (dropped > 0)
+      log::debug("ring_snapshots_dropped", {{"sup", spec_.name}, {"snapshots", dropped}});
+    flush_snapshots();
   }
 
   // -- graceful leave -----------------------------------------------------------
@@ -1057,7 +1333,10 @@ private:
           && child.ph == phase::moving) {
         child.take_state_when_answered = false;
         take_state(id);
+        return;
       }
+      if (child.spec.snapshot.when == snapshot_policy::mode::after_each_call)
+        take_snapshot(id);
     };
     if (p.msg.match_element<ring_call_atom>(0)) {
       auto msg = p.msg.get_as<caf::message>(3);
@@ -1171,6 +1450,7 @@ private:
       return;
     auto err = make_error(errc::not_found, spec_.name, id,
                           now->deleted ? "deleted" : "terminated");
+    snapshots_.erase(id);
     fail_expected(id, err);
     if (auto i = local_.find(id); i != local_.end()) {
       fail_waiting(i->second, err);
@@ -1422,6 +1702,14 @@ private:
   std::map<caf::actor_addr, std::function<void()>> stopping_children_;
   pacer<std::string> moves_{max_parallel_moves};
   clock_type::time_point started_at_ = clock_type::now();
+
+  snapshot_table snapshots_; // of the children this node is a replica of
+  snapshot_clock snap_clock_; // interval snapshots of the children here
+  std::optional<clock_type::time_point> snap_armed_; // the next tick
+  std::map<std::string, std::vector<snapshot_entry>> snap_out_; // per member
+  bool snap_flush_due_ = false;
+  cluster::hash_ring snap_ring_; // the ring at the last settling
+  uint64_t settle_gen_ = 0;
 };
 
 caf::behavior ring_manager::make_behavior() {
@@ -1471,6 +1759,21 @@ caf::behavior ring_manager::make_behavior() {
            std::vector<cluster::member>& view) { on_status(now, std::move(view)); },
     [this](rebalance_atom) { rebalance_now(); },
     [this](lease_check_atom) { check_lease(); },
+    [this](snap_tick_atom) { on_snapshot_tick(); },
+    [this](snap_flush_atom) { flush_snapshots(); },
+    [this](snap_settle_atom, uint64_t gen) {
+      if (gen == settle_gen_)
+        settle_snapshots();
+    },
+    [this](checkpoint_atom, const std::string& id, bytes& state) { on_checkpoint(id, state); },
+    [this](rm_snapshot_atom, std::vector<snapshot_entry>& xs) {
+      for (auto& x : xs) {
+        auto rec = children_.find(x.id);
+        if (rec == nullptr || (!rec->deleted && !rec->terminated))
+          snapshots_.apply(x.id, std::move(x.snap)); // unknown: its record may come later
+      }
+    },
+    [this](rm_fetch_atom, const std::vector<std::string>& ids) { return snapshots_.select(ids); },
     [this](round_atom) {
       retry_pending_ = false;
       if (leaving_self_) {
@@ -1614,6 +1917,8 @@ caf::behavior ring_manager::make_behavior() {
       auto result = stats_;
       result.node = self_name_;
       result.running = running_here();
+      result.snapshots_held = snapshots_.size();
+      result.snapshot_bytes = snapshots_.state_bytes();
       return result;
     },
     [this](ring_count_atom) {
@@ -1642,6 +1947,8 @@ caf::error check(const ring_supervisor_spec& spec,
                  const actor::factory_registry& factories) {
   if (spec.name.empty())
     return make_error(errc::bad_spec, "a ring supervisor needs a name");
+  if (spec.replicas == 0)
+    return make_error(errc::bad_spec, spec.name, "replicas must be at least 1");
   std::set<std::string> seen;
   for (auto& c : spec.children) {
     if (!seen.insert(c.id).second)
@@ -1663,6 +1970,7 @@ caf::expected<caf::actor> spawn_ring_manager(actor::node& node, const caf::actor
   // What ring managers and clients send each other.
   auto wire = caf::make_message(child_spec{}, child_record{}, std::vector<child_record>{},
                                 inventory{}, std::vector<recent_reply>{}, placement{},
+                                restore_info{}, std::vector<snapshot_entry>{},
                                 std::vector<ring_child>{}, std::vector<node_count>{},
                                 ring_stats{});
   if (auto err = actor::check_wire_types(node.system(), wire, "ring supervisor " + spec.name))

@@ -31,6 +31,12 @@ using rm_record_atom = caf::atom_constant<caf::atom("rm_record")>;
 /// `(rm_leaving_atom, std::string node) -> ok`: that node hands off its
 /// children and leaves; place nothing on it.
 using rm_leaving_atom = caf::atom_constant<caf::atom("rm_leaving")>;
+/// `(rm_snapshot_atom, std::vector<snapshot_entry>)`: an owner's snapshots
+/// for the replicas of its children; no reply.
+using rm_snapshot_atom = caf::atom_constant<caf::atom("rm_snap")>;
+/// `(rm_fetch_atom, std::vector<std::string> ids) ->
+/// std::vector<snapshot_entry>`: the snapshots this node holds of `ids`.
+using rm_fetch_atom = caf::atom_constant<caf::atom("rm_fetch")>;
 /// `(rm_running_atom) -> uint64_t`: children running on this node.
 using rm_running_atom = caf::atom_constant<caf::atom("rm_running")>;
 /// `(rm_gstop_atom, std::string reason)`: stop on every node (escalation).

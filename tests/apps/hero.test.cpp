@@ -90,7 +90,8 @@ struct placed_hero {
     REQUIRE(!dispatch::add_hero_type(factories, {1s, 1000, board}));
     hero = factories.spawn(ts.sys(), "hero", caf::make_message("storm", "Storm"));
     REQUIRE(hero);
-    ts.self()->send(*hero, supervision::placed_atom::value, supervision::placement{"a", 7});
+    ts.self()->send(*hero, supervision::placed_atom::value, supervision::placement{"a", 7},
+                    supervision::restore_info{});
     ts.run();
   }
 };
@@ -118,7 +119,8 @@ TEST_CASE_FIXTURE(placed_hero, "a hero reports to its board, fights on its timer
   auto moved = factories.spawn(ts.sys(), "hero", caf::make_message("storm", "Storm"));
   REQUIRE(moved);
   REQUIRE(ts.request<caf::ok_atom>(*moved, actor::put_state_atom::value, *record));
-  ts.self()->send(*moved, supervision::placed_atom::value, supervision::placement{"b", 8});
+  ts.self()->send(*moved, supervision::placed_atom::value, supervision::placement{"b", 8},
+                  supervision::restore_info{supervision::restore_info::origin::handed_over, {}});
   auto text = ts.request<std::string>(*moved, caf::get_atom::value);
   REQUIRE(text);
   auto j = nlohmann::json::parse(*text);

@@ -85,18 +85,63 @@ struct ring_fixture {
     return result;
   }
 
-  static supervision::child_spec counter(const std::string& id) {
-    return spec_of(id, "counter", caf::make_message(id));
+  static supervision::child_spec
+  counter(const std::string& id,
+          supervision::snapshot_policy snapshot = supervision::snapshot_policy::on_request()) {
+    auto result = spec_of(id, "counter", caf::make_message(id));
+    result.snapshot = snapshot;
+    return result;
   }
 
-  void start_children(node_process& via, size_t n, const std::string& prefix = "c") {
+  void start_children(node_process& via, size_t n, const std::string& prefix = "c",
+                      supervision::snapshot_policy snapshot = {}) {
     auto s = sup(via);
     for (size_t i = 0; i < n; ++i) {
       // A bound, not a latency target: with the SQLite store each start
       // waits for an fsync, which a busy disk can stretch to seconds.
-      auto where = supervision::ring::start_child(sys(), s, counter(prefix + std::to_string(i)),
-                                                  30s);
+      auto where = supervision::ring::start_child(
+        sys(), s, counter(prefix + std::to_string(i), snapshot), 30s);
       REQUIRE_MESSAGE(where, "child " << i << ": " << why(where));
+    }
+  }
+
+  /// The child's count, asked through `s`.
+  int64_t count_of(const caf::actor& s, const std::string& id) {
+    auto reply = supervision::ring::call(sys(), s, id, caf::make_message(caf::get_atom::value),
+                                         10s);
+    REQUIRE_MESSAGE(reply, id << ": " << why(reply));
+    REQUIRE(reply->match_elements<int64_t>());
+    return reply->get_as<int64_t>(0);
+  }
+
+  /// The ring stats of every node in `names`, summed.
+  supervision::ring_stats total_stats(const strings& names) {
+    supervision::ring_stats sum;
+    for (auto& name : names) {
+      auto st = supervision::ring::stats(sys(), sup(kit[name]));
+      REQUIRE_MESSAGE(st, name << ": " << why(st));
+      sum.running += st->running;
+      sum.recovered += st->recovered;
+      sum.restored += st->restored;
+      sum.snapshots_taken += st->snapshots_taken;
+      sum.snapshots_held += st->snapshots_held;
+      sum.snapshot_bytes += st->snapshot_bytes;
+    }
+    return sum;
+  }
+
+  /// Waits until the nodes in `names` took `n` more snapshots than now. With
+  /// `n` at least 3 x the children that snapshot at one interval, every one
+  /// of them has taken one since (each takes one per interval) and sent it
+  /// an interval ago.
+  void await_snapshots(const strings& names, uint64_t n) {
+    auto goal = total_stats(names).snapshots_taken + n;
+    auto deadline = std::chrono::steady_clock::now() + 15s;
+    uint64_t now = 0;
+    while ((now = total_stats(names).snapshots_taken) < goal) {
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
+                      "only " << now << " of " << goal << " snapshots taken");
+      std::this_thread::sleep_for(20ms);
     }
   }
 
@@ -348,6 +393,74 @@ TEST_CASE_FIXTURE(ring_fixture, "children of a killed node run again on the surv
                        before.begin(), before.end(), [](auto& x) { return x.where.node == "c"; })));
   ledger l{dir};
   l.killed("c", killed_at);
+  require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "children of a killed node continue from their last snapshot") {
+  using supervision::snapshot_policy;
+  start_nodes({"a", "b", "c"});
+  // Half snapshot every 100 ms, half after each call.
+  start_children(kit["a"], 150, "t", snapshot_policy::every(100ms));
+  start_children(kit["a"], 150, "e", snapshot_policy::after_each_call());
+  auto before = await_children(kit["a"], all_on(300, {"a", "b", "c"}));
+  auto s = sup(kit["b"]);
+  std::map<std::string, int64_t> counts;
+  for (size_t i = 0; i < before.size(); ++i) {
+    auto& id = before[i].id;
+    for (size_t n = 0; n < i % 5 + 1; ++n)
+      counts[id] = call_inc(s, id);
+  }
+  await_snapshots({"a", "b", "c"}, 3 * 150);
+  auto on_c = std::count_if(before.begin(), before.end(),
+                            [](auto& x) { return x.where.node == "c"; });
+  auto killed_at = monotonic_ns();
+  kit["c"].kill9();
+  auto after = await_children(kit["a"], all_on(300, {"a", "b"}), 5s);
+  for (auto& x : after)
+    CHECK_MESSAGE(count_of(s, x.id) == counts[x.id], x.id << " lost its count");
+  auto st = total_stats({"a", "b"});
+  CHECK(st.restored == static_cast<uint64_t>(on_c));
+  // Each child's snapshot lives on all three nodes (replicas = 3), so the
+  // two survivors hold two copies each.
+  CHECK(st.snapshots_held == 600);
+  ledger l{dir};
+  l.killed("c", killed_at);
+  require_no_overlap(l);
+  // The ledger shows each instance started with the count it had.
+  for (auto& x : before)
+    if (x.where.node == "c") {
+      auto& runs = l.of(x.id);
+      REQUIRE(runs.size() == 2);
+      CHECK(runs[1].start_count == counts[x.id]);
+    }
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "two of five nodes killed at once lose no child and no count") {
+  start_nodes({"a", "b", "c", "d", "e"});
+  start_children(kit["a"], 500, "c", supervision::snapshot_policy::every(100ms));
+  auto before = await_children(kit["a"], all_on(500, {"a", "b", "c", "d", "e"}));
+  auto s = sup(kit["a"]);
+  std::map<std::string, int64_t> counts;
+  for (size_t i = 0; i < before.size(); ++i)
+    for (size_t n = 0; n < i % 3 + 1; ++n)
+      counts[before[i].id] = call_inc(s, before[i].id);
+  await_snapshots({"a", "b", "c", "d", "e"}, 3 * 500);
+  // About three copies of each snapshot, not one per node.
+  auto held = total_stats({"a", "b", "c", "d", "e"}).snapshots_held;
+  CHECK(held == 1500);
+  auto killed_at = monotonic_ns();
+  kit["d"].kill9();
+  kit["e"].kill9();
+  auto after = await_children(kit["a"], all_on(500, {"a", "b", "c"}), 10s);
+  for (auto& x : after)
+    CHECK_MESSAGE(count_of(s, x.id) == counts[x.id], x.id << " lost its count");
+  auto lost = std::count_if(before.begin(), before.end(), [](auto& x) {
+    return x.where.node == "d" || x.where.node == "e";
+  });
+  CHECK(total_stats({"a", "b", "c"}).restored == static_cast<uint64_t>(lost));
+  ledger l{dir};
+  l.killed("d", killed_at);
+  l.killed("e", killed_at);
   require_no_overlap(l);
 }
 

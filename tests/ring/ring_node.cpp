@@ -70,7 +70,8 @@ caf::behavior counter(counter_actor* self, std::string id) {
   caf::message_handler own{
     [self](inc_atom) { return ++self->state.count; },
     [self](caf::get_atom) { return self->state.count; },
-    [self, id](supervision::placed_atom, supervision::placement& where) {
+    [self, id](supervision::placed_atom, supervision::placement& where,
+               const supervision::restore_info&) {
       self->state.where = std::move(where);
       auto& st = self->state;
       write_ledger(fmt::format("start {} {} {} {} {}", now_ns(), id, st.where.node,

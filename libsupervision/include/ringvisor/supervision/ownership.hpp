@@ -22,7 +22,7 @@ namespace ringvisor::supervision {
 inline constexpr const char* no_lease_reason = "this node holds no lease";
 
 /// What a ring child knows about its right to act: its placement (node and
-/// epoch, from `(placed_atom, placement)`, see `tell_placement`) and its
+/// epoch, from `(placed_atom, placement, restore_info)`, see `tell_placement`) and its
 /// node's lease, which `still_owner` reads without a message.
 ///
 /// Why a child needs it: a node that resumes after a pause (SIGSTOP, a
@@ -38,7 +38,8 @@ inline constexpr const char* no_lease_reason = "this node holds no lease";
 ///
 /// Example:
 /// ```
-/// [self](supervision::placed_atom, const supervision::placement& where) {
+/// [self](supervision::placed_atom, const supervision::placement& where,
+///        const supervision::restore_info&) {
 ///   self->state.owner = supervision::ownership{self->system(), where};
 /// },
 /// [self](tick_atom) {

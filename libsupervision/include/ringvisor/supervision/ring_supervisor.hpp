@@ -58,6 +58,32 @@ typename Inspector::result_type inspect(Inspector& f, placement& x) {
   return f(caf::meta::type_name("ringvisor::placement"), x.node, x.epoch);
 }
 
+/// How a child's state came to it when it started on its node (sent with
+/// `placed_atom`).
+struct restore_info {
+  enum class origin : uint8_t {
+    /// Started without state: new, or no snapshot of it survived.
+    fresh,
+    /// Handed over by its previous owner, state exact (a planned move).
+    handed_over,
+    /// Started from a snapshot after its previous node died or was cut off.
+    snapshot,
+  };
+
+  origin from = origin::fresh;
+  /// For `snapshot`: how long before this start it was taken (by the wall
+  /// clock of the node that took it).
+  caf::timespan age{0};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, restore_info& x) {
+  return f(caf::meta::type_name("ringvisor::restore_info"), x.from, x.age);
+}
+
+/// Returns `"fresh"`, `"handed_over"` or `"snapshot"`.
+RINGVISOR_SUPERVISION_EXPORT const char* to_string(restore_info::origin x);
+
 /// A child of a ring supervisor as `which_children` reports it.
 struct ring_child {
   std::string id;
@@ -100,12 +126,21 @@ struct ring_stats {
   uint64_t moved_in = 0;
   /// Children handed over to another node.
   uint64_t moved_out = 0;
+  /// Children started here from a snapshot (a subset of `recovered`).
+  uint64_t restored = 0;
+  /// Snapshots this node took of its children and sent to their replicas.
+  uint64_t snapshots_taken = 0;
+  /// Snapshots this node holds as a replica (of its own children too).
+  uint64_t snapshots_held = 0;
+  /// The state bytes of those snapshots.
+  uint64_t snapshot_bytes = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ring_stats& x) {
   return f(caf::meta::type_name("ringvisor::ring_stats"), x.node, x.running,
-           x.started, x.recovered, x.restarts, x.moved_in, x.moved_out);
+           x.started, x.recovered, x.restarts, x.moved_in, x.moved_out, x.restored,
+           x.snapshots_taken, x.snapshots_held, x.snapshot_bytes);
 }
 
 /// A function that `ring::exec` runs on the node that owns a child, on a
@@ -156,16 +191,31 @@ struct ring_supervisor_spec {
   /// members.
   std::string group;
 
-  /// If set, every child receives `(placed_atom, placement)` right after
-  /// its start (after `put_state`), so it can log or report its epoch.
+  /// If set, every child receives `(placed_atom, placement, restore_info)`
+  /// right after its start (after `put_state`), so it can log or report its
+  /// epoch and learn whether it was restored, and from how old a snapshot.
   bool tell_placement = false;
+
+  /// How many members keep each child's snapshots: its owner and the next
+  /// `replicas - 1` distinct members of the ring (at most all of them). A
+  /// child survives the crash of `replicas - 1` nodes at once with its last
+  /// snapshot; see `child_spec::snapshot` for when snapshots are taken.
+  size_t replicas = 3;
 
   /// Bounds each step of a move: taking the state, the new owner's answer.
   caf::timespan handoff_timeout = std::chrono::seconds{2};
 };
 
-/// Sent to a child after its start if `tell_placement` is set.
+/// Sent to a child after its start if `tell_placement` is set:
+/// `(placed_atom, placement, restore_info)`.
 using placed_atom = caf::atom_constant<caf::atom("rv_placed")>;
+
+/// A child asks for a checkpoint by sending `(checkpoint_atom, std::string
+/// id, actor::bytes state)` to the sender of `placed_atom` (its ring
+/// supervisor): the state goes to the child's replicas at once, unless its
+/// snapshot policy is `off`. The state is what `put_state` takes when the
+/// child starts from it.
+using checkpoint_atom = caf::atom_constant<caf::atom("rv_chkpt")>;
 
 /// Returns the node directory name of the ring supervisor `name`.
 RINGVISOR_SUPERVISION_EXPORT std::string ring_supervisor_name(const std::string& name);
