@@ -1,7 +1,9 @@
 // The dispatch dashboard in a real browser (Debian's chromium, headless,
-// driven by playwright-core): three ringvisor-dispatch nodes on loopback;
+// driven by playwright-core): four ringvisor-dispatch nodes on loopback;
 // create a hero in the page, watch it win, stop its node from the page and
-// see the hero listed on another node with its record; take a screenshot.
+// see the hero listed on another node with its record; then kill -9 its new
+// node and see it come back from a snapshot at most one interval old; take
+// a screenshot.
 //
 // Usage: node dashboard.test.cjs <ringvisor-dispatch> <output folder>
 "use strict";
@@ -90,9 +92,10 @@ async function main() {
   const a = await startNode("a", []);
   await startNode("b", [a.endpoint]);
   await startNode("c", [a.endpoint]);
-  await until("three members up", async () => {
+  await startNode("d", [a.endpoint]);
+  await until("four members up", async () => {
     const s = await state("a");
-    return s.status === "up" && s.members.filter((m) => m.status === "up").length === 3;
+    return s.status === "up" && s.members.filter((m) => m.status === "up").length === 4;
   });
 
   const browser = await chromium.launch({
@@ -127,7 +130,7 @@ async function main() {
 
     // Stop the hero's node from the dashboard of a third node, reached by its
     // link on this page (the link carries the token to the other page).
-    const third = ["a", "b", "c"].find((n) => n !== "a" && n !== before.node);
+    const third = ["a", "b", "c", "d"].find((n) => n !== "a" && n !== before.node);
     await page.click(`[data-testid=open-${third}]`);
     await page.waitForFunction((n) => document.getElementById("self").textContent === n, third);
     await row.waitFor();
@@ -146,7 +149,39 @@ async function main() {
     await until("the page shows the stopped node as removed", async () =>
       (await page.locator(`[data-node=${before.node}]`).count()) === 0);
     const log = await page.locator("#log").textContent();
-    check(log.includes(`Storm moved ${before.node} → ${after.node}`), "the page tells of the move");
+    check(log.includes(`Storm moved ${before.node} → ${after.node}, record kept`),
+          "the page tells of the move");
+
+    // kill -9 of the hero's node: it comes back from its last snapshot
+    // (heroes snapshot every second), watched from a node that survives.
+    const watcher = Object.keys(nodes).find((n) => nodes[n].exit === null && n !== after.node);
+    if (await page.locator("#self").textContent() === after.node) {
+      await page.click(`[data-testid=open-${watcher}]`);
+      await page.waitForFunction((n) => document.getElementById("self").textContent === n, watcher);
+      await row.waitFor();
+    }
+    const settled = await read();
+    const readAt = Date.now();
+    // One snapshot interval and some: the last snapshot before the kill
+    // holds at least what the page showed then.
+    await until("a snapshot interval passes", async () => Date.now() - readAt > 1500);
+    nodes[after.node].proc.kill("SIGKILL");
+    await nodes[after.node].exited;
+    const restored = await until("the hero listed on a surviving node", async () => {
+      const r = await read();
+      return r.node !== after.node ? r : null;
+    });
+    console.log(`settled: ${JSON.stringify(settled)}, restored: ${JSON.stringify(restored)}`);
+    check(restored.wins >= settled.wins && restored.wins > 0,
+          `the hero came back with its wins (${settled.wins} -> ${restored.wins})`);
+    check(restored.losses >= settled.losses, "the hero came back with its losses");
+    const told = await until("the page tells of the restore", async () => {
+      const text = await page.locator("#log").textContent();
+      const m = text.match(new RegExp(`Storm moved ${after.node} → ${restored.node}, its node failed: restored from a snapshot ([0-9.]+) s old`));
+      return m ? { age: Number(m[1]) } : null;
+    });
+    // One interval, plus the failover, on a busy machine.
+    check(told.age < 5, `the page gives the snapshot's age (${told.age} s)`);
 
     const shot = path.join(outDir, "dashboard.png");
     await page.screenshot({ path: shot, fullPage: true });
