@@ -86,6 +86,24 @@ constexpr size_t max_parallel_starts = 256;
 /// The shortest interval between two snapshots of one child.
 constexpr auto min_snapshot_interval = std::chrono::milliseconds{10};
 
+/// Snapshots per message between members (and ids per snapshot request):
+/// 1,000 snapshots of a few hundred bytes stay far below the wire's frame
+/// limit (`ringvisor.max-frame`, 4 MiB by default) and keep each message
+/// short to handle.
+constexpr size_t snapshots_per_message = 1000;
+
+/// State requests for snapshots out at a time: a node that cannot keep up
+/// with its children's snapshot policies takes them less often instead of
+/// flooding its own mailbox (where moves and requests wait behind them).
+constexpr size_t max_parallel_snapshots = 128;
+
+/// Interval snapshots are taken in rounds, a tenth of the shortest interval
+/// apart but at most this far (each takes the ones due within half a round):
+/// one timer wake-up and one burst of state requests per round instead of
+/// one per child. Frequent wake-ups cost more than the snapshots: CAF's
+/// idle workers poll for a while after each burst.
+constexpr auto max_snapshot_round = std::chrono::milliseconds{100};
+
 /// How long after a ring change snapshots move to the replicas new to a
 /// child's list (and old replicas forget theirs): the ring settles first.
 constexpr auto snapshot_settle_delay = std::chrono::milliseconds{500};
@@ -145,6 +163,22 @@ caf::behavior store_worker(caf::event_based_actor*,
       return result;
     },
   };
+}
+
+// Splits `xs` into pieces of at most `n`.
+template <class T>
+std::vector<std::vector<T>> chunked(std::vector<T> xs, size_t n) {
+  std::vector<std::vector<T>> result;
+  if (xs.size() <= n) {
+    result.push_back(std::move(xs));
+    return result;
+  }
+  for (size_t i = 0; i < xs.size(); i += n) {
+    auto first = xs.begin() + static_cast<ptrdiff_t>(i);
+    auto last = xs.begin() + static_cast<ptrdiff_t>(std::min(xs.size(), i + n));
+    result.emplace_back(std::make_move_iterator(first), std::make_move_iterator(last));
+  }
+  return result;
 }
 
 // Whether `spec` can run on any node: an id, a known type, no start function.
@@ -513,7 +547,8 @@ private:
       start_orphans(round, ids, *best);
       return;
     }
-    auto open = std::make_shared<size_t>(peers.size());
+    auto chunks = chunked(std::move(wanted), snapshots_per_message);
+    auto open = std::make_shared<size_t>(peers.size() * chunks.size());
     auto failed = std::make_shared<bool>(false);
     auto one_done = [this, round, open, failed, best, ids = std::move(ids)] {
       if (--*open > 0)
@@ -523,28 +558,32 @@ private:
       else if (round == round_)
         retry_later();
     };
-    for (auto& name : peers) {
-      auto hdl = peer(name);
-      if (hdl == nullptr) {
-        *failed = true;
-        one_done();
-        continue;
+    for (auto& name : peers)
+      for (auto& chunk : chunks) {
+        auto hdl = peer(name);
+        if (hdl == nullptr) {
+          *failed = true;
+          one_done();
+          continue;
+        }
+        // Urgent: the orphans wait for it, and the peer's mailbox may hold
+        // a second's worth of snapshots.
+        request<caf::message_priority::high>(*hdl, spec_.handoff_timeout, rm_fetch_atom::value,
+                                             chunk)
+          .then(
+            [best, one_done](std::vector<snapshot_entry>& xs) {
+              for (auto& x : xs) {
+                auto [i, added] = best->try_emplace(x.id);
+                if (added || newer(x.snap, i->second))
+                  i->second = std::move(x.snap);
+              }
+              one_done();
+            },
+            [failed, one_done](caf::error&) {
+              *failed = true;
+              one_done();
+            });
       }
-      request(*hdl, spec_.handoff_timeout, rm_fetch_atom::value, wanted)
-        .then(
-          [best, one_done](std::vector<snapshot_entry>& xs) {
-            for (auto& x : xs) {
-              auto [i, added] = best->try_emplace(x.id);
-              if (added || newer(x.snap, i->second))
-                i->second = std::move(x.snap);
-            }
-            one_done();
-          },
-          [failed, one_done](caf::error&) {
-            *failed = true;
-            one_done();
-          });
-    }
   }
 
   void start_orphans(uint64_t round, const std::vector<std::string>& ids,
@@ -784,17 +823,25 @@ private:
           move_finished(id);
       });
     };
-    if (!c.handle) {
+    // Without an answer, the child moves with its newest snapshot, if any.
+    auto from_snapshot = [this, id, stop_and_hand](const std::string& why) {
+      auto x = snapshots_.find(id);
+      if (x != nullptr && x->has_state && x->epoch == local_[id].epoch) {
+        log::warn("ring_state_from_snapshot", {{"sup", spec_.name}, {"child", id},
+                                               {"reason", why}});
+        stop_and_hand(true, x->state);
+        return;
+      }
+      log::warn("ring_state_lost", {{"sup", spec_.name}, {"child", id}, {"reason", why}});
       stop_and_hand(false, {});
+    };
+    if (!c.handle) {
+      from_snapshot("the child is not running");
       return;
     }
     request(c.handle, spec_.handoff_timeout, std::move(ask))
       .then([stop_and_hand](bytes& state) { stop_and_hand(true, std::move(state)); },
-            [this, id, stop_and_hand](caf::error& err) {
-              log::warn("ring_state_lost", {{"sup", spec_.name}, {"child", id},
-                                            {"reason", actor::render(err)}});
-              stop_and_hand(false, {});
-            });
+            [from_snapshot](caf::error& err) { from_snapshot(actor::render(err)); });
   }
 
   // A move ended (handed off, held, or the child is gone): start queued ones.
@@ -952,6 +999,7 @@ private:
     expected_.clear();
     clear_moves();
     snap_clock_.clear();
+    snap_line_.clear();
     replace_local_sup();
   }
 
@@ -1040,6 +1088,8 @@ private:
     // children that start together over the interval.
     auto every = snapshot_interval(c);
     auto share = static_cast<double>(children_.key_hash(id) % 1024) / 1024.0;
+    snap_round_ = std::min(snap_round_,
+                           std::max<caf::timespan>(every / 10, min_snapshot_interval));
     schedule_snapshot(id, c.start_gen,
                       caf::timespan{static_cast<caf::timespan::rep>(every.count() * share)});
   }
@@ -1071,29 +1121,47 @@ private:
     snap_flush_due_ = false;
     // Snapshots for a member whose handle is not here yet are dropped: the
     // next one, or the settling after the ring change, brings it.
-    for (auto& [name, xs] : snap_out_)
-      if (auto hdl = peer(name))
-        send(*hdl, rm_snapshot_atom::value, std::move(xs));
+    for (auto& [name, xs] : snap_out_) {
+      auto hdl = peer(name);
+      if (hdl == nullptr)
+        continue;
+      for (auto& chunk : chunked(std::move(xs), snapshots_per_message))
+        send(*hdl, rm_snapshot_atom::value, std::move(chunk));
+    }
     snap_out_.clear();
   }
 
   // Asks the running child `id` for its state (as the migrate hook says, with
-  // an empty target) and keeps it as a snapshot; one request at a time.
+  // an empty target) and keeps it as a snapshot; one request at a time per
+  // child, `max_parallel_snapshots` in all (the others wait in line).
   void take_snapshot(const std::string& id) {
-    auto i = local_.find(id);
-    if (i == local_.end() || i->second.ph != phase::running || !i->second.handle
-        || !keeps_snapshots(i->second) || !has_lease())
+    if (auto i = local_.find(id); i != local_.end())
+      take_snapshot(id, i->second);
+  }
+
+  void take_snapshot(const std::string& id, local_child& c) {
+    if (c.ph != phase::running || !c.handle || !keeps_snapshots(c) || !has_lease())
       return;
-    auto& c = i->second;
     if (c.snap_busy) {
       c.snap_again = true;
       return;
     }
     c.snap_busy = true;
+    if (snap_requests_ < max_parallel_snapshots)
+      ask_state_for_snapshot(id, c);
+    else
+      snap_line_.emplace_back(id, c.start_gen);
+  }
+
+  void ask_state_for_snapshot(const std::string& id, const local_child& c) {
+    ++snap_requests_;
     auto gen = c.start_gen;
     auto ask = spec_.migrate ? spec_.migrate(id, self_name_, "")
                              : caf::make_message(actor::get_state_atom::value);
-    request(c.handle, spec_.handoff_timeout, std::move(ask))
+    // Without a timeout: a local request's timeout is never cancelled in CAF
+    // 0.17 and would come back as a message for each snapshot. A child that
+    // never answers takes no more snapshots (and fails its next move).
+    request(c.handle, caf::infinite, std::move(ask))
       .then([this, id, gen](bytes& state) { snapshot_taken(id, gen, &state); },
             [this, id, gen](caf::error& err) {
               log::debug("ring_snapshot_failed", {{"sup", spec_.name}, {"child", id},
@@ -1103,46 +1171,60 @@ private:
   }
 
   void snapshot_taken(const std::string& id, uint64_t gen, bytes* state) {
-    auto i = local_.find(id);
-    if (i == local_.end() || i->second.start_gen != gen)
-      return; // moved, stopped or restarted meanwhile
-    auto& c = i->second;
-    c.snap_busy = false;
-    if (state != nullptr && c.ph == phase::running && has_lease())
-      put_snapshot(id, c, true, std::move(*state));
-    if (c.snap_again) {
-      c.snap_again = false;
-      take_snapshot(id);
+    --snap_requests_;
+    // Unless it moved, stopped or restarted meanwhile:
+    if (auto i = local_.find(id); i != local_.end() && i->second.start_gen == gen) {
+      auto& c = i->second;
+      c.snap_busy = false;
+      if (state != nullptr && c.ph == phase::running && has_lease())
+        put_snapshot(id, c, true, std::move(*state));
+      if (c.snap_again) {
+        c.snap_again = false;
+        take_snapshot(id, c);
+      }
+    }
+    while (snap_requests_ < max_parallel_snapshots && !snap_line_.empty()) {
+      auto [next, next_gen] = std::move(snap_line_.front());
+      snap_line_.pop_front();
+      auto j = local_.find(next);
+      if (j != local_.end() && j->second.start_gen == next_gen && j->second.snap_busy
+          && j->second.ph == phase::running)
+        ask_state_for_snapshot(next, j->second);
+      // else its wish went with its start
     }
   }
 
   void schedule_snapshot(const std::string& id, uint64_t gen, caf::timespan delay) {
     auto at = clock_type::now() + delay;
     snap_clock_.schedule(id, gen, at);
-    if (!snap_armed_ || at < *snap_armed_) {
-      snap_armed_ = at;
-      delayed_send(this, delay, snap_tick_atom::value);
-    }
+    arm_snapshot_round(at);
+  }
+
+  // Makes sure a round runs by `at`, but no sooner than one round from now.
+  void arm_snapshot_round(clock_type::time_point at) {
+    auto now = clock_type::now();
+    at = std::max(at, now + snap_round_);
+    if (snap_armed_ && *snap_armed_ <= at)
+      return;
+    snap_armed_ = at;
+    delayed_send(this, at - now, snap_tick_atom::value);
   }
 
   // Takes the interval snapshots that are due and schedules the next ones.
   void on_snapshot_tick() {
     snap_armed_.reset();
     std::vector<std::pair<std::string, uint64_t>> due;
-    snap_clock_.pop_due(clock_type::now(),
+    snap_clock_.pop_due(clock_type::now() + snap_round_ / 2,
                         [&](const std::string& id, uint64_t gen) { due.emplace_back(id, gen); });
     for (auto& [id, gen] : due) {
       auto i = local_.find(id);
       if (i == local_.end() || i->second.start_gen != gen || i->second.ph != phase::running)
         continue; // stopped, moved or restarted since: a new entry exists if needed
-      take_snapshot(id);
+      take_snapshot(id, i->second);
       schedule_snapshot(id, gen, snapshot_interval(i->second));
     }
-    if (auto next = snap_clock_.next(); next && !snap_armed_) {
-      snap_armed_ = *next;
-      delayed_send(this, std::max(caf::timespan{0}, *next - clock_type::now()),
-                   snap_tick_atom::value);
-    }
+    if (auto next = snap_clock_.next())
+      arm_snapshot_round(*next);
   }
 
   // A child asks for a checkpoint: only the instance that runs now counts.
@@ -1705,7 +1787,10 @@ private:
 
   snapshot_table snapshots_; // of the children this node is a replica of
   snapshot_clock snap_clock_; // interval snapshots of the children here
-  std::optional<clock_type::time_point> snap_armed_; // the next tick
+  size_t snap_requests_ = 0; // state requests out for snapshots
+  std::deque<std::pair<std::string, uint64_t>> snap_line_; // (id, start_gen) next
+  std::optional<clock_type::time_point> snap_armed_; // the next round
+  caf::timespan snap_round_ = max_snapshot_round; // between two rounds
   std::map<std::string, std::vector<snapshot_entry>> snap_out_; // per member
   bool snap_flush_due_ = false;
   cluster::hash_ring snap_ring_; // the ring at the last settling
