@@ -38,6 +38,7 @@
 #include "reply_cache.hpp"
 #include "ring_wire.hpp"
 #include "routing.hpp"
+#include "snapshot_keeper.hpp"
 #include "snapshots.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
@@ -82,27 +83,6 @@ constexpr size_t max_parallel_moves = 256;
 
 /// Children being started in the local supervisor at a time.
 constexpr size_t max_parallel_starts = 256;
-
-/// The shortest interval between two snapshots of one child.
-constexpr auto min_snapshot_interval = std::chrono::milliseconds{10};
-
-/// Snapshots per message between members (and ids per snapshot request):
-/// 1,000 snapshots of a few hundred bytes stay far below the wire's frame
-/// limit (`ringvisor.max-frame`, 4 MiB by default) and keep each message
-/// short to handle.
-constexpr size_t snapshots_per_message = 1000;
-
-/// State requests for snapshots out at a time: a node that cannot keep up
-/// with its children's snapshot policies takes them less often instead of
-/// flooding its own mailbox (where moves and requests wait behind them).
-constexpr size_t max_parallel_snapshots = 128;
-
-/// Interval snapshots are taken in rounds, a tenth of the shortest interval
-/// apart but at most this far (each takes the ones due within half a round):
-/// one timer wake-up and one burst of state requests per round instead of
-/// one per child. Frequent wake-ups cost more than the snapshots: CAF's
-/// idle workers poll for a while after each burst.
-constexpr auto max_snapshot_round = std::chrono::milliseconds{100};
 
 /// How long after a ring change snapshots move to the replicas new to a
 /// child's list (and old replicas forget theirs): the ring settles first.
@@ -165,22 +145,6 @@ caf::behavior store_worker(caf::event_based_actor*,
   };
 }
 
-// Splits `xs` into pieces of at most `n`.
-template <class T>
-std::vector<std::vector<T>> chunked(std::vector<T> xs, size_t n) {
-  std::vector<std::vector<T>> result;
-  if (xs.size() <= n) {
-    result.push_back(std::move(xs));
-    return result;
-  }
-  for (size_t i = 0; i < xs.size(); i += n) {
-    auto first = xs.begin() + static_cast<ptrdiff_t>(i);
-    auto last = xs.begin() + static_cast<ptrdiff_t>(std::min(xs.size(), i + n));
-    result.emplace_back(std::make_move_iterator(first), std::make_move_iterator(last));
-  }
-  return result;
-}
-
 // Whether `spec` can run on any node: an id, a known type, no start function.
 caf::error check_child(const child_spec& spec, const actor::factory_registry* factories,
                        const std::string& sup) {
@@ -220,17 +184,23 @@ struct local_child {
   bool has_state = false;
   bytes state;
   restore_info restored; // how the state it starts with came here
-  uint64_t snap_epoch = 0; // the placement its snapshots were numbered in
-  uint64_t snap_seq = 0;   // the next snapshot's number in that placement
-  bool snap_busy = false;  // a state request for a snapshot is out
-  bool snap_again = false; // and another snapshot is wanted after it
   reply_cache<caf::response_promise> replies; // a retried request runs once
   std::vector<pending> waiting;
 };
 
 using phase = local_child::phase;
 
-class ring_manager : public caf::event_based_actor {
+/// Snapshots asked of every peer for children this node may start.
+struct snapshot_fetch {
+  size_t open = 0; // requests not answered yet
+  bool failed = false;
+  std::unordered_map<std::string, snapshot> best;
+  std::function<void()> then; // once every request is answered
+};
+
+using fetch_ptr = std::shared_ptr<snapshot_fetch>;
+
+class ring_manager : public caf::event_based_actor, private snapshot_io {
 public:
   ring_manager(caf::actor_config& cfg, actor::node* node, caf::actor agent,
                ring_supervisor_spec spec)
@@ -242,7 +212,9 @@ public:
       spec_(std::move(spec)),
       dir_name_(ring_supervisor_name(spec_.name)),
       fence_(node->config().suspect_after + node->config().heartbeat_interval),
-      children_(spec_.name + "/") {
+      children_(spec_.name + "/"),
+      keeper_(self_name_, *this, [this](const std::string& id) { return children_.key_hash(id); },
+              snapshot_limits{spec_.replicas}) {
     if (!spec_.factories)
       spec_.factories = node->factories();
     for (auto& c : spec_.children)
@@ -271,7 +243,6 @@ public:
     local_.clear();
     expected_.clear();
     parked_.clear();
-    snap_out_.clear();
   }
 
 private:
@@ -282,6 +253,7 @@ private:
     auto members = placement_members(view_, spec_.group, leaving_, self_name_, leaving_self_);
     if (members.names != children_.ring().members()) {
       children_.place_on(cluster::hash_ring{members.names});
+      keeper_.place_on(children_.ring());
       delayed_send(this, snapshot_settle_delay, snap_settle_atom::value, ++settle_gen_);
     }
     digest_ = members.digest;
@@ -525,65 +497,81 @@ private:
     }
   }
 
-  // Starts the children this node owns and nobody runs (`ids`), each from
-  // the newest snapshot that any member holds of it. Any member that does
-  // not answer fails the round: a later one asks again rather than start a
-  // child without a snapshot that may exist.
-  void restore(uint64_t round, std::vector<std::string> ids) {
-    if (ids.empty())
-      return;
-    auto best = std::make_shared<std::unordered_map<std::string, snapshot>>();
-    std::vector<std::string> wanted;
-    for (auto& id : ids) {
-      auto rec = children_.alive(id);
-      if (rec == nullptr || rec->spec.snapshot.when == snapshot_policy::mode::off)
-        continue;
-      wanted.push_back(id);
-      if (auto x = snapshots_.find(id))
-        (*best)[id] = *x;
-    }
+  // Whether a start of `id` here would look for its snapshots.
+  bool may_have_snapshots(const std::string& id) const {
+    auto rec = children_.alive(id);
+    return rec != nullptr && rec->spec.snapshot.when != snapshot_policy::mode::off;
+  }
+
+  // Asks every peer for its snapshots of `ids`, 1,000 per request; this
+  // node's own copies count too.
+  fetch_ptr fetch_snapshots(std::vector<std::string> ids) {
+    auto f = std::make_shared<snapshot_fetch>();
+    for (auto& id : ids)
+      if (auto x = keeper_.table().find(id))
+        f->best[id] = *x;
     auto peers = others();
-    if (wanted.empty() || peers.empty()) {
-      start_orphans(round, ids, *best);
-      return;
-    }
-    auto chunks = chunked(std::move(wanted), snapshots_per_message);
-    auto open = std::make_shared<size_t>(peers.size() * chunks.size());
-    auto failed = std::make_shared<bool>(false);
-    auto one_done = [this, round, open, failed, best, ids = std::move(ids)] {
-      if (--*open > 0)
-        return;
-      if (!*failed)
-        start_orphans(round, ids, *best);
-      else if (round == round_)
-        retry_later();
+    if (ids.empty() || peers.empty())
+      return f;
+    auto chunks = chunked(std::move(ids), keeper_.limits().per_message);
+    f->open = peers.size() * chunks.size();
+    auto one_done = [f] {
+      if (--f->open == 0 && f->then) {
+        auto then = std::move(f->then);
+        then();
+      }
     };
     for (auto& name : peers)
       for (auto& chunk : chunks) {
         auto hdl = peer(name);
         if (hdl == nullptr) {
-          *failed = true;
+          f->failed = true;
           one_done();
           continue;
         }
-        // Urgent: the orphans wait for it, and the peer's mailbox may hold
-        // a second's worth of snapshots.
+        // Urgent: orphans wait for it, and the peer's mailbox may hold a
+        // second's worth of snapshots.
         request<caf::message_priority::high>(*hdl, spec_.handoff_timeout, rm_fetch_atom::value,
                                              chunk)
           .then(
-            [best, one_done](std::vector<snapshot_entry>& xs) {
-              for (auto& x : xs) {
-                auto [i, added] = best->try_emplace(x.id);
-                if (added || newer(x.snap, i->second))
-                  i->second = std::move(x.snap);
-              }
+            [f, one_done](std::vector<snapshot_entry>& xs) {
+              keep_newest(f->best, xs);
               one_done();
             },
-            [failed, one_done](caf::error&) {
-              *failed = true;
+            [f, one_done](caf::error&) {
+              f->failed = true;
               one_done();
             });
       }
+    return f;
+  }
+
+  // Runs `fn` once every peer answered `f` (at once if all did).
+  static void when_fetched(const fetch_ptr& f, std::function<void()> fn) {
+    if (f->open == 0)
+      fn();
+    else
+      f->then = std::move(fn);
+  }
+
+  // Starts the children this node owns and nobody runs (`ids`), each from
+  // the newest snapshot that any member holds of it. A member that does not
+  // answer fails the round: a later one asks again rather than start a
+  // child without a snapshot that may exist.
+  void restore(uint64_t round, std::vector<std::string> ids) {
+    if (ids.empty())
+      return;
+    std::vector<std::string> wanted;
+    for (auto& id : ids)
+      if (may_have_snapshots(id))
+        wanted.push_back(id);
+    auto f = fetch_snapshots(std::move(wanted));
+    when_fetched(f, [this, round, ids = std::move(ids), f] {
+      if (!f->failed)
+        start_orphans(round, ids, f->best);
+      else if (round == round_)
+        retry_later();
+    });
   }
 
   void start_orphans(uint64_t round, const std::vector<std::string>& ids,
@@ -657,8 +645,6 @@ private:
   void start_local(const std::string& id) {
     auto& c = local_[id];
     c.ph = phase::starting;
-    c.snap_busy = false; // a state request for the last start is stale
-    c.snap_again = false;
     auto gen = c.start_gen = ++start_counter_;
     if (auto i = expected_.find(id); i != expected_.end()) {
       for (auto& p : i->second)
@@ -735,6 +721,7 @@ private:
   void kill_local(const std::string& id, const std::string& why) {
     fail_waiting(local_[id], make_error(errc::no_owner, spec_.name, id, why));
     local_.erase(id);
+    keeper_.stopped(id);
     request(local_sup_, caf::infinite, detach_child_atom::value, id)
       .then(
         [this](caf::actor& hdl) {
@@ -760,7 +747,8 @@ private:
           if (spec_.tell_placement)
             send(hdl, placed_atom::value, placement{self_name_, started.epoch}, started.restored);
           started.ph = phase::running;
-          first_snapshot(id, started);
+          keeper_.started(id, gen, started.epoch, started.spec.snapshot, started.has_state,
+                          std::move(started.state));
           started.has_state = false;
           started.state.clear();
           flush(started);
@@ -779,6 +767,7 @@ private:
                                                  {"reason", actor::render(err)}});
           fail_waiting(i->second, err);
           local_.erase(i);
+          keeper_.stopped(id);
         });
   }
 
@@ -825,7 +814,7 @@ private:
     };
     // Without an answer, the child moves with its newest snapshot, if any.
     auto from_snapshot = [this, id, stop_and_hand](const std::string& why) {
-      auto x = snapshots_.find(id);
+      auto x = keeper_.table().find(id);
       if (x != nullptr && x->has_state && x->epoch == local_[id].epoch) {
         log::warn("ring_state_from_snapshot", {{"sup", spec_.name}, {"child", id},
                                                {"reason", why}});
@@ -912,6 +901,7 @@ private:
           for (auto& p : i->second.waiting)
             p.rp.delegate(to, bump_hops(p.msg));
           local_.erase(i);
+          keeper_.stopped(id);
           move_finished(id);
           if (leaving_self_ && local_.empty())
             finish_leave();
@@ -931,6 +921,7 @@ private:
                                                {"reason", actor::render(err)}});
             fail_waiting(i->second, err);
             local_.erase(i);
+            keeper_.stopped(id);
             move_finished(id);
             if (leaving_self_ && local_.empty())
               finish_leave();
@@ -998,8 +989,7 @@ private:
         p.rp.deliver(make_error(errc::no_owner, spec_.name, id, why));
     expected_.clear();
     clear_moves();
-    snap_clock_.clear();
-    snap_line_.clear();
+    keeper_.stopped_all();
     replace_local_sup();
   }
 
@@ -1060,208 +1050,60 @@ private:
                     "stopped on every node: " + why));
   }
 
-  // -- snapshots ------------------------------------------------------------------
+  // -- snapshots (the keeper's messaging) ------------------------------------------
 
-  // The members that keep `id`'s snapshots on `ring`: its preference list.
-  std::vector<std::string_view> replicas_of(const std::string& id,
-                                            const cluster::hash_ring& ring) const {
-    return ring.preference_list_hash(children_.key_hash(id), spec_.replicas);
+  bool may_ask(const std::string& id, uint64_t gen) override {
+    auto i = local_.find(id);
+    return i != local_.end() && i->second.ph == phase::running && i->second.start_gen == gen
+           && i->second.handle && has_lease();
   }
 
-  static bool keeps_snapshots(const local_child& c) {
-    return c.spec.snapshot.when != snapshot_policy::mode::off;
-  }
-
-  // A child just started: its replicas get the state it started with (so a
-  // stale owner's later snapshots lose against it), and its interval
-  // snapshots begin.
-  void first_snapshot(const std::string& id, local_child& c) {
-    if (!keeps_snapshots(c))
-      return;
-    auto when = c.spec.snapshot.when;
-    if (c.has_state || when == snapshot_policy::mode::every
-        || when == snapshot_policy::mode::after_each_call)
-      put_snapshot(id, c, c.has_state, std::move(c.state));
-    if (when != snapshot_policy::mode::every)
-      return;
-    // The first one comes within one interval, at a point that spreads the
-    // children that start together over the interval.
-    auto every = snapshot_interval(c);
-    auto share = static_cast<double>(children_.key_hash(id) % 1024) / 1024.0;
-    snap_round_ = std::min(snap_round_,
-                           std::max<caf::timespan>(every / 10, min_snapshot_interval));
-    schedule_snapshot(id, c.start_gen,
-                      caf::timespan{static_cast<caf::timespan::rep>(every.count() * share)});
-  }
-
-  static caf::timespan snapshot_interval(const local_child& c) {
-    return std::max<caf::timespan>(c.spec.snapshot.interval, min_snapshot_interval);
-  }
-
-  // Keeps `state` as the newest snapshot of the running child `id` and
-  // sends it to the child's other replicas (batched per member).
-  void put_snapshot(const std::string& id, local_child& c, bool has_state, bytes state) {
-    if (c.snap_epoch != c.epoch) {
-      c.snap_epoch = c.epoch;
-      c.snap_seq = 0;
-    }
-    snapshot x{c.epoch, c.snap_seq++, now_us(), has_state, std::move(state)};
-    for (auto r : replicas_of(id, children_.ring()))
-      if (r != self_name_)
-        snap_out_[std::string{r}].push_back(snapshot_entry{id, x});
-    snapshots_.apply(id, std::move(x));
-    ++stats_.snapshots_taken;
-    if (!snap_flush_due_) {
-      snap_flush_due_ = true;
-      send(this, snap_flush_atom::value); // once the queued messages are handled
-    }
-  }
-
-  void flush_snapshots() {
-    snap_flush_due_ = false;
-    // Snapshots for a member whose handle is not here yet are dropped: the
-    // next one, or the settling after the ring change, brings it.
-    for (auto& [name, xs] : snap_out_) {
-      auto hdl = peer(name);
-      if (hdl == nullptr)
-        continue;
-      for (auto& chunk : chunked(std::move(xs), snapshots_per_message))
-        send(*hdl, rm_snapshot_atom::value, std::move(chunk));
-    }
-    snap_out_.clear();
-  }
-
-  // Asks the running child `id` for its state (as the migrate hook says, with
-  // an empty target) and keeps it as a snapshot; one request at a time per
-  // child, `max_parallel_snapshots` in all (the others wait in line).
-  void take_snapshot(const std::string& id) {
-    if (auto i = local_.find(id); i != local_.end())
-      take_snapshot(id, i->second);
-  }
-
-  void take_snapshot(const std::string& id, local_child& c) {
-    if (c.ph != phase::running || !c.handle || !keeps_snapshots(c) || !has_lease())
-      return;
-    if (c.snap_busy) {
-      c.snap_again = true;
-      return;
-    }
-    c.snap_busy = true;
-    if (snap_requests_ < max_parallel_snapshots)
-      ask_state_for_snapshot(id, c);
-    else
-      snap_line_.emplace_back(id, c.start_gen);
-  }
-
-  void ask_state_for_snapshot(const std::string& id, const local_child& c) {
-    ++snap_requests_;
-    auto gen = c.start_gen;
+  void ask_state(const std::string& id, uint64_t gen) override {
     auto ask = spec_.migrate ? spec_.migrate(id, self_name_, "")
                              : caf::make_message(actor::get_state_atom::value);
     // Without a timeout: a local request's timeout is never cancelled in CAF
     // 0.17 and would come back as a message for each snapshot. A child that
     // never answers takes no more snapshots (and fails its next move).
-    request(c.handle, caf::infinite, std::move(ask))
-      .then([this, id, gen](bytes& state) { snapshot_taken(id, gen, &state); },
+    request(local_[id].handle, caf::infinite, std::move(ask))
+      .then([this, id, gen](bytes& state) { keeper_.answered(id, gen, &state, has_lease()); },
             [this, id, gen](caf::error& err) {
               log::debug("ring_snapshot_failed", {{"sup", spec_.name}, {"child", id},
                                                   {"reason", actor::render(err)}});
-              snapshot_taken(id, gen, nullptr);
+              keeper_.answered(id, gen, nullptr, false);
             });
   }
 
-  void snapshot_taken(const std::string& id, uint64_t gen, bytes* state) {
-    --snap_requests_;
-    // Unless it moved, stopped or restarted meanwhile:
-    if (auto i = local_.find(id); i != local_.end() && i->second.start_gen == gen) {
-      auto& c = i->second;
-      c.snap_busy = false;
-      if (state != nullptr && c.ph == phase::running && has_lease())
-        put_snapshot(id, c, true, std::move(*state));
-      if (c.snap_again) {
-        c.snap_again = false;
-        take_snapshot(id, c);
-      }
-    }
-    while (snap_requests_ < max_parallel_snapshots && !snap_line_.empty()) {
-      auto [next, next_gen] = std::move(snap_line_.front());
-      snap_line_.pop_front();
-      auto j = local_.find(next);
-      if (j != local_.end() && j->second.start_gen == next_gen && j->second.snap_busy
-          && j->second.ph == phase::running)
-        ask_state_for_snapshot(next, j->second);
-      // else its wish went with its start
-    }
+  void send_snapshots(const std::string& member, std::vector<snapshot_entry> xs) override {
+    // To a member whose handle is not here yet they are dropped: the next
+    // snapshot, or the settling after the ring change, brings them.
+    if (auto hdl = peer(member))
+      send(*hdl, rm_snapshot_atom::value, std::move(xs));
   }
 
-  void schedule_snapshot(const std::string& id, uint64_t gen, caf::timespan delay) {
-    auto at = clock_type::now() + delay;
-    snap_clock_.schedule(id, gen, at);
-    arm_snapshot_round(at);
+  void arm_round(caf::timespan delay) override {
+    delayed_send(this, delay, snap_tick_atom::value);
   }
 
-  // Makes sure a round runs by `at`, but no sooner than one round from now.
-  void arm_snapshot_round(clock_type::time_point at) {
-    auto now = clock_type::now();
-    at = std::max(at, now + snap_round_);
-    if (snap_armed_ && *snap_armed_ <= at)
-      return;
-    snap_armed_ = at;
-    delayed_send(this, at - now, snap_tick_atom::value);
+  void flush_soon() override {
+    send(this, snap_flush_atom::value);
   }
 
-  // Takes the interval snapshots that are due and schedules the next ones.
-  void on_snapshot_tick() {
-    snap_armed_.reset();
-    std::vector<std::pair<std::string, uint64_t>> due;
-    snap_clock_.pop_due(clock_type::now() + snap_round_ / 2,
-                        [&](const std::string& id, uint64_t gen) { due.emplace_back(id, gen); });
-    for (auto& [id, gen] : due) {
-      auto i = local_.find(id);
-      if (i == local_.end() || i->second.start_gen != gen || i->second.ph != phase::running)
-        continue; // stopped, moved or restarted since: a new entry exists if needed
-      take_snapshot(id, i->second);
-      schedule_snapshot(id, gen, snapshot_interval(i->second));
-    }
-    if (auto next = snap_clock_.next())
-      arm_snapshot_round(*next);
+  clock_type::time_point now() override {
+    return clock_type::now();
+  }
+
+  uint64_t wall_us() override {
+    return now_us();
   }
 
   // A child asks for a checkpoint: only the instance that runs now counts.
   void on_checkpoint(const std::string& id, bytes& state) {
     auto i = local_.find(id);
-    if (i == local_.end() || i->second.ph != phase::running || !keeps_snapshots(i->second)
-        || !has_lease() || current_sender() != i->second.handle.address())
+    if (i == local_.end() || i->second.ph != phase::running || !has_lease()
+        || current_sender() != i->second.handle.address())
       return;
-    put_snapshot(id, i->second, true, std::move(state));
-  }
-
-  // Some time after the ring changed: the replicas that are new to the list
-  // of a child running here get its newest snapshot, and this node forgets
-  // the snapshots of children it is no longer a replica of.
-  void settle_snapshots() {
-    if (!serving())
-      return; // the next ring change settles
-    auto& ring = children_.ring();
-    for (auto& [id, c] : local_) {
-      auto x = c.ph == phase::running ? snapshots_.find(id) : nullptr;
-      if (x == nullptr)
-        continue;
-      auto before = replicas_of(id, snap_ring_);
-      for (auto r : replicas_of(id, ring))
-        if (r != self_name_ && std::find(before.begin(), before.end(), r) == before.end())
-          snap_out_[std::string{r}].push_back(snapshot_entry{id, *x});
-    }
-    auto dropped = snapshots_.retain([&](const std::string& id) {
-      if (local_.count(id))
-        return true;
-      auto rs = replicas_of(id, ring);
-      return std::find(rs.begin(), rs.end(), self_name_) != rs.end();
-    });
-    snap_ring_ = ring;
-    if (dropped > 0)
-      log::debug("ring_snapshots_dropped", {{"sup", spec_.name}, {"snapshots", dropped}});
-    flush_snapshots();
+    auto& c = i->second;
+    keeper_.checkpoint(id, c.start_gen, c.epoch, c.spec.snapshot, std::move(state));
   }
 
   // -- graceful leave -----------------------------------------------------------
@@ -1417,8 +1259,7 @@ private:
         take_state(id);
         return;
       }
-      if (child.spec.snapshot.when == snapshot_policy::mode::after_each_call)
-        take_snapshot(id);
+      keeper_.called(id);
     };
     if (p.msg.match_element<ring_call_atom>(0)) {
       auto msg = p.msg.get_as<caf::message>(3);
@@ -1532,11 +1373,12 @@ private:
       return;
     auto err = make_error(errc::not_found, spec_.name, id,
                           now->deleted ? "deleted" : "terminated");
-    snapshots_.erase(id);
+    keeper_.forget(id);
     fail_expected(id, err);
     if (auto i = local_.find(id); i != local_.end()) {
       fail_waiting(i->second, err);
       local_.erase(i);
+      keeper_.stopped(id);
       stop_local(id, [] {});
     }
   }
@@ -1677,6 +1519,7 @@ private:
     if (auto i = local_.find(id); i != local_.end()) {
       fail_waiting(i->second, make_error(errc::not_found, spec_.name, id, "finished"));
       local_.erase(i);
+      keeper_.stopped(id);
     }
     request(local_sup_, caf::infinite, delete_child_atom::value, id)
       .then([](caf::ok_atom) {}, [](caf::error&) {});
@@ -1755,6 +1598,7 @@ private:
   caf::actor store_;
 
   child_list children_; // and the ring they are placed on
+  snapshot_keeper keeper_; // snapshots of the children here, and replicas' copies
   uint64_t clock_ = 0; // versions of the records changed here
   bool synced_ = false; // learned every peer's records since start or a split
   std::unordered_map<std::string, local_child> local_;
@@ -1785,16 +1629,7 @@ private:
   pacer<std::string> moves_{max_parallel_moves};
   clock_type::time_point started_at_ = clock_type::now();
 
-  snapshot_table snapshots_; // of the children this node is a replica of
-  snapshot_clock snap_clock_; // interval snapshots of the children here
-  size_t snap_requests_ = 0; // state requests out for snapshots
-  std::deque<std::pair<std::string, uint64_t>> snap_line_; // (id, start_gen) next
-  std::optional<clock_type::time_point> snap_armed_; // the next round
-  caf::timespan snap_round_ = max_snapshot_round; // between two rounds
-  std::map<std::string, std::vector<snapshot_entry>> snap_out_; // per member
-  bool snap_flush_due_ = false;
-  cluster::hash_ring snap_ring_; // the ring at the last settling
-  uint64_t settle_gen_ = 0;
+  uint64_t settle_gen_ = 0; // the ring change the next settling is for
 };
 
 caf::behavior ring_manager::make_behavior() {
@@ -1844,21 +1679,6 @@ caf::behavior ring_manager::make_behavior() {
            std::vector<cluster::member>& view) { on_status(now, std::move(view)); },
     [this](rebalance_atom) { rebalance_now(); },
     [this](lease_check_atom) { check_lease(); },
-    [this](snap_tick_atom) { on_snapshot_tick(); },
-    [this](snap_flush_atom) { flush_snapshots(); },
-    [this](snap_settle_atom, uint64_t gen) {
-      if (gen == settle_gen_)
-        settle_snapshots();
-    },
-    [this](checkpoint_atom, const std::string& id, bytes& state) { on_checkpoint(id, state); },
-    [this](rm_snapshot_atom, std::vector<snapshot_entry>& xs) {
-      for (auto& x : xs) {
-        auto rec = children_.find(x.id);
-        if (rec == nullptr || (!rec->deleted && !rec->terminated))
-          snapshots_.apply(x.id, std::move(x.snap)); // unknown: its record may come later
-      }
-    },
-    [this](rm_fetch_atom, const std::vector<std::string>& ids) { return snapshots_.select(ids); },
     [this](round_atom) {
       retry_pending_ = false;
       if (leaving_self_) {
@@ -2002,8 +1822,9 @@ caf::behavior ring_manager::make_behavior() {
       auto result = stats_;
       result.node = self_name_;
       result.running = running_here();
-      result.snapshots_held = snapshots_.size();
-      result.snapshot_bytes = snapshots_.state_bytes();
+      result.snapshots_taken = keeper_.taken();
+      result.snapshots_held = keeper_.table().size();
+      result.snapshot_bytes = keeper_.table().state_bytes();
       return result;
     },
     [this](ring_count_atom) {
@@ -2024,6 +1845,26 @@ caf::behavior ring_manager::make_behavior() {
     },
     [](caf::ok_atom) {
       // a child's answer to put_state
+    },
+    // -- snapshots (last: CAF tries the handlers in order, and these are
+    // rarer than child starts and requests)
+    [this](snap_tick_atom) { keeper_.round(); },
+    [this](snap_flush_atom) { keeper_.flush(); },
+    [this](snap_settle_atom, uint64_t gen) {
+      if (gen != settle_gen_ || !serving())
+        return; // a later ring change settles
+      if (auto dropped = keeper_.settle(); dropped > 0)
+        log::debug("ring_snapshots_dropped", {{"sup", spec_.name}, {"snapshots", dropped}});
+    },
+    [this](checkpoint_atom, const std::string& id, bytes& state) { on_checkpoint(id, state); },
+    [this](rm_snapshot_atom, std::vector<snapshot_entry>& xs) {
+      keeper_.received(xs, [this](const std::string& id) {
+        auto rec = children_.find(id); // unknown: its record may come later
+        return rec == nullptr || (!rec->deleted && !rec->terminated);
+      });
+    },
+    [this](rm_fetch_atom, const std::vector<std::string>& ids) {
+      return keeper_.table().select(ids);
     },
   };
 }

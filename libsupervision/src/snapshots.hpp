@@ -11,7 +11,10 @@
 // a node dies, the new owner starts each of its children from the newest
 // snapshot among the survivors.
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
+#include <iterator>
 #include <cstdint>
 #include <optional>
 #include <queue>
@@ -59,6 +62,32 @@ struct snapshot_entry {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, snapshot_entry& x) {
   return f(caf::meta::type_name("ringvisor::snapshot_entry"), x.id, x.snap);
+}
+
+/// Keeps in `best` the newest of its own snapshots and those of `xs`, by id.
+inline void keep_newest(std::unordered_map<std::string, snapshot>& best,
+                        std::vector<snapshot_entry>& xs) {
+  for (auto& x : xs) {
+    auto [i, added] = best.try_emplace(x.id);
+    if (added || newer(x.snap, i->second))
+      i->second = std::move(x.snap);
+  }
+}
+
+/// Splits `xs` into pieces of at most `n`.
+template <class T>
+std::vector<std::vector<T>> chunked(std::vector<T> xs, size_t n) {
+  std::vector<std::vector<T>> result;
+  if (xs.size() <= n) {
+    result.push_back(std::move(xs));
+    return result;
+  }
+  for (size_t i = 0; i < xs.size(); i += n) {
+    auto first = xs.begin() + static_cast<std::ptrdiff_t>(i);
+    auto last = xs.begin() + static_cast<std::ptrdiff_t>(std::min(xs.size(), i + n));
+    result.emplace_back(std::make_move_iterator(first), std::make_move_iterator(last));
+  }
+  return result;
 }
 
 /// The newest snapshot this node holds of each child it is a replica of.

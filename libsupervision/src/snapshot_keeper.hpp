@@ -1,0 +1,221 @@
+#pragma once
+
+// What one node does about snapshots (private to libsupervision), as plain
+// code behind the ring manager, which does the messaging (`snapshot_io`):
+// - for the children running here: when to take one (their policies, in
+//   rounds), how many state requests are out (paced), numbering them (epoch,
+//   sequence), and which replicas each goes to (batched per member);
+// - as a replica: the newest snapshot of each child it keeps;
+// - after a ring change: sending snapshots to the replicas new to a child's
+//   list, and forgetting the ones this node no longer keeps.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/timespan.hpp>
+
+#include "ringvisor/cluster/hash_ring.hpp"
+#include "ringvisor/supervision/child_spec.hpp"
+#include "snapshots.hpp"
+
+namespace ringvisor::supervision {
+
+/// The ring manager's side of the keeper: the messages and the clocks.
+class snapshot_io {
+public:
+  virtual ~snapshot_io() = default;
+
+  /// Whether the child `id`, in its start `gen`, runs here and may be asked
+  /// for its state now (it runs, the node holds its lease).
+  virtual bool may_ask(const std::string& id, uint64_t gen) = 0;
+
+  /// Asks the child for its state; the answer (or its failure) goes to
+  /// `snapshot_keeper::answered`.
+  virtual void ask_state(const std::string& id, uint64_t gen) = 0;
+
+  /// Sends snapshots to the ring supervisor of `member`.
+  virtual void send_snapshots(const std::string& member, std::vector<snapshot_entry> xs) = 0;
+
+  /// Calls `snapshot_keeper::round` after `delay`.
+  virtual void arm_round(caf::timespan delay) = 0;
+
+  /// Calls `snapshot_keeper::flush` once the messages queued now are handled.
+  virtual void flush_soon() = 0;
+
+  virtual std::chrono::steady_clock::time_point now() = 0;
+
+  /// Wall-clock microseconds (the age of a snapshot on another node).
+  virtual uint64_t wall_us() = 0;
+};
+
+/// Limits of a keeper.
+struct snapshot_limits {
+  /// Members that keep each child's snapshots (its preference list).
+  size_t replicas = 3;
+  /// State requests out at a time: a node that cannot keep up with its
+  /// children's policies takes snapshots less often instead of flooding its
+  /// manager's mailbox, where moves and requests wait behind them.
+  size_t max_asks = 128;
+  /// Snapshots per message between members (and ids per fetch): well below
+  /// the wire's frame limit (`ringvisor.max-frame`, 4 MiB by default).
+  size_t per_message = 1000;
+  /// The shortest interval between two snapshots of one child.
+  caf::timespan min_interval = std::chrono::milliseconds{10};
+  /// Interval snapshots are taken in rounds a tenth of the shortest interval
+  /// apart but at most this far: one timer wake-up and one burst of state
+  /// requests per round instead of one per child (CAF's idle workers poll
+  /// for a while after each burst, which costs more than the snapshots).
+  caf::timespan max_round = std::chrono::milliseconds{100};
+};
+
+class snapshot_keeper {
+public:
+  using time_point = std::chrono::steady_clock::time_point;
+  /// Returns the hash of a child's ring key.
+  using key_hash_fn = std::function<uint64_t(const std::string& id)>;
+
+  snapshot_keeper(std::string self, snapshot_io& io, key_hash_fn key_hash,
+                  snapshot_limits limits = {});
+
+  // -- the children running here ----------------------------------------------
+
+  /// The child `id` started here (start `gen`, placement `epoch`). If it
+  /// takes snapshots by itself (`every`, `after_each_call`), its replicas
+  /// get the state it started with (or none) at sequence 0, so a stale
+  /// owner's later snapshots lose against it, and its interval snapshots
+  /// begin. A child that takes them on request only costs nothing until its
+  /// first checkpoint.
+  void started(const std::string& id, uint64_t gen, uint64_t epoch,
+               const snapshot_policy& policy, bool has_state, actor::bytes state);
+
+  /// The child no longer runs here (moved, stopped, deleted).
+  void stopped(const std::string& id);
+
+  /// No child runs here any more (split, declared down, stopping).
+  void stopped_all();
+
+  /// The child answered a call: a snapshot if its policy says so.
+  void called(const std::string& id);
+
+  /// The running instance of the child (start `gen`, placement `epoch`,
+  /// its policy) sent its state: the caller checked that it runs here now.
+  void checkpoint(const std::string& id, uint64_t gen, uint64_t epoch,
+                  const snapshot_policy& policy, actor::bytes state);
+
+  /// The answer to `snapshot_io::ask_state`: the state, or null if the
+  /// child failed to give it. `may_keep`: the node still holds its lease.
+  void answered(const std::string& id, uint64_t gen, actor::bytes* state, bool may_keep);
+
+  /// Takes the interval snapshots due now; see `snapshot_io::arm_round`.
+  void round();
+
+  /// Sends what `put` batched; see `snapshot_io::flush_soon`.
+  void flush();
+
+  // -- the replicas ------------------------------------------------------------
+
+  /// Keeps the snapshots of children that `accept` accepts (not deleted).
+  template <class Predicate>
+  void received(std::vector<snapshot_entry>& xs, Predicate accept) {
+    for (auto& x : xs)
+      if (accept(x.id))
+        table_.apply(x.id, std::move(x.snap));
+  }
+
+  const snapshot_table& table() const noexcept {
+    return table_;
+  }
+
+  /// Forgets the snapshots of `id` (deleted or terminated).
+  void forget(const std::string& id) {
+    table_.erase(id);
+  }
+
+  // -- the ring --------------------------------------------------------------------
+
+  /// The ring the children's replicas are placed on now.
+  void place_on(const cluster::hash_ring& ring) {
+    ring_ = ring;
+  }
+
+  /// Returns the members that keep `id`'s snapshots on the current ring.
+  std::vector<std::string_view> replicas_of(const std::string& id) const {
+    return replicas_of(id, ring_);
+  }
+
+  /// Some time after the ring changed: the replicas new to the list of a
+  /// child running here get its newest snapshot, and this node forgets the
+  /// snapshots of children it is no longer a replica of (and that do not run
+  /// here). Returns how many it forgot.
+  size_t settle();
+
+  // -- numbers -------------------------------------------------------------------
+
+  /// Snapshots taken (or started with) here.
+  uint64_t taken() const noexcept {
+    return taken_;
+  }
+
+  /// State requests out.
+  size_t asks() const noexcept {
+    return asks_;
+  }
+
+  const snapshot_limits& limits() const noexcept {
+    return limits_;
+  }
+
+private:
+  /// A child running here.
+  struct child {
+    uint64_t gen = 0;
+    uint64_t epoch = 0;
+    uint64_t seq = 0; // the next snapshot's number in `epoch`
+    snapshot_policy policy;
+    bool busy = false;  // a state request is out or waits in line
+    bool again = false; // another snapshot is wanted after it
+  };
+
+  std::vector<std::string_view> replicas_of(const std::string& id,
+                                            const cluster::hash_ring& ring) const {
+    return ring.preference_list_hash(key_hash_(id), limits_.replicas);
+  }
+
+  caf::timespan interval_of(const child& c) const {
+    return std::max(c.policy.interval, limits_.min_interval);
+  }
+
+  void put(const std::string& id, child& c, bool has_state, actor::bytes state);
+  void take(const std::string& id, child& c);
+  void ask(const std::string& id, child& c);
+  void schedule(const std::string& id, uint64_t gen, caf::timespan delay);
+  void arm(time_point at);
+  void pump();
+
+  std::string self_;
+  snapshot_io& io_;
+  key_hash_fn key_hash_;
+  snapshot_limits limits_;
+  cluster::hash_ring ring_;
+  cluster::hash_ring settled_ring_; // the ring at the last `settle`
+  std::unordered_map<std::string, child> children_;
+  snapshot_table table_;
+  snapshot_clock clock_; // interval snapshots
+  std::optional<time_point> armed_; // the next round
+  caf::timespan round_; // between two rounds
+  size_t asks_ = 0;
+  std::deque<std::pair<std::string, uint64_t>> line_; // (id, gen) to ask next
+  std::map<std::string, std::vector<snapshot_entry>> out_; // per member
+  bool flush_due_ = false;
+  uint64_t taken_ = 0;
+};
+
+} // namespace ringvisor::supervision

@@ -1,0 +1,304 @@
+// The snapshot keeper as plain code, on fake clocks and a recorded
+// messaging side: policies and rounds, pacing, numbering, where snapshots
+// go, and what a ring change moves and forgets.
+
+#include <map>
+#include <set>
+
+#include <doctest/doctest.h>
+
+#include "snapshot_keeper.hpp"
+
+using namespace ringvisor;
+using namespace ringvisor::supervision;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Records what the keeper asks of its manager; time moves by hand.
+struct fake_io : snapshot_io {
+  using time_point = std::chrono::steady_clock::time_point;
+
+  std::set<std::pair<std::string, uint64_t>> running; // (id, gen) that may be asked
+  std::vector<std::pair<std::string, uint64_t>> asked;
+  std::map<std::string, std::vector<snapshot_entry>> sent;
+  std::vector<size_t> message_sizes;
+  std::vector<caf::timespan> armed;
+  size_t flushes_wanted = 0;
+  time_point t = time_point{} + 1h;
+  uint64_t wall = 1'000'000;
+
+  bool may_ask(const std::string& id, uint64_t gen) override {
+    return running.count({id, gen}) > 0;
+  }
+  void ask_state(const std::string& id, uint64_t gen) override {
+    asked.emplace_back(id, gen);
+  }
+  void send_snapshots(const std::string& member, std::vector<snapshot_entry> xs) override {
+    message_sizes.push_back(xs.size());
+    auto& to = sent[member];
+    to.insert(to.end(), xs.begin(), xs.end());
+  }
+  void arm_round(caf::timespan delay) override {
+    armed.push_back(delay);
+  }
+  void flush_soon() override {
+    ++flushes_wanted;
+  }
+  time_point now() override {
+    return t;
+  }
+  uint64_t wall_us() override {
+    return wall;
+  }
+};
+
+actor::bytes text(const std::string& x) {
+  return actor::bytes{x.begin(), x.end()};
+}
+
+std::string text_of(const snapshot* x) {
+  return x == nullptr ? "(none)" : std::string{x->state.begin(), x->state.end()};
+}
+
+struct fixture {
+  fake_io io;
+  snapshot_limits limits;
+  std::unique_ptr<snapshot_keeper> keeper;
+
+  explicit fixture(std::vector<std::string> members = {"a", "b", "c"}, size_t max_asks = 128) {
+    limits.max_asks = max_asks;
+    keeper = std::make_unique<snapshot_keeper>(
+      "a", io, [](const std::string& id) { return cluster::hash_ring::hash("sup/" + id); },
+      limits);
+    keeper->place_on(cluster::hash_ring{std::move(members)});
+  }
+
+  /// Starts `id` (gen, epoch) here with `policy` and lets it be asked.
+  void start(const std::string& id, uint64_t gen, uint64_t epoch, snapshot_policy policy,
+             std::optional<std::string> state = std::nullopt) {
+    io.running.emplace(id, gen);
+    keeper->started(id, gen, epoch, policy, state.has_value(),
+                    state ? text(*state) : actor::bytes{});
+  }
+
+  /// Answers every state request with `state`.
+  void answer_all(const std::string& state, bool lease = true) {
+    auto asked = std::move(io.asked);
+    io.asked.clear();
+    for (auto& [id, gen] : asked) {
+      auto buf = text(state);
+      keeper->answered(id, gen, &buf, lease);
+    }
+  }
+
+  /// The snapshots of `id` sent to `member` so far.
+  std::vector<snapshot> sent_to(const std::string& member, const std::string& id) {
+    std::vector<snapshot> result;
+    for (auto& x : io.sent[member])
+      if (x.id == id)
+        result.push_back(x.snap);
+    return result;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a child that starts with state sends it to its replicas at sequence 0") {
+  fixture f;
+  f.start("x", 1, 100, snapshot_policy::every(1s), "handed over");
+  CHECK(f.io.flushes_wanted == 1);
+  f.keeper->flush();
+  CHECK(text_of(f.keeper->table().find("x")) == "handed over");
+  for (std::string member : {"b", "c"}) {
+    auto got = f.sent_to(member, "x");
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].epoch == 100);
+    CHECK(got[0].seq == 0);
+    CHECK(got[0].taken_us == f.io.wall);
+  }
+  CHECK(f.io.sent.count("a") == 0); // not to itself
+  // On request only, nothing goes anywhere until the child asks, not even
+  // the state it was handed.
+  f.start("y", 2, 100, snapshot_policy::on_request(), "handed over");
+  f.keeper->flush();
+  CHECK(f.keeper->table().find("y") == nullptr);
+  // A child whose policy is off takes no checkpoint either.
+  f.start("z", 3, 100, snapshot_policy::off());
+  f.keeper->checkpoint("z", 3, 100, snapshot_policy::off(), text("ignored"));
+  CHECK(f.keeper->table().find("z") == nullptr);
+  // On request: the first checkpoint, at sequence 0 of its placement.
+  f.keeper->checkpoint("y", 2, 100, snapshot_policy::on_request(), text("asked"));
+  CHECK(f.keeper->table().find("y")->seq == 0);
+  f.keeper->checkpoint("y", 2, 100, snapshot_policy::on_request(), text("asked again"));
+  CHECK(f.keeper->table().find("y")->seq == 1);
+}
+
+TEST_CASE("interval snapshots come in rounds, each child once per interval") {
+  fixture f;
+  for (int i = 0; i < 50; ++i)
+    f.start("c" + std::to_string(i), static_cast<uint64_t>(i + 1), 7,
+            snapshot_policy::every(1s));
+  // The starting state (none) is recorded at sequence 0 for each.
+  CHECK(f.keeper->taken() == 50);
+  // A round is armed no sooner than a tenth of the interval from now.
+  REQUIRE(!f.io.armed.empty());
+  CHECK(f.io.armed.front() >= 100ms);
+  // Over two seconds of rounds every 100 ms, each child is asked twice
+  // (its first snapshot comes within the first interval).
+  std::map<std::string, int> asks;
+  for (int r = 0; r < 20; ++r) {
+    f.io.t += 100ms;
+    f.keeper->round();
+    for (auto& [id, gen] : f.io.asked)
+      ++asks[id];
+    f.answer_all("state");
+  }
+  CHECK(asks.size() == 50);
+  for (auto& [id, n] : asks)
+    CHECK_MESSAGE((n == 2 || n == 3), id << " asked " << n << " times in two intervals");
+  // Numbered in its placement: 0 at the start, then 1, 2, ...
+  auto got = f.sent_to("b", "c7");
+  for (size_t i = 0; i < got.size(); ++i)
+    CHECK(got[i].seq == i);
+}
+
+TEST_CASE("at most max_asks state requests are out, the others wait in line") {
+  fixture f{{"a", "b", "c"}, 2};
+  for (int i = 0; i < 5; ++i)
+    f.start("c" + std::to_string(i), static_cast<uint64_t>(i + 1), 7,
+            snapshot_policy::after_each_call());
+  for (int i = 0; i < 5; ++i)
+    f.keeper->called("c" + std::to_string(i));
+  CHECK(f.io.asked.size() == 2);
+  CHECK(f.keeper->asks() == 2);
+  // Each answer lets the next in line go.
+  auto first = f.io.asked.front();
+  f.io.asked.erase(f.io.asked.begin());
+  auto buf = text("s");
+  f.keeper->answered(first.first, first.second, &buf, true);
+  CHECK(f.io.asked.size() == 2);
+  f.answer_all("s");
+  f.answer_all("s");
+  CHECK(f.io.asked.empty());
+  CHECK(f.keeper->asks() == 0);
+  for (int i = 0; i < 5; ++i)
+    CHECK(text_of(f.keeper->table().find("c" + std::to_string(i))) == "s");
+}
+
+TEST_CASE("calls while a state request is out make one more snapshot, not one each") {
+  fixture f;
+  f.start("x", 1, 7, snapshot_policy::after_each_call());
+  f.keeper->called("x");
+  f.keeper->called("x");
+  f.keeper->called("x");
+  REQUIRE(f.io.asked.size() == 1);
+  f.answer_all("after call 1");
+  REQUIRE(f.io.asked.size() == 1); // one more, for calls 2 and 3
+  f.answer_all("after call 3");
+  CHECK(f.io.asked.empty());
+  CHECK(text_of(f.keeper->table().find("x")) == "after call 3");
+}
+
+TEST_CASE("an answer for a start that is over, or without the lease, keeps nothing") {
+  fixture f;
+  f.start("x", 1, 7, snapshot_policy::after_each_call());
+  f.keeper->called("x");
+  REQUIRE(f.io.asked.size() == 1);
+  // The child restarted meanwhile (a new start, a new epoch).
+  f.start("x", 2, 8, snapshot_policy::after_each_call());
+  auto buf = text("old instance");
+  f.io.asked.clear();
+  f.keeper->answered("x", 1, &buf, true);
+  CHECK(f.keeper->table().find("x")->epoch == 8);
+  CHECK(f.keeper->asks() == 0);
+  // Without the lease the answer is dropped: the others may run it by now.
+  f.keeper->called("x");
+  f.answer_all("no lease", false);
+  CHECK(f.keeper->table().find("x")->seq == 0);
+  // A child that may not be asked (stopping, no lease) is not asked.
+  f.io.running.clear();
+  f.keeper->called("x");
+  CHECK(f.io.asked.empty());
+  CHECK(f.keeper->asks() == 0);
+  // A checkpoint is numbered in its start's placement.
+  f.keeper->checkpoint("x", 2, 8, snapshot_policy::after_each_call(), text("fresh"));
+  CHECK(text_of(f.keeper->table().find("x")) == "fresh");
+  CHECK(f.keeper->table().find("x")->seq == 1);
+}
+
+TEST_CASE("a stopped child is neither asked nor scheduled") {
+  fixture f;
+  f.start("x", 1, 7, snapshot_policy::every(100ms));
+  f.keeper->stopped("x");
+  for (int r = 0; r < 5; ++r) {
+    f.io.t += 100ms;
+    f.keeper->round();
+  }
+  CHECK(f.io.asked.empty());
+  f.keeper->called("x");
+  CHECK(f.io.asked.empty());
+}
+
+TEST_CASE("snapshots travel in messages of at most per_message") {
+  fixture f;
+  for (int i = 0; i < 2500; ++i)
+    f.start("c" + std::to_string(i), static_cast<uint64_t>(i + 1), 7,
+            snapshot_policy::after_each_call(), "s");
+  f.keeper->flush();
+  // Both other replicas get all 2,500, in pieces of at most 1,000.
+  CHECK(f.io.sent["b"].size() == 2500);
+  CHECK(f.io.sent["c"].size() == 2500);
+  CHECK(f.io.message_sizes == std::vector<size_t>{1000, 1000, 500, 1000, 1000, 500});
+}
+
+TEST_CASE("after a join, new replicas get the snapshots and a dropped replica forgets") {
+  fixture f{{"a", "b", "c"}};
+  // Children running here, and snapshots held for children running elsewhere.
+  for (int i = 0; i < 200; ++i)
+    f.start("mine" + std::to_string(i), static_cast<uint64_t>(i + 1), 7,
+            snapshot_policy::after_each_call(), "m");
+  std::vector<snapshot_entry> theirs;
+  for (int i = 0; i < 200; ++i)
+    theirs.push_back(snapshot_entry{"theirs" + std::to_string(i), snapshot{5, 1, 0, true, text("t")}});
+  f.keeper->received(theirs, [](const std::string&) { return true; });
+  f.keeper->flush();
+  f.keeper->settle(); // the ring it was placed on is settled
+  f.io.sent.clear();
+  // d joins: some lists now name d, and a drops out of some.
+  cluster::hash_ring after{{"a", "b", "c", "d"}};
+  f.keeper->place_on(after);
+  auto dropped = f.keeper->settle();
+  size_t to_d = f.io.sent["d"].size();
+  size_t expect_d = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto rs = f.keeper->replicas_of("mine" + std::to_string(i));
+    expect_d += std::find(rs.begin(), rs.end(), "d") != rs.end();
+  }
+  CHECK(to_d == expect_d);
+  CHECK(to_d > 0);
+  CHECK(f.io.sent["b"].empty()); // b had them already
+  // What it no longer keeps: held for others, and `a` not in the list now.
+  size_t expect_dropped = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto rs = f.keeper->replicas_of("theirs" + std::to_string(i));
+    expect_dropped += std::find(rs.begin(), rs.end(), "a") == rs.end();
+  }
+  CHECK(dropped == expect_dropped);
+  CHECK(dropped > 0);
+  // Its own children's snapshots stay, whatever the lists say.
+  for (int i = 0; i < 200; ++i)
+    CHECK(f.keeper->table().find("mine" + std::to_string(i)) != nullptr);
+}
+
+TEST_CASE("a fetch keeps the newest copy of each child") {
+  std::unordered_map<std::string, snapshot> best;
+  std::vector<snapshot_entry> from_b{{"x", snapshot{5, 3, 0, true, text("b")}},
+                                     {"y", snapshot{6, 0, 0, true, text("b")}}};
+  std::vector<snapshot_entry> from_c{{"x", snapshot{5, 4, 0, true, text("c")}},
+                                     {"y", snapshot{5, 9, 0, true, text("c")}}};
+  keep_newest(best, from_b);
+  keep_newest(best, from_c);
+  CHECK(text_of(&best["x"]) == "c"); // a later sequence in the same placement
+  CHECK(text_of(&best["y"]) == "b"); // a later placement beats any sequence
+}
