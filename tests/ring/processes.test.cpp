@@ -87,7 +87,7 @@ struct ring_fixture {
 
   static supervision::child_spec
   counter(const std::string& id,
-          supervision::snapshot_policy snapshot = supervision::snapshot_policy::on_request()) {
+          supervision::snapshot_policy snapshot = supervision::snapshot_policy::off()) {
     auto result = spec_of(id, "counter", caf::make_message(id));
     result.snapshot = snapshot;
     return result;

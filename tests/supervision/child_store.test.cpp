@@ -126,7 +126,7 @@ TEST_CASE("the SQLite store keeps a spec's snapshot policy and reads specs writt
   REQUIRE_MESSAGE(all, test::why(all));
   REQUIRE(ids(*all) == std::vector<std::string>{"old", "snappy"});
   auto& old = (*all)[0];
-  CHECK(old.snapshot.when == snapshot_policy::mode::on_request); // the default
+  CHECK(old.snapshot.when == snapshot_policy::mode::off); // the default
   REQUIRE(old.args.match_elements<std::string, int32_t>());
   CHECK(old.args.get_as<int32_t>(1) == 4);
   auto& snappy = (*all)[1];

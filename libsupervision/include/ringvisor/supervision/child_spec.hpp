@@ -68,7 +68,8 @@ struct shutdown_policy {
 /// again after its node dies. Local supervisors ignore it.
 struct snapshot_policy {
   enum class mode : uint8_t {
-    /// Never: the child starts afresh after a crash of its node.
+    /// Never (the default): the child starts afresh after a crash of its
+    /// node, and a failover asks no member for snapshots.
     off,
     /// Whenever the child asks for a checkpoint (`checkpoint_atom`).
     on_request,
@@ -78,7 +79,7 @@ struct snapshot_policy {
     after_each_call,
   };
 
-  mode when = mode::on_request;
+  mode when = mode::off;
   caf::timespan interval = std::chrono::seconds{1};
 
   /// Never.
