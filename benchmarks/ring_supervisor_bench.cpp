@@ -10,7 +10,10 @@
 //      again on a or b;
 //   4. a fourth node joins N children: time until it runs its share, and
 //      how many moved;
-//   5. memory per child (RSS of the three processes, N = 10k vs 100k).
+//   5. memory per child (RSS of the three processes, N = 10k vs 100k);
+//   6. the same kill -9 with children that keep 256 bytes of state and
+//      snapshot it every second: what the snapshots cost (CPU, bytes), and
+//      the time until every orphan runs again from its snapshot.
 //
 // Usage: ring_supervisor_bench [options for every node]
 
@@ -20,6 +23,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <functional>
 #include <future>
 #include <string>
@@ -32,6 +36,7 @@
 #include "ringvisor/actor/wire.hpp"
 #include "ringvisor/actor/all.hpp"
 #include "ringvisor/cluster/agent.hpp"
+#include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/supervision/all.hpp"
 #include "bench_util.hpp"
@@ -66,6 +71,26 @@ caf::behavior idle(caf::stateful_actor<idle_state>* self) {
   return own.or_else(actor::state_handlers(self));
 }
 
+struct padded_state {
+  std::string payload;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, padded_state& x) {
+  return f(caf::meta::type_name("padded_state"), x.payload);
+}
+
+// A child with `size` bytes of state (its serialized form adds a length).
+caf::behavior padded(caf::stateful_actor<padded_state>* self, uint32_t size) {
+  self->state.payload.assign(size, 'x');
+  return actor::state_handlers(self);
+}
+
+size_t env_size(const char* name) {
+  auto x = std::getenv(name);
+  return x ? std::stoul(x) : 0;
+}
+
 struct bench_node {
   actor::node_config cfg;
   std::unique_ptr<actor::node> node;
@@ -89,6 +114,11 @@ std::unique_ptr<bench_node> start(std::vector<std::string> args, size_t children
   result->node = std::move(*node);
   auto& n = *result->node;
   (void) n.factories()->add<>("idle", idle);
+  (void) n.factories()->add<uint32_t>("padded", padded);
+  // RV_BENCH_STATE: static children of that much state, snapshot every
+  // second unless RV_BENCH_NO_SNAPSHOTS is set.
+  auto state_size = static_cast<uint32_t>(env_size("RV_BENCH_STATE"));
+  auto snapshots = env_size("RV_BENCH_NO_SNAPSHOTS") == 0;
   auto agent = cluster::start_agent(n);
   if (!agent)
     std::exit(EXIT_FAILURE);
@@ -99,6 +129,12 @@ std::unique_ptr<bench_node> start(std::vector<std::string> args, size_t children
     supervision::child_spec child;
     child.id = "s" + std::to_string(i);
     child.type = "idle";
+    if (state_size > 0) {
+      child.type = "padded";
+      child.args = caf::make_message(state_size);
+      child.snapshot = snapshots ? supervision::snapshot_policy::every(1s)
+                                 : supervision::snapshot_policy::off();
+    }
     spec.children.push_back(std::move(child));
   }
   if (store)
@@ -108,11 +144,6 @@ std::unique_ptr<bench_node> start(std::vector<std::string> args, size_t children
     std::exit(EXIT_FAILURE);
   result->sup = *sup;
   return result;
-}
-
-size_t env_size(const char* name) {
-  auto x = std::getenv(name);
-  return x ? std::stoul(x) : 0;
 }
 
 int serve(std::vector<std::string> args) {
@@ -223,6 +254,34 @@ struct cluster_under_test {
       }
       std::this_thread::sleep_for(poll);
     }
+  }
+
+  // The ring stats of every member, summed.
+  supervision::ring_stats stats() {
+    supervision::ring_stats sum;
+    caf::scoped_actor self{a->node->system()};
+    self
+      ->request(a->agent, 20s, cluster::multicall_atom::value,
+                supervision::ring_supervisor_name("bench"),
+                caf::make_message(supervision::ring_stats_atom::value), caf::timespan{10s})
+      .receive(
+        [&](std::vector<cluster::node_reply>& replies) {
+          for (auto& r : replies) {
+            if (r.error || !r.reply.match_elements<supervision::ring_stats>())
+              continue;
+            auto& x = r.reply.get_as<supervision::ring_stats>(0);
+            sum.running += x.running;
+            sum.restored += x.restored;
+            sum.snapshots_taken += x.snapshots_taken;
+            sum.snapshots_held += x.snapshots_held;
+            sum.snapshot_bytes += x.snapshot_bytes;
+          }
+        },
+        [](caf::error& err) {
+          std::fprintf(stderr, "ring_supervisor_bench: stats: %s\n", actor::render(err).c_str());
+          std::exit(EXIT_FAILURE);
+        });
+    return sum;
   }
 
   size_t rss_kib_total() {
@@ -381,6 +440,89 @@ size_t failover_and_join(const char* argv0, const std::vector<std::string>& args
   return rss;
 }
 
+// CPU seconds (user + system) that process `pid` used so far.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  std::getline(in, line);
+  // Fields after the command (which may hold spaces): state is field 3,
+  // utime 14, stime 15.
+  std::istringstream rest{line.substr(line.rfind(')') + 2)};
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i)
+    if (i >= 14)
+      ticks += std::stod(field);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// The CPU share of a core that the nodes in processes of their own (b, c)
+// use on average over `d`.
+double cpu_share(cluster_under_test& cl, clk::duration d) {
+  auto used = [&] {
+    double sum = 0;
+    for (auto& p : cl.others)
+      sum += cpu_seconds(p->pid());
+    return sum;
+  };
+  auto cpu0 = used();
+  auto t0 = clk::now();
+  std::this_thread::sleep_for(d);
+  auto secs = std::chrono::duration<double>(clk::now() - t0).count();
+  return (used() - cpu0) / static_cast<double>(cl.others.size()) / secs;
+}
+
+// Children with 256 bytes of state that snapshot every second: what the
+// snapshots cost the nodes in processes of their own (against the same
+// cluster without snapshots), then a kill -9 and the time until every
+// orphan runs again from its snapshot.
+void failover_with_state(const char* argv0, const std::vector<std::string>& args, size_t n) {
+  constexpr size_t state = 256;
+  ::setenv("RV_BENCH_STATE", std::to_string(state).c_str(), 1);
+  double idle_cpu = 0;
+  {
+    ::setenv("RV_BENCH_NO_SNAPSHOTS", "1", 1);
+    cluster_under_test cl{argv0, args, n, false};
+    ::unsetenv("RV_BENCH_NO_SNAPSHOTS");
+    cl.poll = n > 10'000 ? 50ms : 5ms;
+    cl.await([&] { return cl.running_on({"c"}) == share_of("c", {"a", "b", "c"}, n); }, 60s);
+    idle_cpu = cpu_share(cl, 5s);
+  }
+  cluster_under_test cl{argv0, args, n, false};
+  ::unsetenv("RV_BENCH_STATE");
+  cl.poll = n > 10'000 ? 50ms : 5ms;
+  cl.await([&] { return cl.running_on({"c"}) == share_of("c", {"a", "b", "c"}, n); }, 60s);
+  // Each child takes one per second: 3n more mean each took one since.
+  auto goal = cl.stats().snapshots_taken + 3 * n;
+  cl.await([&] { return cl.stats().snapshots_taken >= goal; }, 60s);
+  auto taken0 = cl.stats().snapshots_taken;
+  auto t0 = clk::now();
+  auto cpu = cpu_share(cl, 5s);
+  auto st = cl.stats();
+  auto per_node = static_cast<double>(st.snapshots_taken - taken0)
+                  / std::chrono::duration<double>(clk::now() - t0).count() / 3;
+  // Each snapshot goes to the two other replicas: its state, a 4-byte
+  // length, and what a snapshot_entry adds (id, epoch, sequence, time).
+  std::printf("| %zu children with %zu B of state, a snapshot each per second: cost per node | "
+              "%.0f snapshots/s, %.1f MB/s of state sent, %.0f%% of a core (%.0f%% without "
+              "snapshots) |\n",
+              n, state, per_node, per_node * static_cast<double>(state) * 2 / 1e6, 100 * cpu,
+              100 * idle_cpu);
+  std::printf("| snapshots held, %zu children: copies per child, state bytes in all | %.2f, "
+              "%.1f MB |\n",
+              n, static_cast<double>(st.snapshots_held) / static_cast<double>(n),
+              static_cast<double>(st.snapshot_bytes) / 1e6);
+  auto on_c = cl.running_on({"c"});
+  auto restored0 = cl.stats().restored;
+  auto t1 = clk::now();
+  cl.others[1]->signal(SIGKILL);
+  cl.await(
+    [&] { return cl.running_on({"a", "b"}) == n && cl.stats().restored - restored0 == on_c; },
+    60s);
+  std::printf("| kill -9 failover with state, %zu children on 3 nodes (%zu orphans) | %.0f ms |\n",
+              n, on_c, ms(clk::now() - t1));
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -390,7 +532,12 @@ int main(int argc, char** argv) {
     return serve({args.begin() + 1, args.end()});
   std::printf("| benchmark | result |\n|---|---|\n");
   if (auto n = env_size("RV_BENCH_FAILOVER_ONLY")) { // to study failover alone
-    failover_and_join(argv[0], args, n);
+    auto rss = failover_and_join(argv[0], args, n);
+    std::printf("| RSS of 3 nodes | %zu KiB |\n", rss);
+    return 0;
+  }
+  if (auto n = env_size("RV_BENCH_STATE_ONLY")) { // to study snapshots alone
+    failover_with_state(argv[0], args, n);
     return 0;
   }
   start_child_throughput(argv[0], args, false);
@@ -401,5 +548,7 @@ int main(int argc, char** argv) {
   auto rss_100k = failover_and_join(argv[0], args, 100'000);
   std::printf("| memory per child (RSS of 3 nodes, 100k vs 10k) | %.0f B |\n",
               1024.0 * static_cast<double>(rss_100k - rss_10k) / 90'000.0);
+  failover_with_state(argv[0], args, 10'000);
+  failover_with_state(argv[0], args, 100'000);
   return 0;
 }
