@@ -183,7 +183,9 @@ struct local_child {
   bool take_state_when_answered = false; // a move waits for requests in flight
   bool has_state = false;
   bytes state;
+  uint64_t record = 0; // the version of its record it runs under
   restore_info restored; // how the state it starts with came here
+  restore_info handing; // how the state it is handed off with came
   reply_cache<caf::response_promise> replies; // a retried request runs once
   std::vector<pending> waiting;
 };
@@ -254,7 +256,7 @@ private:
     if (members.names != children_.ring().members()) {
       children_.place_on(cluster::hash_ring{members.names});
       keeper_.place_on(children_.ring());
-      delayed_send(this, snapshot_settle_delay, snap_settle_atom::value, ++settle_gen_);
+      settle_later();
     }
     digest_ = members.digest;
   }
@@ -317,8 +319,11 @@ private:
       return; // left gracefully, after handing its children off
     auto key = fences_.add(before, clock_type::now() + fence_);
     auto endpoint = before.endpoint;
-    if (now != nullptr && now->incarnation != before.incarnation)
+    if (now != nullptr && now->incarnation != before.incarnation) {
+      restarted_.insert(before.name); // its snapshots are gone with it
+      settle_later();
       return; // a new process holds the endpoint; only time helps
+    }
     cluster::probe_death(system(), endpoint, std::chrono::steady_clock::now() + fence_,
                          caf::actor{this}, caf::make_message(dead_atom::value, key));
   }
@@ -561,14 +566,19 @@ private:
   void restore(uint64_t round, std::vector<std::string> ids) {
     if (ids.empty())
       return;
+    // Children without snapshots start at once; the others after the fetch.
+    std::vector<std::string> now;
     std::vector<std::string> wanted;
     for (auto& id : ids)
-      if (may_have_snapshots(id))
-        wanted.push_back(id);
-    auto f = fetch_snapshots(std::move(wanted));
-    when_fetched(f, [this, round, ids = std::move(ids), f] {
+      (may_have_snapshots(id) ? wanted : now).push_back(id);
+    std::unordered_map<std::string, snapshot> none;
+    start_orphans(round, now, none);
+    if (wanted.empty())
+      return;
+    auto f = fetch_snapshots(wanted);
+    when_fetched(f, [this, round, wanted = std::move(wanted), f] {
       if (!f->failed)
-        start_orphans(round, ids, f->best);
+        start_orphans(round, wanted, f->best);
       else if (round == round_)
         retry_later();
     });
@@ -587,15 +597,21 @@ private:
         continue; // changed while the snapshots came
       auto& c = local_[id];
       c.spec = rec->spec;
+      c.record = rec->version;
       c.epoch = next_epoch(0);
-      if (auto i = best.find(id); i != best.end() && i->second.has_state) {
+      // Only a snapshot of this record counts: a child deleted and started
+      // again, or terminated and restarted, starts afresh.
+      if (auto i = best.find(id); i != best.end() && i->second.record == rec->version) {
         auto& x = i->second;
-        c.epoch = next_epoch(x.epoch);
-        c.has_state = true;
-        c.state = std::move(x.state);
-        auto age = std::chrono::microseconds{now - std::min(now, x.taken_us)};
-        c.restored = restore_info{restore_info::origin::snapshot, age};
-        ++restored;
+        c.epoch = next_epoch(x.epoch); // above the placement it follows
+        keeper_.adopt(id, x);
+        if (x.has_state) {
+          c.has_state = true;
+          c.state = x.state;
+          auto age = std::chrono::microseconds{now - std::min(now, x.taken_us)};
+          c.restored = restore_info{restore_info::origin::snapshot, age};
+          ++restored;
+        }
       }
       start_local(id);
       ++started;
@@ -603,7 +619,7 @@ private:
     stats_.recovered += started;
     stats_.restored += restored;
     if (started > 0)
-      log::info("ring_started_fresh",
+      log::info("ring_orphans_started",
                 {{"sup", spec_.name}, {"children", started}, {"from_snapshots", restored}});
   }
 
@@ -747,8 +763,8 @@ private:
           if (spec_.tell_placement)
             send(hdl, placed_atom::value, placement{self_name_, started.epoch}, started.restored);
           started.ph = phase::running;
-          keeper_.started(id, gen, started.epoch, started.spec.snapshot, started.has_state,
-                          std::move(started.state));
+          keeper_.started(id, gen, started.record, started.epoch, started.spec.snapshot,
+                          started.has_state, std::move(started.state));
           started.has_state = false;
           started.state.clear();
           flush(started);
@@ -796,7 +812,7 @@ private:
     auto& target = c.target;
     auto ask = spec_.migrate ? spec_.migrate(id, self_name_, target)
                              : caf::make_message(actor::get_state_atom::value);
-    auto stop_and_hand = [this, id](bool has_state, bytes state) {
+    auto stop_and_hand = [this, id](bool has_state, bytes state, restore_info origin) {
       auto i = local_.find(id);
       if (i == local_.end()) {
         move_finished(id);
@@ -804,6 +820,7 @@ private:
       }
       i->second.has_state = has_state;
       i->second.state = std::move(state);
+      i->second.handing = origin;
       stop_local(id, [this, id] {
         auto j = local_.find(id);
         if (j != local_.end() && j->second.ph == phase::moving)
@@ -812,24 +829,32 @@ private:
           move_finished(id);
       });
     };
-    // Without an answer, the child moves with its newest snapshot, if any.
+    // Without an answer, the child moves with its newest snapshot of this
+    // placement, if any, and its new owner learns so.
     auto from_snapshot = [this, id, stop_and_hand](const std::string& why) {
+      auto i = local_.find(id);
       auto x = keeper_.table().find(id);
-      if (x != nullptr && x->has_state && x->epoch == local_[id].epoch) {
+      if (i != local_.end() && x != nullptr && x->has_state && x->epoch == i->second.epoch) {
         log::warn("ring_state_from_snapshot", {{"sup", spec_.name}, {"child", id},
                                                {"reason", why}});
-        stop_and_hand(true, x->state);
+        auto now = now_us();
+        auto age = std::chrono::microseconds{now - std::min(now, x->taken_us)};
+        stop_and_hand(true, x->state, restore_info{restore_info::origin::snapshot, age});
         return;
       }
       log::warn("ring_state_lost", {{"sup", spec_.name}, {"child", id}, {"reason", why}});
-      stop_and_hand(false, {});
+      stop_and_hand(false, {}, restore_info{});
     };
     if (!c.handle) {
       from_snapshot("the child is not running");
       return;
     }
     request(c.handle, spec_.handoff_timeout, std::move(ask))
-      .then([stop_and_hand](bytes& state) { stop_and_hand(true, std::move(state)); },
+      .then(
+        [stop_and_hand](bytes& state) {
+          stop_and_hand(true, std::move(state),
+                        restore_info{restore_info::origin::handed_over, {}});
+        },
             [from_snapshot](caf::error& err) { from_snapshot(actor::render(err)); });
   }
 
@@ -886,7 +911,7 @@ private:
     c.target = target;
     auto recent = c.replies.replies();
     request(*hdl, spec_.handoff_timeout, rm_handoff_atom::value, c.spec, c.epoch,
-            c.has_state, c.state, std::move(recent))
+            c.has_state, c.state, c.handing, std::move(recent))
       .then(
         [this, id, target, to = *hdl](caf::ok_atom) {
           auto i = local_.find(id);
@@ -939,6 +964,7 @@ private:
 
   caf::result<caf::ok_atom> on_handoff(child_spec& spec, uint64_t epoch,
                                        bool has_state, bytes& state,
+                                       const restore_info& origin,
                                        std::vector<recent_reply>& recent) {
     if (status_ == cluster::cluster_status::split || leaving_self_ || stopping_)
       return make_error(errc::no_owner, spec_.name, spec.id, "this node cannot take it now");
@@ -966,11 +992,12 @@ private:
       children_.apply(child_record{spec});
     auto& c = local_[id];
     c.spec = std::move(spec);
+    c.record = children_.find(id)->version;
     c.epoch = next_epoch(epoch);
     c.has_state = has_state;
     c.state = std::move(state);
     if (has_state)
-      c.restored = restore_info{restore_info::origin::handed_over, {}};
+      c.restored = origin;
     c.replies.restore(recent);
     start_local(id);
     ++stats_.moved_in;
@@ -1075,7 +1102,7 @@ private:
 
   void send_snapshots(const std::string& member, std::vector<snapshot_entry> xs) override {
     // To a member whose handle is not here yet they are dropped: the next
-    // snapshot, or the settling after the ring change, brings them.
+    // snapshot of the child brings it.
     if (auto hdl = peer(member))
       send(*hdl, rm_snapshot_atom::value, std::move(xs));
   }
@@ -1096,6 +1123,11 @@ private:
     return now_us();
   }
 
+  // Settles the snapshots (`snapshot_keeper::settle`) once the ring is quiet.
+  void settle_later() {
+    delayed_send(this, snapshot_settle_delay, snap_settle_atom::value, ++settle_gen_);
+  }
+
   // A child asks for a checkpoint: only the instance that runs now counts.
   void on_checkpoint(const std::string& id, bytes& state) {
     auto i = local_.find(id);
@@ -1103,7 +1135,7 @@ private:
         || current_sender() != i->second.handle.address())
       return;
     auto& c = i->second;
-    keeper_.checkpoint(id, c.start_gen, c.epoch, c.spec.snapshot, std::move(state));
+    keeper_.checkpoint(id, c.start_gen, c.record, c.epoch, c.spec.snapshot, std::move(state));
   }
 
   // -- graceful leave -----------------------------------------------------------
@@ -1492,6 +1524,7 @@ private:
         return place(std::move(rec), std::move(rp)); // the rings differ still
       auto& c = local_[id];
       c.spec = now->spec;
+      c.record = now->version;
       c.epoch = next_epoch(0);
       start_local(id);
       ++stats_.started;
@@ -1630,6 +1663,7 @@ private:
   clock_type::time_point started_at_ = clock_type::now();
 
   uint64_t settle_gen_ = 0; // the ring change the next settling is for
+  std::set<std::string> restarted_; // members restarted since the last settling
 };
 
 caf::behavior ring_manager::make_behavior() {
@@ -1713,8 +1747,8 @@ caf::behavior ring_manager::make_behavior() {
       return result;
     },
     [this](rm_handoff_atom, child_spec& spec, uint64_t epoch, bool has_state,
-           bytes& state, std::vector<recent_reply>& recent) {
-      return on_handoff(spec, epoch, has_state, state, recent);
+           bytes& state, const restore_info& origin, std::vector<recent_reply>& recent) {
+      return on_handoff(spec, epoch, has_state, state, origin, recent);
     },
     [this](rm_place_atom, child_record& rec) {
       auto rp = make_response_promise();
@@ -1853,14 +1887,17 @@ caf::behavior ring_manager::make_behavior() {
     [this](snap_settle_atom, uint64_t gen) {
       if (gen != settle_gen_ || !serving())
         return; // a later ring change settles
-      if (auto dropped = keeper_.settle(); dropped > 0)
+      auto dropped = keeper_.settle(restarted_);
+      restarted_.clear();
+      if (dropped > 0)
         log::debug("ring_snapshots_dropped", {{"sup", spec_.name}, {"snapshots", dropped}});
     },
     [this](checkpoint_atom, const std::string& id, bytes& state) { on_checkpoint(id, state); },
     [this](rm_snapshot_atom, std::vector<snapshot_entry>& xs) {
-      keeper_.received(xs, [this](const std::string& id) {
-        auto rec = children_.find(id); // unknown: its record may come later
-        return rec == nullptr || (!rec->deleted && !rec->terminated);
+      keeper_.received(xs, [this](const snapshot_entry& x) {
+        auto rec = children_.find(x.id); // unknown: its record may come later
+        return rec == nullptr
+               || (!rec->deleted && !rec->terminated && x.snap.record >= rec->version);
       });
     },
     [this](rm_fetch_atom, const std::vector<std::string>& ids) {

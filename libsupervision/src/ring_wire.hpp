@@ -21,7 +21,9 @@ using rm_hello_atom = caf::atom_constant<caf::atom("rm_hello")>;
 /// fails if the rings differ.
 using rm_inventory_atom = caf::atom_constant<caf::atom("rm_invent")>;
 /// `(rm_handoff_atom, child_spec, uint64_t epoch, bool has_state, bytes
-/// state, std::vector<recent_reply>) -> ok`: the new owner takes the child.
+/// state, restore_info origin, std::vector<recent_reply>) -> ok`: the new
+/// owner takes the child; `origin` says whether the state is exact (handed
+/// over) or the old owner's newest snapshot (the child did not answer).
 using rm_handoff_atom = caf::atom_constant<caf::atom("rm_handoff")>;
 /// `(rm_place_atom, child_record) -> placement`: start a new child if owned.
 using rm_place_atom = caf::atom_constant<caf::atom("rm_place")>;

@@ -10,6 +10,11 @@ bool contains(const std::vector<std::string_view>& xs, std::string_view x) {
   return std::find(xs.begin(), xs.end(), x) != xs.end();
 }
 
+bool on_ring(const cluster::hash_ring& ring, std::string_view name) {
+  auto& xs = ring.members();
+  return std::find(xs.begin(), xs.end(), name) != xs.end();
+}
+
 } // namespace
 
 snapshot_keeper::snapshot_keeper(std::string self, snapshot_io& io, key_hash_fn key_hash,
@@ -24,19 +29,19 @@ snapshot_keeper::snapshot_keeper(std::string self, snapshot_io& io, key_hash_fn 
 
 // -- the children running here --------------------------------------------------
 
-void snapshot_keeper::started(const std::string& id, uint64_t gen, uint64_t epoch,
-                              const snapshot_policy& policy, bool has_state,
+void snapshot_keeper::started(const std::string& id, uint64_t gen, uint64_t record,
+                              uint64_t epoch, const snapshot_policy& policy, bool has_state,
                               actor::bytes state) {
   using mode = snapshot_policy::mode;
   if (policy.when != mode::every && policy.when != mode::after_each_call) {
     // Off, or on request: nothing to keep until the child asks (a checkpoint
-    // makes the entry). Its replicas keep its last checkpoint, not the state
-    // it was handed, which may be far older than any the child asked for.
-    children_.erase(id);
+    // makes the entry). Its replicas keep what it asked for; copying the
+    // state of every start would cost every child that never asks.
+    stopped(id);
     return;
   }
   auto& c = children_[id];
-  c = child{gen, epoch, 0, policy, false, false};
+  c = child{gen, record, epoch, 0, policy, false, false};
   put(id, c, has_state, std::move(state));
   if (policy.when != mode::every)
     return;
@@ -49,13 +54,16 @@ void snapshot_keeper::started(const std::string& id, uint64_t gen, uint64_t epoc
 }
 
 void snapshot_keeper::stopped(const std::string& id) {
-  children_.erase(id); // its requests and schedule entries go stale
+  children_.erase(id); // its line and schedule entries go stale
+  if (asks_out_.erase(id) > 0)
+    pump();
 }
 
 void snapshot_keeper::stopped_all() {
   children_.clear();
   line_.clear();
   clock_.clear();
+  asks_out_.clear();
 }
 
 void snapshot_keeper::called(const std::string& id) {
@@ -64,21 +72,24 @@ void snapshot_keeper::called(const std::string& id) {
     take(id, i->second);
 }
 
-void snapshot_keeper::checkpoint(const std::string& id, uint64_t gen, uint64_t epoch,
-                                 const snapshot_policy& policy, actor::bytes state) {
+void snapshot_keeper::checkpoint(const std::string& id, uint64_t gen, uint64_t record,
+                                 uint64_t epoch, const snapshot_policy& policy,
+                                 actor::bytes state) {
   if (policy.when == snapshot_policy::mode::off)
     return;
   auto [i, added] = children_.try_emplace(id);
   auto& c = i->second;
   if (added || c.gen != gen)
-    c = child{gen, epoch, 0, policy, false, false};
+    c = child{gen, record, epoch, 0, policy, false, false};
   put(id, c, true, std::move(state));
 }
 
 void snapshot_keeper::answered(const std::string& id, uint64_t gen, actor::bytes* state,
                                bool may_keep) {
-  --asks_;
-  // Unless it moved, stopped or restarted meanwhile:
+  auto out = asks_out_.find(id);
+  if (out == asks_out_.end() || out->second != gen)
+    return; // for a start that stopped: its place went with it
+  asks_out_.erase(out);
   if (auto i = children_.find(id); i != children_.end() && i->second.gen == gen) {
     auto& c = i->second;
     c.busy = false;
@@ -120,7 +131,7 @@ void snapshot_keeper::flush() {
 // child's other replicas.
 void snapshot_keeper::put(const std::string& id, child& c, bool has_state,
                           actor::bytes state) {
-  snapshot x{c.epoch, c.seq++, io_.wall_us(), has_state, std::move(state)};
+  snapshot x{c.record, c.epoch, c.seq++, io_.wall_us(), has_state, std::move(state)};
   for (auto r : replicas_of(id))
     if (r != self_)
       out_[std::string{r}].push_back(snapshot_entry{id, x});
@@ -139,7 +150,7 @@ void snapshot_keeper::take(const std::string& id, child& c) {
     return;
   }
   c.busy = true;
-  if (asks_ < limits_.max_asks)
+  if (asks() < limits_.max_asks)
     ask(id, c);
   else
     line_.emplace_back(id, c.gen);
@@ -151,12 +162,12 @@ void snapshot_keeper::ask(const std::string& id, child& c) {
     c.again = false;
     return;
   }
-  ++asks_;
+  asks_out_[id] = c.gen; // a new start's request replaces a stale one
   io_.ask_state(id, c.gen);
 }
 
 void snapshot_keeper::pump() {
-  while (asks_ < limits_.max_asks && !line_.empty()) {
+  while (asks() < limits_.max_asks && !line_.empty()) {
     auto [id, gen] = std::move(line_.front());
     line_.pop_front();
     auto i = children_.find(id);
@@ -183,16 +194,26 @@ void snapshot_keeper::arm(time_point at) {
 
 // -- the ring ------------------------------------------------------------------------
 
-size_t snapshot_keeper::settle() {
-  for (auto& [id, c] : children_) {
-    auto x = table_.find(id);
-    if (x == nullptr)
-      continue;
+size_t snapshot_keeper::settle(const std::set<std::string>& restarted) {
+  table_.for_each([&](const std::string& id, const snapshot& x) {
     auto before = replicas_of(id, settled_ring_);
-    for (auto r : replicas_of(id))
-      if (r != self_ && !contains(before, r))
-        out_[std::string{r}].push_back(snapshot_entry{id, *x});
-  }
+    auto now = replicas_of(id);
+    // One sender per child: the first old replica still on the ring (every
+    // node computes the same), or its owner now if none is.
+    std::string_view sender;
+    for (auto r : before)
+      if (on_ring(ring_, r) && restarted.count(std::string{r}) == 0) {
+        sender = r;
+        break;
+      }
+    if (sender.empty() && !now.empty())
+      sender = now.front();
+    if (sender != self_)
+      return;
+    for (auto r : now)
+      if (r != self_ && (!contains(before, r) || restarted.count(std::string{r}) > 0))
+        out_[std::string{r}].push_back(snapshot_entry{id, x});
+  });
   auto dropped = table_.retain([this](const std::string& id) {
     return children_.count(id) > 0 || contains(replicas_of(id), self_);
   });

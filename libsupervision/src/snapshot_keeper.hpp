@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -87,16 +88,17 @@ public:
 
   // -- the children running here ----------------------------------------------
 
-  /// The child `id` started here (start `gen`, placement `epoch`). If it
-  /// takes snapshots by itself (`every`, `after_each_call`), its replicas
-  /// get the state it started with (or none) at sequence 0, so a stale
-  /// owner's later snapshots lose against it, and its interval snapshots
-  /// begin. A child that takes them on request only costs nothing until its
-  /// first checkpoint.
-  void started(const std::string& id, uint64_t gen, uint64_t epoch,
+  /// The child `id` started here (start `gen`, under the version `record`
+  /// of its record, placement `epoch`). If it takes snapshots by itself
+  /// (`every`, `after_each_call`), its replicas get the state it started
+  /// with (or none) at sequence 0, so a stale owner's later snapshots lose
+  /// against it, and its interval snapshots begin. A child that takes them
+  /// on request only costs nothing until its first checkpoint.
+  void started(const std::string& id, uint64_t gen, uint64_t record, uint64_t epoch,
                const snapshot_policy& policy, bool has_state, actor::bytes state);
 
-  /// The child no longer runs here (moved, stopped, deleted).
+  /// The child no longer runs here (moved, stopped, deleted): its state
+  /// request, if one is out, no longer counts (an answer may never come).
   void stopped(const std::string& id);
 
   /// No child runs here any more (split, declared down, stopping).
@@ -105,13 +107,15 @@ public:
   /// The child answered a call: a snapshot if its policy says so.
   void called(const std::string& id);
 
-  /// The running instance of the child (start `gen`, placement `epoch`,
-  /// its policy) sent its state: the caller checked that it runs here now.
-  void checkpoint(const std::string& id, uint64_t gen, uint64_t epoch,
+  /// The running instance of the child (start `gen`, `record`, placement
+  /// `epoch`, its policy) sent its state: the caller checked that it runs
+  /// here now.
+  void checkpoint(const std::string& id, uint64_t gen, uint64_t record, uint64_t epoch,
                   const snapshot_policy& policy, actor::bytes state);
 
   /// The answer to `snapshot_io::ask_state`: the state, or null if the
   /// child failed to give it. `may_keep`: the node still holds its lease.
+  /// An answer for a start that stopped meanwhile is ignored.
   void answered(const std::string& id, uint64_t gen, actor::bytes* state, bool may_keep);
 
   /// Takes the interval snapshots due now; see `snapshot_io::arm_round`.
@@ -122,12 +126,18 @@ public:
 
   // -- the replicas ------------------------------------------------------------
 
-  /// Keeps the snapshots of children that `accept` accepts (not deleted).
+  /// Keeps the snapshots that `accept` accepts (of children not deleted,
+  /// taken under their current record).
   template <class Predicate>
   void received(std::vector<snapshot_entry>& xs, Predicate accept) {
     for (auto& x : xs)
-      if (accept(x.id))
+      if (accept(x))
         table_.apply(x.id, std::move(x.snap));
+  }
+
+  /// Keeps `x` if it is the newest of `id` (a restore found it elsewhere).
+  void adopt(const std::string& id, const snapshot& x) {
+    table_.apply(id, x);
   }
 
   const snapshot_table& table() const noexcept {
@@ -151,11 +161,13 @@ public:
     return replicas_of(id, ring_);
   }
 
-  /// Some time after the ring changed: the replicas new to the list of a
-  /// child running here get its newest snapshot, and this node forgets the
-  /// snapshots of children it is no longer a replica of (and that do not run
-  /// here). Returns how many it forgot.
-  size_t settle();
+  /// Some time after the ring changed (or members restarted, `restarted`,
+  /// and lost their copies): for each snapshot held, the first member of
+  /// the child's previous list that is still on the ring sends it to the
+  /// members new to the list; this node forgets the snapshots of children
+  /// it is no longer a replica of and that have no entry here. Returns how
+  /// many it forgot.
+  size_t settle(const std::set<std::string>& restarted = {});
 
   // -- numbers -------------------------------------------------------------------
 
@@ -166,7 +178,7 @@ public:
 
   /// State requests out.
   size_t asks() const noexcept {
-    return asks_;
+    return asks_out_.size();
   }
 
   const snapshot_limits& limits() const noexcept {
@@ -177,6 +189,7 @@ private:
   /// A child running here.
   struct child {
     uint64_t gen = 0;
+    uint64_t record = 0;
     uint64_t epoch = 0;
     uint64_t seq = 0; // the next snapshot's number in `epoch`
     snapshot_policy policy;
@@ -211,7 +224,7 @@ private:
   snapshot_clock clock_; // interval snapshots
   std::optional<time_point> armed_; // the next round
   caf::timespan round_; // between two rounds
-  size_t asks_ = 0;
+  std::unordered_map<std::string, uint64_t> asks_out_; // id -> gen asked
   std::deque<std::pair<std::string, uint64_t>> line_; // (id, gen) to ask next
   std::map<std::string, std::vector<snapshot_entry>> out_; // per member
   bool flush_due_ = false;

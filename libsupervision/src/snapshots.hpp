@@ -31,6 +31,10 @@ namespace ringvisor::supervision {
 
 /// One copy of a child's state.
 struct snapshot {
+  /// The version of the child's record it was taken under: a snapshot is
+  /// only good for that record (a child deleted and started again under the
+  /// same id, or terminated and restarted, starts afresh).
+  uint64_t record = 0;
   /// The placement epoch of the owner that took it.
   uint64_t epoch = 0;
   /// Within that placement: 0 is the state the child started with.
@@ -44,13 +48,13 @@ struct snapshot {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, snapshot& x) {
-  return f(caf::meta::type_name("ringvisor::snapshot"), x.epoch, x.seq, x.taken_us,
-           x.has_state, x.state);
+  return f(caf::meta::type_name("ringvisor::snapshot"), x.record, x.epoch, x.seq,
+           x.taken_us, x.has_state, x.state);
 }
 
 /// Whether `x` was taken after `y`.
 inline bool newer(const snapshot& x, const snapshot& y) {
-  return std::tie(x.epoch, x.seq) > std::tie(y.epoch, y.seq);
+  return std::tie(x.record, x.epoch, x.seq) > std::tie(y.record, y.epoch, y.seq);
 }
 
 /// A snapshot of the child `id`, as owners send them to replicas.
@@ -133,6 +137,13 @@ public:
       ++dropped;
     }
     return dropped;
+  }
+
+  /// Calls `f(id, snapshot)` for each snapshot held.
+  template <class F>
+  void for_each(F f) const {
+    for (auto& [id, x] : table_)
+      f(id, x);
   }
 
   /// Returns the snapshots held of `ids`.

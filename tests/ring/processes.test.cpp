@@ -131,9 +131,10 @@ struct ring_fixture {
   }
 
   /// Waits until the nodes in `names` took `n` more snapshots than now. With
-  /// `n` at least 3 x the children that snapshot at one interval, every one
-  /// of them has taken one since (each takes one per interval) and sent it
-  /// an interval ago.
+  /// `n` at least 3 x the children that snapshot at one interval, and every
+  /// node keeping up with its children's intervals, every one of them has
+  /// taken one since (each takes one per interval) and sent it an interval
+  /// ago; a node that falls behind makes the wait, and the test, fail.
   void await_snapshots(const strings& names, uint64_t n) {
     auto goal = total_stats(names).snapshots_taken + n;
     auto deadline = std::chrono::steady_clock::now() + 15s;
@@ -433,6 +434,43 @@ TEST_CASE_FIXTURE(ring_fixture, "children of a killed node continue from their l
       REQUIRE(runs.size() == 2);
       CHECK(runs[1].start_count == counts[x.id]);
     }
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "children on request continue from their last checkpoint after kill -9") {
+  using ckpt_atom = caf::atom_constant<caf::atom("ckpt")>;
+  start_nodes({"a", "b", "c"});
+  start_children(kit["a"], 90, "q", supervision::snapshot_policy::on_request());
+  auto before = await_children(kit["a"], all_on(90, {"a", "b", "c"}));
+  auto s = sup(kit["b"]);
+  std::map<std::string, int64_t> checkpointed;
+  for (size_t i = 0; i < before.size(); ++i) {
+    auto& id = before[i].id;
+    for (size_t n = 0; n < i % 4 + 2; ++n)
+      call_inc(s, id);
+    auto reply = supervision::ring::call(sys(), s, id, caf::make_message(ckpt_atom::value), 10s);
+    REQUIRE_MESSAGE(reply, id << ": " << why(reply));
+    checkpointed[id] = reply->get_as<int64_t>(0);
+    call_inc(s, id); // after the checkpoint: lost with its node
+  }
+  // Every checkpoint on all three replicas.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (total_stats({"a", "b", "c"}).snapshots_held < 270) {
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "checkpoints did not spread");
+    std::this_thread::sleep_for(20ms);
+  }
+  auto killed_at = monotonic_ns();
+  kit["c"].kill9();
+  await_children(kit["a"], all_on(90, {"a", "b"}), 5s);
+  for (auto& x : before) {
+    auto count = count_of(s, x.id);
+    if (x.where.node == "c")
+      CHECK_MESSAGE(count == checkpointed[x.id], x.id << " restored " << count);
+    else
+      CHECK_MESSAGE(count == checkpointed[x.id] + 1, x.id << " has " << count);
+  }
+  ledger l{dir};
+  l.killed("c", killed_at);
+  require_no_overlap(l);
 }
 
 TEST_CASE_FIXTURE(ring_fixture, "two of five nodes killed at once lose no child and no count") {

@@ -4,7 +4,8 @@
 // line when it starts and when it stops (`start|stop <monotonic ns> <id>
 // <node> <epoch> <count>`), to
 // `$RV_LEDGER_DIR/<node>-<pid>.log`, so that tests can prove that no two
-// instances of a child ever overlapped. "bomb" children crash on start.
+// instances of a child ever overlapped; `ckpt` sends the count to the ring
+// supervisor as a checkpoint and answers it. "bomb" children crash on start.
 // The exec function "slow" (args: a token) appends `begin <token>` to
 // `$RV_LEDGER_DIR/execs.txt`, sleeps 600 ms and answers the token, so that
 // tests can count how often a function ran.
@@ -30,6 +31,7 @@
 
 using namespace ringvisor;
 using inc_atom = caf::atom_constant<caf::atom("inc")>;
+using checkpoint_now_atom = caf::atom_constant<caf::atom("ckpt")>;
 
 namespace {
 
@@ -52,6 +54,7 @@ int64_t now_ns() {
 struct counter_state {
   int64_t count = 0;
   supervision::placement where;
+  caf::actor sup; // the sender of `placed`, which takes checkpoints
 };
 
 template <class Inspector>
@@ -70,8 +73,16 @@ caf::behavior counter(counter_actor* self, std::string id) {
   caf::message_handler own{
     [self](inc_atom) { return ++self->state.count; },
     [self](caf::get_atom) { return self->state.count; },
+    [self, id](checkpoint_now_atom) -> caf::result<int64_t> {
+      auto state = actor::to_bytes(self->system(), self->state);
+      if (!state)
+        return std::move(state.error());
+      self->send(self->state.sup, supervision::checkpoint_atom::value, id, std::move(*state));
+      return self->state.count;
+    },
     [self, id](supervision::placed_atom, supervision::placement& where,
                const supervision::restore_info&) {
+      self->state.sup = caf::actor_cast<caf::actor>(self->current_sender());
       self->state.where = std::move(where);
       auto& st = self->state;
       write_ledger(fmt::format("start {} {} {} {} {}", now_ns(), id, st.where.node,

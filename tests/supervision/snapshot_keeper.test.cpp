@@ -74,11 +74,14 @@ struct fixture {
     keeper->place_on(cluster::hash_ring{std::move(members)});
   }
 
+  /// The version of the children's records.
+  uint64_t record = 1;
+
   /// Starts `id` (gen, epoch) here with `policy` and lets it be asked.
   void start(const std::string& id, uint64_t gen, uint64_t epoch, snapshot_policy policy,
              std::optional<std::string> state = std::nullopt) {
     io.running.emplace(id, gen);
-    keeper->started(id, gen, epoch, policy, state.has_value(),
+    keeper->started(id, gen, record, epoch, policy, state.has_value(),
                     state ? text(*state) : actor::bytes{});
   }
 
@@ -125,12 +128,12 @@ TEST_CASE("a child that starts with state sends it to its replicas at sequence 0
   CHECK(f.keeper->table().find("y") == nullptr);
   // A child whose policy is off takes no checkpoint either.
   f.start("z", 3, 100, snapshot_policy::off());
-  f.keeper->checkpoint("z", 3, 100, snapshot_policy::off(), text("ignored"));
+  f.keeper->checkpoint("z", 3, 1, 100, snapshot_policy::off(), text("ignored"));
   CHECK(f.keeper->table().find("z") == nullptr);
   // On request: the first checkpoint, at sequence 0 of its placement.
-  f.keeper->checkpoint("y", 2, 100, snapshot_policy::on_request(), text("asked"));
+  f.keeper->checkpoint("y", 2, 1, 100, snapshot_policy::on_request(), text("asked"));
   CHECK(f.keeper->table().find("y")->seq == 0);
-  f.keeper->checkpoint("y", 2, 100, snapshot_policy::on_request(), text("asked again"));
+  f.keeper->checkpoint("y", 2, 1, 100, snapshot_policy::on_request(), text("asked again"));
   CHECK(f.keeper->table().find("y")->seq == 1);
 }
 
@@ -210,7 +213,10 @@ TEST_CASE("an answer for a start that is over, or without the lease, keeps nothi
   auto buf = text("old instance");
   f.io.asked.clear();
   f.keeper->answered("x", 1, &buf, true);
-  CHECK(f.keeper->table().find("x")->epoch == 8);
+  auto held = f.keeper->table().find("x");
+  CHECK(held->epoch == 8);
+  CHECK(held->seq == 0); // the start's own, not the old instance's state
+  CHECK(!held->has_state);
   CHECK(f.keeper->asks() == 0);
   // Without the lease the answer is dropped: the others may run it by now.
   f.keeper->called("x");
@@ -222,7 +228,7 @@ TEST_CASE("an answer for a start that is over, or without the lease, keeps nothi
   CHECK(f.io.asked.empty());
   CHECK(f.keeper->asks() == 0);
   // A checkpoint is numbered in its start's placement.
-  f.keeper->checkpoint("x", 2, 8, snapshot_policy::after_each_call(), text("fresh"));
+  f.keeper->checkpoint("x", 2, 1, 8, snapshot_policy::after_each_call(), text("fresh"));
   CHECK(text_of(f.keeper->table().find("x")) == "fresh");
   CHECK(f.keeper->table().find("x")->seq == 1);
 }
@@ -260,21 +266,26 @@ TEST_CASE("after a join, new replicas get the snapshots and a dropped replica fo
             snapshot_policy::after_each_call(), "m");
   std::vector<snapshot_entry> theirs;
   for (int i = 0; i < 200; ++i)
-    theirs.push_back(snapshot_entry{"theirs" + std::to_string(i), snapshot{5, 1, 0, true, text("t")}});
-  f.keeper->received(theirs, [](const std::string&) { return true; });
+    theirs.push_back(snapshot_entry{"theirs" + std::to_string(i), snapshot{1, 5, 1, 0, true, text("t")}});
+  f.keeper->received(theirs, [](const snapshot_entry&) { return true; });
   f.keeper->flush();
   f.keeper->settle(); // the ring it was placed on is settled
   f.io.sent.clear();
   // d joins: some lists now name d, and a drops out of some.
+  cluster::hash_ring before_ring{{"a", "b", "c"}};
   cluster::hash_ring after{{"a", "b", "c", "d"}};
   f.keeper->place_on(after);
   auto dropped = f.keeper->settle();
   size_t to_d = f.io.sent["d"].size();
+  // a sends what d lacks where it is the first of the old list (the others
+  // send the rest).
   size_t expect_d = 0;
-  for (int i = 0; i < 200; ++i) {
-    auto rs = f.keeper->replicas_of("mine" + std::to_string(i));
-    expect_d += std::find(rs.begin(), rs.end(), "d") != rs.end();
-  }
+  for (int i = 0; i < 200; ++i)
+    for (auto id : {"mine" + std::to_string(i), "theirs" + std::to_string(i)}) {
+      auto rs = f.keeper->replicas_of(id);
+      auto old = before_ring.preference_list_hash(cluster::hash_ring::hash("sup/" + id), 3);
+      expect_d += std::find(rs.begin(), rs.end(), "d") != rs.end() && old.front() == "a";
+    }
   CHECK(to_d == expect_d);
   CHECK(to_d > 0);
   CHECK(f.io.sent["b"].empty()); // b had them already
@@ -293,12 +304,123 @@ TEST_CASE("after a join, new replicas get the snapshots and a dropped replica fo
 
 TEST_CASE("a fetch keeps the newest copy of each child") {
   std::unordered_map<std::string, snapshot> best;
-  std::vector<snapshot_entry> from_b{{"x", snapshot{5, 3, 0, true, text("b")}},
-                                     {"y", snapshot{6, 0, 0, true, text("b")}}};
-  std::vector<snapshot_entry> from_c{{"x", snapshot{5, 4, 0, true, text("c")}},
-                                     {"y", snapshot{5, 9, 0, true, text("c")}}};
+  std::vector<snapshot_entry> from_b{{"x", snapshot{1, 5, 3, 0, true, text("b")}},
+                                     {"y", snapshot{1, 6, 0, 0, true, text("b")}}};
+  std::vector<snapshot_entry> from_c{{"x", snapshot{1, 5, 4, 0, true, text("c")}},
+                                     {"y", snapshot{1, 5, 9, 0, true, text("c")}}};
   keep_newest(best, from_b);
   keep_newest(best, from_c);
   CHECK(text_of(&best["x"]) == "c"); // a later sequence in the same placement
   CHECK(text_of(&best["y"]) == "b"); // a later placement beats any sequence
+}
+
+TEST_CASE("a child that stops gives its request's place back, and its late answer changes nothing") {
+  fixture f{{"a", "b", "c"}, 1};
+  f.start("x", 1, 7, snapshot_policy::after_each_call());
+  f.start("y", 2, 7, snapshot_policy::after_each_call());
+  f.keeper->called("x");
+  f.keeper->called("y");
+  REQUIRE(f.io.asked.size() == 1); // y waits in line
+  // x moves away before it answers (its answer may never come).
+  f.keeper->stopped("x");
+  REQUIRE(f.io.asked.size() == 2);
+  CHECK(f.io.asked[1].first == "y");
+  CHECK(f.keeper->asks() == 1);
+  auto late = text("late");
+  f.keeper->answered("x", 1, &late, true);
+  CHECK(f.keeper->asks() == 1); // y's request still counts
+  CHECK(f.keeper->table().find("x")->seq == 0);
+  auto mine = text("y state");
+  f.keeper->answered("y", 2, &mine, true);
+  CHECK(f.keeper->asks() == 0);
+  CHECK(text_of(f.keeper->table().find("y")) == "y state");
+}
+
+TEST_CASE("after a join, checkpoints held only as a replica reach the new replicas once") {
+  // Three nodes run the same keeper logic on the same rings; each holds
+  // the checkpoint of children it does not run (on request only).
+  std::vector<std::string> names{"a", "b", "c"};
+  std::map<std::string, std::unique_ptr<fixture>> nodes;
+  std::vector<snapshot_entry> held;
+  for (int i = 0; i < 300; ++i)
+    held.push_back(snapshot_entry{"k" + std::to_string(i), snapshot{1, 5, 2, 0, true, text("cp")}});
+  for (auto& n : names) {
+    auto f = std::make_unique<fixture>(names);
+    f->keeper = std::make_unique<snapshot_keeper>(
+      n, f->io, [](const std::string& id) { return cluster::hash_ring::hash("sup/" + id); },
+      f->limits);
+    f->keeper->place_on(cluster::hash_ring{names});
+    auto copy = held;
+    f->keeper->received(copy, [](const snapshot_entry&) { return true; });
+    f->keeper->settle(); // settled on a, b, c
+    f->io.sent.clear();
+    nodes[n] = std::move(f);
+  }
+  cluster::hash_ring after{{"a", "b", "c", "d"}};
+  std::map<std::string, size_t> to_d; // child -> copies sent to d
+  for (auto& [n, f] : nodes) {
+    f->keeper->place_on(after);
+    f->keeper->settle();
+    for (auto& x : f->io.sent["d"])
+      ++to_d[x.id];
+  }
+  size_t expect = 0;
+  for (auto& x : held) {
+    auto rs = nodes["a"]->keeper->replicas_of(x.id);
+    if (std::find(rs.begin(), rs.end(), "d") != rs.end()) {
+      ++expect;
+      CHECK_MESSAGE(to_d[x.id] == 1, x.id << " sent to d " << to_d[x.id] << " times");
+    } else {
+      CHECK(to_d.count(x.id) == 0);
+    }
+  }
+  CHECK(to_d.size() == expect);
+  // Every child still has a copy on each member of its new list, counting
+  // what d receives.
+  for (auto& x : held) {
+    auto rs = nodes["a"]->keeper->replicas_of(x.id);
+    for (auto r : rs)
+      if (r != "d")
+        CHECK(nodes[std::string{r}]->keeper->table().find(x.id) != nullptr);
+  }
+}
+
+TEST_CASE("a member that restarted under its name gets its snapshots again") {
+  fixture f{{"a", "b", "c"}};
+  // A child whose list starts with a (a sends) or with b (the restarted
+  // one: then the next old replica, a or c, sends).
+  cluster::hash_ring ring{{"a", "b", "c"}};
+  std::string first_a;
+  std::string first_b;
+  for (int i = 0; i < 100 && (first_a.empty() || first_b.empty()); ++i) {
+    auto id = "x" + std::to_string(i);
+    auto rs = ring.preference_list_hash(cluster::hash_ring::hash("sup/" + id), 3);
+    if (rs.front() == "a" && first_a.empty())
+      first_a = id;
+    if (rs.front() == "b" && rs[1] == "a" && first_b.empty())
+      first_b = id;
+  }
+  REQUIRE(!first_a.empty());
+  REQUIRE(!first_b.empty());
+  f.start(first_a, 1, 7, snapshot_policy::every(1s), "s");
+  f.start(first_b, 2, 7, snapshot_policy::every(1s), "s");
+  f.keeper->flush();
+  f.keeper->settle();
+  f.io.sent.clear();
+  // b restarted: the ring's names are the same, b's copies are gone.
+  f.keeper->settle({"b"});
+  CHECK(f.sent_to("b", first_a).size() == 1);
+  CHECK(f.sent_to("b", first_b).size() == 1); // a stands in for b
+  CHECK(f.sent_to("c", first_a).empty());
+  f.io.sent.clear();
+  f.keeper->settle();
+  CHECK(f.io.sent.empty()); // nothing changed since
+}
+
+TEST_CASE("a snapshot of an older record of the child loses against any of a newer one") {
+  snapshot_table t;
+  CHECK(t.apply("x", snapshot{1, 900, 50, 0, true, text("before the delete")}));
+  CHECK(t.apply("x", snapshot{2, 100, 0, 0, true, text("started again")}));
+  CHECK(!t.apply("x", snapshot{1, 999, 99, 0, true, text("stale")}));
+  CHECK(text_of(t.find("x")) == "started again");
 }

@@ -128,7 +128,8 @@ struct ring_stats {
   uint64_t moved_out = 0;
   /// Children started here from a snapshot (a subset of `recovered`).
   uint64_t restored = 0;
-  /// Snapshots this node took of its children and sent to their replicas.
+  /// Snapshots this node took of its children (state requests answered,
+  /// checkpoints, and the state a child started with) for their replicas.
   uint64_t snapshots_taken = 0;
   /// Snapshots this node holds as a replica (of its own children too).
   uint64_t snapshots_held = 0;
