@@ -102,6 +102,14 @@ caf::behavior account(account_actor* self, std::string id,
       me->count = self->state.count;
       out->write(me->child, me->instance, fmt::format("tick {}", me->count));
     },
+    // Read for a snapshot: the account goes on.
+    [self, me, out](snap_atom) -> caf::result<actor::bytes> {
+      auto buf = actor::to_bytes(self->system(), self->state);
+      if (!buf)
+        return std::move(buf.error());
+      out->write(me->child, me->instance, fmt::format("snap {}", self->state.count));
+      return std::move(*buf);
+    },
     // Taken for a move: the ring supervisor stops this instance next.
     [self, me](actor::get_state_atom) -> caf::result<actor::bytes> {
       auto buf = actor::to_bytes(self->system(), self->state);
@@ -115,6 +123,13 @@ caf::behavior account(account_actor* self, std::string id,
 }
 
 } // namespace
+
+caf::message account_state_request(const std::string&, const std::string&,
+                                   const std::string& to) {
+  if (to.empty())
+    return caf::make_message(snap_atom::value);
+  return caf::make_message(actor::get_state_atom::value);
+}
 
 int64_t monotonic_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -20,6 +20,16 @@ namespace ringvisor::chaos {
 /// increment. `(caf::get_atom)` -> `uint64_t`, the count.
 using inc_atom = caf::atom_constant<caf::atom("inc")>;
 
+/// `(snap_atom)` -> `actor::bytes`: the state for a snapshot (the ring
+/// supervisor's `migrate` hook asks with it when the target is empty), which
+/// does not stop the account as `get_state` for a move does.
+using snap_atom = caf::atom_constant<caf::atom("acct_snap")>;
+
+/// The ring supervisor's `migrate` hook for accounts: `get_state` for a
+/// move, `snap_atom` for a snapshot.
+caf::message account_state_request(const std::string& id, const std::string& from,
+                                   const std::string& to);
+
 /// Returns CLOCK_MONOTONIC in nanoseconds: one clock for every process of
 /// the machine, so that ledgers of different processes can be merged.
 int64_t monotonic_ns();
@@ -64,8 +74,9 @@ private:
 /// Registers the child type `"account"` (one argument: its id) with
 /// `factories`: it writes `start <count> <epoch>` when placed (the ring
 /// supervisor's `tell_placement`), `tick <count>` every `tick`, `apply
-/// <request> <count>` per `inc`, and `stop <count> <reason>` when it exits,
-/// where the reason is `handoff` if its state was taken for a move.
+/// <request> <count>` per `inc`, `snap <count>` when its state is read for a
+/// snapshot, and `stop <count> <reason>` when it exits, where the reason is
+/// `handoff` if its state was taken for a move.
 caf::error add_account_type(actor::factory_registry& factories,
                             std::shared_ptr<ledger_writer> out, caf::timespan tick);
 

@@ -99,6 +99,9 @@ std::optional<std::string> create_children(chaos_cluster& c, std::mt19937_64& rn
       spec.id = id;
       spec.type = "account";
       spec.args = caf::make_message(id);
+      // A snapshot after each inc: a crash costs at most the incs whose
+      // snapshot had not reached a replica yet.
+      spec.snapshot = supervision::snapshot_policy::after_each_call();
       auto placed = ring::start_child(c.system(), sup, std::move(spec), 10s);
       if (placed || placed.error() == supervision::errc::already_present)
         return true; // a retry after a timeout finds it recorded

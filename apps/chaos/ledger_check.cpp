@@ -27,6 +27,7 @@ struct instance {
   int64_t stop_ns = 0;
   std::string reason;
   uint64_t last_count = 0; // of its latest line
+  std::vector<uint64_t> snaps; // counts it gave for snapshots
   int64_t first_ns = 0;
 
   int64_t order() const {
@@ -88,6 +89,9 @@ std::vector<instance> instances_of(const ledger& l, const std::string& child,
         x.stopped = true;
         x.stop_ns = e.ns;
         x.reason = l.name(static_cast<uint32_t>(e.b));
+        break;
+      case event_kind::snap: // read by its ring supervisor: no act
+        x.snaps.push_back(e.a);
         break;
     }
     x.last_count = e.count();
@@ -247,13 +251,24 @@ check_result check(const ledger& l, const run_facts& facts) {
           out.violations.push_back({check_kind::lost_change, child, n.start_ns, what.str()});
         }
       } else if (!kept) {
+        // After a crash: 0, or the count of a snapshot an earlier instance
+        // gave (the newest its replicas received); a new lineage either way.
         reset = true;
+        auto snapped = [&] {
+          for (size_t j = 0; j < started[k]; ++j)
+            for (auto c : xs[j].snaps)
+              if (c == n.start_count)
+                return true;
+          return false;
+        };
         if (n.start_count == 0) {
           ++out.crash_resets;
+        } else if (snapped()) {
+          ++out.crash_restores;
         } else {
           std::ostringstream what;
-          what << n.name() << " started with count " << n.start_count
-               << ", neither 0 nor the count of " << p.name() << " (" << p.last_count << ")";
+          what << n.name() << " started with count " << n.start_count << ", neither 0, the count of "
+               << p.name() << " (" << p.last_count << "), nor that of a snapshot";
           out.violations.push_back({check_kind::lost_change, child, n.start_ns, what.str()});
         }
       }

@@ -50,7 +50,7 @@ struct ledger_line {
 std::optional<ledger_line> parse_line(const std::string& text);
 
 /// The events of a child line.
-enum class event_kind : uint8_t { start, tick, apply, stop };
+enum class event_kind : uint8_t { start, tick, apply, stop, snap };
 
 /// A child's line as the ledger keeps it: compact (a run writes millions of
 /// ticks), its names interned (`ledger::name`).
@@ -61,7 +61,7 @@ struct child_event {
   uint32_t instance = 0;
   event_kind kind = event_kind::tick;
   /// start: count, epoch; tick: count; apply: request, count; stop: count,
-  /// reason (a name).
+  /// reason (a name); snap: count.
   uint64_t a = 0;
   uint64_t b = 0;
 
@@ -206,6 +206,9 @@ struct check_result {
   size_t planned_moves = 0;
   /// Starts that lost the count after a crash (kill -9, split): allowed.
   size_t crash_resets = 0;
+  /// Starts after a crash with the count of a snapshot an earlier instance
+  /// gave (a `snap` line), not its last count.
+  size_t crash_restores = 0;
   /// Requests applied again after a crash lost the reply cache: allowed.
   size_t reapplied_after_crash = 0;
   /// (d) For each child running on a killed process: the time from the

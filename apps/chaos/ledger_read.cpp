@@ -68,7 +68,7 @@ bool parse_fields(std::string_view line, fields& f) {
   bool ok = false;
   if (f.event == "start" || f.event == "apply")
     ok = f.nargs == 2 && count(0) && count(1);
-  else if (f.event == "tick")
+  else if (f.event == "tick" || f.event == "snap")
     ok = f.nargs == 1 && count(0);
   else if (f.event == "stop")
     ok = f.nargs == 2 && count(0);
@@ -85,6 +85,8 @@ event_kind kind_of(std::string_view event) {
     return event_kind::apply;
   if (event == "stop")
     return event_kind::stop;
+  if (event == "snap")
+    return event_kind::snap;
   return event_kind::tick;
 }
 
@@ -96,6 +98,8 @@ const char* to_string(event_kind x) {
       return "apply";
     case event_kind::stop:
       return "stop";
+    case event_kind::snap:
+      return "snap";
     default:
       return "tick";
   }
@@ -192,7 +196,7 @@ std::string ledger::text(const std::string& child, const child_event& e) const {
       << name(e.instance) << ' ' << to_string(e.kind) << ' ' << e.a;
   if (e.kind == event_kind::stop)
     out << ' ' << name(static_cast<uint32_t>(e.b));
-  else if (e.kind != event_kind::tick)
+  else if (e.kind != event_kind::tick && e.kind != event_kind::snap)
     out << ' ' << e.b;
   return out.str();
 }

@@ -73,6 +73,7 @@ supervision::ring_supervisor_spec chaos_spec(actor::node& n, const caf::actor& a
   spec.max_restarts = 3;
   spec.period = 5s;
   spec.tell_placement = true;
+  spec.migrate = account_state_request; // snapshots apart from moves
   if (auto store = supervision::open_replicated_store(n, agent, {"chaos", {}}))
     spec.stores.push_back(std::move(*store));
   else

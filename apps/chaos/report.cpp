@@ -59,6 +59,7 @@ void print_table(std::ostream& out, const run_summary& s) {
   row(out, "  instances (starts)", r.instances);
   row(out, "  planned moves", r.planned_moves);
   row(out, "  count resets after a crash", r.crash_resets);
+  row(out, "  crash restores from a snapshot", r.crash_restores);
   row(out, "  reapplied after a crash", r.reapplied_after_crash);
   row(out, "  splits reported by nodes", s.splits);
   out << fmt::format("  {:<32} {:>12}\n", "checks", "violations");

@@ -203,6 +203,36 @@ TEST_CASE("a crash may reset the count: counted, not a violation") {
   CHECK(check(lost, facts).count(check_kind::lost_change) == 1);
 }
 
+TEST_CASE("after a crash a child may continue from a snapshot, but only from one it gave") {
+  // c1 on pid 300 gives snapshots at counts 1 and 2, applies 3, is killed;
+  // it continues on b from the snapshot at 2.
+  std::vector<std::string> lines{"1000 300 c c1 i1 start 0 11", "1100 300 c c1 i1 apply 6 1",
+                                 "1150 300 c c1 i1 snap 1",     "1200 300 c c1 i1 apply 7 2",
+                                 "1250 300 c c1 i1 snap 2",     "1300 300 c c1 i1 apply 8 3"};
+  auto facts = facts_for({"c1"});
+  facts.kills = {{300, "c", 1450}};
+  *facts.listed = {{"c1", "b"}};
+  auto restored = lines;
+  restored.push_back("1500 200 b c1 i2 start 2 12");
+  auto r = check(make_ledger(restored), facts);
+  CHECK_MESSAGE(r.violations.empty(), "first: " << first_violation(r));
+  CHECK(r.crash_restores == 1);
+  CHECK(r.crash_resets == 0);
+  // A count no instance gave for a snapshot is a violation.
+  auto made_up = lines;
+  made_up.push_back("1500 200 b c1 i2 start 5 12");
+  r = check(make_ledger(made_up), facts);
+  CHECK(r.count(check_kind::lost_change) == 1);
+  CHECK(first_violation(r).find("nor that of a snapshot") != std::string::npos);
+  // A snap line is no act: an instance read after its successor started
+  // overlaps nothing.
+  auto late_read = restored;
+  late_read.push_back("1600 300 c c1 i1 snap 3");
+  facts.kills = {{300, "c", 1700}};
+  r = check(make_ledger(late_read), facts);
+  CHECK(r.count(check_kind::overlap) == 0);
+}
+
 TEST_CASE("a child of a killed process that never starts again is counted") {
   auto l = make_ledger({"1000 300 c c1 i1 start 0 11"});
   auto facts = facts_for({"c1"});
