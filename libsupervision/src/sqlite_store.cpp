@@ -11,6 +11,14 @@ namespace ringvisor::supervision {
 
 child_store::~child_store() = default;
 
+caf::error child_store::put_states(const std::vector<stored_state>&) {
+  return caf::none;
+}
+
+caf::expected<std::vector<stored_state>> child_store::get_states() {
+  return std::vector<stored_state>{};
+}
+
 namespace {
 
 constexpr const char* schema = R"sql(
@@ -18,7 +26,35 @@ constexpr const char* schema = R"sql(
     id   TEXT PRIMARY KEY,
     spec BLOB NOT NULL
   ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS ringvisor_states (
+    id       TEXT PRIMARY KEY,
+    record   INTEGER NOT NULL,
+    epoch    INTEGER NOT NULL,
+    seq      INTEGER NOT NULL,
+    taken_us INTEGER NOT NULL,
+    state    BLOB NOT NULL
+  ) WITHOUT ROWID;
 )sql";
+
+/// Keeps a state unless a newer one of the child is there: nodes that share
+/// the file write their copies of the same snapshots.
+constexpr const char* upsert_state = R"sql(
+  INSERT INTO ringvisor_states (id, record, epoch, seq, taken_us, state)
+  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+  ON CONFLICT (id) DO UPDATE SET record = excluded.record, epoch = excluded.epoch,
+    seq = excluded.seq, taken_us = excluded.taken_us, state = excluded.state
+  WHERE excluded.epoch > epoch OR (excluded.epoch = epoch AND excluded.seq > seq)
+)sql";
+
+/// SQLite keeps integers signed: 64-bit epochs and times round-trip bit for
+/// bit, and compare right below 2^63 (epochs are wall-clock microseconds).
+sqlite3_int64 to_sql(uint64_t x) {
+  return static_cast<sqlite3_int64>(x);
+}
+
+uint64_t from_sql(sqlite3_int64 x) {
+  return static_cast<uint64_t>(x);
+}
 
 /// A prepared statement, finalized on scope exit.
 class statement {
@@ -82,7 +118,62 @@ public:
       return failure("cannot delete child " + id);
     if (sqlite3_changes(db_) == 0)
       return make_error(errc::not_found, id);
+    statement forget{db_, "DELETE FROM ringvisor_states WHERE id = ?1"};
+    sqlite3_bind_text(forget.get(), 1, id.data(), static_cast<int>(id.size()),
+                      SQLITE_STATIC);
+    if (sqlite3_step(forget.get()) != SQLITE_DONE)
+      return failure("cannot delete the state of child " + id);
     return caf::none;
+  }
+
+  // One transaction per batch: one sync to disk, however many states.
+  caf::error put_states(const std::vector<stored_state>& xs) override {
+    if (xs.empty())
+      return caf::none;
+    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+      return failure("cannot store states");
+    statement put{db_, upsert_state};
+    for (auto& x : xs) {
+      sqlite3_reset(put.get());
+      sqlite3_bind_text(put.get(), 1, x.id.data(), static_cast<int>(x.id.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(put.get(), 2, to_sql(x.record));
+      sqlite3_bind_int64(put.get(), 3, to_sql(x.epoch));
+      sqlite3_bind_int64(put.get(), 4, to_sql(x.seq));
+      sqlite3_bind_int64(put.get(), 5, to_sql(x.taken_us));
+      sqlite3_bind_blob(put.get(), 6, x.state.data(), static_cast<int>(x.state.size()),
+                        SQLITE_STATIC);
+      if (sqlite3_step(put.get()) != SQLITE_DONE) {
+        auto err = failure("cannot store the state of child " + x.id);
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return err;
+      }
+    }
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      auto err = failure("cannot store states");
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return err;
+    }
+    return caf::none;
+  }
+
+  caf::expected<std::vector<stored_state>> get_states() override {
+    statement select{db_, "SELECT id, record, epoch, seq, taken_us, state FROM ringvisor_states"
+                          " ORDER BY id"};
+    std::vector<stored_state> result;
+    int rc;
+    while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
+      auto& x = result.emplace_back();
+      x.id = reinterpret_cast<const char*>(sqlite3_column_text(select.get(), 0));
+      x.record = from_sql(sqlite3_column_int64(select.get(), 1));
+      x.epoch = from_sql(sqlite3_column_int64(select.get(), 2));
+      x.seq = from_sql(sqlite3_column_int64(select.get(), 3));
+      x.taken_us = from_sql(sqlite3_column_int64(select.get(), 4));
+      auto data = static_cast<const char*>(sqlite3_column_blob(select.get(), 5));
+      x.state.assign(data, data + sqlite3_column_bytes(select.get(), 5));
+    }
+    if (rc != SQLITE_DONE)
+      return failure("cannot read the states");
+    return result;
   }
 
   caf::expected<std::vector<child_spec>> get_all() override {

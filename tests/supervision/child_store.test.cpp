@@ -134,6 +134,40 @@ TEST_CASE("the SQLite store keeps a spec's snapshot policy and reads specs writt
   CHECK(snappy.snapshot.interval == std::chrono::milliseconds{250});
 }
 
+TEST_CASE("the SQLite store keeps the newest state of each child, and forgets it with the child") {
+  temp_dir dir;
+  auto path = dir.file("children.db");
+  store_system s;
+  auto state = [](std::string id, uint64_t epoch, uint64_t seq, std::string text) {
+    return stored_state{std::move(id), 1, epoch, seq, 123, {text.begin(), text.end()}};
+  };
+  {
+    auto store = open(s, path);
+    REQUIRE(!store->add(importer("a-job", "s3://a", 1)));
+    REQUIRE(!store->add(importer("b-job", "s3://b", 1)));
+    CHECK(!store->put_states({state("a-job", 10, 1, "a1"), state("b-job", 10, 5, "b5")}));
+    // A second node sharing the file writes an older copy, and a newer one.
+    CHECK(!store->put_states({state("a-job", 10, 3, "a3"), state("b-job", 10, 4, "b4")}));
+    // Epochs are wall-clock microseconds: far above 2^32.
+    CHECK(!store->put_states({state("a-job", 1'796'000'000'000'000, 0, "late")}));
+  }
+  auto store = open(s, path);
+  auto xs = store->get_states();
+  REQUIRE_MESSAGE(xs, test::why(xs));
+  REQUIRE(xs->size() == 2);
+  CHECK((*xs)[0].id == "a-job");
+  CHECK((*xs)[0].epoch == 1'796'000'000'000'000);
+  CHECK(std::string((*xs)[0].state.begin(), (*xs)[0].state.end()) == "late");
+  CHECK((*xs)[1].seq == 5); // the older copy did not overwrite it
+  CHECK(std::string((*xs)[1].state.begin(), (*xs)[1].state.end()) == "b5");
+  CHECK((*xs)[1].taken_us == 123);
+  REQUIRE(!store->del("a-job"));
+  xs = store->get_states();
+  REQUIRE(xs);
+  REQUIRE(xs->size() == 1);
+  CHECK((*xs)[0].id == "b-job");
+}
+
 TEST_CASE("the SQLite store refuses duplicates, unknown ids and start functions") {
   temp_dir dir;
   store_system s;

@@ -8,6 +8,7 @@
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <caf/meta/type_name.hpp>
 
 #include "ringvisor/actor/node.hpp"
 #include "ringvisor/supervision/child_spec.hpp"
@@ -18,6 +19,25 @@ class actor_system;
 } // namespace caf
 
 namespace ringvisor::supervision {
+
+/// A child's state as a child store keeps it: the newest snapshot the node
+/// holds (see `snapshot_policy`), ordered by (`epoch`, `seq`).
+struct stored_state {
+  std::string id;
+  /// The version of the child's record it was taken under.
+  uint64_t record = 0;
+  uint64_t epoch = 0;
+  uint64_t seq = 0;
+  /// Wall-clock microseconds when it was taken.
+  uint64_t taken_us = 0;
+  std::vector<char> state;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_state& x) {
+  return f(caf::meta::type_name("ringvisor::stored_state"), x.id, x.record, x.epoch, x.seq,
+           x.taken_us, x.state);
+}
 
 /// Where a ring supervisor keeps the child specs added at run time
 /// (supervisorring's `dyn_child_handler`). Several stores can be used at
@@ -41,6 +61,15 @@ public:
 
   /// Returns every stored spec, sorted by id.
   virtual caf::expected<std::vector<child_spec>> get_all() = 0;
+
+  /// Keeps each state unless the store holds a newer one of that child (a
+  /// store that keeps no state ignores them). The ring supervisor writes the
+  /// snapshots its node holds of the children whose specs this store keeps,
+  /// in batches; `del` forgets a child's state with its spec.
+  virtual caf::error put_states(const std::vector<stored_state>& xs);
+
+  /// Returns the states kept (none by default).
+  virtual caf::expected<std::vector<stored_state>> get_states();
 };
 
 /// Options of `open_sqlite_store`.
@@ -53,7 +82,8 @@ struct sqlite_store_options {
 };
 
 /// Opens a child store in a SQLite file (WAL journal, synchronous writes), so
-/// that the specs survive a restart of the whole cluster. `sys` must know the
+/// that the specs, and the children's last snapshots, survive a restart of
+/// the whole cluster. `sys` must know the
 /// types of the specs' arguments (they are serialized with CAF). Fails with
 /// `errc::store_failed` and the reason (not a database, no permission, ...).
 ///
