@@ -92,6 +92,8 @@ void add_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<child_record>>("ringvisor::child_record_list");
   cfg.add_message_type<inventory>("ringvisor::inventory");
   cfg.add_message_type<restore_info>("ringvisor::restore_info");
+  cfg.add_message_type<stored_state>("ringvisor::stored_state");
+  cfg.add_message_type<std::vector<stored_state>>("ringvisor::stored_state_list");
   cfg.add_message_type<snapshot_entry>("ringvisor::snapshot_entry");
   cfg.add_message_type<std::vector<snapshot_entry>>("ringvisor::snapshot_entry_list");
   actor::add_error_renderer(cfg, errc_category, "ringvisor.supervision",

@@ -65,6 +65,9 @@ using leave_deadline_atom = caf::atom_constant<caf::atom("rm_lvdead")>;
 using store_add_atom = caf::atom_constant<caf::atom("rm_sadd")>;
 using store_del_atom = caf::atom_constant<caf::atom("rm_sdel")>;
 using store_get_atom = caf::atom_constant<caf::atom("rm_sget")>;
+using store_put_states_atom = caf::atom_constant<caf::atom("rm_sputst")>;
+using store_get_states_atom = caf::atom_constant<caf::atom("rm_sgetst")>;
+using persist_atom = caf::atom_constant<caf::atom("rm_persist")>;
 using run_atom = caf::atom_constant<caf::atom("rm_run")>;
 using kill_atom = caf::atom_constant<caf::atom("rm_kill")>;
 using lease_check_atom = caf::atom_constant<caf::atom("rm_lease")>;
@@ -83,6 +86,11 @@ constexpr size_t max_parallel_moves = 256;
 
 /// Children being started in the local supervisor at a time.
 constexpr size_t max_parallel_starts = 256;
+
+/// How often a node writes the snapshots that changed to the children's
+/// stores: what a whole-cluster crash may lose on top of the snapshot
+/// interval.
+constexpr auto persist_interval = std::chrono::seconds{1};
 
 /// How long after a ring change snapshots move to the replicas new to a
 /// child's list (and old replicas forget theirs): the ring settles first.
@@ -131,6 +139,25 @@ caf::behavior store_worker(caf::event_based_actor*,
         if (auto err = store->del(spec.id); err && err != errc::not_found)
           return err;
       return caf::ok_atom::value;
+    },
+    [stores](store_put_states_atom, size_t index,
+             const std::vector<stored_state>& xs) -> caf::result<uint64_t> {
+      if (index >= stores.size())
+        return uint64_t{0};
+      if (auto err = stores[index]->put_states(xs))
+        return err;
+      return static_cast<uint64_t>(xs.size());
+    },
+    [stores](store_get_states_atom) -> caf::result<std::vector<stored_state>> {
+      std::vector<stored_state> result;
+      for (auto& s : stores) {
+        auto xs = s->get_states();
+        if (!xs)
+          return std::move(xs.error());
+        result.insert(result.end(), std::make_move_iterator(xs->begin()),
+                      std::make_move_iterator(xs->end()));
+      }
+      return result;
     },
     [stores](store_get_atom) -> caf::result<std::vector<child_spec>> {
       std::vector<child_spec> result;
@@ -457,8 +484,8 @@ private:
   }
 
   void start_fresh(uint64_t round, const std::set<std::string>& claimed) {
-    if (round != round_ || !serving())
-      return;
+    if (round != round_ || !serving() || !stores_read_)
+      return; // reading the stores rebalances once done
     auto now = clock_type::now();
     // A node with seeds that sees only itself may not have joined yet: the
     // cluster it is about to join runs these children. Give it a fence's
@@ -599,10 +626,11 @@ private:
       c.spec = rec->spec;
       c.record = rec->version;
       c.epoch = next_epoch(0);
-      // Only a snapshot of this record counts: a child deleted and started
-      // again, or terminated and restarted, starts afresh.
-      if (auto i = best.find(id); i != best.end() && i->second.record == rec->version) {
+      // Only a snapshot of this record (or a newer one) counts: a child
+      // deleted and started again, or terminated and restarted, starts afresh.
+      if (auto i = best.find(id); i != best.end() && good_for(i->second, rec->version)) {
         auto& x = i->second;
+        c.record = std::max(c.record, x.record);
         c.epoch = next_epoch(x.epoch); // above the placement it follows
         keeper_.adopt(id, x);
         if (x.has_state) {
@@ -1370,21 +1398,63 @@ private:
   // -- the child list -------------------------------------------------------------
 
   // Reads the stores (at start and after a split): stored children join the
-  // list at version 0, below every recorded change.
+  // list at version 0, below every recorded change, then their states; no
+  // orphan starts before both are read.
   void reload_specs() {
     if (spec_.stores.empty())
       return;
+    stores_read_ = false;
+    auto failed = [this](caf::error& err) {
+      log::error("ring_store_failed", {{"sup", spec_.name}, {"reason", actor::render(err)}});
+      stores_read_ = true; // start what is known rather than nothing
+      rebalance();
+    };
     request(store_, caf::infinite, store_get_atom::value)
       .then(
-        [this](std::vector<child_spec>& stored) {
+        [this, failed](std::vector<child_spec>& stored) {
           for (auto& c : stored)
             children_.apply(child_record{std::move(c)});
-          rebalance();
+          request(store_, caf::infinite, store_get_states_atom::value)
+            .then(
+              [this](std::vector<stored_state>& states) {
+                for (auto& x : states) {
+                  snapshot snap{x.record, x.epoch, x.seq, x.taken_us, true, std::move(x.state)};
+                  auto rec = children_.alive(x.id);
+                  if (rec != nullptr && good_for(snap, rec->version))
+                    keeper_.load(x.id, std::move(snap));
+                }
+                stores_read_ = true;
+                rebalance();
+              },
+              failed);
         },
-        [this](caf::error& err) {
-          log::error("ring_store_failed", {{"sup", spec_.name},
-                                           {"reason", actor::render(err)}});
-        });
+        failed);
+  }
+
+  // Writes the snapshots that changed since the last time to the stores of
+  // their children (those whose spec a store keeps).
+  void persist_states() {
+    delayed_send(this, persist_interval, persist_atom::value);
+    std::map<size_t, std::vector<stored_state>> per_store;
+    for (auto& id : keeper_.changes()) {
+      auto x = keeper_.table().find(id);
+      auto rec = children_.alive(id);
+      if (x == nullptr || !x->has_state || rec == nullptr)
+        continue;
+      for (size_t i = 0; i < spec_.stores.size(); ++i)
+        if (spec_.stores[i]->match(rec->spec)) {
+          per_store[i].push_back(stored_state{id, x->record, x->epoch, x->seq, x->taken_us,
+                                              x->state});
+          break;
+        }
+    }
+    for (auto& [index, xs] : per_store)
+      request(store_, caf::infinite, store_put_states_atom::value, index, std::move(xs))
+        .then([this](uint64_t n) { stats_.states_stored += n; },
+              [this](caf::error& err) {
+                log::error("ring_store_failed", {{"sup", spec_.name},
+                                                 {"reason", actor::render(err)}});
+              });
   }
 
   // The next version of a change made here (a hybrid logical clock).
@@ -1664,6 +1734,7 @@ private:
 
   uint64_t settle_gen_ = 0; // the ring change the next settling is for
   std::set<std::string> restarted_; // members restarted since the last settling
+  bool stores_read_ = true; // specs and states read from the stores
 };
 
 caf::behavior ring_manager::make_behavior() {
@@ -1703,6 +1774,10 @@ caf::behavior ring_manager::make_behavior() {
     log::warn("ring_error", {{"sup", spec_.name}, {"reason", actor::render(err)}});
   });
   reload_specs();
+  if (!spec_.stores.empty()) {
+    keeper_.track_changes();
+    delayed_send(this, persist_interval, persist_atom::value);
+  }
   lease_ = cluster::lease_of(system());
   check_lease();
   return {
@@ -1883,6 +1958,7 @@ caf::behavior ring_manager::make_behavior() {
     // -- snapshots (last: CAF tries the handlers in order, and these are
     // rarer than child starts and requests)
     [this](snap_tick_atom) { keeper_.round(); },
+    [this](persist_atom) { persist_states(); },
     [this](snap_flush_atom) { keeper_.flush(); },
     [this](snap_settle_atom, uint64_t gen) {
       if (gen != settle_gen_ || !serving())
@@ -1897,7 +1973,7 @@ caf::behavior ring_manager::make_behavior() {
       keeper_.received(xs, [this](const snapshot_entry& x) {
         auto rec = children_.find(x.id); // unknown: its record may come later
         return rec == nullptr
-               || (!rec->deleted && !rec->terminated && x.snap.record >= rec->version);
+               || (!rec->deleted && !rec->terminated && good_for(x.snap, rec->version));
       });
     },
     [this](rm_fetch_atom, const std::vector<std::string>& ids) {

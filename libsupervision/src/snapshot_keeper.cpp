@@ -136,6 +136,7 @@ void snapshot_keeper::put(const std::string& id, child& c, bool has_state,
     if (r != self_)
       out_[std::string{r}].push_back(snapshot_entry{id, x});
   table_.apply(id, std::move(x));
+  changed(id);
   ++taken_;
   if (!flush_due_) {
     flush_due_ = true;

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/timespan.hpp>
@@ -131,13 +132,34 @@ public:
   template <class Predicate>
   void received(std::vector<snapshot_entry>& xs, Predicate accept) {
     for (auto& x : xs)
-      if (accept(x))
-        table_.apply(x.id, std::move(x.snap));
+      if (accept(x) && table_.apply(x.id, std::move(x.snap)))
+        changed(x.id);
   }
 
   /// Keeps `x` if it is the newest of `id` (a restore found it elsewhere).
   void adopt(const std::string& id, const snapshot& x) {
-    table_.apply(id, x);
+    if (table_.apply(id, x))
+      changed(id);
+  }
+
+  /// Keeps `x` if it is the newest of `id`, read from a store at start.
+  void load(const std::string& id, snapshot x) {
+    table_.apply(id, std::move(x));
+  }
+
+  // -- changes for a durable store --------------------------------------------
+
+  /// Remembers which children's snapshots change from now on (`changes`).
+  void track_changes() {
+    tracking_ = true;
+  }
+
+  /// Returns the ids whose snapshot changed since the last call, forgetting
+  /// them.
+  std::vector<std::string> changes() {
+    std::vector<std::string> result{changed_.begin(), changed_.end()};
+    changed_.clear();
+    return result;
   }
 
   const snapshot_table& table() const noexcept {
@@ -207,6 +229,10 @@ private:
   }
 
   void put(const std::string& id, child& c, bool has_state, actor::bytes state);
+  void changed(const std::string& id) {
+    if (tracking_)
+      changed_.insert(id);
+  }
   void take(const std::string& id, child& c);
   void ask(const std::string& id, child& c);
   void schedule(const std::string& id, uint64_t gen, caf::timespan delay);
@@ -229,6 +255,8 @@ private:
   std::map<std::string, std::vector<snapshot_entry>> out_; // per member
   bool flush_due_ = false;
   uint64_t taken_ = 0;
+  bool tracking_ = false;
+  std::unordered_set<std::string> changed_; // since the last `changes`
 };
 
 } // namespace ringvisor::supervision

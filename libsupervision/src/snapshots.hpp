@@ -31,9 +31,7 @@ namespace ringvisor::supervision {
 
 /// One copy of a child's state.
 struct snapshot {
-  /// The version of the child's record it was taken under: a snapshot is
-  /// only good for that record (a child deleted and started again under the
-  /// same id, or terminated and restarted, starts afresh).
+  /// The version of the child's record it was taken under (`good_for`).
   uint64_t record = 0;
   /// The placement epoch of the owner that took it.
   uint64_t epoch = 0;
@@ -52,9 +50,19 @@ typename Inspector::result_type inspect(Inspector& f, snapshot& x) {
            x.taken_us, x.has_state, x.state);
 }
 
-/// Whether `x` was taken after `y`.
+/// Whether `x` was taken after `y`. (Placements of a child started again
+/// under a newer record have later epochs too: epochs are hybrid logical
+/// clocks.)
 inline bool newer(const snapshot& x, const snapshot& y) {
-  return std::tie(x.record, x.epoch, x.seq) > std::tie(y.record, y.epoch, y.seq);
+  return std::tie(x.epoch, x.seq) > std::tie(y.epoch, y.seq);
+}
+
+/// Whether `x` may restore a child whose record has `version`: a snapshot
+/// of an older record (the child was deleted and started again, or
+/// terminated and restarted) may not. A newer or equal one may: children
+/// read from a store after a full restart have version 0.
+inline bool good_for(const snapshot& x, uint64_t version) {
+  return x.record >= version;
 }
 
 /// A snapshot of the child `id`, as owners send them to replicas.

@@ -17,6 +17,7 @@
 #include "ring/ledger.hpp"
 #include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
+#include "ringvisor/actor/stateful_child.hpp"
 #include "ringvisor/actor/wire.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/supervision/all.hpp"
@@ -126,6 +127,7 @@ struct ring_fixture {
       sum.snapshots_taken += st->snapshots_taken;
       sum.snapshots_held += st->snapshots_held;
       sum.snapshot_bytes += st->snapshot_bytes;
+      sum.states_stored += st->states_stored;
     }
     return sum;
   }
@@ -625,12 +627,38 @@ TEST_CASE_FIXTURE(ring_fixture, "a child that keeps crashing stops the ring supe
     CHECK(!kit.probe().lookup(kit[name].endpoint(), supervision::ring_supervisor_name("counters")));
 }
 
-TEST_CASE_FIXTURE(ring_fixture, "the SQLite store brings the children back after a full restart") {
+TEST_CASE_FIXTURE(ring_fixture, "the SQLite store brings the children back after a full restart, with their last snapshots") {
   auto db = dir + "/children.db";
   ::setenv("RV_STORE", ("sqlite:" + db).c_str(), 1);
   start_nodes({"a", "b", "c"});
-  start_children(kit["b"], 100);
-  await_children(kit["a"], all_on(100, {"a", "b", "c"}));
+  start_children(kit["b"], 100, "c", supervision::snapshot_policy::after_each_call());
+  auto before = await_children(kit["a"], all_on(100, {"a", "b", "c"}));
+  auto s = sup(kit["a"]);
+  std::map<std::string, int64_t> counts;
+  for (size_t i = 0; i < before.size(); ++i)
+    for (size_t n = 0; n < i % 3 + 1; ++n)
+      counts[before[i].id] = call_inc(s, before[i].id);
+  // Every node writes the snapshots that changed once a second, into the
+  // file the three share: wait until it holds every count.
+  auto file = supervision::open_sqlite_store(sys(), {db, {}});
+  REQUIRE_MESSAGE(file, why(file));
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  for (;;) {
+    auto states = (*file)->get_states();
+    REQUIRE_MESSAGE(states, why(states));
+    size_t current = 0;
+    for (auto& x : *states) {
+      int64_t count = -1; // a counter's state is its count
+      if (!actor::from_bytes(sys(), x.state, count) && count == counts[x.id])
+        ++current;
+    }
+    if (current == counts.size())
+      break;
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
+                    "only " << current << " of " << counts.size() << " counts stored");
+    std::this_thread::sleep_for(50ms);
+  }
+  file->reset();
   for (std::string name : {"c", "b", "a"})
     kit[name].kill9();
   for (std::string name : {"a", "b", "c"})
@@ -638,6 +666,10 @@ TEST_CASE_FIXTURE(ring_fixture, "the SQLite store brings the children back after
   for (std::string name : {"a", "b", "c"})
     kit.await_view(kit[name], {"a", "b", "c"});
   await_children(kit["c"], all_on(100, {"a", "b", "c"}));
+  auto again = sup(kit["c"]);
+  for (auto& x : before)
+    CHECK_MESSAGE(count_of(again, x.id) == counts[x.id], x.id << " lost its count");
+  CHECK(total_stats({"a", "b", "c"}).restored == 100);
 }
 
 // -- never lost: sequences of faults --------------------------------------------

@@ -135,13 +135,16 @@ struct ring_stats {
   uint64_t snapshots_held = 0;
   /// The state bytes of those snapshots.
   uint64_t snapshot_bytes = 0;
+  /// Snapshots written to the children's stores (at most one per child a
+  /// second), for a restart of the whole cluster.
+  uint64_t states_stored = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ring_stats& x) {
   return f(caf::meta::type_name("ringvisor::ring_stats"), x.node, x.running,
            x.started, x.recovered, x.restarts, x.moved_in, x.moved_out, x.restored,
-           x.snapshots_taken, x.snapshots_held, x.snapshot_bytes);
+           x.snapshots_taken, x.snapshots_held, x.snapshot_bytes, x.states_stored);
 }
 
 /// A function that `ring::exec` runs on the node that owns a child, on a
