@@ -1443,8 +1443,9 @@ private:
         continue;
       for (size_t i = 0; i < spec_.stores.size(); ++i)
         if (spec_.stores[i]->match(rec->spec)) {
-          per_store[i].push_back(stored_state{id, x->record, x->epoch, x->seq, x->taken_us,
-                                              x->state});
+          if (spec_.stores[i]->keeps_states())
+            per_store[i].push_back(stored_state{id, x->record, x->epoch, x->seq, x->taken_us,
+                                                x->state});
           break;
         }
     }
@@ -1774,7 +1775,8 @@ caf::behavior ring_manager::make_behavior() {
     log::warn("ring_error", {{"sup", spec_.name}, {"reason", actor::render(err)}});
   });
   reload_specs();
-  if (!spec_.stores.empty()) {
+  if (std::any_of(spec_.stores.begin(), spec_.stores.end(),
+                  [](auto& x) { return x->keeps_states(); })) {
     keeper_.track_changes();
     delayed_send(this, persist_interval, persist_atom::value);
   }

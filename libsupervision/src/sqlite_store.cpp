@@ -11,6 +11,10 @@ namespace ringvisor::supervision {
 
 child_store::~child_store() = default;
 
+bool child_store::keeps_states() const {
+  return false;
+}
+
 caf::error child_store::put_states(const std::vector<stored_state>&) {
   return caf::none;
 }
@@ -124,6 +128,10 @@ public:
     if (sqlite3_step(forget.get()) != SQLITE_DONE)
       return failure("cannot delete the state of child " + id);
     return caf::none;
+  }
+
+  bool keeps_states() const override {
+    return true;
   }
 
   // One transaction per batch: one sync to disk, however many states.

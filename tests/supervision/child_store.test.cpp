@@ -152,6 +152,7 @@ TEST_CASE("the SQLite store keeps the newest state of each child, and forgets it
     CHECK(!store->put_states({state("a-job", 1'796'000'000'000'000, 0, "late")}));
   }
   auto store = open(s, path);
+  CHECK(store->keeps_states());
   auto xs = store->get_states();
   REQUIRE_MESSAGE(xs, test::why(xs));
   REQUIRE(xs->size() == 2);

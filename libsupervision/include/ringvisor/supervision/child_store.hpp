@@ -62,10 +62,13 @@ public:
   /// Returns every stored spec, sorted by id.
   virtual caf::expected<std::vector<child_spec>> get_all() = 0;
 
-  /// Keeps each state unless the store holds a newer one of that child (a
-  /// store that keeps no state ignores them). The ring supervisor writes the
-  /// snapshots its node holds of the children whose specs this store keeps,
-  /// in batches; `del` forgets a child's state with its spec.
+  /// Returns whether the store keeps children's states (false by default).
+  virtual bool keeps_states() const;
+
+  /// Keeps each state unless the store holds a newer one of that child. The
+  /// ring supervisor writes the snapshots its node holds of the children
+  /// whose specs this store keeps, in batches, if `keeps_states`; `del`
+  /// forgets a child's state with its spec. Does nothing by default.
   virtual caf::error put_states(const std::vector<stored_state>& xs);
 
   /// Returns the states kept (none by default).
