@@ -883,7 +883,7 @@ private:
           stop_and_hand(true, std::move(state),
                         restore_info{restore_info::origin::handed_over, {}});
         },
-            [from_snapshot](caf::error& err) { from_snapshot(actor::render(err)); });
+        [from_snapshot](caf::error& err) { from_snapshot(actor::render(err)); });
   }
 
   // A move ended (handed off, held, or the child is gone): start queued ones.
