@@ -116,14 +116,21 @@ uint64_t next_epoch(uint64_t previous) {
   return std::max(now_us(), previous + 1);
 }
 
+using stores_type = std::vector<std::shared_ptr<child_store>>;
+
+// Returns the index of the store that keeps `spec`: the first that matches.
+std::optional<size_t> store_of(const stores_type& stores, const child_spec& spec) {
+  for (size_t i = 0; i < stores.size(); ++i)
+    if (stores[i]->match(spec))
+      return i;
+  return std::nullopt;
+}
+
 // Runs the blocking child-store calls off the scheduler's threads.
-caf::behavior store_worker(caf::event_based_actor*,
-                           std::vector<std::shared_ptr<child_store>> stores) {
+caf::behavior store_worker(caf::event_based_actor*, stores_type stores) {
   auto pick = [stores](const child_spec& spec) -> child_store* {
-    for (auto& s : stores)
-      if (s->match(spec))
-        return s.get();
-    return nullptr;
+    auto i = store_of(stores, spec);
+    return i ? stores[*i].get() : nullptr;
   };
   return {
     [pick](store_add_atom, const child_spec& spec) -> caf::result<bool> {
@@ -1441,13 +1448,10 @@ private:
       auto rec = children_.alive(id);
       if (x == nullptr || !x->has_state || rec == nullptr)
         continue;
-      for (size_t i = 0; i < spec_.stores.size(); ++i)
-        if (spec_.stores[i]->match(rec->spec)) {
-          if (spec_.stores[i]->keeps_states())
-            per_store[i].push_back(stored_state{id, x->record, x->epoch, x->seq, x->taken_us,
-                                                x->state});
-          break;
-        }
+      auto i = store_of(spec_.stores, rec->spec);
+      if (i && spec_.stores[*i]->keeps_states())
+        per_store[*i].push_back(stored_state{id, x->record, x->epoch, x->seq, x->taken_us,
+                                             x->state});
     }
     for (auto& [index, xs] : per_store)
       request(store_, caf::infinite, store_put_states_atom::value, index, std::move(xs))
@@ -1540,9 +1544,7 @@ private:
       publish(rec);
       place(std::move(rec), rp);
     };
-    auto any_store = std::any_of(spec_.stores.begin(), spec_.stores.end(),
-                                 [&](auto& x) { return x->match(spec); });
-    if (!any_store) {
+    if (!store_of(spec_.stores, spec)) {
       stored();
       return rp;
     }

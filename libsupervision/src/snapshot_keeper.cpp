@@ -6,13 +6,10 @@ namespace ringvisor::supervision {
 
 namespace {
 
-bool contains(const std::vector<std::string_view>& xs, std::string_view x) {
+// Whether the names `xs` (a preference list, a ring's members) hold `x`.
+template <class Names>
+bool contains(const Names& xs, std::string_view x) {
   return std::find(xs.begin(), xs.end(), x) != xs.end();
-}
-
-bool on_ring(const cluster::hash_ring& ring, std::string_view name) {
-  auto& xs = ring.members();
-  return std::find(xs.begin(), xs.end(), name) != xs.end();
 }
 
 } // namespace
@@ -203,7 +200,7 @@ size_t snapshot_keeper::settle(const std::set<std::string>& restarted) {
     // node computes the same), or its owner now if none is.
     std::string_view sender;
     for (auto r : before)
-      if (on_ring(ring_, r) && restarted.count(std::string{r}) == 0) {
+      if (contains(ring_.members(), r) && restarted.count(std::string{r}) == 0) {
         sender = r;
         break;
       }
