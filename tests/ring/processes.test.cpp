@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <map>
 #include <set>
@@ -106,13 +107,41 @@ struct ring_fixture {
     }
   }
 
-  /// The child's count, asked through `s`.
-  int64_t count_of(const caf::actor& s, const std::string& id) {
-    auto reply = supervision::ring::call(sys(), s, id, caf::make_message(caf::get_atom::value),
-                                         10s);
+  /// Sends `msg` to the counter `id` through `s`; returns the count it answers.
+  int64_t call_count(const caf::actor& s, const std::string& id, caf::message msg) {
+    auto reply = supervision::ring::call(sys(), s, id, std::move(msg), 10s);
     REQUIRE_MESSAGE(reply, id << ": " << why(reply));
     REQUIRE(reply->match_elements<int64_t>());
     return reply->get_as<int64_t>(0);
+  }
+
+  /// The child's count, asked through `s`.
+  int64_t count_of(const caf::actor& s, const std::string& id) {
+    return call_count(s, id, caf::make_message(caf::get_atom::value));
+  }
+
+  /// Counts the i-th of `xs` i % `spread` + 1 times through `s`; returns the
+  /// counts by id.
+  std::map<std::string, int64_t> count_up(const caf::actor& s,
+                                          const std::vector<ring_child>& xs, size_t spread) {
+    std::map<std::string, int64_t> result;
+    for (size_t i = 0; i < xs.size(); ++i)
+      for (size_t n = 0; n < i % spread + 1; ++n)
+        result[xs[i].id] = call_inc(s, xs[i].id);
+    return result;
+  }
+
+  /// Polls `done` every 20 ms until it holds; fails the test after `timeout`
+  /// with `what` and the last `seen` it wrote.
+  void await_that(const std::string& what, const std::function<bool(std::string& seen)>& done,
+                  std::chrono::milliseconds timeout = 15s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string seen;
+    while (!done(seen)) {
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
+                      what << " not within " << timeout.count() << " ms: " << seen);
+      std::this_thread::sleep_for(20ms);
+    }
   }
 
   /// The ring stats of every node in `names`, summed.
@@ -139,20 +168,15 @@ struct ring_fixture {
   /// ago; a node that falls behind makes the wait, and the test, fail.
   void await_snapshots(const strings& names, uint64_t n) {
     auto goal = total_stats(names).snapshots_taken + n;
-    auto deadline = std::chrono::steady_clock::now() + 15s;
-    uint64_t now = 0;
-    while ((now = total_stats(names).snapshots_taken) < goal) {
-      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
-                      "only " << now << " of " << goal << " snapshots taken");
-      std::this_thread::sleep_for(20ms);
-    }
+    await_that("snapshots taken", [&](std::string& seen) {
+      auto now = total_stats(names).snapshots_taken;
+      seen = std::to_string(now) + " of " + std::to_string(goal);
+      return now >= goal;
+    });
   }
 
   int64_t call_inc(const caf::actor& s, const std::string& id) {
-    auto reply = supervision::ring::call(sys(), s, id, caf::make_message(inc_atom::value), 10s);
-    REQUIRE_MESSAGE(reply, id << ": " << why(reply));
-    REQUIRE(reply->match_elements<int64_t>());
-    return reply->get_as<int64_t>(0);
+    return call_count(s, id, caf::make_message(inc_atom::value));
   }
 
   /// Waits until `which_children` on `via` satisfies `ok`; returns the list.
@@ -407,12 +431,7 @@ TEST_CASE_FIXTURE(ring_fixture, "children of a killed node continue from their l
   start_children(kit["a"], 150, "e", snapshot_policy::after_each_call());
   auto before = await_children(kit["a"], all_on(300, {"a", "b", "c"}));
   auto s = sup(kit["b"]);
-  std::map<std::string, int64_t> counts;
-  for (size_t i = 0; i < before.size(); ++i) {
-    auto& id = before[i].id;
-    for (size_t n = 0; n < i % 5 + 1; ++n)
-      counts[id] = call_inc(s, id);
-  }
+  auto counts = count_up(s, before, 5);
   await_snapshots({"a", "b", "c"}, 3 * 150);
   auto on_c = std::count_if(before.begin(), before.end(),
                             [](auto& x) { return x.where.node == "c"; });
@@ -449,17 +468,15 @@ TEST_CASE_FIXTURE(ring_fixture, "children on request continue from their last ch
     auto& id = before[i].id;
     for (size_t n = 0; n < i % 4 + 2; ++n)
       call_inc(s, id);
-    auto reply = supervision::ring::call(sys(), s, id, caf::make_message(ckpt_atom::value), 10s);
-    REQUIRE_MESSAGE(reply, id << ": " << why(reply));
-    checkpointed[id] = reply->get_as<int64_t>(0);
+    checkpointed[id] = call_count(s, id, caf::make_message(ckpt_atom::value));
     call_inc(s, id); // after the checkpoint: lost with its node
   }
   // Every checkpoint on all three replicas.
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (total_stats({"a", "b", "c"}).snapshots_held < 270) {
-    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "checkpoints did not spread");
-    std::this_thread::sleep_for(20ms);
-  }
+  await_that("checkpoints on every replica", [&](std::string& seen) {
+    auto held = total_stats({"a", "b", "c"}).snapshots_held;
+    seen = std::to_string(held) + " of 270 held";
+    return held >= 270;
+  }, 10s);
   auto killed_at = monotonic_ns();
   kit["c"].kill9();
   await_children(kit["a"], all_on(90, {"a", "b"}), 5s);
@@ -480,10 +497,7 @@ TEST_CASE_FIXTURE(ring_fixture, "two of five nodes killed at once lose no child 
   start_children(kit["a"], 500, "c", supervision::snapshot_policy::every(100ms));
   auto before = await_children(kit["a"], all_on(500, {"a", "b", "c", "d", "e"}));
   auto s = sup(kit["a"]);
-  std::map<std::string, int64_t> counts;
-  for (size_t i = 0; i < before.size(); ++i)
-    for (size_t n = 0; n < i % 3 + 1; ++n)
-      counts[before[i].id] = call_inc(s, before[i].id);
+  auto counts = count_up(s, before, 3);
   await_snapshots({"a", "b", "c", "d", "e"}, 3 * 500);
   // About three copies of each snapshot, not one per node.
   auto held = total_stats({"a", "b", "c", "d", "e"}).snapshots_held;
@@ -634,16 +648,12 @@ TEST_CASE_FIXTURE(ring_fixture, "the SQLite store brings the children back after
   start_children(kit["b"], 100, "c", supervision::snapshot_policy::after_each_call());
   auto before = await_children(kit["a"], all_on(100, {"a", "b", "c"}));
   auto s = sup(kit["a"]);
-  std::map<std::string, int64_t> counts;
-  for (size_t i = 0; i < before.size(); ++i)
-    for (size_t n = 0; n < i % 3 + 1; ++n)
-      counts[before[i].id] = call_inc(s, before[i].id);
+  auto counts = count_up(s, before, 3);
   // Every node writes the snapshots that changed once a second, into the
   // file the three share: wait until it holds every count.
   auto file = supervision::open_sqlite_store(sys(), {db, {}});
   REQUIRE_MESSAGE(file, why(file));
-  auto deadline = std::chrono::steady_clock::now() + 15s;
-  for (;;) {
+  await_that("every count in the file", [&](std::string& seen) {
     auto states = (*file)->get_states();
     REQUIRE_MESSAGE(states, why(states));
     size_t current = 0;
@@ -652,12 +662,9 @@ TEST_CASE_FIXTURE(ring_fixture, "the SQLite store brings the children back after
       if (!actor::from_bytes(sys(), x.state, count) && count == counts[x.id])
         ++current;
     }
-    if (current == counts.size())
-      break;
-    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
-                    "only " << current << " of " << counts.size() << " counts stored");
-    std::this_thread::sleep_for(50ms);
-  }
+    seen = std::to_string(current) + " of " + std::to_string(counts.size()) + " stored";
+    return current == counts.size();
+  });
   file->reset();
   for (std::string name : {"c", "b", "a"})
     kit[name].kill9();
