@@ -117,3 +117,18 @@ TEST_CASE_FIXTURE(sys_fixture, "the bounded deserializer refuses nesting deeper 
   bounded_deserializer fine{sys, ok.data(), ok.size()};
   CHECK(!fine(y));
 }
+
+TEST_CASE_FIXTURE(sys_fixture, "empty messages side by side do not count as nesting") {
+  // CAF reads an empty message without ending the object it began: 100 of
+  // them in a row (a list of child specs without arguments) nest nothing.
+  std::vector<caf::message> xs(100);
+  xs.back() = caf::make_message(std::string{"last"});
+  auto buf = bytes_of(xs);
+  std::vector<caf::message> in;
+  bounded_deserializer source{sys, buf.data(), buf.size()};
+  REQUIRE(!source(in));
+  REQUIRE(in.size() == 100);
+  CHECK(in.front().empty());
+  REQUIRE(in.back().match_elements<std::string>());
+  CHECK(in.back().get_as<std::string>(0) == "last");
+}

@@ -20,7 +20,13 @@ caf::error bounded_deserializer::fits(size_t n, size_t size) const {
 caf::error bounded_deserializer::begin_object(uint16_t& typenr, std::string& name) {
   if (auto err = enter())
     return err;
-  return inner_.begin_object(typenr, name);
+  if (auto err = inner_.begin_object(typenr, name))
+    return err;
+  // CAF reads an empty message without calling `end_object`: it nests
+  // nothing.
+  if (typenr == 0 && name == "@<>")
+    --depth_;
+  return caf::none;
 }
 
 caf::error bounded_deserializer::end_object() {
