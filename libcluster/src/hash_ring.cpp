@@ -48,32 +48,35 @@ std::optional<std::string_view> hash_ring::whois_hash(uint64_t key_hash) const {
 std::optional<size_t> hash_ring::whois_index(uint64_t key_hash) const {
   if (points_.empty())
     return std::nullopt;
-  // The owner is the first point at or after the key, wrapping around.
+  return points_[arc_of(key_hash)].member;
+}
+
+size_t hash_ring::arc_of(uint64_t key_hash) const {
+  // The first point at or after the key, wrapping around.
   auto i = std::lower_bound(points_.begin(), points_.end(), key_hash,
                             [](const point& p, uint64_t h) { return p.hash < h; });
-  if (i == points_.end())
-    i = points_.begin();
-  return i->member;
+  return i == points_.end() ? 0 : static_cast<size_t>(i - points_.begin());
+}
+
+std::vector<uint32_t> hash_ring::preference_indices(size_t arc, size_t k) const {
+  std::vector<uint32_t> result;
+  k = std::min(k, members_.size());
+  result.reserve(k);
+  for (size_t n = 0; n < points_.size() && result.size() < k; ++n) {
+    auto m = points_[(arc + n) % points_.size()].member;
+    if (std::find(result.begin(), result.end(), m) == result.end())
+      result.push_back(m);
+  }
+  return result;
 }
 
 std::vector<std::string_view> hash_ring::preference_list_hash(uint64_t key_hash,
                                                             size_t k) const {
   std::vector<std::string_view> result;
-  k = std::min(k, members_.size());
-  if (k == 0)
+  if (points_.empty())
     return result;
-  result.reserve(k);
-  std::vector<bool> taken(members_.size(), false);
-  auto first = std::lower_bound(points_.begin(), points_.end(), key_hash,
-                                [](const point& p, uint64_t h) { return p.hash < h; });
-  auto start = static_cast<size_t>(first - points_.begin());
-  for (size_t n = 0; n < points_.size() && result.size() < k; ++n) {
-    auto m = points_[(start + n) % points_.size()].member;
-    if (!taken[m]) {
-      taken[m] = true;
-      result.emplace_back(members_[m]);
-    }
-  }
+  for (auto m : preference_indices(arc_of(key_hash), k))
+    result.emplace_back(members_[m]);
   return result;
 }
 

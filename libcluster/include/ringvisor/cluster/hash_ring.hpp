@@ -67,6 +67,19 @@ public:
   /// Returns the preference list of a key whose `hash` is known.
   std::vector<std::string_view> preference_list_hash(uint64_t key_hash, size_t k) const;
 
+  /// Returns how many arcs the ring has: one per virtual node. Arc `i` holds
+  /// the keys that hash to its point `i` or before it, after point `i - 1`.
+  size_t arcs() const noexcept {
+    return points_.size();
+  }
+
+  /// Returns the arc of a key whose `hash` is known (0 on an empty ring).
+  size_t arc_of(uint64_t key_hash) const;
+
+  /// Returns the preference list of the keys on `arc`, as indices into
+  /// `members()`: every key of an arc has the same list.
+  std::vector<uint32_t> preference_indices(size_t arc, size_t k) const;
+
   /// Returns whether `self` owns `key`.
   bool mine(std::string_view key, std::string_view self) const {
     auto owner = whois(key);
