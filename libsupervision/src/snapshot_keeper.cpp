@@ -4,16 +4,6 @@
 
 namespace ringvisor::supervision {
 
-namespace {
-
-// Whether the names `xs` (a preference list, a ring's members) hold `x`.
-template <class Names>
-bool contains(const Names& xs, std::string_view x) {
-  return std::find(xs.begin(), xs.end(), x) != xs.end();
-}
-
-} // namespace
-
 snapshot_keeper::snapshot_keeper(std::string self, snapshot_io& io, key_hash_fn key_hash,
                                  snapshot_limits limits)
   : self_(std::move(self)),
@@ -194,28 +184,16 @@ void snapshot_keeper::arm(time_point at) {
 
 size_t snapshot_keeper::settle(const std::set<std::string>& restarted) {
   table_.for_each([&](const std::string& id, const snapshot& x) {
-    auto before = replicas_of(id, settled_ring_);
-    auto now = replicas_of(id);
-    // One sender per child: the first old replica still on the ring (every
-    // node computes the same), or its owner now if none is.
-    std::string_view sender;
-    for (auto r : before)
-      if (contains(ring_.members(), r) && restarted.count(std::string{r}) == 0) {
-        sender = r;
-        break;
-      }
-    if (sender.empty() && !now.empty())
-      sender = now.front();
-    if (sender != self_)
-      return;
-    for (auto r : now)
-      if (r != self_ && (!contains(before, r) || restarted.count(std::string{r}) > 0))
-        out_[std::string{r}].push_back(snapshot_entry{id, x});
+    auto before = unsettled_.count(id) == 0 ? replicas_of(id, settled_ring_)
+                                            : std::vector<std::string_view>{};
+    for (auto to : settle_targets(before, replicas_of(id), ring_, self_, restarted))
+      out_[std::string{to}].push_back(snapshot_entry{id, x});
   });
   auto dropped = table_.retain([this](const std::string& id) {
     return children_.count(id) > 0 || contains(replicas_of(id), self_);
   });
   settled_ring_ = ring_;
+  unsettled_.clear();
   flush();
   return dropped;
 }

@@ -26,6 +26,7 @@
 
 #include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/supervision/child_spec.hpp"
+#include "settling.hpp"
 #include "snapshots.hpp"
 
 namespace ringvisor::supervision {
@@ -143,8 +144,10 @@ public:
   }
 
   /// Keeps `x` if it is the newest of `id`, read from a store at start.
+  /// The next `settle` sends it to the child's list from here.
   void load(const std::string& id, snapshot x) {
-    table_.apply(id, std::move(x));
+    if (table_.apply(id, std::move(x)))
+      unsettled_.insert(id);
   }
 
   // -- changes for a durable store --------------------------------------------
@@ -174,8 +177,13 @@ public:
   // -- the ring --------------------------------------------------------------------
 
   /// The ring the children's replicas are placed on now.
+  /// The first ring counts as settled.
   void place_on(const cluster::hash_ring& ring) {
     ring_ = ring;
+    if (!placed_) {
+      placed_ = true;
+      settled_ring_ = ring;
+    }
   }
 
   /// Returns the members that keep `id`'s snapshots on the current ring.
@@ -184,11 +192,10 @@ public:
   }
 
   /// Some time after the ring changed (or members restarted, `restarted`,
-  /// and lost their copies): for each snapshot held, the first member of
-  /// the child's previous list that is still on the ring sends it to the
-  /// members new to the list; this node forgets the snapshots of children
-  /// it is no longer a replica of and that have no entry here. Returns how
-  /// many it forgot.
+  /// and lost their copies): sends each snapshot held to the members new to
+  /// the child's list (see `settle_targets`); this node forgets the
+  /// snapshots of children it is no longer a replica of and that have no
+  /// entry here. Returns how many it forgot.
   size_t settle(const std::set<std::string>& restarted = {});
 
   // -- numbers -------------------------------------------------------------------
@@ -245,6 +252,8 @@ private:
   snapshot_limits limits_;
   cluster::hash_ring ring_;
   cluster::hash_ring settled_ring_; // the ring at the last `settle`
+  bool placed_ = false;             // on a ring once
+  std::unordered_set<std::string> unsettled_; // loaded since the last `settle`
   std::unordered_map<std::string, child> children_;
   snapshot_table table_;
   snapshot_clock clock_; // interval snapshots
