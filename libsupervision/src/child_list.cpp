@@ -1,6 +1,7 @@
 #include "child_list.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace ringvisor::supervision {
 
@@ -15,7 +16,7 @@ child_list::change child_list::apply(child_record rec) {
       tombstones_.emplace(rec.version, rec.spec.id);
     auto id = rec.spec.id;
     auto fp = fingerprint(rec);
-    auto& e = records_.emplace(std::move(id), entry{std::move(rec), key, fp, owner_index(key)})
+    auto& e = records_.emplace(std::move(id), entry{std::move(rec), key, fp, range_of(key)})
                 .first->second;
     toggle_digest(e);
     return deleted ? change::none : change::added;
@@ -38,44 +39,123 @@ child_list::change child_list::apply(child_record rec) {
 }
 
 void child_list::expire(uint64_t before) {
-  while (!tombstones_.empty() && tombstones_.begin()->first < before) {
-    auto i = records_.find(tombstones_.begin()->second);
-    toggle_digest(i->second);
-    records_.erase(i);
-    tombstones_.erase(tombstones_.begin());
-  }
+  while (!tombstones_.empty() && tombstones_.begin()->first < before)
+    erase(tombstones_.begin()->second);
+}
+
+void child_list::erase(const std::string& id) {
+  auto i = records_.find(id);
+  if (i == records_.end())
+    return;
+  if (i->second.rec.deleted)
+    tombstones_.erase({i->second.rec.version, id});
+  toggle_digest(i->second);
+  unsettled_.erase(id);
+  records_.erase(i);
 }
 
 void child_list::place_on(cluster::hash_ring ring) {
   if (ring.members() == ring_.members() && ring.vnodes() == ring_.vnodes())
     return;
   ring_ = std::move(ring);
-  owner_digests_.assign(ring_.members().size(), 0);
+  if (!placed_) {
+    placed_ = true;
+    settled_ring_ = ring_;
+  }
+  // Every arc's preference list, each distinct list a range, ordered by the
+  // list so that nodes with the same ring number the ranges alike.
+  std::vector<std::vector<uint32_t>> lists(ring_.arcs());
+  std::map<std::vector<uint32_t>, uint32_t> ids;
+  for (size_t a = 0; a < lists.size(); ++a) {
+    lists[a] = ring_.preference_indices(a, replicas_);
+    ids.emplace(lists[a], 0);
+  }
+  ranges_.clear();
+  for (auto& [members, id] : ids) {
+    id = static_cast<uint32_t>(ranges_.size());
+    ranges_.push_back(range{members, 0});
+  }
+  arc_ranges_.resize(lists.size());
+  for (size_t a = 0; a < lists.size(); ++a)
+    arc_ranges_[a] = ids[lists[a]];
   for (auto& [id, e] : records_) {
-    e.owner = owner_index(e.key);
-    if (e.owner != nobody)
-      owner_digests_[e.owner] ^= e.fingerprint;
+    e.range = range_of(e.key);
+    if (e.range != nobody)
+      ranges_[e.range].digest ^= e.fingerprint;
   }
 }
 
 std::optional<std::string_view> child_list::owner_of(const std::string& id) const {
   // Hashing the key and searching the ring (which stays in the cache) is
   // faster than finding the record among 100k (which does not).
-  auto m = owner_index(key_hash(id));
-  if (m == nobody)
+  auto m = ring_.whois_index(key_hash(id));
+  if (!m)
     return std::nullopt;
-  return std::string_view{ring_.members()[m]};
+  return std::string_view{ring_.members()[*m]};
 }
 
-std::vector<child_record> child_list::select(std::string_view member) const {
-  std::vector<child_record> result;
+namespace {
+
+bool has(const std::vector<uint32_t>& xs, uint32_t x) {
+  return std::find(xs.begin(), xs.end(), x) != xs.end();
+}
+
+} // namespace
+
+std::vector<range_digest> child_list::digests(std::string_view member, scope which) const {
   auto m = index_of(member);
   if (m == nobody)
+    return {};
+  if (which == scope::owned)
+    return digests_if([m](auto& xs) { return xs.front() == m; });
+  return digests_if([m](auto& xs) { return has(xs, m); });
+}
+
+std::vector<range_digest> child_list::shared_digests(std::string_view member,
+                                                     std::string_view other) const {
+  auto m = index_of(member);
+  auto o = index_of(other);
+  if (m == nobody || o == nobody)
+    return {};
+  return digests_if([m, o](auto& xs) { return has(xs, m) && has(xs, o); });
+}
+
+std::vector<uint32_t> child_list::differing(const std::vector<range_digest>& theirs) const {
+  std::vector<uint32_t> result;
+  for (auto& x : theirs)
+    if (x.range < ranges_.size() && ranges_[x.range].digest != x.digest)
+      result.push_back(x.range);
+  return result;
+}
+
+std::vector<child_record> child_list::select(const std::vector<uint32_t>& ranges) const {
+  std::vector<child_record> result;
+  if (ranges.empty())
     return result;
+  std::vector<bool> wanted(ranges_.size(), false);
+  for (auto r : ranges)
+    if (r < wanted.size())
+      wanted[r] = true;
   for (auto& [id, e] : records_)
-    if (e.owner == m)
+    if (e.range != nobody && wanted[e.range])
       result.push_back(e.rec);
   return result;
+}
+
+std::vector<child_record> child_list::select(std::vector<uint32_t>& ranges,
+                                             size_t budget) const {
+  std::vector<size_t> sizes(ranges_.size(), 0);
+  for (auto& [id, e] : records_)
+    if (e.range != nobody)
+      ++sizes[e.range];
+  size_t total = 0;
+  size_t n = 0;
+  while (n < ranges.size() && total < budget) {
+    total += ranges[n] < sizes.size() ? sizes[ranges[n]] : 0;
+    ++n;
+  }
+  ranges.resize(n);
+  return select(ranges);
 }
 
 std::vector<child_record> child_list::select() const {

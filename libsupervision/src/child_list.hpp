@@ -1,14 +1,20 @@
 #pragma once
 
-// The child list of a ring supervisor (private to libsupervision): every
-// child the cluster accepted, as one last-writer-wins record per id. Each
-// change (start, terminate, restart, delete, a child that finished) gets a
-// version from a hybrid logical clock; a delete leaves a tombstone that
-// outlives partitions (until it expires), so a node that missed it cannot
-// bring the child back. Nodes compare digests of the ranges each member owns
-// and exchange only the records of ranges that differ (anti-entropy).
+// The child records of a ring supervisor on one node (private to
+// libsupervision): one last-writer-wins record per child, kept by the
+// members of the child's preference list (its owner and the next k - 1
+// distinct members of the ring). Each change (start, terminate, restart,
+// delete, a child that finished) gets a version from a hybrid logical
+// clock; a delete leaves a tombstone that outlives partitions (until it
+// expires), so a replica that missed it cannot bring the child back.
+//
+// The keys that share a preference list form a range. Members compare the
+// digests of the ranges they share and exchange only the records of ranges
+// that differ (anti-entropy); after a ring change, records go to the
+// members new to their lists and leave the nodes no longer on them.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -21,6 +27,7 @@
 
 #include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/supervision/child_spec.hpp"
+#include "settling.hpp"
 
 namespace ringvisor::supervision {
 
@@ -43,27 +50,45 @@ typename Inspector::result_type inspect(Inspector& f, child_record& x) {
            x.terminated, x.deleted);
 }
 
+/// The digest of one range: the records whose keys share a preference list.
+struct range_digest {
+  uint32_t range = 0;
+  uint64_t digest = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, range_digest& x) {
+  return f(caf::meta::type_name("ringvisor::range_digest"), x.range, x.digest);
+}
+
 /// What a peer sends back when asked for an inventory: the children it runs
-/// or holds that the asker owns, and the records of the asked range if its
-/// digest of that range differs from the asker's.
+/// or holds that the asker owns, and its records of the asker's ranges whose
+/// digests differ from the asker's.
 struct inventory {
   std::vector<std::string> claimed;
   std::vector<child_record> records;
+  /// More records differ than one answer carries: ask again, for the
+  /// ranges not `covered`.
+  bool more = false;
+  /// The ranges whose records this answer carries.
+  std::vector<uint32_t> covered;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, inventory& x) {
-  return f(caf::meta::type_name("ringvisor::inventory"), x.claimed, x.records);
+  return f(caf::meta::type_name("ringvisor::inventory"), x.claimed, x.records, x.more,
+           x.covered);
 }
 
-/// The records of one ring supervisor's children, tombstones included, and
-/// where each one belongs on the placement ring. A child's place is the hash
-/// of its ring key (`key_prefix` + id), computed once per child; its owner is
-/// computed once per ring, so that owners, per-owner digests and tombstone
-/// expiry cost no pass over 100k children per question.
+/// The records this node keeps, tombstones included, and where each one
+/// belongs on the placement ring. A child's place is the hash of its ring key
+/// (`key_prefix` + id), computed once per child; its range is computed once
+/// per ring, so that owners, replicas and per-range digests cost no pass
+/// over 100k children per question.
 class child_list {
 public:
-  explicit child_list(std::string key_prefix = {}) : prefix_(std::move(key_prefix)) {
+  explicit child_list(std::string key_prefix = {}, size_t replicas = 3)
+    : prefix_(std::move(key_prefix)), replicas_(replicas) {
     // nop
   }
 
@@ -93,6 +118,14 @@ public:
   /// Applies `rec` if it is newer than the record held for its id.
   change apply(child_record rec);
 
+  /// Applies `rec`, read from a store: the next `settle` sends it to its
+  /// list from here, whoever else holds it.
+  void load(child_record rec) {
+    auto id = rec.spec.id;
+    if (apply(std::move(rec)) != change::none)
+      unsettled_.insert(std::move(id));
+  }
+
   /// Returns the live record of `id`, or null if the list holds none (or a
   /// tombstone).
   const child_record* alive(const std::string& id) const {
@@ -117,12 +150,18 @@ public:
   // -- placement ----------------------------------------------------------------
 
   /// Places the children on `ring` (one pass over the list when its members
-  /// changed).
+  /// changed). The first ring counts as settled: what this node learns
+  /// before, its senders send.
   void place_on(cluster::hash_ring ring);
 
   /// Returns the ring the children are placed on.
   const cluster::hash_ring& ring() const noexcept {
     return ring_;
+  }
+
+  /// Returns how many members keep each record (fewer on a smaller ring).
+  size_t replicas() const noexcept {
+    return replicas_;
   }
 
   /// Returns the member that owns `id`, listed or not, or nothing on an
@@ -135,22 +174,39 @@ public:
     return owner && *owner == member;
   }
 
-  /// An order-independent digest of the records `member` owns.
-  uint64_t digest_of(std::string_view member) const {
-    auto m = index_of(member);
-    return m != nobody ? owner_digests_[m] : 0;
+  /// Returns the members that keep `id`'s record, its owner first.
+  std::vector<std::string_view> replicas_of(const std::string& id) const {
+    return ring_.preference_list_hash(key_hash(id), replicas_);
   }
+
+  // -- ranges -------------------------------------------------------------------
+
+  /// Which ranges `digests` returns.
+  enum class scope : uint8_t { owned, kept };
+
+  /// Returns the digests of the ranges that `member` owns or keeps.
+  std::vector<range_digest> digests(std::string_view member, scope which = scope::owned) const;
+
+  /// Returns the digests of the ranges that both `member` and `other` keep.
+  std::vector<range_digest> shared_digests(std::string_view member, std::string_view other) const;
+
+  /// Returns the ranges of `theirs` whose digests here differ.
+  std::vector<uint32_t> differing(const std::vector<range_digest>& theirs) const;
+
+  /// Returns the records (tombstones too) of `ranges`.
+  std::vector<child_record> select(const std::vector<uint32_t>& ranges) const;
+
+  /// Returns the records of the first of `ranges` (whole ranges) until they
+  /// add up to `budget` or more, and removes the others from `ranges`.
+  std::vector<child_record> select(std::vector<uint32_t>& ranges, size_t budget) const;
+
+  /// Returns all records, tombstones too.
+  std::vector<child_record> select() const;
 
   /// An order-independent digest of all records.
   uint64_t digest() const noexcept {
     return all_digest_;
   }
-
-  /// Returns the records (tombstones too) that `member` owns.
-  std::vector<child_record> select(std::string_view member) const;
-
-  /// Returns all records, tombstones too.
-  std::vector<child_record> select() const;
 
   /// Calls `f(record)` for every live record.
   template <class F>
@@ -167,8 +223,36 @@ public:
     if (m == nobody)
       return;
     for (auto& [id, e] : records_)
-      if (e.owner == m && !e.rec.deleted)
+      if (!e.rec.deleted && owner_index_of(e) == m)
         f(e.rec);
+  }
+
+  // -- ring changes ---------------------------------------------------------------
+
+  /// Some time after the ring changed (or members restarted, `restarted`,
+  /// and lost their records): returns, per member, the records this node
+  /// sends it (see `settle_targets`), and forgets the records of children
+  /// that `self` no longer keeps unless `keep(id)` (the child runs here).
+  template <class Keep>
+  std::map<std::string, std::vector<child_record>>
+  settle(std::string_view self, const std::set<std::string>& restarted, Keep keep) {
+    std::map<std::string, std::vector<child_record>> out;
+    std::vector<std::string> dropped;
+    for (auto& [id, e] : records_) {
+      auto before = unsettled_.count(id) == 0
+                      ? settled_ring_.preference_list_hash(e.key, replicas_)
+                      : std::vector<std::string_view>{};
+      auto now = ring_.preference_list_hash(e.key, replicas_);
+      for (auto to : settle_targets(before, now, ring_, self, restarted))
+        out[std::string{to}].push_back(e.rec);
+      if (!contains(now, self) && !keep(id))
+        dropped.push_back(id);
+    }
+    for (auto& id : dropped)
+      erase(id);
+    settled_ring_ = ring_;
+    unsettled_.clear();
+    return out;
   }
 
 private:
@@ -176,32 +260,58 @@ private:
 
   struct entry {
     child_record rec;
-    uint64_t key;    // hash of the ring key
+    uint64_t key;         // hash of the ring key
     uint64_t fingerprint; // of id, version and state
-    uint32_t owner;  // index of the owner on the ring, or `nobody`
+    uint32_t range;       // index into `ranges_`, or `nobody`
+  };
+
+  /// Keys that share a preference list.
+  struct range {
+    std::vector<uint32_t> members; // indices into the ring's members, owner first
+    uint64_t digest = 0;
   };
 
   static uint64_t fingerprint(const child_record& rec);
 
-  uint32_t owner_index(uint64_t key) const {
-    auto m = ring_.whois_index(key);
-    return m ? static_cast<uint32_t>(*m) : nobody;
+  uint32_t range_of(uint64_t key) const {
+    return ranges_.empty() ? nobody : arc_ranges_[ring_.arc_of(key)];
+  }
+
+  uint32_t owner_index_of(const entry& e) const {
+    return e.range != nobody ? ranges_[e.range].members.front() : nobody;
   }
 
   uint32_t index_of(std::string_view member) const;
 
+  void erase(const std::string& id);
+
   // Adds (or, applied twice, removes) `e` to the digests.
   void toggle_digest(const entry& e) {
     all_digest_ ^= e.fingerprint;
-    if (e.owner != nobody)
-      owner_digests_[e.owner] ^= e.fingerprint;
+    if (e.range != nobody)
+      ranges_[e.range].digest ^= e.fingerprint;
   }
 
   std::string prefix_;
+  size_t replicas_;
   std::unordered_map<std::string, entry> records_;
   std::set<std::pair<uint64_t, std::string>> tombstones_; // version, id
   cluster::hash_ring ring_;
-  std::vector<uint64_t> owner_digests_; // by member index on `ring_`
+  cluster::hash_ring settled_ring_; // the ring at the last `settle`
+  bool placed_ = false;             // on a ring once
+  std::set<std::string> unsettled_; // read from a store since the last `settle`
+  // The digests of the ranges `wanted` accepts (by their member indices).
+  template <class Predicate>
+  std::vector<range_digest> digests_if(Predicate wanted) const {
+    std::vector<range_digest> result;
+    for (uint32_t r = 0; r < ranges_.size(); ++r)
+      if (wanted(ranges_[r].members))
+        result.push_back(range_digest{r, ranges_[r].digest});
+    return result;
+  }
+
+  std::vector<range> ranges_;        // ordered by their member lists
+  std::vector<uint32_t> arc_ranges_; // the range of each arc of `ring_`
   uint64_t all_digest_ = 0;
 };
 

@@ -86,11 +86,15 @@ void add_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<node_count>("ringvisor::node_count");
   cfg.add_message_type<std::vector<node_count>>("ringvisor::node_count_list");
   cfg.add_message_type<ring_stats>("ringvisor::ring_stats");
+  cfg.add_message_type<ring_record>("ringvisor::ring_record");
+  cfg.add_message_type<std::vector<ring_record>>("ringvisor::ring_record_list");
   cfg.add_message_type<recent_reply>("ringvisor::recent_reply");
   cfg.add_message_type<std::vector<recent_reply>>("ringvisor::recent_reply_list");
   cfg.add_message_type<child_record>("ringvisor::child_record");
   cfg.add_message_type<std::vector<child_record>>("ringvisor::child_record_list");
   cfg.add_message_type<inventory>("ringvisor::inventory");
+  cfg.add_message_type<range_digest>("ringvisor::range_digest");
+  cfg.add_message_type<std::vector<range_digest>>("ringvisor::range_digest_list");
   cfg.add_message_type<restore_info>("ringvisor::restore_info");
   cfg.add_message_type<stored_state>("ringvisor::stored_state");
   cfg.add_message_type<std::vector<stored_state>>("ringvisor::stored_state_list");

@@ -219,6 +219,11 @@ caf::expected<ring_stats> stats(caf::actor_system& sys, const caf::actor& sup,
   return blocking_request<ring_stats>(sys, sup, timeout, ring_stats_atom::value);
 }
 
+caf::expected<std::vector<ring_record>> records(caf::actor_system& sys, const caf::actor& sup,
+                                                caf::timespan timeout) {
+  return blocking_request<std::vector<ring_record>>(sys, sup, timeout, ring_records_atom::value);
+}
+
 caf::expected<child_counts> count_children(caf::actor_system& sys, const caf::actor& sup,
                                            caf::timespan timeout) {
   auto all = which_children(sys, sup, timeout);

@@ -74,6 +74,7 @@ using lease_check_atom = caf::atom_constant<caf::atom("rm_lease")>;
 using snap_tick_atom = caf::atom_constant<caf::atom("rm_stick")>;
 using snap_flush_atom = caf::atom_constant<caf::atom("rm_sflush")>;
 using snap_settle_atom = caf::atom_constant<caf::atom("rm_settle")>;
+using anti_entropy_atom = caf::atom_constant<caf::atom("rm_ae")>;
 
 /// How long a child may take to answer a routed call.
 constexpr auto child_call_timeout = std::chrono::seconds{60};
@@ -95,6 +96,15 @@ constexpr auto persist_interval = std::chrono::seconds{1};
 /// How long after a ring change snapshots move to the replicas new to a
 /// child's list (and old replicas forget theirs): the ring settles first.
 constexpr auto snapshot_settle_delay = std::chrono::milliseconds{500};
+
+// Between two digest exchanges with each member that keeps records this
+// node keeps too: a replica that missed a write (it was paused, or its link
+// dropped) has it again within about this long.
+constexpr auto anti_entropy_interval = std::chrono::seconds{2};
+
+// Records in one inventory (whole ranges; a few hundred bytes each): well
+// below the wire's frame limit.
+constexpr size_t max_inventory_records = 5000;
 
 /// Local-supervisor failures within 2 x period that stop the ring supervisor.
 constexpr size_t max_local_failures = 2;
@@ -248,7 +258,7 @@ public:
       spec_(std::move(spec)),
       dir_name_(ring_supervisor_name(spec_.name)),
       fence_(node->config().suspect_after + node->config().heartbeat_interval),
-      children_(spec_.name + "/"),
+      children_(spec_.name + "/", spec_.replicas),
       keeper_(self_name_, *this, [this](const std::string& id) { return children_.key_hash(id); },
               snapshot_limits{spec_.replicas}) {
     if (!spec_.factories)
@@ -290,9 +300,12 @@ private:
     if (members.names != children_.ring().members()) {
       children_.place_on(cluster::hash_ring{members.names});
       keeper_.place_on(children_.ring());
+      synced_ = false; // learn the records of the ranges this node owns now
+      covered_.clear(); // the ranges are numbered anew
       settle_later();
     }
-    digest_ = members.digest;
+    // Nodes agree on the ranges only with the same members and replicas.
+    digest_ = members.digest * 31 + spec_.replicas;
   }
 
   std::optional<std::string> owner_of(const std::string& id) const {
@@ -304,11 +317,6 @@ private:
 
   bool owns(const std::string& id) const {
     return children_.owned_by(id, self_name_);
-  }
-
-  // The digest of the records `node` owns (of all, if `everything`).
-  uint64_t range_digest(const std::string& node, bool everything) const {
-    return everything ? children_.digest() : children_.digest_of(node);
   }
 
   // Whether this node may start and take children.
@@ -335,6 +343,14 @@ private:
     for (auto i = leaving_.begin(); i != leaving_.end();)
       i = change.up.count(*i) ? std::next(i) : leaving_.erase(i);
     up_ = std::move(change.up);
+    for (auto& [name, m] : up_) {
+      auto [i, added] = incarnations_.emplace(name, m.incarnation);
+      if (!added && i->second != m.incarnation) {
+        i->second = m.incarnation;
+        restarted_.insert(name); // its records and snapshots are gone with it
+        settle_later();
+      }
+    }
     rebuild_ring();
     rebalance();
   }
@@ -353,11 +369,8 @@ private:
       return; // left gracefully, after handing its children off
     auto key = fences_.add(before, clock_type::now() + fence_);
     auto endpoint = before.endpoint;
-    if (now != nullptr && now->incarnation != before.incarnation) {
-      restarted_.insert(before.name); // its snapshots are gone with it
-      settle_later();
+    if (now != nullptr && now->incarnation != before.incarnation)
       return; // a new process holds the endpoint; only time helps
-    }
     cluster::probe_death(system(), endpoint, std::chrono::steady_clock::now() + fence_,
                          caf::actor{this}, caf::make_message(dead_atom::value, key));
   }
@@ -370,6 +383,7 @@ private:
     if (now == cluster::cluster_status::up && before != now && resync_) {
       resync_ = false;
       synced_ = false; // learn every record again before starting a child
+      learned_ = false;
       reload_specs();
     }
     if (now == cluster::cluster_status::split && before != now) {
@@ -423,28 +437,45 @@ private:
       return;
     }
     // Every peer says which of our children it runs or holds, and sends its
-    // records of them (of all children, until this node has learned them
-    // once) where its digest differs from ours: a node that owns an orphan
-    // knows its spec, as long as any member does.
-    auto everything = !synced_;
-    auto mine = range_digest(self_name_, everything);
+    // records of the ranges we own (all we keep, after a start or a split)
+    // where its digests differ from ours: a node that owns an orphan knows
+    // its spec, as long as any member does.
+    auto mine = children_.digests(self_name_, learned_ ? child_list::scope::owned
+                                                       : child_list::scope::kept);
     auto claimed = std::make_shared<std::set<std::string>>();
     auto open = std::make_shared<size_t>(peers.size());
-    for (auto& name : peers)
+    auto more = std::make_shared<bool>(false);
+    for (auto& name : peers) {
+      auto ask = mine;
+      if (auto i = covered_.find(name); i != covered_.end())
+        ask.erase(std::remove_if(ask.begin(), ask.end(),
+                                 [&](auto& x) { return i->second.count(x.range) > 0; }),
+                  ask.end());
       request(*peer(name), spec_.handoff_timeout, rm_inventory_atom::value,
-              self_name_, digest_, mine, everything)
+              self_name_, digest_, std::move(ask))
         .then(
-          [this, round, claimed, open](inventory& inv) {
+          [this, round, claimed, open, more, name](inventory& inv) {
             for (auto& rec : inv.records)
               apply_record(std::move(rec));
             claimed->insert(inv.claimed.begin(), inv.claimed.end());
-            if (--*open == 0)
+            // A peer whose answer was cut is asked for the rest next round.
+            if (inv.more)
+              covered_[name].insert(inv.covered.begin(), inv.covered.end());
+            else
+              covered_.erase(name);
+            *more = *more || inv.more;
+            if (--*open > 0)
+              return;
+            if (*more && round == round_)
+              retry_later(); // the next round asks for the ranges still missing
+            else
               start_fresh(round, *claimed);
           },
           [this, round](caf::error&) {
             if (round == round_)
               retry_later(); // the rings differ, or the peer is slow
           });
+    }
   }
 
   void retry_later() {
@@ -513,6 +544,8 @@ private:
       return;
     }
     synced_ = true;
+    learned_ = true;
+    place_parked();
     std::vector<std::string> orphans;
     children_.for_each_alive_owned_by(self_name_, [&](const child_record& rec) {
       auto& id = rec.spec.id;
@@ -1163,6 +1196,42 @@ private:
     delayed_send(this, snapshot_settle_delay, snap_settle_atom::value, ++settle_gen_);
   }
 
+  // Sends `xs` to the ring supervisor of `member`, a message per
+  // `per_message` records.
+  void send_records(const std::string& member, std::vector<child_record> xs) {
+    auto hdl = peer(member);
+    if (hdl == nullptr || xs.empty())
+      return;
+    for (auto& chunk : chunked(std::move(xs), keeper_.limits().per_message))
+      send(*hdl, rm_records_atom::value, std::move(chunk));
+  }
+
+  // After a ring change: the records go to the members new to their lists,
+  // and leave this node where it is no longer on them.
+  void settle_records() {
+    auto before = children_.size();
+    auto out = children_.settle(self_name_, restarted_,
+                                [this](const std::string& id) { return local_.count(id) > 0; });
+    for (auto& [member, xs] : out)
+      send_records(member, std::move(xs));
+    if (children_.size() < before)
+      log::debug("ring_records_dropped",
+                 {{"sup", spec_.name}, {"records", before - children_.size()}});
+  }
+
+  // Anti-entropy: tells each member the digests of the ranges both keep; it
+  // sends back its records of those that differ (and does the same the
+  // other way round).
+  void exchange_digests() {
+    delayed_send(this, anti_entropy_interval, anti_entropy_atom::value);
+    if (!serving())
+      return;
+    for (auto& name : children_.ring().members())
+      if (auto hdl = name != self_name_ ? peer(name) : nullptr)
+        send(*hdl, rm_digests_atom::value, self_name_, digest_,
+             children_.shared_digests(self_name_, name));
+  }
+
   // A child asks for a checkpoint: only the instance that runs now counts.
   void on_checkpoint(const std::string& id, bytes& state) {
     auto i = local_.find(id);
@@ -1381,8 +1450,8 @@ private:
       for (auto& p : ps)
         p.rp.deliver(err);
     expected_.clear();
-    for (auto& [spec, rp] : parked_)
-      rp.deliver(err);
+    for (auto& x : parked_)
+      x.rp.deliver(err);
     parked_.clear();
   }
 
@@ -1420,7 +1489,7 @@ private:
       .then(
         [this, failed](std::vector<child_spec>& stored) {
           for (auto& c : stored)
-            children_.apply(child_record{std::move(c)});
+            children_.load(child_record{std::move(c)});
           request(store_, caf::infinite, store_get_states_atom::value)
             .then(
               [this](std::vector<stored_state>& states) {
@@ -1431,6 +1500,7 @@ private:
                     keeper_.load(x.id, std::move(snap));
                 }
                 stores_read_ = true;
+                settle_later(); // records this node does not keep go to their replicas
                 rebalance();
               },
               failed);
@@ -1490,25 +1560,58 @@ private:
     }
   }
 
-  // Applies a change made here on every peer too; `rp` (if any) gets ok once
-  // all answered.
-  void publish(const child_record& rec, caf::response_promise* rp = nullptr) {
-    apply_record(rec);
-    if (rp == nullptr) {
-      for (auto& [name, hdl] : peers_)
-        send(hdl, rm_record_atom::value, rec);
-      return;
-    }
-    auto open = std::make_shared<size_t>(peers_.size() + 1);
-    auto one_done = [open, rp = *rp]() mutable {
-      if (--*open == 0)
-        rp.deliver(caf::ok_atom::value);
+  // Sends `rec` (applied here already) to the other members of its list;
+  // `done(true)` once a write quorum of the list (a majority, this node
+  // counted if on it) stored it, `done(false)` once that cannot happen. A
+  // member that missed it learns it by anti-entropy.
+  void replicate(const child_record& rec, std::function<void(bool)> then) {
+    struct tally {
+      size_t acks = 0;
+      size_t open = 0;
+      size_t quorum = 0;
+      std::function<void(bool)> done;
+      void check() {
+        if (!done)
+          return;
+        if (acks >= quorum || open == 0) {
+          auto f = std::move(done);
+          done = nullptr;
+          f(acks >= quorum);
+        }
+      }
     };
-    for (auto& [name, hdl] : peers_)
-      request(hdl, spec_.handoff_timeout, rm_record_atom::value, rec)
-        .then([one_done](caf::ok_atom) mutable { one_done(); },
-              [one_done](caf::error&) mutable { one_done(); });
-    one_done(); // here
+    auto list = children_.replicas_of(rec.spec.id);
+    auto t = std::make_shared<tally>();
+    t->quorum = list.size() / 2 + 1;
+    t->done = std::move(then);
+    for (auto member : list) {
+      if (member == self_name_) {
+        ++t->acks;
+        continue;
+      }
+      auto hdl = peer(std::string{member});
+      if (hdl == nullptr)
+        continue;
+      ++t->open;
+      request(*hdl, spec_.handoff_timeout, rm_record_atom::value, rec)
+        .then(
+          [t](caf::ok_atom) {
+            ++t->acks;
+            --t->open;
+            t->check();
+          },
+          [t](caf::error&) {
+            --t->open;
+            t->check();
+          });
+    }
+    t->check();
+  }
+
+  // The error of a write that fewer than a quorum of replicas stored.
+  caf::error no_quorum(const std::string& id) const {
+    return make_error(errc::store_failed, spec_.name, id,
+                      "fewer than a majority of its replicas stored the change; retry");
   }
 
   caf::error check_spec(const child_spec& spec) const {
@@ -1528,21 +1631,16 @@ private:
     return caf::none;
   }
 
-  // Records a new child, then has its owner start it.
+  // Stores a new child (in its store, if any), then has its owner record and
+  // start it.
   caf::result<placement> on_start(child_spec& spec) {
     if (auto err = check_spec(spec))
       return err;
     if (auto err = refused_unless_up(spec.id))
       return err;
-    if (children_.alive(spec.id))
-      return make_error(errc::already_present, spec_.name, spec.id);
     auto rp = make_response_promise();
     auto stored = [this, rp, spec]() mutable {
-      if (children_.alive(spec.id))
-        return rp.deliver(make_error(errc::already_present, spec_.name, spec.id));
-      child_record rec{std::move(spec), next_version()};
-      publish(rec);
-      place(std::move(rec), rp);
+      place(child_record{std::move(spec)}, true, rp); // the owner sets the version
     };
     if (!store_of(spec_.stores, spec)) {
       stored();
@@ -1554,47 +1652,61 @@ private:
     return rp;
   }
 
-  // The child is recorded already: if its owner is not known yet (the ring
-  // is empty, the owner's handle on its way), the start waits for it.
-  void place(child_record rec, caf::response_promise rp) {
+  // Holds `retry` until the next round (the owner or its handle is not
+  // known yet, or this node is learning its records).
+  void park(caf::response_promise rp, std::function<void(caf::response_promise&)> retry) {
+    parked_.push_back(parked{std::move(rp), std::move(retry)});
+    retry_later();
+  }
+
+  void place_parked() {
+    auto xs = std::move(parked_);
+    parked_.clear();
+    for (auto& x : xs)
+      x.retry(x.rp);
+  }
+
+  // Has the owner of `rec` record and start it (a `fresh` start fails if the
+  // child exists).
+  void place(child_record rec, bool fresh, caf::response_promise rp) {
     auto owner = owner_of(rec.spec.id);
     if (owner && *owner == self_name_) {
-      on_place(std::move(rec), rp);
+      on_place(std::move(rec), fresh, rp);
       return;
     }
     auto hdl = owner ? peer(*owner) : nullptr;
     if (hdl == nullptr) {
       if (owner)
         fetch_peer(*owner);
-      parked_.emplace_back(std::move(rec), std::move(rp));
-      retry_later();
+      park(std::move(rp), [this, rec = std::move(rec), fresh](caf::response_promise& again) {
+        place(rec, fresh, again);
+      });
       return;
     }
-    rp.delegate(*hdl, rm_place_atom::value, std::move(rec));
+    rp.delegate(*hdl, rm_place_atom::value, std::move(rec), fresh);
   }
 
-  void place_parked() {
-    auto parked = std::move(parked_);
-    parked_.clear();
-    for (auto& [rec, rp] : parked)
-      place(std::move(rec), std::move(rp));
-  }
-
-  void on_place(child_record rec, caf::response_promise rp) {
+  void on_place(child_record rec, bool fresh, caf::response_promise rp) {
     auto id = rec.spec.id;
+    if (!serving() || !synced_) {
+      park(std::move(rp), [this, rec = std::move(rec), fresh](caf::response_promise& again) {
+        on_place(rec, fresh, again);
+      });
+      return;
+    }
+    if (!owns(id))
+      return place(std::move(rec), fresh, std::move(rp)); // the rings differ still
+    if (fresh) {
+      if (children_.alive(id) != nullptr)
+        return rp.deliver(make_error(errc::already_present, spec_.name, id));
+      rec.version = next_version(); // above a tombstone this node keeps
+    }
     apply_record(rec);
     auto now = children_.alive(id);
     if (now == nullptr || now->terminated)
       return rp.deliver(make_error(errc::not_found, spec_.name, id,
                                    now == nullptr ? "deleted" : "terminated"));
     if (!local_.count(id)) {
-      if (!serving()) {
-        parked_.emplace_back(std::move(rec), std::move(rp));
-        retry_later();
-        return;
-      }
-      if (!owns(id))
-        return place(std::move(rec), std::move(rp)); // the rings differ still
       auto& c = local_[id];
       c.spec = now->spec;
       c.record = now->version;
@@ -1602,17 +1714,87 @@ private:
       start_local(id);
       ++stats_.started;
     }
-    // Answer once it runs, like `find`.
-    auto msg = caf::make_message(ring_find_atom::value, id, uint8_t{0});
-    auto& c = local_[id];
-    if (c.ph == phase::running)
-      return rp.deliver(placement{self_name_, c.epoch});
-    c.waiting.push_back(pending{std::move(msg), rp});
+    // Answer once a quorum stored the record and the child runs, like `find`.
+    replicate(rec, [this, id, rp](bool stored) mutable {
+      if (!stored)
+        return rp.deliver(no_quorum(id));
+      auto i = local_.find(id);
+      if (i == local_.end())
+        return rp.deliver(make_error(errc::no_owner, spec_.name, id, "moved meanwhile"));
+      if (i->second.ph == phase::running)
+        return rp.deliver(placement{self_name_, i->second.epoch});
+      i->second.waiting.push_back(
+        pending{caf::make_message(ring_find_atom::value, id, uint8_t{0}), rp});
+    });
   }
 
   // A change of a known child's record: terminated, restarted or deleted.
   child_record changed(const child_record& rec, bool terminated, bool deleted) {
     return child_record{rec.spec, next_version(), terminated, deleted};
+  }
+
+  enum class change_kind : uint8_t { terminate, restart, erase };
+
+  // A client's terminate, restart or delete: the owner changes the record
+  // on a write quorum of its replicas; another member passes it on.
+  caf::response_promise on_change(change_kind kind, const std::string& id, uint8_t hops) {
+    auto rp = make_response_promise();
+    change(kind, id, hops, rp);
+    return rp;
+  }
+
+  void change(change_kind kind, const std::string& id, uint8_t hops, caf::response_promise& rp) {
+    if (auto err = refused_unless_up(id))
+      return rp.deliver(std::move(err));
+    auto later = [this, kind, id, hops](caf::response_promise& again) {
+      change(kind, id, hops, again);
+    };
+    auto owner = owner_of(id);
+    if (!owner || *owner != self_name_) {
+      if (hops >= max_hops)
+        return rp.deliver(make_error(errc::no_owner, spec_.name, id, "the rings differ"));
+      if (auto hdl = owner ? peer(*owner) : nullptr) {
+        rp.delegate(*hdl, rm_change_atom::value, static_cast<uint8_t>(kind), id,
+                    static_cast<uint8_t>(hops + 1));
+        return;
+      }
+      if (owner)
+        fetch_peer(*owner);
+      return park(std::move(rp), later);
+    }
+    if (!serving() || !synced_)
+      return park(std::move(rp), later);
+    auto rec = children_.alive(id);
+    if (rec == nullptr)
+      return rp.deliver(make_error(errc::not_found, spec_.name, id));
+    switch (kind) {
+      case change_kind::restart:
+        return on_place(changed(*rec, false, false), false, rp);
+      case change_kind::terminate:
+        return write(changed(*rec, true, false), rp);
+      case change_kind::erase:
+        request(store_, caf::infinite, store_del_atom::value, rec->spec)
+          .then(
+            [this, rp, id](caf::ok_atom) mutable {
+              auto now = children_.alive(id);
+              if (now == nullptr)
+                return rp.deliver(caf::ok_atom::value); // deleted meanwhile
+              write(changed(*now, false, true), rp);
+            },
+            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    }
+  }
+
+  // Applies `rec` here and answers ok once a write quorum stored it.
+  void write(child_record rec, caf::response_promise rp) {
+    apply_record(rec);
+    auto id = rec.spec.id;
+    replicate(rec, [this, id, rp](bool stored) mutable {
+      if (stored)
+        rp.deliver(caf::ok_atom::value);
+      else
+        rp.deliver(no_quorum(id));
+    });
   }
 
   // A child exited for good (transient that ended normally, temporary): it
@@ -1629,7 +1811,9 @@ private:
     }
     request(local_sup_, caf::infinite, delete_child_atom::value, id)
       .then([](caf::ok_atom) {}, [](caf::error&) {});
-    publish(changed(*rec, false, true));
+    auto gone = changed(*rec, false, true);
+    apply_record(gone);
+    replicate(gone, [](bool) {});
     request(store_, caf::infinite, store_del_atom::value, spec)
       .then([](caf::ok_atom) {},
             [this, id](caf::error& err) {
@@ -1656,12 +1840,20 @@ private:
     return result;
   }
 
-  // Asks every node for its children and adds the ones running nowhere.
+  // The children running here, and those this node owns that run nowhere
+  // (terminated, or not started yet).
+  std::vector<ring_child> which_here() const {
+    auto result = local_children();
+    children_.for_each_alive_owned_by(self_name_, [&](const child_record& rec) {
+      if (!local_.count(rec.spec.id))
+        result.push_back(ring_child{rec.spec.id, rec.spec.type, rec.spec.restart, {}});
+    });
+    return result;
+  }
+
+  // Asks every node for its children (`which_here`).
   void which_children(caf::typed_response_promise<std::vector<ring_child>> rp) {
     auto acc = std::make_shared<std::map<std::string, ring_child>>();
-    children_.for_each_alive([&](const child_record& rec) {
-      acc->emplace(rec.spec.id, ring_child{rec.spec.id, rec.spec.type, rec.spec.restart, {}});
-    });
     auto add = [acc](std::vector<ring_child>& xs) {
       for (auto& x : xs) {
         auto& slot = (*acc)[x.id];
@@ -1669,11 +1861,11 @@ private:
           slot = std::move(x);
       }
     };
-    auto mine = local_children();
+    auto mine = which_here();
     add(mine);
     // Through the agent's multicall, which fails a member at once when its
     // link drops instead of waiting for a timeout.
-    auto msg = caf::make_message(ring_local_atom::value);
+    auto msg = caf::make_message(rm_which_atom::value);
     request(agent_, spec_.handoff_timeout + std::chrono::seconds{1},
             cluster::multicall_atom::value, dir_name_, std::move(msg), spec_.handoff_timeout)
       .then(
@@ -1706,10 +1898,16 @@ private:
   child_list children_; // and the ring they are placed on
   snapshot_keeper keeper_; // snapshots of the children here, and replicas' copies
   uint64_t clock_ = 0; // versions of the records changed here
-  bool synced_ = false; // learned every peer's records since start or a split
+  bool synced_ = false; // learned the records of the ranges owned on this ring
+  bool learned_ = false; // learned the records of all ranges kept, since start or a split
+  std::map<std::string, std::set<uint32_t>> covered_; // ranges a cut inventory carried, per peer
   std::unordered_map<std::string, local_child> local_;
   std::unordered_map<std::string, std::vector<pending>> expected_;
-  std::vector<std::pair<child_record, caf::response_promise>> parked_; // starts
+  struct parked {
+    caf::response_promise rp;
+    std::function<void(caf::response_promise&)> retry;
+  };
+  std::vector<parked> parked_; // starts and changes, until the next round
 
   std::vector<cluster::member> view_;
   cluster::cluster_status status_ = cluster::cluster_status::starting;
@@ -1737,6 +1935,7 @@ private:
 
   uint64_t settle_gen_ = 0; // the ring change the next settling is for
   std::set<std::string> restarted_; // members restarted since the last settling
+  std::map<std::string, uint64_t> incarnations_; // of the members seen up
   bool stores_read_ = true; // specs and states read from the stores
 };
 
@@ -1784,6 +1983,7 @@ caf::behavior ring_manager::make_behavior() {
   }
   lease_ = cluster::lease_of(system());
   check_lease();
+  delayed_send(this, anti_entropy_interval, anti_entropy_atom::value);
   return {
     [this](cluster::view_atom, std::vector<cluster::member>& view) {
       on_view(std::move(view));
@@ -1814,29 +2014,36 @@ caf::behavior ring_manager::make_behavior() {
     },
     [this](rm_hello_atom) { return caf::actor{this}; },
     [this](rm_inventory_atom, const std::string& asker, uint64_t digest,
-           uint64_t asker_digest, bool everything) -> caf::result<inventory> {
+           const std::vector<range_digest>& ranges) -> caf::result<inventory> {
       if (digest != digest_)
         return make_error(errc::no_owner, spec_.name, "rings differ");
       inventory result;
       for (auto& [id, c] : local_)
         if (children_.owned_by(id, asker) || (c.ph == phase::moving && c.target == asker))
           result.claimed.push_back(id);
-      if (range_digest(asker, everything) != asker_digest)
-        result.records = everything ? children_.select() : children_.select(asker);
+      auto differ = children_.differing(ranges);
+      auto n = differ.size();
+      result.records = children_.select(differ, max_inventory_records);
+      result.more = differ.size() < n;
+      result.covered = std::move(differ);
       return result;
     },
     [this](rm_handoff_atom, child_spec& spec, uint64_t epoch, bool has_state,
            bytes& state, const restore_info& origin, std::vector<recent_reply>& recent) {
       return on_handoff(spec, epoch, has_state, state, origin, recent);
     },
-    [this](rm_place_atom, child_record& rec) {
+    [this](rm_place_atom, child_record& rec, bool fresh) {
       auto rp = make_response_promise();
-      on_place(std::move(rec), rp);
+      on_place(std::move(rec), fresh, rp);
       return rp;
     },
     [this](rm_record_atom, child_record& rec) {
       apply_record(std::move(rec));
       return caf::ok_atom::value;
+    },
+    [this](rm_records_atom, std::vector<child_record>& xs) {
+      for (auto& x : xs)
+        apply_record(std::move(x));
     },
     [this](rm_leaving_atom, const std::string& name) {
       leaving_.insert(name);
@@ -1861,45 +2068,17 @@ caf::behavior ring_manager::make_behavior() {
     },
     // -- client requests
     [this](ring_start_atom, child_spec& spec) { return on_start(spec); },
-    [this](ring_delete_atom, const std::string& id) -> caf::result<caf::ok_atom> {
-      if (auto err = refused_unless_up(id))
-        return err;
-      auto rec = children_.alive(id);
-      if (rec == nullptr)
-        return make_error(errc::not_found, spec_.name, id);
-      auto rp = make_response_promise();
-      request(store_, caf::infinite, store_del_atom::value, rec->spec)
-        .then(
-          [this, rp, id](caf::ok_atom) mutable {
-            auto now = children_.alive(id);
-            if (now == nullptr)
-              return rp.deliver(caf::ok_atom::value); // deleted meanwhile
-            publish(changed(*now, false, true), &rp);
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
+    [this](ring_delete_atom, const std::string& id) {
+      return on_change(change_kind::erase, id, 0);
     },
-    [this](ring_terminate_atom, const std::string& id) -> caf::result<caf::ok_atom> {
-      if (auto err = refused_unless_up(id))
-        return err;
-      auto rec = children_.alive(id);
-      if (rec == nullptr)
-        return make_error(errc::not_found, spec_.name, id);
-      auto rp = make_response_promise();
-      publish(changed(*rec, true, false), &rp);
-      return rp;
+    [this](ring_terminate_atom, const std::string& id) {
+      return on_change(change_kind::terminate, id, 0);
     },
-    [this](ring_restart_atom, const std::string& id) -> caf::result<placement> {
-      if (auto err = refused_unless_up(id))
-        return err;
-      auto rec = children_.alive(id);
-      if (rec == nullptr)
-        return make_error(errc::not_found, spec_.name, id);
-      auto restarted = changed(*rec, false, false);
-      publish(restarted);
-      auto rp = make_response_promise();
-      place(std::move(restarted), rp);
-      return rp;
+    [this](ring_restart_atom, const std::string& id) {
+      return on_change(change_kind::restart, id, 0);
+    },
+    [this](rm_change_atom, uint8_t kind, const std::string& id, uint8_t hops) {
+      return on_change(static_cast<change_kind>(kind), id, hops);
     },
     [this](ring_find_atom, const std::string&, uint8_t) {
       auto rp = make_response_promise();
@@ -1923,6 +2102,7 @@ caf::behavior ring_manager::make_behavior() {
       return rp;
     },
     [this](ring_local_atom) { return local_children(); },
+    [this](rm_which_atom) { return which_here(); },
     [this](rm_running_atom) { return running_here(); },
     [this](ring_endpoints_atom) {
       std::vector<std::string> result;
@@ -1938,6 +2118,14 @@ caf::behavior ring_manager::make_behavior() {
       result.snapshots_taken = keeper_.taken();
       result.snapshots_held = keeper_.table().size();
       result.snapshot_bytes = keeper_.table().state_bytes();
+      result.records_held = children_.size();
+      return result;
+    },
+    [this](ring_records_atom) {
+      std::vector<ring_record> result;
+      for (auto& rec : children_.select())
+        result.push_back(ring_record{rec.spec.id, rec.version, rec.terminated, rec.deleted});
+      std::sort(result.begin(), result.end(), [](auto& x, auto& y) { return x.id < y.id; });
       return result;
     },
     [this](ring_count_atom) {
@@ -1967,6 +2155,16 @@ caf::behavior ring_manager::make_behavior() {
     [this](snap_settle_atom, uint64_t gen) {
       if (gen != settle_gen_ || !serving())
         return; // a later ring change settles
+      // Copies go only to members whose handles are known.
+      bool missing = false;
+      for (auto& name : children_.ring().members())
+        if (name != self_name_ && peer(name) == nullptr) {
+          fetch_peer(name);
+          missing = true;
+        }
+      if (missing)
+        return settle_later();
+      settle_records();
       auto dropped = keeper_.settle(restarted_);
       restarted_.clear();
       if (dropped > 0)
@@ -1982,6 +2180,12 @@ caf::behavior ring_manager::make_behavior() {
     },
     [this](rm_fetch_atom, const std::vector<std::string>& ids) {
       return keeper_.table().select(ids);
+    },
+    [this](anti_entropy_atom) { exchange_digests(); },
+    [this](rm_digests_atom, const std::string& from, uint64_t digest,
+           const std::vector<range_digest>& ranges) {
+      if (digest == digest_ && serving())
+        send_records(from, children_.select(children_.differing(ranges)));
     },
   };
 }
@@ -2015,7 +2219,8 @@ caf::expected<caf::actor> spawn_ring_manager(actor::node& node, const caf::actor
                                 inventory{}, std::vector<recent_reply>{}, placement{},
                                 restore_info{}, std::vector<snapshot_entry>{},
                                 std::vector<ring_child>{}, std::vector<node_count>{},
-                                ring_stats{});
+                                ring_stats{}, std::vector<ring_record>{},
+                                std::vector<range_digest>{});
   if (auto err = actor::check_wire_types(node.system(), wire, "ring supervisor " + spec.name))
     return err;
   auto name = ring_supervisor_name(spec.name);

@@ -14,22 +14,39 @@ namespace ringvisor::supervision {
 
 /// `(rm_hello_atom) -> caf::actor`: the ring supervisor's handle.
 using rm_hello_atom = caf::atom_constant<caf::atom("rm_hello")>;
-/// `(rm_inventory_atom, std::string asker, uint64_t ring digest, uint64_t
-/// range digest, bool everything) -> inventory`: the children this node runs
-/// or holds that the asker owns, and, if this node's digest differs, its
-/// records of the children the asker owns (or of all, if `everything`);
-/// fails if the rings differ.
+/// `(rm_inventory_atom, std::string asker, uint64_t ring digest,
+/// std::vector<range_digest> the asker's ranges) -> inventory`: the children
+/// this node runs or holds that the asker owns, and this node's records of
+/// the asker's ranges whose digests differ; fails if the rings differ.
 using rm_inventory_atom = caf::atom_constant<caf::atom("rm_invent")>;
 /// `(rm_handoff_atom, child_spec, uint64_t epoch, bool has_state, bytes
 /// state, restore_info origin, std::vector<recent_reply>) -> ok`: the new
 /// owner takes the child; `origin` says whether the state is exact (handed
 /// over) or the old owner's newest snapshot (the child did not answer).
 using rm_handoff_atom = caf::atom_constant<caf::atom("rm_handoff")>;
-/// `(rm_place_atom, child_record) -> placement`: start a new child if owned.
+/// `(rm_place_atom, child_record, bool fresh) -> placement`: the owner
+/// records the child on its replicas (a write quorum of them) and starts it;
+/// a `fresh` start fails if the child exists.
 using rm_place_atom = caf::atom_constant<caf::atom("rm_place")>;
-/// `(rm_record_atom, child_record) -> ok`: a child was added, terminated,
-/// restarted, deleted or finished.
+/// `(rm_change_atom, uint8_t change, std::string id, uint8_t hops) -> ok or
+/// placement`: the owner terminates, restarts or deletes a child (a client's
+/// request, passed on by another member).
+using rm_change_atom = caf::atom_constant<caf::atom("rm_change")>;
+/// `(rm_record_atom, child_record) -> ok`: a replica keeps a record (a
+/// child was added, terminated, restarted, deleted or finished).
 using rm_record_atom = caf::atom_constant<caf::atom("rm_record")>;
+/// `(rm_records_atom, std::vector<child_record>)`: a replica keeps these
+/// records (a ring change moved them, or anti-entropy found them missing);
+/// no reply.
+using rm_records_atom = caf::atom_constant<caf::atom("rm_records")>;
+/// `(rm_digests_atom, std::string from, uint64_t ring digest,
+/// std::vector<range_digest>)`: the digests of the ranges both nodes keep;
+/// the receiver sends `from` its records of those that differ; no reply.
+using rm_digests_atom = caf::atom_constant<caf::atom("rm_digests")>;
+/// `(rm_which_atom) -> std::vector<ring_child>`: the children running here,
+/// and those this node owns that run nowhere (terminated, or not started
+/// yet).
+using rm_which_atom = caf::atom_constant<caf::atom("rm_which")>;
 /// `(rm_leaving_atom, std::string node) -> ok`: that node hands off its
 /// children and leaves; place nothing on it.
 using rm_leaving_atom = caf::atom_constant<caf::atom("rm_leaving")>;

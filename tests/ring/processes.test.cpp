@@ -157,6 +157,7 @@ struct ring_fixture {
       sum.snapshots_held += st->snapshots_held;
       sum.snapshot_bytes += st->snapshot_bytes;
       sum.states_stored += st->states_stored;
+      sum.records_held += st->records_held;
     }
     return sum;
   }
@@ -173,6 +174,51 @@ struct ring_fixture {
       seen = std::to_string(now) + " of " + std::to_string(goal);
       return now >= goal;
     });
+  }
+
+  /// Waits until each node of `names` keeps exactly the records whose
+  /// preference lists (3 members of a ring of `names`) hold it, and the
+  /// replicas of each record agree; returns the records by id.
+  std::map<std::string, supervision::ring_record> await_replicas(const strings& names,
+                                                                 std::chrono::milliseconds
+                                                                   timeout = 15s) {
+    cluster::hash_ring ring{names};
+    std::map<std::string, supervision::ring_record> result;
+    await_that("records on their replicas", [&](std::string& seen) {
+      std::map<std::string, std::map<std::string, supervision::ring_record>> held; // id -> node
+      for (auto& name : names) {
+        auto xs = supervision::ring::records(sys(), sup(kit[name]));
+        if (!xs) {
+          seen = name + ": " + why(xs);
+          return false;
+        }
+        for (auto& x : *xs)
+          held[x.id][name] = x;
+      }
+      result.clear();
+      for (auto& [id, copies] : held) {
+        std::set<std::string> want;
+        for (auto m : ring.preference_list("counters/" + id, 3))
+          want.emplace(m);
+        std::set<std::string> have;
+        for (auto& [node, x] : copies)
+          have.insert(node);
+        if (have != want) {
+          seen = id + " kept by " + std::to_string(have.size()) + " nodes, not its 3 replicas";
+          return false;
+        }
+        auto& first = copies.begin()->second;
+        for (auto& [node, x] : copies)
+          if (x.version != first.version || x.terminated != first.terminated
+              || x.deleted != first.deleted) {
+            seen = id + " differs on " + node;
+            return false;
+          }
+        result[id] = first;
+      }
+      return true;
+    }, timeout);
+    return result;
   }
 
   int64_t call_inc(const caf::actor& s, const std::string& id) {
@@ -512,10 +558,39 @@ TEST_CASE_FIXTURE(ring_fixture, "two of five nodes killed at once lose no child 
     return x.where.node == "d" || x.where.node == "e";
   });
   CHECK(total_stats({"a", "b", "c"}).restored == static_cast<uint64_t>(lost));
+  // the survivors keep every record again, three times
+  CHECK(await_replicas({"a", "b", "c"}).size() == 500);
   ledger l{dir};
   l.killed("d", killed_at);
   l.killed("e", killed_at);
   require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(ring_fixture, "each record is kept by the three members of its list, and every change reaches them") {
+  start_nodes({"a", "b", "c", "d", "e"});
+  start_children(kit["a"], 300);
+  await_children(kit["a"], all_on(300, {"a", "b", "c", "d", "e"}));
+  auto s = sup(kit["b"]);
+  for (int i = 0; i < 20; ++i) {
+    auto id = "c" + std::to_string(i);
+    auto err = i < 10 ? supervision::ring::delete_child(sys(), s, id)
+                      : supervision::ring::terminate_child(sys(), s, id);
+    REQUIRE_MESSAGE(!err, id << ": " << actor::render(err));
+  }
+  auto records = await_replicas({"a", "b", "c", "d", "e"});
+  REQUIRE(records.size() == 300);
+  for (int i = 0; i < 20; ++i) {
+    auto& x = records["c" + std::to_string(i)];
+    CHECK(x.deleted == (i < 10));
+    CHECK(x.terminated == (i >= 10));
+  }
+  CHECK(total_stats({"a", "b", "c", "d", "e"}).records_held == 3 * 300);
+  // a node that restarts gets its records back from the others
+  kit["d"].kill9();
+  kit["d"].restart();
+  for (std::string name : {"a", "b", "c", "d", "e"})
+    kit.await_view(kit[name], {"a", "b", "c", "d", "e"});
+  CHECK(await_replicas({"a", "b", "c", "d", "e"}) == records);
 }
 
 TEST_CASE_FIXTURE(ring_fixture, "a node that leaves hands its children over with their counts") {
@@ -616,6 +691,12 @@ TEST_CASE_FIXTURE(ring_fixture, "a split-off minority stops its children and ref
   std::set<std::string> deleted;
   for (int i = 0; i < 10; ++i)
     deleted.insert("c" + std::to_string(i));
+  // the minority's replicas learned the deletes: every record is the same
+  // on its three replicas
+  auto records = await_replicas({"a", "b", "c", "d", "e"});
+  CHECK(records.size() == 500);
+  for (auto& id : deleted)
+    CHECK_MESSAGE(records[id].deleted, id << " is no tombstone");
   for (auto& [id, xs] : l.all()) {
     size_t open = 0;
     for (auto& x : xs)

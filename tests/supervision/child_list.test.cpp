@@ -3,6 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <map>
+
 #include "child_list.hpp"
 
 using namespace ringvisor::supervision;
@@ -90,8 +93,8 @@ TEST_CASE("records of one version agree on every node, whatever the order") {
 TEST_CASE("digests tell equal lists from different ones, per range") {
   child_list xs;
   child_list ys;
-  xs.place_on(hash_ring{{"n1", "n2"}});
-  ys.place_on(hash_ring{{"n1", "n2"}});
+  xs.place_on(hash_ring{{"n1", "n2", "n3", "n4"}});
+  ys.place_on(hash_ring{{"n1", "n2", "n3", "n4"}});
   auto a = owned_by(xs, "n1");
   auto b = owned_by(xs, "n2");
   for (auto& id : {a, b}) {
@@ -101,17 +104,143 @@ TEST_CASE("digests tell equal lists from different ones, per range") {
   CHECK(xs.digest() == ys.digest());
   ys.apply(record(b, 2, true));
   CHECK(xs.digest() != ys.digest());
-  CHECK(xs.digest_of("n1") == ys.digest_of("n1"));
-  CHECK(xs.digest_of("n2") != ys.digest_of("n2"));
-  REQUIRE(ys.select("n2").size() == 1);
+  CHECK(ys.differing(xs.digests("n1")).empty());
+  auto theirs = xs.digests("n2");
+  auto differ = ys.differing(theirs);
+  REQUIRE(differ.size() == 1);
+  REQUIRE(ys.select(differ).size() == 1);
   // merging the range that differs makes the lists equal
-  for (auto& r : ys.select("n2"))
+  for (auto& r : ys.select(differ))
     xs.apply(r);
   CHECK(xs.digest() == ys.digest());
-  CHECK(xs.digest_of("n2") == ys.digest_of("n2"));
-  CHECK(child_list{}.digest() == 0);
-  CHECK(xs.digest_of("stranger") == 0);
-  CHECK(xs.select("stranger").empty());
+  CHECK(ys.differing(xs.digests("n2")).empty());
+  CHECK(xs.digests("stranger").empty());
+  CHECK(xs.select(std::vector<uint32_t>{}).empty());
+}
+
+TEST_CASE("the ranges two members share are those whose lists hold both") {
+  hash_ring ring{{"n1", "n2", "n3", "n4", "n5"}};
+  child_list xs{"", 3};
+  xs.place_on(ring);
+  for (int i = 0; i < 2000; ++i)
+    xs.apply(record("c" + std::to_string(i), 1));
+  // n1's ranges with n2 hold exactly the records whose lists hold both
+  auto shared = xs.select(xs.differing([&] {
+    auto ds = xs.shared_digests("n1", "n2");
+    for (auto& d : ds)
+      d.digest ^= 1; // make every one differ
+    return ds;
+  }()));
+  size_t expected = 0;
+  for (int i = 0; i < 2000; ++i) {
+    auto list = xs.replicas_of("c" + std::to_string(i));
+    REQUIRE(list.size() == 3);
+    auto has = [&](std::string_view m) { return std::find(list.begin(), list.end(), m) != list.end(); };
+    expected += has("n1") && has("n2");
+  }
+  CHECK(shared.size() == expected);
+  CHECK(expected > 400); // about 3/10 of them
+  // ranges are numbered alike on every node with the same ring
+  child_list ys{"", 3};
+  ys.place_on(hash_ring{{"n5", "n4", "n3", "n2", "n1"}});
+  for (int i = 1999; i >= 0; --i)
+    ys.apply(record("c" + std::to_string(i), 1));
+  CHECK(ys.differing(xs.digests("n3")).empty());
+  CHECK(ys.differing(xs.shared_digests("n3", "n4")).empty());
+}
+
+TEST_CASE("after a ring change, records go to the members new to their lists and leave the others") {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 600; ++i)
+    ids.push_back("c" + std::to_string(i));
+  // three nodes, three replicas: every node keeps every record
+  std::map<std::string, child_list> nodes;
+  for (auto n : {"n1", "n2", "n3"}) {
+    auto& xs = nodes.emplace(n, child_list{"", 3}).first->second;
+    xs.place_on(hash_ring{{"n1", "n2", "n3"}});
+    for (auto& id : ids)
+      xs.apply(record(id, 1));
+    xs.settle(n, {}, [](const std::string&) { return false; });
+  }
+  // n4 joins: each record whose list now holds n4 goes to it once, from the
+  // first old replica still on the ring, and the replica it replaced forgets it
+  auto ring = hash_ring{{"n1", "n2", "n3", "n4"}};
+  nodes.emplace("n4", child_list{"", 3}).first->second.place_on(ring);
+  std::map<std::string, size_t> received;
+  for (auto n : {"n1", "n2", "n3"}) {
+    auto& xs = nodes.at(n);
+    xs.place_on(ring);
+    auto out = xs.settle(n, {}, [](const std::string&) { return false; });
+    for (auto& [member, recs] : out) {
+      CHECK(member == "n4");
+      for (auto& r : recs) {
+        ++received[r.spec.id];
+        nodes.at("n4").apply(r);
+      }
+    }
+  }
+  for (auto& id : ids) {
+    auto list = nodes.at("n1").replicas_of(id);
+    auto on_n4 = std::find(list.begin(), list.end(), "n4") != list.end();
+    CHECK(received[id] == (on_n4 ? 1u : 0u));
+    for (auto& [n, xs] : nodes) {
+      auto keeps = std::find(list.begin(), list.end(), n) != list.end();
+      CHECK_MESSAGE((xs.find(id) != nullptr) == keeps, n << " and " << id);
+    }
+  }
+  size_t held = 0;
+  for (auto& [n, xs] : nodes)
+    held += xs.size();
+  CHECK(held == 3 * ids.size()); // three copies, not four
+  // a member that restarted (and lost its records) gets them all again
+  auto& n2 = nodes.at("n2");
+  nodes.insert_or_assign("n3", child_list{"", 3});
+  nodes.at("n3").place_on(ring);
+  size_t resent = 0;
+  for (auto n : {"n1", "n2", "n4"}) {
+    auto out = nodes.at(n).settle(n, {"n3"}, [](const std::string&) { return false; });
+    for (auto& [member, recs] : out) {
+      CHECK(member == "n3");
+      for (auto& r : recs)
+        resent += nodes.at("n3").apply(r) == child_list::change::added;
+    }
+  }
+  size_t n3_keeps = 0;
+  for (auto& id : ids) {
+    auto list = n2.replicas_of(id);
+    n3_keeps += std::find(list.begin(), list.end(), "n3") != list.end();
+  }
+  CHECK(resent == n3_keeps);
+  CHECK(nodes.at("n3").size() == n3_keeps);
+}
+
+TEST_CASE("records read from a store go to their replicas from whoever holds them") {
+  hash_ring ring{{"n1", "n2", "n3", "n4", "n5"}};
+  child_list xs{"", 3};
+  xs.place_on(ring);
+  for (int i = 0; i < 100; ++i)
+    xs.load(record("c" + std::to_string(i), 0));
+  // n1 read them: it sends each one to its list, and forgets those it does
+  // not keep, but a child that runs here stays
+  auto out = xs.settle("n1", {}, [](const std::string& id) { return id == "c0"; });
+  size_t sent = 0;
+  for (auto& [member, recs] : out)
+    sent += recs.size();
+  size_t expected = 0;
+  size_t kept = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto id = "c" + std::to_string(i);
+    auto list = xs.replicas_of(id);
+    auto on_n1 = std::find(list.begin(), list.end(), "n1") != list.end();
+    expected += on_n1 ? 2 : 3;
+    kept += on_n1 || id == "c0";
+  }
+  CHECK(sent == expected);
+  CHECK(xs.size() == kept);
+  // once settled, they are not sent again
+  xs.place_on(hash_ring{{"n1", "n2", "n3", "n4", "n5", "n6"}});
+  xs.place_on(ring);
+  CHECK(xs.settle("n1", {}, [](const std::string&) { return false; }).empty());
 }
 
 TEST_CASE("owners come from the hash of the ring key, listed or not") {
@@ -125,11 +254,11 @@ TEST_CASE("owners come from the hash of the ring key, listed or not") {
     CHECK(*xs.owner_of(id) == *ring.whois(std::string{"sup/"} + id));
 }
 
-TEST_CASE("per-owner digests follow the ring, whatever came first") {
+TEST_CASE("range digests follow the ring, whatever came first") {
   auto ids = {"a", "b", "c", "d", "e", "f", "g", "h"};
   // placed first, then filled; filled first, then placed; placed twice
   child_list xs;
-  xs.place_on(hash_ring{{"n1", "n2", "n3"}});
+  xs.place_on(hash_ring{{"n1", "n2", "n3", "n4"}});
   child_list ys;
   child_list zs;
   zs.place_on(hash_ring{{"n1"}});
@@ -138,16 +267,14 @@ TEST_CASE("per-owner digests follow the ring, whatever came first") {
     ys.apply(record(id, 1));
     zs.apply(record(id, 1));
   }
-  CHECK(zs.digest_of("n1") == zs.digest());
-  ys.place_on(hash_ring{{"n1", "n2", "n3"}});
-  zs.place_on(hash_ring{{"n1", "n2", "n3"}});
-  for (auto n : {"n1", "n2", "n3"}) {
-    CHECK(xs.digest_of(n) == ys.digest_of(n));
-    CHECK(xs.digest_of(n) == zs.digest_of(n));
+  ys.place_on(hash_ring{{"n1", "n2", "n3", "n4"}});
+  zs.place_on(hash_ring{{"n1", "n2", "n3", "n4"}});
+  for (auto n : {"n1", "n2", "n3", "n4"}) {
+    CHECK(ys.differing(xs.digests(n)).empty());
+    CHECK(zs.differing(xs.digests(n)).empty());
   }
-  CHECK((xs.digest_of("n1") ^ xs.digest_of("n2") ^ xs.digest_of("n3")) == xs.digest());
   size_t owned = 0;
-  for (auto n : {"n1", "n2", "n3"})
+  for (auto n : {"n1", "n2", "n3", "n4"})
     xs.for_each_alive_owned_by(n, [&](const child_record& rec) {
       CHECK(xs.owned_by(rec.spec.id, n));
       ++owned;

@@ -138,13 +138,41 @@ struct ring_stats {
   /// Snapshots written to the children's stores (at most one per child a
   /// second), for a restart of the whole cluster.
   uint64_t states_stored = 0;
+  /// Child records this node keeps (tombstones too): those whose preference
+  /// list it is on, about `replicas` / members of all.
+  uint64_t records_held = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ring_stats& x) {
   return f(caf::meta::type_name("ringvisor::ring_stats"), x.node, x.running,
            x.started, x.recovered, x.restarts, x.moved_in, x.moved_out, x.restored,
-           x.snapshots_taken, x.snapshots_held, x.snapshot_bytes, x.states_stored);
+           x.snapshots_taken, x.snapshots_held, x.snapshot_bytes, x.states_stored,
+           x.records_held);
+}
+
+/// A child's record as one node keeps it (`ring::records`): the members of
+/// the child's preference list keep it, each the same once they converged.
+struct ring_record {
+  std::string id;
+  /// The version of the record's last change (a hybrid logical clock:
+  /// wall-clock microseconds or a little above).
+  uint64_t version = 0;
+  /// Stopped on purpose; runs nowhere until restarted.
+  bool terminated = false;
+  /// A tombstone: deleted, or finished for good.
+  bool deleted = false;
+
+  friend bool operator==(const ring_record& x, const ring_record& y) {
+    return x.id == y.id && x.version == y.version && x.terminated == y.terminated
+           && x.deleted == y.deleted;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ring_record& x) {
+  return f(caf::meta::type_name("ringvisor::ring_record"), x.id, x.version, x.terminated,
+           x.deleted);
 }
 
 /// A function that `ring::exec` runs on the node that owns a child, on a
@@ -269,6 +297,9 @@ using ring_local_atom = caf::atom_constant<caf::atom("rr_local")>;
 using ring_count_atom = caf::atom_constant<caf::atom("rr_count")>;
 /// `(ring_stats_atom) -> ring_stats` of the node that receives it.
 using ring_stats_atom = caf::atom_constant<caf::atom("rr_stats")>;
+/// `(ring_records_atom) -> std::vector<ring_record>`: the records this node
+/// keeps, sorted by id.
+using ring_records_atom = caf::atom_constant<caf::atom("rr_records")>;
 /// `(ring_endpoints_atom) -> std::vector<std::string>`: the endpoints
 /// (`host:port`) of the up members that run this ring supervisor.
 using ring_endpoints_atom = caf::atom_constant<caf::atom("rr_endpts")>;
@@ -337,6 +368,12 @@ running_per_node(caf::actor_system& sys, const caf::actor& sup,
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<ring_stats>
 stats(caf::actor_system& sys, const caf::actor& sup,
       caf::timespan timeout = default_call_timeout);
+
+/// Returns the child records the node of `sup` keeps (tombstones too),
+/// sorted by id: to check where records live, and that replicas agree.
+[[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<std::vector<ring_record>>
+records(caf::actor_system& sys, const caf::actor& sup,
+        caf::timespan timeout = default_call_timeout);
 
 /// Counts the children of the cluster (`specs`: known, `active`: running).
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<child_counts>
