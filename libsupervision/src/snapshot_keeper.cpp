@@ -1,6 +1,8 @@
 #include "snapshot_keeper.hpp"
 
 #include <algorithm>
+#include <map>
+#include <unordered_set>
 
 namespace ringvisor::supervision {
 
@@ -183,19 +185,41 @@ void snapshot_keeper::arm(time_point at) {
 // -- the ring ------------------------------------------------------------------------
 
 size_t snapshot_keeper::settle(const std::set<std::string>& restarted) {
+  // Keys on one arc before and one arc now go alike: plan once per pair of
+  // arcs, not per snapshot.
+  struct plan {
+    bool keep = false;
+    std::vector<std::vector<snapshot_entry>*> to;
+  };
+  constexpr size_t unsettled = SIZE_MAX;
+  std::map<std::pair<size_t, size_t>, plan> plans;
+  std::unordered_set<std::string> dropped;
   table_.for_each([&](const std::string& id, const snapshot& x) {
-    auto before = unsettled_.count(id) == 0 ? replicas_of(id, settled_ring_)
-                                            : std::vector<std::string_view>{};
-    for (auto to : settle_targets(before, replicas_of(id), ring_, self_, restarted))
-      out_[std::string{to}].push_back(snapshot_entry{id, x});
+    auto key = key_hash_(id);
+    auto before = unsettled_.count(id) == 0 && !settled_ring_.empty()
+                    ? settled_ring_.arc_of(key)
+                    : unsettled;
+    auto now = ring_.empty() ? unsettled : ring_.arc_of(key);
+    auto [i, added] = plans.try_emplace({before, now});
+    auto& p = i->second;
+    if (added) {
+      auto was = before != unsettled ? settled_ring_.preference_list_hash(key, limits_.replicas)
+                                     : std::vector<std::string_view>{};
+      auto is = ring_.preference_list_hash(key, limits_.replicas);
+      p.keep = contains(is, self_);
+      for (auto to : settle_targets(was, is, ring_, self_, restarted))
+        p.to.push_back(&out_[std::string{to}]);
+    }
+    for (auto* xs : p.to)
+      xs->push_back(snapshot_entry{id, x});
+    if (!p.keep && children_.count(id) == 0)
+      dropped.insert(id);
   });
-  auto dropped = table_.retain([this](const std::string& id) {
-    return children_.count(id) > 0 || contains(replicas_of(id), self_);
-  });
+  auto n = table_.retain([&](const std::string& id) { return dropped.count(id) == 0; });
   settled_ring_ = ring_;
   unsettled_.clear();
   flush();
-  return dropped;
+  return n;
 }
 
 } // namespace ringvisor::supervision
