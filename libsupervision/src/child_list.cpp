@@ -58,10 +58,6 @@ void child_list::place_on(cluster::hash_ring ring) {
   if (ring.members() == ring_.members() && ring.vnodes() == ring_.vnodes())
     return;
   ring_ = std::move(ring);
-  if (!placed_) {
-    placed_ = true;
-    settled_ring_ = ring_;
-  }
   // Every arc's preference list, each distinct list a range, ordered by the
   // list so that nodes with the same ring number the ranges alike.
   std::vector<std::vector<uint32_t>> lists(ring_.arcs());
@@ -83,6 +79,74 @@ void child_list::place_on(cluster::hash_ring ring) {
     if (e.range != nobody)
       ranges_[e.range].digest ^= e.fingerprint;
   }
+  if (!placed_) {
+    placed_ = true;
+    mark_settled();
+  }
+}
+
+void child_list::mark_settled() {
+  settled_ring_ = ring_;
+  settled_lists_.clear();
+  for (auto& r : ranges_)
+    settled_lists_.push_back(r.members);
+  settled_arc_ranges_ = arc_ranges_;
+}
+
+std::map<std::string, std::vector<child_record>>
+child_list::settle(std::string_view self, const std::set<std::string>& restarted) {
+  std::map<std::string, std::vector<child_record>> out;
+  left_.clear();
+  if (ring_.empty())
+    return out;
+  // Records of one range before and one range now go alike: plan once per
+  // pair of ranges, not per record.
+  struct plan {
+    bool keep = false;
+    std::vector<std::vector<child_record>*> to;
+  };
+  std::map<std::pair<uint32_t, uint32_t>, plan> plans;
+  auto names = [](const cluster::hash_ring& ring, const std::vector<uint32_t>& xs) {
+    std::vector<std::string_view> result;
+    for (auto x : xs)
+      result.emplace_back(ring.members()[x]);
+    return result;
+  };
+  auto plan_for = [&](uint32_t before, uint32_t now) -> const plan& {
+    auto [i, added] = plans.try_emplace({before, now});
+    auto& p = i->second;
+    if (!added)
+      return p;
+    auto was = before != nobody ? names(settled_ring_, settled_lists_[before])
+                                : std::vector<std::string_view>{};
+    auto is = names(ring_, ranges_[now].members);
+    p.keep = contains(is, self);
+    auto send_to = [&](std::string_view to) { p.to.push_back(&out[std::string{to}]); };
+    if (p.keep) {
+      for (auto to : settle_targets(was, is, ring_, self, restarted))
+        send_to(to);
+    } else {
+      for (auto to : is)
+        send_to(to);
+    }
+    return p;
+  };
+  for (auto& [id, e] : records_) {
+    auto before = !settled_lists_.empty() && unsettled_.count(id) == 0
+                    ? settled_arc_ranges_[settled_ring_.arc_of(e.key)]
+                    : nobody;
+    auto& p = plan_for(before, e.range);
+    // Version 0: from the spec, which every node has, or read from a store
+    // (then unsettled, and sent once).
+    if (e.rec.version > 0 || before == nobody)
+      for (auto* xs : p.to)
+        xs->push_back(e.rec);
+    if (!p.keep)
+      left_.push_back(id);
+  }
+  mark_settled();
+  unsettled_.clear();
+  return out;
 }
 
 std::optional<std::string_view> child_list::owner_of(const std::string& id) const {
@@ -102,13 +166,20 @@ bool has(const std::vector<uint32_t>& xs, uint32_t x) {
 
 } // namespace
 
-std::vector<range_digest> child_list::digests(std::string_view member, scope which) const {
+std::vector<range_digest> child_list::digests(std::string_view member) const {
   auto m = index_of(member);
   if (m == nobody)
     return {};
-  if (which == scope::owned)
-    return digests_if([m](auto& xs) { return xs.front() == m; });
-  return digests_if([m](auto& xs) { return has(xs, m); });
+  return digests_if([m](auto& xs) { return xs.front() == m; });
+}
+
+std::vector<range_digest> child_list::learn_digests(std::string_view member,
+                                                    std::string_view from) const {
+  auto m = index_of(member);
+  auto f = index_of(from);
+  if (m == nobody || f == nobody)
+    return {};
+  return digests_if([m, f](auto& xs) { return xs.front() == f && has(xs, m); });
 }
 
 std::vector<range_digest> child_list::shared_digests(std::string_view member,
@@ -144,6 +215,8 @@ std::vector<child_record> child_list::select(const std::vector<uint32_t>& ranges
 
 std::vector<child_record> child_list::select(std::vector<uint32_t>& ranges,
                                              size_t budget) const {
+  if (ranges.empty())
+    return {}; // the usual answer: no range differs
   std::vector<size_t> sizes(ranges_.size(), 0);
   for (auto& [id, e] : records_)
     if (e.range != nobody)

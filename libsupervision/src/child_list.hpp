@@ -181,11 +181,11 @@ public:
 
   // -- ranges -------------------------------------------------------------------
 
-  /// Which ranges `digests` returns.
-  enum class scope : uint8_t { owned, kept };
+  /// Returns the digests of the ranges that `member` owns.
+  std::vector<range_digest> digests(std::string_view member) const;
 
-  /// Returns the digests of the ranges that `member` owns or keeps.
-  std::vector<range_digest> digests(std::string_view member, scope which = scope::owned) const;
+  /// Returns the digests of the ranges that `member` keeps and `from` owns.
+  std::vector<range_digest> learn_digests(std::string_view member, std::string_view from) const;
 
   /// Returns the digests of the ranges that both `member` and `other` keep.
   std::vector<range_digest> shared_digests(std::string_view member, std::string_view other) const;
@@ -231,28 +231,31 @@ public:
 
   /// Some time after the ring changed (or members restarted, `restarted`,
   /// and lost their records): returns, per member, the records this node
-  /// sends it (see `settle_targets`), and forgets the records of children
-  /// that `self` no longer keeps unless `keep(id)` (the child runs here).
-  template <class Keep>
+  /// sends it. Each record goes to the members new to its list (see
+  /// `settle_targets`); a record that `self` no longer keeps goes to every
+  /// member of its list (this node may hold a write its sender missed), and
+  /// `forget_left` forgets it later. Records of version 0 that were settled
+  /// before (children of the spec, which every node has) are not sent.
   std::map<std::string, std::vector<child_record>>
-  settle(std::string_view self, const std::set<std::string>& restarted, Keep keep) {
-    std::map<std::string, std::vector<child_record>> out;
-    std::vector<std::string> dropped;
-    for (auto& [id, e] : records_) {
-      auto before = unsettled_.count(id) == 0
-                      ? settled_ring_.preference_list_hash(e.key, replicas_)
-                      : std::vector<std::string_view>{};
-      auto now = ring_.preference_list_hash(e.key, replicas_);
-      for (auto to : settle_targets(before, now, ring_, self, restarted))
-        out[std::string{to}].push_back(e.rec);
-      if (!contains(now, self) && !keep(id))
-        dropped.push_back(id);
-    }
-    for (auto& id : dropped)
+  settle(std::string_view self, const std::set<std::string>& restarted);
+
+  /// Forgets the records that the last `settle` sent away, unless `self` is
+  /// on their lists again or `keep(id)` (the child runs here). Called a
+  /// while after `settle`, so that their new replicas' inventories and
+  /// anti-entropy may still find them here meanwhile. Returns how many.
+  template <class Keep>
+  size_t forget_left(std::string_view self, Keep keep) {
+    size_t result = 0;
+    for (auto& id : left_) {
+      auto i = records_.find(id);
+      if (i == records_.end() || keep(id)
+          || contains(ring_.preference_list_hash(i->second.key, replicas_), self))
+        continue;
       erase(id);
-    settled_ring_ = ring_;
-    unsettled_.clear();
-    return out;
+      ++result;
+    }
+    left_.clear();
+    return result;
   }
 
 private:
@@ -285,6 +288,9 @@ private:
 
   void erase(const std::string& id);
 
+  // The current ring and its ranges count as settled.
+  void mark_settled();
+
   // Adds (or, applied twice, removes) `e` to the digests.
   void toggle_digest(const entry& e) {
     all_digest_ ^= e.fingerprint;
@@ -298,8 +304,11 @@ private:
   std::set<std::pair<uint64_t, std::string>> tombstones_; // version, id
   cluster::hash_ring ring_;
   cluster::hash_ring settled_ring_; // the ring at the last `settle`
+  std::vector<std::vector<uint32_t>> settled_lists_; // its ranges' members
+  std::vector<uint32_t> settled_arc_ranges_;         // the range of each of its arcs
   bool placed_ = false;             // on a ring once
   std::set<std::string> unsettled_; // read from a store since the last `settle`
+  std::vector<std::string> left_;   // sent away by the last `settle`
   // The digests of the ranges `wanted` accepts (by their member indices).
   template <class Predicate>
   std::vector<range_digest> digests_if(Predicate wanted) const {

@@ -75,6 +75,7 @@ using snap_tick_atom = caf::atom_constant<caf::atom("rm_stick")>;
 using snap_flush_atom = caf::atom_constant<caf::atom("rm_sflush")>;
 using snap_settle_atom = caf::atom_constant<caf::atom("rm_settle")>;
 using anti_entropy_atom = caf::atom_constant<caf::atom("rm_ae")>;
+using forget_atom = caf::atom_constant<caf::atom("rm_forget")>;
 
 /// How long a child may take to answer a routed call.
 constexpr auto child_call_timeout = std::chrono::seconds{60};
@@ -101,6 +102,11 @@ constexpr auto snapshot_settle_delay = std::chrono::milliseconds{500};
 // node keeps too: a replica that missed a write (it was paused, or its link
 // dropped) has it again within about this long.
 constexpr auto anti_entropy_interval = std::chrono::seconds{2};
+
+// How long a node keeps the records it sent to their new replicas after a
+// ring change: their inventories and anti-entropy may still find them here
+// if a message was lost.
+constexpr auto forget_delay = std::chrono::seconds{10};
 
 // Records in one inventory (whole ranges; a few hundred bytes each): well
 // below the wire's frame limit.
@@ -437,16 +443,20 @@ private:
       return;
     }
     // Every peer says which of our children it runs or holds, and sends its
-    // records of the ranges we own (all we keep, after a start or a split)
-    // where its digests differ from ours: a node that owns an orphan knows
-    // its spec, as long as any member does.
-    auto mine = children_.digests(self_name_, learned_ ? child_list::scope::owned
-                                                       : child_list::scope::kept);
+    // records of the ranges we own where its digests differ from ours: a
+    // node that owns an orphan knows its spec, as long as any member does.
+    // After a start or a split, the owner of each other range we keep sends
+    // its records too.
+    auto mine = children_.digests(self_name_);
     auto claimed = std::make_shared<std::set<std::string>>();
     auto open = std::make_shared<size_t>(peers.size());
     auto more = std::make_shared<bool>(false);
     for (auto& name : peers) {
       auto ask = mine;
+      if (!learned_) { // and each range it keeps, from its owner
+        auto theirs = children_.learn_digests(self_name_, name);
+        ask.insert(ask.end(), theirs.begin(), theirs.end());
+      }
       if (auto i = covered_.find(name); i != covered_.end())
         ask.erase(std::remove_if(ask.begin(), ask.end(),
                                  [&](auto& x) { return i->second.count(x.range) > 0; }),
@@ -458,7 +468,10 @@ private:
             for (auto& rec : inv.records)
               apply_record(std::move(rec));
             claimed->insert(inv.claimed.begin(), inv.claimed.end());
-            // A peer whose answer was cut is asked for the rest next round.
+            // A peer whose answer was cut is asked for the rest next round
+            // (range numbers hold for this round's ring only).
+            if (round != round_)
+              return;
             if (inv.more)
               covered_[name].insert(inv.covered.begin(), inv.covered.end());
             else
@@ -467,7 +480,7 @@ private:
             if (--*open > 0)
               return;
             if (*more && round == round_)
-              retry_later(); // the next round asks for the ranges still missing
+              rebalance(); // the next round asks for the ranges still missing
             else
               start_fresh(round, *claimed);
           },
@@ -1209,14 +1222,9 @@ private:
   // After a ring change: the records go to the members new to their lists,
   // and leave this node where it is no longer on them.
   void settle_records() {
-    auto before = children_.size();
-    auto out = children_.settle(self_name_, restarted_,
-                                [this](const std::string& id) { return local_.count(id) > 0; });
-    for (auto& [member, xs] : out)
+    for (auto& [member, xs] : children_.settle(self_name_, restarted_))
       send_records(member, std::move(xs));
-    if (children_.size() < before)
-      log::debug("ring_records_dropped",
-                 {{"sup", spec_.name}, {"records", before - children_.size()}});
+    delayed_send(this, forget_delay, forget_atom::value, settle_gen_);
   }
 
   // Anti-entropy: tells each member the digests of the ranges both keep; it
@@ -1224,8 +1232,9 @@ private:
   // other way round).
   void exchange_digests() {
     delayed_send(this, anti_entropy_interval, anti_entropy_atom::value);
-    if (!serving())
-      return;
+    children_.expire(now_us() - std::min(now_us(), tombstone_ttl_us));
+    if (!serving() || !learned_)
+      return; // its first inventory round brings more than this would
     for (auto& name : children_.ring().members())
       if (auto hdl = name != self_name_ ? peer(name) : nullptr)
         send(*hdl, rm_digests_atom::value, self_name_, digest_,
@@ -1540,6 +1549,8 @@ private:
   // Applies a record made here or learned from a peer, and stops the child
   // here if it is deleted or terminated now.
   void apply_record(child_record rec) {
+    if (rec.deleted && rec.version + tombstone_ttl_us < now_us())
+      return; // expired: this node may have forgotten it already
     clock_ = std::max(clock_, rec.version);
     auto id = rec.spec.id;
     auto change = children_.apply(std::move(rec));
@@ -1593,7 +1604,7 @@ private:
       if (hdl == nullptr)
         continue;
       ++t->open;
-      request(*hdl, spec_.handoff_timeout, rm_record_atom::value, rec)
+      request(*hdl, spec_.handoff_timeout, rm_record_atom::value, rec, digest_)
         .then(
           [t](caf::ok_atom) {
             ++t->acks;
@@ -1653,17 +1664,31 @@ private:
   }
 
   // Holds `retry` until the next round (the owner or its handle is not
-  // known yet, or this node is learning its records).
+  // known yet, or this node does not serve), or until this node learned the
+  // records of its ranges (`start_fresh` runs it then: a round is on its
+  // way, and a retry timer would only start rounds anew).
   void park(caf::response_promise rp, std::function<void(caf::response_promise&)> retry) {
-    parked_.push_back(parked{std::move(rp), std::move(retry)});
-    retry_later();
+    parked_.push_back(parked{std::move(rp), std::move(retry), clock_type::now()});
+    if (!serving() || synced_)
+      retry_later();
   }
 
+  // Tries the parked starts and changes again; those parked longer than any
+  // caller waits fail (their callers gave up: the promises would pile up).
   void place_parked() {
     auto xs = std::move(parked_);
     parked_.clear();
-    for (auto& x : xs)
+    auto too_old = clock_type::now() - child_call_timeout;
+    for (auto& x : xs) {
+      if (x.since < too_old) {
+        x.rp.deliver(make_error(errc::no_owner, spec_.name, "not placed in time"));
+        continue;
+      }
+      auto n = parked_.size();
       x.retry(x.rp);
+      if (parked_.size() > n)
+        parked_.back().since = x.since; // parked again: it keeps its age
+    }
   }
 
   // Has the owner of `rec` record and start it (a `fresh` start fails if the
@@ -1906,6 +1931,7 @@ private:
   struct parked {
     caf::response_promise rp;
     std::function<void(caf::response_promise&)> retry;
+    clock_type::time_point since;
   };
   std::vector<parked> parked_; // starts and changes, until the next round
 
@@ -2037,7 +2063,12 @@ caf::behavior ring_manager::make_behavior() {
       on_place(std::move(rec), fresh, rp);
       return rp;
     },
-    [this](rm_record_atom, child_record& rec) {
+    [this](rm_record_atom, child_record& rec, uint64_t digest) -> caf::result<caf::ok_atom> {
+      // Only a replica on the writer's ring counts towards its quorum: a
+      // node that settled off the list would forget the record.
+      auto list = children_.replicas_of(rec.spec.id);
+      if (digest != digest_ || !contains(list, self_name_))
+        return make_error(errc::no_owner, spec_.name, rec.spec.id, "not a replica on this ring");
       apply_record(std::move(rec));
       return caf::ok_atom::value;
     },
@@ -2182,6 +2213,14 @@ caf::behavior ring_manager::make_behavior() {
       return keeper_.table().select(ids);
     },
     [this](anti_entropy_atom) { exchange_digests(); },
+    [this](forget_atom, uint64_t gen) {
+      if (gen != settle_gen_)
+        return; // the next settling decides
+      auto n = children_.forget_left(self_name_,
+                                     [this](const std::string& id) { return local_.count(id) > 0; });
+      if (n > 0)
+        log::debug("ring_records_dropped", {{"sup", spec_.name}, {"records", n}});
+    },
     [this](rm_digests_atom, const std::string& from, uint64_t digest,
            const std::vector<range_digest>& ranges) {
       if (digest == digest_ && serving())

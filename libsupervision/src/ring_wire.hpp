@@ -32,8 +32,10 @@ using rm_place_atom = caf::atom_constant<caf::atom("rm_place")>;
 /// placement`: the owner terminates, restarts or deletes a child (a client's
 /// request, passed on by another member).
 using rm_change_atom = caf::atom_constant<caf::atom("rm_change")>;
-/// `(rm_record_atom, child_record) -> ok`: a replica keeps a record (a
-/// child was added, terminated, restarted, deleted or finished).
+/// `(rm_record_atom, child_record, uint64_t ring digest) -> ok`: a replica
+/// keeps a record (a child was added, terminated, restarted, deleted or
+/// finished); fails unless the receiver is one of the record's replicas on
+/// the same ring.
 using rm_record_atom = caf::atom_constant<caf::atom("rm_record")>;
 /// `(rm_records_atom, std::vector<child_record>)`: a replica keeps these
 /// records (a ring change moved them, or anti-entropy found them missing);
