@@ -10,7 +10,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -58,9 +57,7 @@ public:
       return {};
     auto waiters = std::move(i->second);
     in_flight_.erase(i);
-    recent_.push_back(recent_reply{id, std::move(reply), std::move(err)});
-    if (recent_.size() > capacity)
-      recent_.pop_front();
+    remember(recent_reply{id, std::move(reply), std::move(err)});
     return waiters;
   }
 
@@ -82,18 +79,38 @@ public:
 
   /// The replies, oldest first, for the next owner.
   std::vector<recent_reply> replies() const {
-    return {recent_.begin(), recent_.end()};
+    std::vector<recent_reply> result;
+    result.reserve(recent_.size());
+    for (size_t i = 0; i < recent_.size(); ++i)
+      result.push_back(recent_[(oldest_ + i) % recent_.size()]);
+    return result;
   }
 
   /// Takes the replies of the previous owner.
   void restore(const std::vector<recent_reply>& xs) {
-    recent_.assign(xs.begin(), xs.end());
-    while (recent_.size() > capacity)
-      recent_.pop_front();
+    recent_.clear();
+    oldest_ = 0;
+    auto skip = xs.size() > capacity ? xs.size() - capacity : 0;
+    for (auto i = xs.begin() + static_cast<std::ptrdiff_t>(skip); i != xs.end(); ++i)
+      remember(*i);
   }
 
 private:
-  std::deque<recent_reply> recent_;
+  // Keeps `x`, replacing the oldest reply once `capacity` are kept.
+  void remember(recent_reply x) {
+    if (recent_.size() < capacity) {
+      recent_.push_back(std::move(x));
+      return;
+    }
+    recent_[oldest_] = std::move(x);
+    oldest_ = (oldest_ + 1) % capacity;
+  }
+
+  // A ring of replies, the oldest at `oldest_`; a vector, not a deque: a
+  // deque allocates half a kilobyte before its first element, and every
+  // child running on a node has a cache.
+  std::vector<recent_reply> recent_;
+  size_t oldest_ = 0;
   std::unordered_map<uint64_t, std::vector<Waiter>> in_flight_;
 };
 

@@ -52,6 +52,17 @@ TEST_CASE("the cache keeps the newest replies only") {
   for (uint64_t id = 7; id <= cache::capacity + 6; ++id)
     CHECK(value_of(c.cached(id)) == static_cast<int32_t>(id));
   CHECK(c.replies().size() == cache::capacity);
+  // the next owner gets them oldest first, and keeps the order
+  auto xs = c.replies();
+  for (size_t i = 0; i < xs.size(); ++i)
+    CHECK(xs[i].request == i + 7);
+  cache next;
+  next.restore(xs);
+  REQUIRE(next.admit(1000, "w") == cache::verdict::run);
+  next.finish(1000, caf::make_message(int32_t{1000}), {});
+  auto ys = next.replies();
+  CHECK(ys.front().request == 8);
+  CHECK(ys.back().request == 1000);
 }
 
 TEST_CASE("failed waiters are taken, and the late reply of their request is dropped") {
