@@ -76,6 +76,7 @@ using snap_flush_atom = caf::atom_constant<caf::atom("rm_sflush")>;
 using snap_settle_atom = caf::atom_constant<caf::atom("rm_settle")>;
 using anti_entropy_atom = caf::atom_constant<caf::atom("rm_ae")>;
 using forget_atom = caf::atom_constant<caf::atom("rm_forget")>;
+using later_atom = caf::atom_constant<caf::atom("rm_later")>;
 
 /// How long a child may take to answer a routed call.
 constexpr auto child_call_timeout = std::chrono::seconds{60};
@@ -242,6 +243,23 @@ struct local_child {
 
 using phase = local_child::phase;
 
+/// The replicas that stored one write, until a quorum did or none is left
+/// to ask.
+struct write_tally {
+  size_t acks = 0;
+  size_t open = 0;
+  size_t quorum = 0;
+  std::function<void(bool)> done;
+
+  void check() {
+    if (!done || (acks < quorum && open > 0))
+      return;
+    auto f = std::move(done);
+    done = nullptr;
+    f(acks >= quorum);
+  }
+};
+
 /// Snapshots asked of every peer for children this node may start.
 struct snapshot_fetch {
   size_t open = 0; // requests not answered yet
@@ -295,6 +313,7 @@ public:
     local_.clear();
     expected_.clear();
     parked_.clear();
+    later_.clear();
   }
 
 private:
@@ -1576,48 +1595,56 @@ private:
   // counted if on it) stored it, `done(false)` once that cannot happen. A
   // member that missed it learns it by anti-entropy.
   void replicate(const child_record& rec, std::function<void(bool)> then) {
-    struct tally {
-      size_t acks = 0;
-      size_t open = 0;
-      size_t quorum = 0;
-      std::function<void(bool)> done;
-      void check() {
-        if (!done)
-          return;
-        if (acks >= quorum || open == 0) {
-          auto f = std::move(done);
-          done = nullptr;
-          f(acks >= quorum);
-        }
-      }
-    };
     auto list = children_.replicas_of(rec.spec.id);
-    auto t = std::make_shared<tally>();
+    auto t = std::make_shared<write_tally>();
     t->quorum = list.size() / 2 + 1;
     t->done = std::move(then);
+    auto deadline = clock_type::now() + spec_.handoff_timeout;
     for (auto member : list) {
       if (member == self_name_) {
         ++t->acks;
         continue;
       }
-      auto hdl = peer(std::string{member});
-      if (hdl == nullptr)
-        continue;
       ++t->open;
-      request(*hdl, spec_.handoff_timeout, rm_record_atom::value, rec, digest_)
-        .then(
-          [t](caf::ok_atom) {
-            ++t->acks;
-            --t->open;
-            t->check();
-          },
-          [t](caf::error&) {
-            --t->open;
-            t->check();
-          });
+      write_to(std::string{member}, rec, t, deadline);
     }
     t->check();
   }
+
+  // Sends `rec` to the replica `member` for `t`. A member whose ring differs
+  // for a moment (a view on its way) is asked again until `deadline`.
+  void write_to(std::string member, child_record rec, std::shared_ptr<write_tally> t,
+                clock_type::time_point deadline) {
+    auto hdl = peer(member);
+    auto left = deadline - clock_type::now();
+    if (hdl == nullptr || left <= caf::timespan{0}) {
+      --t->open;
+      return t->check();
+    }
+    request(*hdl, left, rm_record_atom::value, rec, digest_)
+      .then(
+        [t](caf::ok_atom) {
+          ++t->acks;
+          --t->open;
+          t->check();
+        },
+        [this, member, rec, t, deadline](caf::error& err) {
+          if (err == errc::no_owner && clock_type::now() + retry_delay < deadline)
+            return later(retry_delay, [this, member, rec, t, deadline] {
+              write_to(member, rec, t, deadline);
+            });
+          --t->open;
+          t->check();
+        });
+  }
+
+  // Runs `f` after `delay`.
+  void later(caf::timespan delay, std::function<void()> f) {
+    auto key = ++later_counter_;
+    later_.emplace(key, std::move(f));
+    delayed_send(this, delay, later_atom::value, key);
+  }
+
 
   // The error of a write that fewer than a quorum of replicas stored.
   caf::error no_quorum(const std::string& id) const {
@@ -1962,6 +1989,8 @@ private:
   uint64_t settle_gen_ = 0; // the ring change the next settling is for
   std::set<std::string> restarted_; // members restarted since the last settling
   std::map<std::string, uint64_t> incarnations_; // of the members seen up
+  uint64_t later_counter_ = 0;
+  std::map<uint64_t, std::function<void()>> later_; // see `later`
   bool stores_read_ = true; // specs and states read from the stores
 };
 
@@ -2213,6 +2242,13 @@ caf::behavior ring_manager::make_behavior() {
       return keeper_.table().select(ids);
     },
     [this](anti_entropy_atom) { exchange_digests(); },
+    [this](later_atom, uint64_t key) {
+      if (auto i = later_.find(key); i != later_.end()) {
+        auto f = std::move(i->second);
+        later_.erase(i);
+        f();
+      }
+    },
     [this](forget_atom, uint64_t gen) {
       if (gen != settle_gen_)
         return; // the next settling decides
