@@ -682,10 +682,18 @@ TEST_CASE_FIXTURE(ring_fixture, "a split-off minority stops its children and ref
       auto err = supervision::ring::delete_child(sys(), sup(kit["c"]), "c" + std::to_string(i));
       CHECK_MESSAGE(!err, "c" << i << ": " << actor::render(err));
     }
+    // Starts: refused by the minority, made by the majority (a majority of
+    // each new child's replicas is on its side).
+    CHECK(!supervision::ring::start_child(sys(), sup(kit["a"]), counter("n0")));
+    for (int i = 0; i < 10; ++i) {
+      auto where = supervision::ring::start_child(sys(), sup(kit["d"]),
+                                                  counter("n" + std::to_string(i)));
+      CHECK_MESSAGE(where, "n" << i << ": " << why(where));
+    }
   }
   for (std::string name : {"a", "b", "c", "d", "e"})
     kit.await_view(kit[name], {"a", "b", "c", "d", "e"});
-  await_children(kit["a"], all_on(490, {"a", "b", "c", "d", "e"}), 15s);
+  await_children(kit["a"], all_on(500, {"a", "b", "c", "d", "e"}), 15s);
   ledger l{dir};
   require_no_overlap(l);
   std::set<std::string> deleted;
@@ -694,9 +702,11 @@ TEST_CASE_FIXTURE(ring_fixture, "a split-off minority stops its children and ref
   // the minority's replicas learned the deletes: every record is the same
   // on its three replicas
   auto records = await_replicas({"a", "b", "c", "d", "e"});
-  CHECK(records.size() == 500);
+  CHECK(records.size() == 510);
   for (auto& id : deleted)
     CHECK_MESSAGE(records[id].deleted, id << " is no tombstone");
+  for (int i = 0; i < 10; ++i)
+    CHECK(!records["n" + std::to_string(i)].deleted);
   for (auto& [id, xs] : l.all()) {
     size_t open = 0;
     for (auto& x : xs)
