@@ -275,6 +275,7 @@ struct cluster_under_test {
             sum.snapshots_taken += x.snapshots_taken;
             sum.snapshots_held += x.snapshots_held;
             sum.snapshot_bytes += x.snapshot_bytes;
+            sum.records_held += x.records_held;
           }
         },
         [](caf::error& err) {
@@ -328,24 +329,22 @@ void start_child_throughput(const char* argv0, const std::vector<std::string>& a
   }
 }
 
-// One caller (an actor) that keeps `window` start_child requests in flight.
-void start_child_pipelined(const char* argv0, const std::vector<std::string>& args) {
-  cluster_under_test cl{argv0, args, 0, false};
-  constexpr int total = 20'000;
-  constexpr int window = 64;
+// Starts `total` idle children through node a from one caller (an actor)
+// that keeps `window` start_child requests in flight; returns children/s.
+double start_pipelined(cluster_under_test& cl, int total, int window, const std::string& prefix) {
   std::promise<void> finished;
   auto t0 = clk::now();
   cl.a->node->system().spawn([&, sup = cl.a->sup](caf::event_based_actor* self) {
     auto next = std::make_shared<int>(0);
     auto done = std::make_shared<int>(0);
     auto issue = std::make_shared<std::function<void()>>();
-    *issue = [self, sup, next, done, issue, &finished] {
+    *issue = [self, sup, next, done, issue, total, prefix, &finished] {
       supervision::child_spec spec;
-      spec.id = "p" + std::to_string((*next)++);
+      spec.id = prefix + std::to_string((*next)++);
       spec.type = "idle";
       self->request(sup, 10s, supervision::ring_start_atom::value, std::move(spec))
         .then(
-          [next, done, issue, &finished](supervision::placement&) {
+          [next, done, issue, total, &finished](supervision::placement&) {
             if (++*done == total)
               finished.set_value();
             else if (*next < total)
@@ -360,7 +359,13 @@ void start_child_pipelined(const char* argv0, const std::vector<std::string>& ar
       (*issue)();
   });
   finished.get_future().wait();
-  auto rate = total / std::chrono::duration<double>(clk::now() - t0).count();
+  return total / std::chrono::duration<double>(clk::now() - t0).count();
+}
+
+void start_child_pipelined(const char* argv0, const std::vector<std::string>& args) {
+  cluster_under_test cl{argv0, args, 0, false};
+  constexpr int window = 64;
+  auto rate = start_pipelined(cl, 20'000, window, "p");
   std::printf("| start_child, in memory, 1 caller with %d in flight | %.0f children/s |\n",
               window, rate);
 }
@@ -438,6 +443,30 @@ size_t failover_and_join(const char* argv0, const std::vector<std::string>& args
   std::printf("| a 4th node joins %zu children | %.0f ms, %zu moved (%.1f%%) |\n", n, took, moved,
               100.0 * static_cast<double>(moved) / static_cast<double>(n));
   return rss;
+}
+
+// The RSS of a cluster of `nodes` (3 or more) once `n` children started
+// through start_child run and each record is kept by its 3 replicas.
+// (Children from the spec would not do: every node holds the spec.)
+size_t rss_of_cluster(const char* argv0, const std::vector<std::string>& args, size_t nodes,
+                      size_t n) {
+  cluster_under_test cl{argv0, args, 0, false};
+  for (size_t i = 3; i < nodes; ++i)
+    cl.add(std::string{"node"} + std::to_string(i));
+  cl.await([&] { return cl.members_up() == nodes; }, 60s);
+  start_pipelined(cl, static_cast<int>(n), 64, "m");
+  cl.await([&] { return cl.total() == n && cl.stats().records_held == 3 * n; }, 60s);
+  return cl.rss_kib_total();
+}
+
+// Memory per child started through start_child, summed over a cluster of
+// `nodes`: the RSS with 100k children against 10k.
+void memory_per_child(const char* argv0, const std::vector<std::string>& args, size_t nodes) {
+  auto rss_10k = rss_of_cluster(argv0, args, nodes, 10'000);
+  auto rss_100k = rss_of_cluster(argv0, args, nodes, 100'000);
+  std::printf("| memory per child started by start_child (RSS of %zu nodes, 100k vs 10k; 3 "
+              "copies of each record) | %.0f B |\n",
+              nodes, 1024.0 * static_cast<double>(rss_100k - rss_10k) / 90'000.0);
 }
 
 // CPU seconds (user + system) that process `pid` used so far.
@@ -536,6 +565,11 @@ int main(int argc, char** argv) {
     std::printf("| RSS of 3 nodes | %zu KiB |\n", rss);
     return 0;
   }
+  if (env_size("RV_BENCH_MEMORY_ONLY") > 0) { // to study memory alone
+    memory_per_child(argv[0], args, 3);
+    memory_per_child(argv[0], args, 5);
+    return 0;
+  }
   if (auto n = env_size("RV_BENCH_STATE_ONLY")) { // to study snapshots alone
     failover_with_state(argv[0], args, n);
     return 0;
@@ -548,6 +582,7 @@ int main(int argc, char** argv) {
   auto rss_100k = failover_and_join(argv[0], args, 100'000);
   std::printf("| memory per child (RSS of 3 nodes, 100k vs 10k) | %.0f B |\n",
               1024.0 * static_cast<double>(rss_100k - rss_10k) / 90'000.0);
+  memory_per_child(argv[0], args, 5);
   failover_with_state(argv[0], args, 10'000);
   failover_with_state(argv[0], args, 100'000);
   return 0;
