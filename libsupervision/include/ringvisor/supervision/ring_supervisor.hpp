@@ -205,9 +205,9 @@ struct ring_supervisor_spec {
   /// `start` function: they must be startable on any node).
   std::vector<child_spec> children;
 
-  /// Where `ring::start_child` records children: the first store whose
+  /// Where `ring::start_child` stores children: the first store whose
   /// `match` accepts the spec. Without a matching store, a started child
-  /// lives as long as some node of the cluster remembers it.
+  /// lives as long as one of its replicas keeps its record.
   std::vector<std::shared_ptr<child_store>> stores;
 
   /// Resolves child types; the node's registry if null.
@@ -228,10 +228,12 @@ struct ring_supervisor_spec {
   /// epoch and learn whether it was restored, and from how old a snapshot.
   bool tell_placement = false;
 
-  /// How many members keep each child's snapshots: its owner and the next
-  /// `replicas - 1` distinct members of the ring (at most all of them). A
-  /// child survives the crash of `replicas - 1` nodes at once with its last
-  /// snapshot; see `child_spec::snapshot` for when snapshots are taken.
+  /// How many members keep each child's record and snapshots: its owner and
+  /// the next `replicas - 1` distinct members of the ring (at most all of
+  /// them). Changes to a record are acknowledged once a majority of them
+  /// stored it. A child survives the crash of `replicas - 1` nodes at once,
+  /// with its last snapshot; see `child_spec::snapshot` for when snapshots
+  /// are taken.
   size_t replicas = 3;
 
   /// Bounds each step of a move: taking the state, the new owner's answer.
@@ -308,18 +310,23 @@ using ring_endpoints_atom = caf::atom_constant<caf::atom("rr_endpts")>;
 
 namespace ring {
 
-/// Records `spec` in the child list (store, then every node) and starts it on
-/// its owner; returns where it runs.
+/// Stores `spec` (in the first matching store, if any); then its owner
+/// records it on a majority of its replicas and starts it. Returns where it
+/// runs. Fails with `already_present` if the id is taken, and with
+/// `store_failed` if fewer than a majority of the replicas answered (the
+/// child may exist then: ask `find`).
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<placement>
 start_child(caf::actor_system& sys, const caf::actor& sup, child_spec spec,
             caf::timespan timeout = default_call_timeout);
 
-/// Stops the child `id` wherever it runs and removes it from the child list.
+/// Stops the child `id` wherever it runs and replaces its record with a
+/// tombstone on a majority of its replicas (and deletes it from its store).
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::error
 delete_child(caf::actor_system& sys, const caf::actor& sup, const std::string& id,
              caf::timespan timeout = default_call_timeout);
 
-/// Stops the child `id`, keeping its spec (supervisorring's terminate).
+/// Stops the child `id`, keeping its spec (supervisorring's terminate); the
+/// change is acknowledged by a majority of its replicas.
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::error
 terminate_child(caf::actor_system& sys, const caf::actor& sup,
                 const std::string& id, caf::timespan timeout = default_call_timeout);
@@ -349,7 +356,10 @@ exec(caf::actor_system& sys, const caf::actor& sup, const std::string& id,
      const std::string& function, caf::message args,
      caf::timespan timeout = default_call_timeout);
 
-/// Lists every child of the cluster, sorted by id.
+/// Lists every child of the cluster, sorted by id: each member reports
+/// those it runs and those it owns that run nowhere (terminated, or not
+/// started yet). The children of a member that does not answer within the
+/// timeout are missing.
 [[nodiscard]] RINGVISOR_SUPERVISION_EXPORT caf::expected<std::vector<ring_child>>
 which_children(caf::actor_system& sys, const caf::actor& sup,
                caf::timespan timeout = default_call_timeout);
