@@ -104,9 +104,9 @@ constexpr auto snapshot_settle_delay = std::chrono::milliseconds{500};
 // dropped) has it again within about this long.
 constexpr auto anti_entropy_interval = std::chrono::seconds{2};
 
-// How long a node keeps the records it sent to their new replicas after a
-// ring change: their inventories and anti-entropy may still find them here
-// if a message was lost.
+// How long a node keeps the records and snapshots it sent to their new
+// replicas after a ring change: their inventories and anti-entropy may still
+// find them here if a message was lost.
 constexpr auto forget_delay = std::chrono::seconds{10};
 
 // Records in one inventory (whole ranges; a few hundred bytes each): well
@@ -2225,10 +2225,8 @@ caf::behavior ring_manager::make_behavior() {
       if (missing)
         return settle_later();
       settle_records();
-      auto dropped = keeper_.settle(restarted_);
+      keeper_.settle(restarted_);
       restarted_.clear();
-      if (dropped > 0)
-        log::debug("ring_snapshots_dropped", {{"sup", spec_.name}, {"snapshots", dropped}});
     },
     [this](checkpoint_atom, const std::string& id, bytes& state) { on_checkpoint(id, state); },
     [this](rm_snapshot_atom, std::vector<snapshot_entry>& xs) {
@@ -2254,8 +2252,9 @@ caf::behavior ring_manager::make_behavior() {
         return; // the next settling decides
       auto n = children_.forget_left(self_name_,
                                      [this](const std::string& id) { return local_.count(id) > 0; });
-      if (n > 0)
-        log::debug("ring_records_dropped", {{"sup", spec_.name}, {"records", n}});
+      auto m = keeper_.forget_left();
+      if (n + m > 0)
+        log::debug("ring_copies_dropped", {{"sup", spec_.name}, {"records", n}, {"snapshots", m}});
     },
     [this](rm_digests_atom, const std::string& from, uint64_t digest,
            const std::vector<range_digest>& ranges) {

@@ -184,7 +184,7 @@ void snapshot_keeper::arm(time_point at) {
 
 // -- the ring ------------------------------------------------------------------------
 
-size_t snapshot_keeper::settle(const std::set<std::string>& restarted) {
+void snapshot_keeper::settle(const std::set<std::string>& restarted) {
   // Keys on one arc before and one arc now go alike: plan once per pair of
   // arcs, not per snapshot.
   struct plan {
@@ -193,7 +193,7 @@ size_t snapshot_keeper::settle(const std::set<std::string>& restarted) {
   };
   constexpr size_t unsettled = SIZE_MAX;
   std::map<std::pair<size_t, size_t>, plan> plans;
-  std::unordered_set<std::string> dropped;
+  left_.clear();
   table_.for_each([&](const std::string& id, const snapshot& x) {
     auto key = key_hash_(id);
     auto before = unsettled_.count(id) == 0 && !settled_ring_.empty()
@@ -207,19 +207,35 @@ size_t snapshot_keeper::settle(const std::set<std::string>& restarted) {
                                      : std::vector<std::string_view>{};
       auto is = ring_.preference_list_hash(key, limits_.replicas);
       p.keep = contains(is, self_);
-      for (auto to : settle_targets(was, is, ring_, self_, restarted))
-        p.to.push_back(&out_[std::string{to}]);
+      if (p.keep) {
+        for (auto to : settle_targets(was, is, ring_, self_, restarted))
+          p.to.push_back(&out_[std::string{to}]);
+      } else {
+        // Leaving the list: to every member of it (this copy may be newer
+        // than the first old replica's), forgotten later.
+        for (auto to : is)
+          p.to.push_back(&out_[std::string{to}]);
+      }
     }
     for (auto* xs : p.to)
       xs->push_back(snapshot_entry{id, x});
     if (!p.keep && children_.count(id) == 0)
-      dropped.insert(id);
+      left_.push_back(id);
   });
-  auto n = table_.retain([&](const std::string& id) { return dropped.count(id) == 0; });
   settled_ring_ = ring_;
   unsettled_.clear();
   flush();
-  return n;
+}
+
+size_t snapshot_keeper::forget_left() {
+  std::unordered_set<std::string> gone;
+  for (auto& id : left_)
+    if (children_.count(id) == 0 && !contains(replicas_of(id), self_))
+      gone.insert(id);
+  left_.clear();
+  if (gone.empty())
+    return 0;
+  return table_.retain([&](const std::string& id) { return gone.count(id) == 0; });
 }
 
 } // namespace ringvisor::supervision

@@ -193,10 +193,15 @@ public:
 
   /// Some time after the ring changed (or members restarted, `restarted`,
   /// and lost their copies): sends each snapshot held to the members new to
-  /// the child's list (see `settle_targets`); this node forgets the
-  /// snapshots of children it is no longer a replica of and that have no
-  /// entry here. Returns how many it forgot.
-  size_t settle(const std::set<std::string>& restarted = {});
+  /// the child's list (see `settle_targets`). A snapshot of a child this
+  /// node no longer keeps (and does not run) goes to every member of its
+  /// list, and `forget_left` forgets it later: a lost message, or a first
+  /// old replica with an older copy, loses nothing meanwhile.
+  void settle(const std::set<std::string>& restarted = {});
+
+  /// Forgets the snapshots that the last `settle` sent away, unless this
+  /// node keeps or runs their children again. Returns how many.
+  size_t forget_left();
 
   // -- numbers -------------------------------------------------------------------
 
@@ -254,6 +259,7 @@ private:
   cluster::hash_ring settled_ring_; // the ring at the last `settle`
   bool placed_ = false;             // on a ring once
   std::unordered_set<std::string> unsettled_; // loaded since the last `settle`
+  std::vector<std::string> left_; // sent away by the last `settle`
   std::unordered_map<std::string, child> children_;
   snapshot_table table_;
   snapshot_clock clock_; // interval snapshots
