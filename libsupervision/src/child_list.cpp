@@ -69,15 +69,16 @@ void child_list::place_on(cluster::hash_ring ring) {
   ranges_.clear();
   for (auto& [members, id] : ids) {
     id = static_cast<uint32_t>(ranges_.size());
-    ranges_.push_back(range{members, 0});
+    ranges_.push_back(range{members});
   }
   arc_ranges_.resize(lists.size());
   for (size_t a = 0; a < lists.size(); ++a)
     arc_ranges_[a] = ids[lists[a]];
+  piece_digests_.assign(ranges_.size() * pieces, 0);
   for (auto& [id, e] : records_) {
     e.range = range_of(e.key);
     if (e.range != nobody)
-      ranges_[e.range].digest ^= e.fingerprint;
+      piece_digests_[piece_of(e)] ^= e.fingerprint;
   }
   if (!placed_) {
     placed_ = true;
@@ -194,7 +195,7 @@ std::vector<range_digest> child_list::shared_digests(std::string_view member,
 std::vector<uint32_t> child_list::differing(const std::vector<range_digest>& theirs) const {
   std::vector<uint32_t> result;
   for (auto& x : theirs)
-    if (x.range < ranges_.size() && ranges_[x.range].digest != x.digest)
+    if (x.range < piece_digests_.size() && piece_digests_[x.range] != x.digest)
       result.push_back(x.range);
   return result;
 }
@@ -203,12 +204,12 @@ std::vector<child_record> child_list::select(const std::vector<uint32_t>& ranges
   std::vector<child_record> result;
   if (ranges.empty())
     return result;
-  std::vector<bool> wanted(ranges_.size(), false);
+  std::vector<bool> wanted(piece_digests_.size(), false);
   for (auto r : ranges)
     if (r < wanted.size())
       wanted[r] = true;
   for (auto& [id, e] : records_)
-    if (e.range != nobody && wanted[e.range])
+    if (e.range != nobody && wanted[piece_of(e)])
       result.push_back(e.rec);
   return result;
 }
@@ -217,10 +218,10 @@ std::vector<child_record> child_list::select(std::vector<uint32_t>& ranges,
                                              size_t budget) const {
   if (ranges.empty())
     return {}; // the usual answer: no range differs
-  std::vector<size_t> sizes(ranges_.size(), 0);
+  std::vector<size_t> sizes(piece_digests_.size(), 0);
   for (auto& [id, e] : records_)
     if (e.range != nobody)
-      ++sizes[e.range];
+      ++sizes[piece_of(e)];
   size_t total = 0;
   size_t n = 0;
   while (n < ranges.size() && total < budget) {

@@ -50,7 +50,11 @@ typename Inspector::result_type inspect(Inspector& f, child_record& x) {
            x.terminated, x.deleted);
 }
 
-/// The digest of one range: the records whose keys share a preference list.
+/// The digest of one piece of a range (the records whose keys share a
+/// preference list): `range` is the range's number times
+/// `child_list::pieces`, plus the top bits of the keys' hashes. Members
+/// compare and exchange records piece by piece, so a difference costs a
+/// sixteenth of a range, and an answer can be cut between pieces.
 struct range_digest {
   uint32_t range = 0;
   uint64_t digest = 0;
@@ -181,6 +185,9 @@ public:
 
   // -- ranges -------------------------------------------------------------------
 
+  /// Pieces per range (see `range_digest`).
+  static constexpr uint32_t pieces = 16;
+
   /// Returns the digests of the ranges that `member` owns.
   std::vector<range_digest> digests(std::string_view member) const;
 
@@ -190,14 +197,15 @@ public:
   /// Returns the digests of the ranges that both `member` and `other` keep.
   std::vector<range_digest> shared_digests(std::string_view member, std::string_view other) const;
 
-  /// Returns the ranges of `theirs` whose digests here differ.
+  /// Returns the pieces of `theirs` whose digests here differ.
   std::vector<uint32_t> differing(const std::vector<range_digest>& theirs) const;
 
-  /// Returns the records (tombstones too) of `ranges`.
+  /// Returns the records (tombstones too) of the pieces `ranges`.
   std::vector<child_record> select(const std::vector<uint32_t>& ranges) const;
 
-  /// Returns the records of the first of `ranges` (whole ranges) until they
-  /// add up to `budget` or more, and removes the others from `ranges`.
+  /// Returns the records of the first of the pieces `ranges` (whole pieces)
+  /// until they add up to `budget` or more, and removes the others from
+  /// `ranges`.
   std::vector<child_record> select(std::vector<uint32_t>& ranges, size_t budget) const;
 
   /// Returns all records, tombstones too.
@@ -271,7 +279,6 @@ private:
   /// Keys that share a preference list.
   struct range {
     std::vector<uint32_t> members; // indices into the ring's members, owner first
-    uint64_t digest = 0;
   };
 
   static uint64_t fingerprint(const child_record& rec);
@@ -291,11 +298,16 @@ private:
   // The current ring and its ranges count as settled.
   void mark_settled();
 
+  // The piece of its range that `e` falls in.
+  static uint32_t piece_of(const entry& e) {
+    return e.range * pieces + static_cast<uint32_t>(e.key >> 60);
+  }
+
   // Adds (or, applied twice, removes) `e` to the digests.
   void toggle_digest(const entry& e) {
     all_digest_ ^= e.fingerprint;
     if (e.range != nobody)
-      ranges_[e.range].digest ^= e.fingerprint;
+      piece_digests_[piece_of(e)] ^= e.fingerprint;
   }
 
   std::string prefix_;
@@ -309,17 +321,20 @@ private:
   bool placed_ = false;             // on a ring once
   std::set<std::string> unsettled_; // read from a store since the last `settle`
   std::vector<std::string> left_;   // sent away by the last `settle`
-  // The digests of the ranges `wanted` accepts (by their member indices).
+  // The digests of the pieces of the ranges `wanted` accepts (by their
+  // member indices).
   template <class Predicate>
   std::vector<range_digest> digests_if(Predicate wanted) const {
     std::vector<range_digest> result;
     for (uint32_t r = 0; r < ranges_.size(); ++r)
       if (wanted(ranges_[r].members))
-        result.push_back(range_digest{r, ranges_[r].digest});
+        for (auto p = r * pieces; p < (r + 1) * pieces; ++p)
+          result.push_back(range_digest{p, piece_digests_[p]});
     return result;
   }
 
   std::vector<range> ranges_;        // ordered by their member lists
+  std::vector<uint64_t> piece_digests_; // `pieces` per range
   std::vector<uint32_t> arc_ranges_; // the range of each arc of `ring_`
   uint64_t all_digest_ = 0;
 };

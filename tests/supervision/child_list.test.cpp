@@ -332,3 +332,35 @@ TEST_CASE("tombstones expire, live records stay") {
   xs.expire(1000);
   CHECK(xs.alive("c") != nullptr);
 }
+
+TEST_CASE("a record that differs costs a piece of its range, and answers are cut between pieces") {
+  hash_ring ring{{"n1", "n2", "n3"}};
+  child_list xs{"", 3};
+  child_list ys{"", 3};
+  xs.place_on(ring);
+  ys.place_on(ring);
+  for (int i = 0; i < 3200; ++i) {
+    xs.apply(record("c" + std::to_string(i), 1));
+    ys.apply(record("c" + std::to_string(i), 1));
+  }
+  ys.apply(record("c7", 2, true));
+  auto owner = std::string{*xs.owner_of("c7")};
+  auto differ = ys.differing(xs.digests(owner));
+  REQUIRE(differ.size() == 1);
+  auto sent = ys.select(differ);
+  // a range holds about 3200 / 6 records here, a piece a sixteenth of it
+  CHECK(sent.size() < 100);
+  CHECK(std::any_of(sent.begin(), sent.end(), [](auto& r) { return r.spec.id == "c7"; }));
+  // every piece of n1's ranges differs: an answer of at least 100 records
+  // stops at the piece that reaches 100
+  auto theirs = xs.digests("n1");
+  for (auto& d : theirs)
+    d.digest ^= 1;
+  auto all = ys.differing(theirs);
+  auto cut = all;
+  auto first = ys.select(cut, 100);
+  CHECK(cut.size() < all.size());
+  CHECK(first.size() >= 100);
+  CHECK(first.size() < 200);
+  CHECK(ys.select(cut).size() == first.size());
+}
