@@ -66,15 +66,15 @@ typename Inspector::result_type inspect(Inspector& f, range_digest& x) {
 }
 
 /// What a peer sends back when asked for an inventory: the children it runs
-/// or holds that the asker owns, and its records of the asker's ranges whose
-/// digests differ from the asker's.
+/// or holds that the asker owns, and its records of the pieces of the asker's
+/// ranges whose digests differ from the asker's.
 struct inventory {
   std::vector<std::string> claimed;
   std::vector<child_record> records;
   /// More records differ than one answer carries: ask again, for the
-  /// ranges not `covered`.
+  /// pieces not `covered`.
   bool more = false;
-  /// The ranges whose records this answer carries.
+  /// The pieces whose records this answer carries.
   std::vector<uint32_t> covered;
 };
 

@@ -109,8 +109,8 @@ constexpr auto anti_entropy_interval = std::chrono::seconds{2};
 // find them here if a message was lost.
 constexpr auto forget_delay = std::chrono::seconds{10};
 
-// Records in one inventory (whole ranges; a few hundred bytes each): well
-// below the wire's frame limit.
+// Records in one inventory (whole pieces of ranges; a few hundred bytes
+// each): well below the wire's frame limit.
 constexpr size_t max_inventory_records = 5000;
 
 /// Local-supervisor failures within 2 x period that stop the ring supervisor.

@@ -15,9 +15,9 @@ namespace ringvisor::supervision {
 /// `(rm_hello_atom) -> caf::actor`: the ring supervisor's handle.
 using rm_hello_atom = caf::atom_constant<caf::atom("rm_hello")>;
 /// `(rm_inventory_atom, std::string asker, uint64_t ring digest,
-/// std::vector<range_digest> the asker's ranges) -> inventory`: the children
-/// this node runs or holds that the asker owns, and this node's records of
-/// the asker's ranges whose digests differ; fails if the rings differ.
+/// std::vector<range_digest> pieces of the asker's ranges) -> inventory`: the
+/// children this node runs or holds that the asker owns, and this node's
+/// records of the pieces whose digests differ; fails if the rings differ.
 using rm_inventory_atom = caf::atom_constant<caf::atom("rm_invent")>;
 /// `(rm_handoff_atom, child_spec, uint64_t epoch, bool has_state, bytes
 /// state, restore_info origin, std::vector<recent_reply>) -> ok`: the new
