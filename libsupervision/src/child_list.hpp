@@ -216,14 +216,6 @@ public:
     return all_digest_;
   }
 
-  /// Calls `f(record)` for every live record.
-  template <class F>
-  void for_each_alive(F f) const {
-    for (auto& [id, e] : records_)
-      if (!e.rec.deleted)
-        f(e.rec);
-  }
-
   /// Calls `f(record)` for every live record that `member` owns.
   template <class F>
   void for_each_alive_owned_by(std::string_view member, F f) const {
