@@ -121,15 +121,9 @@ child_list::settle(std::string_view self, const std::set<std::string>& restarted
     auto was = before != nobody ? names(settled_ring_, settled_lists_[before])
                                 : std::vector<std::string_view>{};
     auto is = names(ring_, ranges_[now].members);
-    p.keep = contains(is, self);
-    auto send_to = [&](std::string_view to) { p.to.push_back(&out[std::string{to}]); };
-    if (p.keep) {
-      for (auto to : settle_targets(was, is, ring_, self, restarted))
-        send_to(to);
-    } else {
-      for (auto to : is)
-        send_to(to);
-    }
+    p.keep = contains(is, self); // else forgotten later
+    for (auto to : settle_targets(was, is, ring_, self, restarted))
+      p.to.push_back(&out[std::string{to}]);
     return p;
   };
   for (auto& [id, e] : records_) {

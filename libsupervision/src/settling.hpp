@@ -26,11 +26,15 @@ bool contains(const Names& xs, std::string_view x) {
 /// sends: the first member of `before` still on the ring that did not
 /// restart, which every node computes alike. If there is none (all of them
 /// are gone, or nothing was settled yet, as for copies read from a store),
-/// every holder sends, to every other member of `now`.
+/// every holder sends, to every other member of `now`. A holder that is not
+/// on `now` (it is to forget its copy) sends to every member of `now`: its
+/// copy may be newer than the sender's.
 inline std::vector<std::string_view>
 settle_targets(const std::vector<std::string_view>& before,
                const std::vector<std::string_view>& now, const cluster::hash_ring& ring,
                std::string_view self, const std::set<std::string>& restarted) {
+  if (!contains(now, self))
+    return now;
   auto restarted_ = [&](std::string_view x) { return restarted.count(std::string{x}) > 0; };
   std::string_view sender;
   for (auto r : before)

@@ -206,16 +206,9 @@ void snapshot_keeper::settle(const std::set<std::string>& restarted) {
       auto was = before != unsettled ? settled_ring_.preference_list_hash(key, limits_.replicas)
                                      : std::vector<std::string_view>{};
       auto is = ring_.preference_list_hash(key, limits_.replicas);
-      p.keep = contains(is, self_);
-      if (p.keep) {
-        for (auto to : settle_targets(was, is, ring_, self_, restarted))
-          p.to.push_back(&out_[std::string{to}]);
-      } else {
-        // Leaving the list: to every member of it (this copy may be newer
-        // than the first old replica's), forgotten later.
-        for (auto to : is)
-          p.to.push_back(&out_[std::string{to}]);
-      }
+      p.keep = contains(is, self_); // else forgotten later
+      for (auto to : settle_targets(was, is, ring_, self_, restarted))
+        p.to.push_back(&out_[std::string{to}]);
     }
     for (auto* xs : p.to)
       xs->push_back(snapshot_entry{id, x});
