@@ -455,7 +455,6 @@ private:
       return; // again once the handles arrive
     move_out();
     forward_expected();
-    children_.expire(now_us() - std::min(now_us(), tombstone_ttl_us));
     auto round = ++round_;
     if (peers.empty()) {
       start_fresh(round, {});
@@ -498,7 +497,7 @@ private:
             *more = *more || inv.more;
             if (--*open > 0)
               return;
-            if (*more && round == round_)
+            if (*more)
               rebalance(); // the next round asks for the ranges still missing
             else
               start_fresh(round, *claimed);
@@ -1223,7 +1222,8 @@ private:
     return now_us();
   }
 
-  // Settles the snapshots (`snapshot_keeper::settle`) once the ring is quiet.
+  // Settles the records and snapshots (`settle_records`,
+  // `snapshot_keeper::settle`) once the ring is quiet.
   void settle_later() {
     delayed_send(this, snapshot_settle_delay, snap_settle_atom::value, ++settle_gen_);
   }
@@ -1248,7 +1248,7 @@ private:
 
   // Anti-entropy: tells each member the digests of the ranges both keep; it
   // sends back its records of those that differ (and does the same the
-  // other way round).
+  // other way round). Expired tombstones go first, here only.
   void exchange_digests() {
     delayed_send(this, anti_entropy_interval, anti_entropy_atom::value);
     children_.expire(now_us() - std::min(now_us(), tombstone_ttl_us));
@@ -1645,7 +1645,6 @@ private:
     delayed_send(this, delay, later_atom::value, key);
   }
 
-
   // The error of a write that fewer than a quorum of replicas stored.
   caf::error no_quorum(const std::string& id) const {
     return make_error(errc::store_failed, spec_.name, id,
@@ -1798,7 +1797,7 @@ private:
   void change(change_kind kind, const std::string& id, uint8_t hops, caf::response_promise& rp) {
     if (auto err = refused_unless_up(id))
       return rp.deliver(std::move(err));
-    auto later = [this, kind, id, hops](caf::response_promise& again) {
+    auto retry = [this, kind, id, hops](caf::response_promise& again) {
       change(kind, id, hops, again);
     };
     auto owner = owner_of(id);
@@ -1812,10 +1811,10 @@ private:
       }
       if (owner)
         fetch_peer(*owner);
-      return park(std::move(rp), later);
+      return park(std::move(rp), retry);
     }
     if (!serving() || !synced_)
-      return park(std::move(rp), later);
+      return park(std::move(rp), retry);
     auto rec = children_.alive(id);
     if (rec == nullptr)
       return rp.deliver(make_error(errc::not_found, spec_.name, id));
