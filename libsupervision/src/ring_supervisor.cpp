@@ -35,6 +35,7 @@
 #include "child_list.hpp"
 #include "pacer.hpp"
 #include "placement.hpp"
+#include "record_keeper.hpp"
 #include "reply_cache.hpp"
 #include "ring_wire.hpp"
 #include "routing.hpp"
@@ -105,16 +106,8 @@ constexpr auto anti_entropy_interval = std::chrono::seconds{2};
 // find them here if a message was lost.
 constexpr auto forget_delay = std::chrono::seconds{10};
 
-// Records in one inventory (whole pieces of ranges; a few hundred bytes
-// each): well below the wire's frame limit.
-constexpr size_t max_inventory_records = 5000;
-
 /// Local-supervisor failures within 2 x period that stop the ring supervisor.
 constexpr size_t max_local_failures = 2;
-
-/// How long a deleted child's tombstone keeps a node that missed the delete
-/// (cut off, paused) from bringing the child back.
-constexpr uint64_t tombstone_ttl_us = 24ull * 3600 * 1000 * 1000;
 
 uint64_t now_us() {
   using namespace std::chrono;
@@ -141,6 +134,15 @@ caf::error check_child(const child_spec& spec, const actor::factory_registry* fa
     return actor::make_error(actor::errc::unknown_child_type, spec.type,
                              "child " + spec.id + " of ring supervisor " + sup);
   return caf::none;
+}
+
+// The limits of a ring supervisor's record keeper.
+record_limits record_limits_of(const ring_supervisor_spec& spec) {
+  record_limits result;
+  result.replicas = spec.replicas;
+  result.write_timeout = spec.handoff_timeout;
+  result.retry_delay = retry_delay;
+  return result;
 }
 
 /// A request waiting for its child to run here (or to be forwarded).
@@ -176,23 +178,6 @@ struct local_child {
 
 using phase = local_child::phase;
 
-/// The replicas that stored one write, until a quorum did or none is left
-/// to ask.
-struct write_tally {
-  size_t acks = 0;
-  size_t open = 0;
-  size_t quorum = 0;
-  std::function<void(bool)> done;
-
-  void check() {
-    if (!done || (acks < quorum && open > 0))
-      return;
-    auto f = std::move(done);
-    done = nullptr;
-    f(acks >= quorum);
-  }
-};
-
 /// Snapshots asked of every peer for children this node may start.
 struct snapshot_fetch {
   size_t open = 0; // requests not answered yet
@@ -203,7 +188,7 @@ struct snapshot_fetch {
 
 using fetch_ptr = std::shared_ptr<snapshot_fetch>;
 
-class ring_manager : public caf::event_based_actor, private snapshot_io {
+class ring_manager : public caf::event_based_actor, private snapshot_io, private record_io {
 public:
   ring_manager(caf::actor_config& cfg, actor::node* node, caf::actor agent,
                ring_supervisor_spec spec)
@@ -215,13 +200,14 @@ public:
       spec_(std::move(spec)),
       dir_name_(ring_supervisor_name(spec_.name)),
       fence_(node->config().suspect_after + node->config().heartbeat_interval),
-      children_(spec_.name + "/", spec_.replicas),
-      keeper_(self_name_, *this, [this](const std::string& id) { return children_.key_hash(id); },
-              snapshot_limits{spec_.replicas}) {
+      records_(self_name_, spec_.name + "/", *this, record_limits_of(spec_)),
+      snapshots_(self_name_, *this,
+                 [this](const std::string& id) { return children().key_hash(id); },
+                 snapshot_limits{spec_.replicas}) {
     if (!spec_.factories)
       spec_.factories = node->factories();
     for (auto& c : spec_.children)
-      children_.apply(child_record{c});
+      records_.apply(child_record{c});
   }
 
   const char* name() const override {
@@ -255,26 +241,27 @@ private:
   // The members children are placed on: up, in the group, not leaving.
   void rebuild_ring() {
     auto members = placement_members(view_, spec_.group, leaving_, self_name_, leaving_self_);
-    if (members.names != children_.ring().members()) {
-      children_.place_on(cluster::hash_ring{members.names});
-      keeper_.place_on(children_.ring());
-      synced_ = false; // learn the records of the ranges this node owns now
-      covered_.clear(); // the ranges are numbered anew
+    // Nodes agree on the ranges only with the same members and replicas.
+    if (records_.place_on(std::move(members.names), members.digest * 31 + spec_.replicas)) {
+      snapshots_.place_on(children().ring());
       settle_later();
     }
-    // Nodes agree on the ranges only with the same members and replicas.
-    digest_ = members.digest * 31 + spec_.replicas;
+  }
+
+  // The records this node keeps, and the ring they are placed on.
+  const child_list& children() const {
+    return records_.list();
   }
 
   std::optional<std::string> owner_of(const std::string& id) const {
-    auto x = children_.owner_of(id);
+    auto x = children().owner_of(id);
     if (!x)
       return std::nullopt;
     return std::string{*x};
   }
 
   bool owns(const std::string& id) const {
-    return children_.owned_by(id, self_name_);
+    return children().owned_by(id, self_name_);
   }
 
   // Whether this node may start and take children.
@@ -340,8 +327,7 @@ private:
       resync_ = true;
     if (now == cluster::cluster_status::up && before != now && resync_) {
       resync_ = false;
-      synced_ = false; // learn every record again before starting a child
-      learned_ = false;
+      records_.unlearn(); // learn every record again before starting a child
       reload_specs();
     }
     if (now == cluster::cluster_status::split && before != now) {
@@ -355,7 +341,7 @@ private:
 
   std::vector<std::string> others() const {
     std::vector<std::string> result;
-    for (auto& name : children_.ring().members())
+    for (auto& name : children().ring().members())
       if (name != self_name_)
         result.push_back(name);
     for (auto& name : leaving_)
@@ -398,35 +384,19 @@ private:
     // node that owns an orphan knows its spec, as long as any member does.
     // After a start or a split, the owner of each other range we keep sends
     // its records too.
-    auto mine = children_.digests(self_name_);
     auto claimed = std::make_shared<std::set<std::string>>();
     auto open = std::make_shared<size_t>(peers.size());
     auto more = std::make_shared<bool>(false);
     for (auto& name : peers) {
-      auto ask = mine;
-      if (!learned_) { // and each range it keeps, from its owner
-        auto theirs = children_.learn_digests(self_name_, name);
-        ask.insert(ask.end(), theirs.begin(), theirs.end());
-      }
-      if (auto i = covered_.find(name); i != covered_.end())
-        ask.erase(std::remove_if(ask.begin(), ask.end(),
-                                 [&](auto& x) { return i->second.count(x.range) > 0; }),
-                  ask.end());
-      request(*peer(name), spec_.handoff_timeout, rm_inventory_atom::value,
-              self_name_, digest_, std::move(ask))
+      request(*peer(name), spec_.handoff_timeout, rm_inventory_atom::value, self_name_,
+              records_.digest(), records_.inventory_ask(name))
         .then(
           [this, round, claimed, open, more, name](inventory& inv) {
-            for (auto& rec : inv.records)
-              apply_record(std::move(rec));
+            records_.inventory_answered(name, inv, round == round_);
             claimed->insert(inv.claimed.begin(), inv.claimed.end());
-            // A peer whose answer was cut is asked for the rest next round
-            // (range numbers hold for this round's ring only).
+            // A peer whose answer was cut is asked for the rest next round.
             if (round != round_)
               return;
-            if (inv.more)
-              covered_[name].insert(inv.covered.begin(), inv.covered.end());
-            else
-              covered_.erase(name);
             *more = *more || inv.more;
             if (--*open > 0)
               return;
@@ -492,7 +462,7 @@ private:
     // A node with seeds that sees only itself may not have joined yet: the
     // cluster it is about to join runs these children. Give it a fence's
     // time to find its peers before it starts anything alone.
-    if (children_.ring().members().size() == 1 && !node_.config().seeds.empty()
+    if (children().ring().members().size() == 1 && !node_.config().seeds.empty()
         && now < started_at_ + fence_) {
       if (!retry_pending_) {
         retry_pending_ = true;
@@ -507,11 +477,10 @@ private:
       }
       return;
     }
-    synced_ = true;
-    learned_ = true;
+    records_.round_complete();
     place_parked();
     std::vector<std::string> orphans;
-    children_.for_each_alive_owned_by(self_name_, [&](const child_record& rec) {
+    children().for_each_alive_owned_by(self_name_, [&](const child_record& rec) {
       auto& id = rec.spec.id;
       if (!rec.terminated && !local_.count(id) && !claimed.count(id))
         orphans.push_back(id);
@@ -520,7 +489,7 @@ private:
     // Requests for children this node owns but does not know (it had not
     // learned them yet) find out now that they do not exist.
     for (auto i = expected_.begin(); i != expected_.end();) {
-      auto rec = children_.alive(i->first);
+      auto rec = children().alive(i->first);
       if (rec != nullptr && !rec->terminated) {
         ++i;
         continue;
@@ -535,7 +504,7 @@ private:
 
   // Whether a start of `id` here would look for its snapshots.
   bool may_have_snapshots(const std::string& id) const {
-    auto rec = children_.alive(id);
+    auto rec = children().alive(id);
     return rec != nullptr && rec->spec.snapshot.when != snapshot_policy::mode::off;
   }
 
@@ -544,12 +513,12 @@ private:
   fetch_ptr fetch_snapshots(std::vector<std::string> ids) {
     auto f = std::make_shared<snapshot_fetch>();
     for (auto& id : ids)
-      if (auto x = keeper_.table().find(id))
+      if (auto x = snapshots_.table().find(id))
         f->best[id] = *x;
     auto peers = others();
     if (ids.empty() || peers.empty())
       return f;
-    auto chunks = chunked(std::move(ids), keeper_.limits().per_message);
+    auto chunks = chunked(std::move(ids), snapshots_.limits().per_message);
     f->open = peers.size() * chunks.size();
     auto one_done = [f] {
       if (--f->open == 0 && f->then) {
@@ -623,7 +592,7 @@ private:
     size_t restored = 0;
     auto now = now_us();
     for (auto& id : ids) {
-      auto rec = children_.alive(id);
+      auto rec = children().alive(id);
       if (rec == nullptr || rec->terminated || local_.count(id) || !owns(id))
         continue; // changed while the snapshots came
       auto& c = local_[id];
@@ -636,7 +605,7 @@ private:
         auto& x = i->second;
         c.record = std::max(c.record, x.record);
         c.epoch = next_epoch(x.epoch); // above the placement it follows
-        keeper_.adopt(id, x);
+        snapshots_.adopt(id, x);
         if (x.has_state) {
           c.has_state = true;
           c.state = x.state;
@@ -769,7 +738,7 @@ private:
   void kill_local(const std::string& id, const std::string& why) {
     fail_waiting(local_[id], make_error(errc::no_owner, spec_.name, id, why));
     local_.erase(id);
-    keeper_.stopped(id);
+    snapshots_.stopped(id);
     request(local_sup_, caf::infinite, detach_child_atom::value, id)
       .then(
         [this](caf::actor& hdl) {
@@ -795,8 +764,8 @@ private:
           if (spec_.tell_placement)
             send(hdl, placed_atom::value, placement{self_name_, started.epoch}, started.restored);
           started.ph = phase::running;
-          keeper_.started(id, gen, started.record, started.epoch, started.spec.snapshot,
-                          started.has_state, std::move(started.state));
+          snapshots_.started(id, gen, started.record, started.epoch, started.spec.snapshot,
+                              started.has_state, std::move(started.state));
           started.has_state = false;
           started.state.clear();
           flush(started);
@@ -815,7 +784,7 @@ private:
                                                  {"reason", actor::render(err)}});
           fail_waiting(i->second, err);
           local_.erase(i);
-          keeper_.stopped(id);
+          snapshots_.stopped(id);
         });
   }
 
@@ -865,7 +834,7 @@ private:
     // placement, if any, and its new owner learns so.
     auto from_snapshot = [this, id, stop_and_hand](const std::string& why) {
       auto i = local_.find(id);
-      auto x = keeper_.table().find(id);
+      auto x = snapshots_.table().find(id);
       if (i != local_.end() && x != nullptr && x->has_state && x->epoch == i->second.epoch) {
         log::warn("ring_state_from_snapshot", {{"sup", spec_.name}, {"child", id},
                                                {"reason", why}});
@@ -958,7 +927,7 @@ private:
           for (auto& p : i->second.waiting)
             p.rp.delegate(to, bump_hops(p.msg));
           local_.erase(i);
-          keeper_.stopped(id);
+          snapshots_.stopped(id);
           move_finished(id);
           if (leaving_self_ && local_.empty())
             finish_leave();
@@ -978,7 +947,7 @@ private:
                                                {"reason", actor::render(err)}});
             fail_waiting(i->second, err);
             local_.erase(i);
-            keeper_.stopped(id);
+            snapshots_.stopped(id);
             move_finished(id);
             if (leaving_self_ && local_.empty())
               finish_leave();
@@ -1006,7 +975,7 @@ private:
     if (!owns(spec.id))
       return make_error(errc::no_owner, spec_.name, spec.id, "not the owner on this ring");
     // Deleted or terminated here: the sender missed it, and drops the child.
-    auto known = children_.find(spec.id);
+    auto known = children().find(spec.id);
     if (known != nullptr && (known->deleted || known->terminated))
       return make_error(errc::not_found, spec_.name, spec.id,
                         known->deleted ? "deleted" : "terminated");
@@ -1021,10 +990,10 @@ private:
       log::debug("ring_handoff_in", {{"sup", spec_.name}, {"child", id}, {"epoch", epoch},
                                      {"has_state", has_state}});
     if (known == nullptr)
-      children_.apply(child_record{spec});
+      records_.apply(child_record{spec});
     auto& c = local_[id];
     c.spec = std::move(spec);
-    c.record = children_.find(id)->version;
+    c.record = children().find(id)->version;
     c.epoch = next_epoch(epoch);
     c.has_state = has_state;
     c.state = std::move(state);
@@ -1048,7 +1017,7 @@ private:
         p.rp.deliver(make_error(errc::no_owner, spec_.name, id, why));
     expected_.clear();
     clear_moves();
-    keeper_.stopped_all();
+    snapshots_.stopped_all();
     replace_local_sup();
   }
 
@@ -1124,11 +1093,11 @@ private:
     // 0.17 and would come back as a message for each snapshot. A child that
     // never answers takes no more snapshots (and fails its next move).
     request(local_[id].handle, caf::infinite, std::move(ask))
-      .then([this, id, gen](bytes& state) { keeper_.answered(id, gen, &state, has_lease()); },
+      .then([this, id, gen](bytes& state) { snapshots_.answered(id, gen, &state, has_lease()); },
             [this, id, gen](caf::error& err) {
               log::debug("ring_snapshot_failed", {{"sup", spec_.name}, {"child", id},
                                                   {"reason", actor::render(err)}});
-              keeper_.answered(id, gen, nullptr, false);
+              snapshots_.answered(id, gen, nullptr, false);
             });
   }
 
@@ -1155,27 +1124,16 @@ private:
     return now_us();
   }
 
-  // Settles the records and snapshots (`settle_records`,
+  // Settles the records and snapshots (`record_keeper::settle`,
   // `snapshot_keeper::settle`) once the ring is quiet.
   void settle_later() {
     delayed_send(this, snapshot_settle_delay, snap_settle_atom::value, ++settle_gen_);
   }
 
-  // Sends `xs` to the ring supervisor of `member`, a message per
-  // `per_message` records.
-  void send_records(const std::string& member, std::vector<child_record> xs) {
-    auto hdl = peer(member);
-    if (hdl == nullptr || xs.empty())
-      return;
-    for (auto& chunk : chunked(std::move(xs), keeper_.limits().per_message))
-      send(*hdl, rm_records_atom::value, std::move(chunk));
-  }
-
   // After a ring change: the records go to the members new to their lists,
-  // and leave this node where it is no longer on them.
+  // and leave this node later where it is no longer on them.
   void settle_records() {
-    for (auto& [member, xs] : children_.settle(self_name_, restarted_))
-      send_records(member, std::move(xs));
+    records_.settle(restarted_);
     delayed_send(this, forget_delay, forget_atom::value, settle_gen_);
   }
 
@@ -1184,13 +1142,54 @@ private:
   // other way round). Expired tombstones go first, here only.
   void exchange_digests() {
     delayed_send(this, anti_entropy_interval, anti_entropy_atom::value);
-    children_.expire(now_us() - std::min(now_us(), tombstone_ttl_us));
-    if (!serving() || !learned_)
-      return; // its first inventory round brings more than this would
-    for (auto& name : children_.ring().members())
-      if (auto hdl = name != self_name_ ? peer(name) : nullptr)
-        send(*hdl, rm_digests_atom::value, self_name_, digest_,
-             children_.shared_digests(self_name_, name));
+    records_.exchange_digests(serving());
+  }
+
+  // -- records (the keeper's messaging) ---------------------------------------------
+
+  bool write(const std::string& member, const child_record& rec, uint64_t digest,
+             caf::timespan timeout, std::function<void(write_answer)> answered) override {
+    auto hdl = peer(member);
+    if (hdl == nullptr)
+      return false;
+    request(*hdl, timeout, rm_record_atom::value, rec, digest)
+      .then([answered](caf::ok_atom) { answered(write_answer::stored); },
+            [answered](caf::error& err) {
+              answered(err == errc::no_owner ? write_answer::other_ring : write_answer::failed);
+            });
+    return true;
+  }
+
+  void send_records(const std::string& member, std::vector<child_record> xs) override {
+    if (auto hdl = peer(member))
+      send(*hdl, rm_records_atom::value, std::move(xs));
+  }
+
+  void send_digests(const std::string& member, uint64_t digest,
+                    std::vector<range_digest> xs) override {
+    if (auto hdl = peer(member))
+      send(*hdl, rm_digests_atom::value, self_name_, digest, std::move(xs));
+  }
+
+  void later(caf::timespan delay, std::function<void()> f) override {
+    auto key = ++later_counter_;
+    later_.emplace(key, std::move(f));
+    delayed_send(this, delay, later_atom::value, key);
+  }
+
+  // A record deleted or terminated the child: it stops here.
+  void ended(const child_record& rec) override {
+    auto& id = rec.spec.id;
+    auto err = make_error(errc::not_found, spec_.name, id,
+                          rec.deleted ? "deleted" : "terminated");
+    snapshots_.forget(id);
+    fail_expected(id, err);
+    if (auto i = local_.find(id); i != local_.end()) {
+      fail_waiting(i->second, err);
+      local_.erase(i);
+      snapshots_.stopped(id);
+      stop_local(id, [] {});
+    }
   }
 
   // A child asks for a checkpoint: only the instance that runs now counts.
@@ -1200,7 +1199,7 @@ private:
         || current_sender() != i->second.handle.address())
       return;
     auto& c = i->second;
-    keeper_.checkpoint(id, c.start_gen, c.record, c.epoch, c.spec.snapshot, std::move(state));
+    snapshots_.checkpoint(id, c.start_gen, c.record, c.epoch, c.spec.snapshot, std::move(state));
   }
 
   // -- graceful leave -----------------------------------------------------------
@@ -1297,9 +1296,9 @@ private:
     facts.stopping = stopping_;
     facts.owner = owner_of(id);
     facts.owner_is_self = facts.owner && *facts.owner == self_name_ && !leaving_self_;
-    if (auto rec = children_.alive(id))
+    if (auto rec = children().alive(id))
       facts.rec = rec->terminated ? route_facts::record::terminated : route_facts::record::alive;
-    facts.synced = synced_;
+    facts.synced = records_.synced();
     auto hdl = facts.owner ? peer(*facts.owner) : nullptr;
     facts.owner_reachable = hdl != nullptr;
     facts.hops = hops_of(p.msg);
@@ -1356,7 +1355,7 @@ private:
         take_state(id);
         return;
       }
-      keeper_.called(id);
+      snapshots_.called(id);
     };
     if (p.msg.match_element<ring_call_atom>(0)) {
       auto msg = p.msg.get_as<caf::message>(3);
@@ -1450,15 +1449,15 @@ private:
       .then(
         [this, failed](std::vector<child_spec>& stored) {
           for (auto& c : stored)
-            children_.load(child_record{std::move(c)});
+            records_.load(child_record{std::move(c)});
           request(store_, caf::infinite, store_get_states_atom::value)
             .then(
               [this](std::vector<stored_state>& states) {
                 for (auto& x : states) {
                   snapshot snap{x.record, x.epoch, x.seq, x.taken_us, true, std::move(x.state)};
-                  auto rec = children_.alive(x.id);
+                  auto rec = children().alive(x.id);
                   if (rec != nullptr && good_for(snap, rec->version))
-                    keeper_.load(x.id, std::move(snap));
+                    snapshots_.load(x.id, std::move(snap));
                 }
                 stores_read_ = true;
                 settle_later(); // records this node does not keep go to their replicas
@@ -1474,9 +1473,9 @@ private:
   void persist_states() {
     delayed_send(this, persist_interval, persist_atom::value);
     std::map<size_t, std::vector<stored_state>> per_store;
-    for (auto& id : keeper_.changes()) {
-      auto x = keeper_.table().find(id);
-      auto rec = children_.alive(id);
+    for (auto& id : snapshots_.changes()) {
+      auto x = snapshots_.table().find(id);
+      auto rec = children().alive(id);
       if (x == nullptr || !x->has_state || rec == nullptr)
         continue;
       auto i = store_of(spec_.stores, rec->spec);
@@ -1491,91 +1490,6 @@ private:
                 log::error("ring_store_failed", {{"sup", spec_.name},
                                                  {"reason", actor::render(err)}});
               });
-  }
-
-  // The next version of a change made here (a hybrid logical clock).
-  uint64_t next_version() {
-    return clock_ = std::max(now_us(), clock_ + 1);
-  }
-
-  // Applies a record made here or learned from a peer, and stops the child
-  // here if it is deleted or terminated now.
-  void apply_record(child_record rec) {
-    if (rec.deleted && rec.version + tombstone_ttl_us < now_us())
-      return; // expired: this node may have forgotten it already
-    clock_ = std::max(clock_, rec.version);
-    auto id = rec.spec.id;
-    auto change = children_.apply(std::move(rec));
-    auto now = children_.find(id);
-    bool gone = change == child_list::change::removed
-                || (change == child_list::change::updated && now->terminated);
-    if (!gone)
-      return;
-    auto err = make_error(errc::not_found, spec_.name, id,
-                          now->deleted ? "deleted" : "terminated");
-    keeper_.forget(id);
-    fail_expected(id, err);
-    if (auto i = local_.find(id); i != local_.end()) {
-      fail_waiting(i->second, err);
-      local_.erase(i);
-      keeper_.stopped(id);
-      stop_local(id, [] {});
-    }
-  }
-
-  // Sends `rec` (applied here already) to the other members of its list;
-  // `done(true)` once a write quorum of the list (a majority, this node
-  // counted if on it) stored it, `done(false)` once that cannot happen. A
-  // member that missed it learns it by anti-entropy.
-  void replicate(const child_record& rec, std::function<void(bool)> then) {
-    auto list = children_.replicas_of(rec.spec.id);
-    auto t = std::make_shared<write_tally>();
-    t->quorum = list.size() / 2 + 1;
-    t->done = std::move(then);
-    auto deadline = clock_type::now() + spec_.handoff_timeout;
-    for (auto member : list) {
-      if (member == self_name_) {
-        ++t->acks;
-        continue;
-      }
-      ++t->open;
-      write_to(std::string{member}, rec, t, deadline);
-    }
-    t->check();
-  }
-
-  // Sends `rec` to the replica `member` for `t`. A member whose ring differs
-  // for a moment (a view on its way) is asked again until `deadline`.
-  void write_to(std::string member, child_record rec, std::shared_ptr<write_tally> t,
-                clock_type::time_point deadline) {
-    auto hdl = peer(member);
-    auto left = deadline - clock_type::now();
-    if (hdl == nullptr || left <= caf::timespan{0}) {
-      --t->open;
-      return t->check();
-    }
-    request(*hdl, left, rm_record_atom::value, rec, digest_)
-      .then(
-        [t](caf::ok_atom) {
-          ++t->acks;
-          --t->open;
-          t->check();
-        },
-        [this, member, rec, t, deadline](caf::error& err) {
-          if (err == errc::no_owner && clock_type::now() + retry_delay < deadline)
-            return later(retry_delay, [this, member, rec, t, deadline] {
-              write_to(member, rec, t, deadline);
-            });
-          --t->open;
-          t->check();
-        });
-  }
-
-  // Runs `f` after `delay`.
-  void later(caf::timespan delay, std::function<void()> f) {
-    auto key = ++later_counter_;
-    later_.emplace(key, std::move(f));
-    delayed_send(this, delay, later_atom::value, key);
   }
 
   // The error of a write that fewer than a quorum of replicas stored.
@@ -1628,7 +1542,7 @@ private:
   // way, and a retry timer would only start rounds anew).
   void park(caf::response_promise rp, std::function<void(caf::response_promise&)> retry) {
     parked_.push_back(parked{std::move(rp), std::move(retry), clock_type::now()});
-    if (!serving() || synced_)
+    if (!serving() || records_.synced())
       retry_later();
   }
 
@@ -1672,7 +1586,7 @@ private:
 
   void on_place(child_record rec, bool fresh, caf::response_promise rp) {
     auto id = rec.spec.id;
-    if (!serving() || !synced_) {
+    if (!serving() || !records_.synced()) {
       park(std::move(rp), [this, rec = std::move(rec), fresh](caf::response_promise& again) {
         on_place(rec, fresh, again);
       });
@@ -1681,12 +1595,12 @@ private:
     if (!owns(id))
       return place(std::move(rec), fresh, std::move(rp)); // the rings differ still
     if (fresh) {
-      if (children_.alive(id) != nullptr)
+      if (children().alive(id) != nullptr)
         return rp.deliver(make_error(errc::already_present, spec_.name, id));
-      rec.version = next_version(); // above a tombstone this node keeps
+      rec.version = records_.next_version(); // above a tombstone this node keeps
     }
-    apply_record(rec);
-    auto now = children_.alive(id);
+    records_.apply(rec);
+    auto now = children().alive(id);
     if (now == nullptr || now->terminated)
       return rp.deliver(make_error(errc::not_found, spec_.name, id,
                                    now == nullptr ? "deleted" : "terminated"));
@@ -1699,7 +1613,7 @@ private:
       ++stats_.started;
     }
     // Answer once a quorum stored the record and the child runs, like `find`.
-    replicate(rec, [this, id, rp](bool stored) mutable {
+    records_.replicate(rec, [this, id, rp](bool stored) mutable {
       if (!stored)
         return rp.deliver(no_quorum(id));
       auto i = local_.find(id);
@@ -1712,10 +1626,6 @@ private:
     });
   }
 
-  // A change of a known child's record: terminated, restarted or deleted.
-  child_record changed(const child_record& rec, bool terminated, bool deleted) {
-    return child_record{rec.spec, next_version(), terminated, deleted};
-  }
 
   enum class change_kind : uint8_t { terminate, restart, erase };
 
@@ -1746,34 +1656,34 @@ private:
         fetch_peer(*owner);
       return park(std::move(rp), retry);
     }
-    if (!serving() || !synced_)
+    if (!serving() || !records_.synced())
       return park(std::move(rp), retry);
-    auto rec = children_.alive(id);
+    auto rec = children().alive(id);
     if (rec == nullptr)
       return rp.deliver(make_error(errc::not_found, spec_.name, id));
     switch (kind) {
       case change_kind::restart:
-        return on_place(changed(*rec, false, false), false, rp);
+        return on_place(records_.changed(*rec, false, false), false, rp);
       case change_kind::terminate:
-        return write(changed(*rec, true, false), rp);
+        return write_change(records_.changed(*rec, true, false), rp);
       case change_kind::erase:
         request(store_, caf::infinite, store_del_atom::value, rec->spec)
           .then(
             [this, rp, id](caf::ok_atom) mutable {
-              auto now = children_.alive(id);
+              auto now = children().alive(id);
               if (now == nullptr)
                 return rp.deliver(caf::ok_atom::value); // deleted meanwhile
-              write(changed(*now, false, true), rp);
+              write_change(records_.changed(*now, false, true), rp);
             },
             [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
     }
   }
 
   // Applies `rec` here and answers ok once a write quorum stored it.
-  void write(child_record rec, caf::response_promise rp) {
-    apply_record(rec);
+  void write_change(child_record rec, caf::response_promise rp) {
+    records_.apply(rec);
     auto id = rec.spec.id;
-    replicate(rec, [this, id, rp](bool stored) mutable {
+    records_.replicate(rec, [this, id, rp](bool stored) mutable {
       if (stored)
         rp.deliver(caf::ok_atom::value);
       else
@@ -1784,20 +1694,20 @@ private:
   // A child exited for good (transient that ended normally, temporary): it
   // must not start again anywhere.
   void on_finished(const std::string& id) {
-    auto rec = children_.alive(id);
+    auto rec = children().alive(id);
     if (rec == nullptr)
       return;
     auto spec = rec->spec;
     if (auto i = local_.find(id); i != local_.end()) {
       fail_waiting(i->second, make_error(errc::not_found, spec_.name, id, "finished"));
       local_.erase(i);
-      keeper_.stopped(id);
+      snapshots_.stopped(id);
     }
     request(local_sup_, caf::infinite, delete_child_atom::value, id)
       .then([](caf::ok_atom) {}, [](caf::error&) {});
-    auto gone = changed(*rec, false, true);
-    apply_record(gone);
-    replicate(gone, [](bool) {});
+    auto gone = records_.changed(*rec, false, true);
+    records_.apply(gone);
+    records_.replicate(gone, [](bool) {});
     request(store_, caf::infinite, store_del_atom::value, spec)
       .then([](caf::ok_atom) {},
             [this, id](caf::error& err) {
@@ -1828,7 +1738,7 @@ private:
   // (terminated, or not started yet).
   std::vector<ring_child> which_here() const {
     auto result = local_children();
-    children_.for_each_alive_owned_by(self_name_, [&](const child_record& rec) {
+    children().for_each_alive_owned_by(self_name_, [&](const child_record& rec) {
       if (!local_.count(rec.spec.id))
         result.push_back(ring_child{rec.spec.id, rec.spec.type, rec.spec.restart, {}});
     });
@@ -1879,12 +1789,8 @@ private:
   caf::actor local_sup_;
   caf::actor store_;
 
-  child_list children_; // and the ring they are placed on
-  snapshot_keeper keeper_; // snapshots of the children here, and replicas' copies
-  uint64_t clock_ = 0; // versions of the records changed here
-  bool synced_ = false; // learned the records of the ranges owned on this ring
-  bool learned_ = false; // learned the records of all ranges kept, since start or a split
-  std::map<std::string, std::set<uint32_t>> covered_; // ranges a cut inventory carried, per peer
+  record_keeper records_; // the child list, kept on its replicas
+  snapshot_keeper snapshots_; // snapshots of the children here, and replicas' copies
   std::unordered_map<std::string, local_child> local_;
   std::unordered_map<std::string, std::vector<pending>> expected_;
   struct parked {
@@ -1897,7 +1803,6 @@ private:
   std::vector<cluster::member> view_;
   cluster::cluster_status status_ = cluster::cluster_status::starting;
   std::map<std::string, cluster::member> up_; // other members, not down
-  uint64_t digest_ = 0; // of the ring's members and their incarnations
   std::map<std::string, caf::actor> peers_;
   std::set<std::string> fetching_;
   std::set<std::string> leaving_;
@@ -1965,7 +1870,7 @@ caf::behavior ring_manager::make_behavior() {
   reload_specs();
   if (std::any_of(spec_.stores.begin(), spec_.stores.end(),
                   [](auto& x) { return x->keeps_states(); })) {
-    keeper_.track_changes();
+    snapshots_.track_changes();
     delayed_send(this, persist_interval, persist_atom::value);
   }
   lease_ = cluster::lease_of(system());
@@ -2002,17 +1907,13 @@ caf::behavior ring_manager::make_behavior() {
     [this](rm_hello_atom) { return caf::actor{this}; },
     [this](rm_inventory_atom, const std::string& asker, uint64_t digest,
            const std::vector<range_digest>& ranges) -> caf::result<inventory> {
-      if (digest != digest_)
+      if (digest != records_.digest())
         return make_error(errc::no_owner, spec_.name, "rings differ");
       inventory result;
       for (auto& [id, c] : local_)
-        if (children_.owned_by(id, asker) || (c.ph == phase::moving && c.target == asker))
+        if (children().owned_by(id, asker) || (c.ph == phase::moving && c.target == asker))
           result.claimed.push_back(id);
-      auto differ = children_.differing(ranges);
-      auto n = differ.size();
-      result.records = children_.select(differ, max_inventory_records);
-      result.more = differ.size() < n;
-      result.covered = std::move(differ);
+      records_.answer_inventory(ranges, result);
       return result;
     },
     [this](rm_handoff_atom, child_spec& spec, uint64_t epoch, bool has_state,
@@ -2025,18 +1926,12 @@ caf::behavior ring_manager::make_behavior() {
       return rp;
     },
     [this](rm_record_atom, child_record& rec, uint64_t digest) -> caf::result<caf::ok_atom> {
-      // Only a replica on the writer's ring counts towards its quorum: a
-      // node that settled off the list would forget the record.
-      auto list = children_.replicas_of(rec.spec.id);
-      if (digest != digest_ || !contains(list, self_name_))
-        return make_error(errc::no_owner, spec_.name, rec.spec.id, "not a replica on this ring");
-      apply_record(std::move(rec));
+      auto id = rec.spec.id;
+      if (!records_.accept_write(std::move(rec), digest))
+        return make_error(errc::no_owner, spec_.name, id, "not a replica on this ring");
       return caf::ok_atom::value;
     },
-    [this](rm_records_atom, std::vector<child_record>& xs) {
-      for (auto& x : xs)
-        apply_record(std::move(x));
-    },
+    [this](rm_records_atom, std::vector<child_record>& xs) { records_.receive(xs); },
     [this](rm_leaving_atom, const std::string& name) {
       leaving_.insert(name);
       rebuild_ring();
@@ -2107,15 +2002,15 @@ caf::behavior ring_manager::make_behavior() {
       auto result = stats_;
       result.node = self_name_;
       result.running = running_here();
-      result.snapshots_taken = keeper_.taken();
-      result.snapshots_held = keeper_.table().size();
-      result.snapshot_bytes = keeper_.table().state_bytes();
-      result.records_held = children_.size();
+      result.snapshots_taken = snapshots_.taken();
+      result.snapshots_held = snapshots_.table().size();
+      result.snapshot_bytes = snapshots_.table().state_bytes();
+      result.records_held = children().size();
       return result;
     },
     [this](ring_records_atom) {
       std::vector<ring_record> result;
-      for (auto& rec : children_.select())
+      for (auto& rec : children().select())
         result.push_back(ring_record{rec.spec.id, rec.version, rec.terminated, rec.deleted});
       std::sort(result.begin(), result.end(), [](auto& x, auto& y) { return x.id < y.id; });
       return result;
@@ -2141,15 +2036,15 @@ caf::behavior ring_manager::make_behavior() {
     },
     // -- snapshots (last: CAF tries the handlers in order, and these are
     // rarer than child starts and requests)
-    [this](snap_tick_atom) { keeper_.round(); },
+    [this](snap_tick_atom) { snapshots_.round(); },
     [this](persist_atom) { persist_states(); },
-    [this](snap_flush_atom) { keeper_.flush(); },
+    [this](snap_flush_atom) { snapshots_.flush(); },
     [this](snap_settle_atom, uint64_t gen) {
       if (gen != settle_gen_ || !serving())
         return; // a later ring change settles
       // Copies go only to members whose handles are known.
       bool missing = false;
-      for (auto& name : children_.ring().members())
+      for (auto& name : children().ring().members())
         if (name != self_name_ && peer(name) == nullptr) {
           fetch_peer(name);
           missing = true;
@@ -2157,19 +2052,19 @@ caf::behavior ring_manager::make_behavior() {
       if (missing)
         return settle_later();
       settle_records();
-      keeper_.settle(restarted_);
+      snapshots_.settle(restarted_);
       restarted_.clear();
     },
     [this](checkpoint_atom, const std::string& id, bytes& state) { on_checkpoint(id, state); },
     [this](rm_snapshot_atom, std::vector<snapshot_entry>& xs) {
-      keeper_.received(xs, [this](const snapshot_entry& x) {
-        auto rec = children_.find(x.id); // unknown: its record may come later
+      snapshots_.received(xs, [this](const snapshot_entry& x) {
+        auto rec = children().find(x.id); // unknown: its record may come later
         return rec == nullptr
                || (!rec->deleted && !rec->terminated && good_for(x.snap, rec->version));
       });
     },
     [this](rm_fetch_atom, const std::vector<std::string>& ids) {
-      return keeper_.table().select(ids);
+      return snapshots_.table().select(ids);
     },
     [this](anti_entropy_atom) { exchange_digests(); },
     [this](later_atom, uint64_t key) {
@@ -2182,16 +2077,15 @@ caf::behavior ring_manager::make_behavior() {
     [this](forget_atom, uint64_t gen) {
       if (gen != settle_gen_)
         return; // the next settling decides
-      auto n = children_.forget_left(self_name_,
-                                     [this](const std::string& id) { return local_.count(id) > 0; });
-      auto m = keeper_.forget_left();
+      auto n = records_.forget_left([this](const std::string& id) { return local_.count(id) > 0; });
+      auto m = snapshots_.forget_left();
       if (n + m > 0)
         log::debug("ring_copies_dropped", {{"sup", spec_.name}, {"records", n}, {"snapshots", m}});
     },
     [this](rm_digests_atom, const std::string& from, uint64_t digest,
            const std::vector<range_digest>& ranges) {
-      if (digest == digest_ && serving())
-        send_records(from, children_.select(children_.differing(ranges)));
+      if (serving())
+        records_.on_digests(from, digest, ranges);
     },
   };
 }
