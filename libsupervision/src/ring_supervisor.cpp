@@ -32,8 +32,8 @@
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
+#include "child_host.hpp"
 #include "child_list.hpp"
-#include "pacer.hpp"
 #include "placement.hpp"
 #include "record_keeper.hpp"
 #include "reply_cache.hpp"
@@ -81,12 +81,6 @@ constexpr auto child_call_timeout = std::chrono::seconds{60};
 /// Delay before a rebalance that could not finish is tried again.
 constexpr auto retry_delay = std::chrono::milliseconds{100};
 
-/// Children taken out of one node at a time (state, stop, handoff).
-constexpr size_t max_parallel_moves = 256;
-
-/// Children being started in the local supervisor at a time.
-constexpr size_t max_parallel_starts = 256;
-
 /// How often a node writes the snapshots that changed to the children's
 /// stores: what a whole-cluster crash may lose on top of the snapshot
 /// interval.
@@ -115,13 +109,6 @@ uint64_t now_us() {
     duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
 }
 
-// Epochs are hybrid logical clocks: wall-clock microseconds, but always above
-// the epoch they follow, so a child's placements are ordered even across
-// nodes whose clocks differ a little.
-uint64_t next_epoch(uint64_t previous) {
-  return std::max(now_us(), previous + 1);
-}
-
 // Whether `spec` can run on any node: an id, a known type, no start function.
 caf::error check_child(const child_spec& spec, const actor::factory_registry* factories,
                        const std::string& sup) {
@@ -145,39 +132,6 @@ record_limits record_limits_of(const ring_supervisor_spec& spec) {
   return result;
 }
 
-/// A request waiting for its child to run here (or to be forwarded).
-struct pending {
-  caf::message msg;
-  caf::response_promise rp;
-};
-
-/// A child this node runs, starts, hands off or holds.
-struct local_child {
-  enum class phase : uint8_t {
-    starting, // asked the local supervisor to start it
-    running,
-    moving,   // taking its state and stopping it for a handoff
-    held,     // stopped; its state waits for an owner that takes it
-  };
-
-  child_spec spec;
-  phase ph = phase::starting;
-  caf::actor handle;
-  uint64_t epoch = 0;
-  uint64_t start_gen = 0; // the start in progress; older replies are stale
-  std::string target;
-  bool take_state_when_answered = false; // a move waits for requests in flight
-  bool has_state = false;
-  bytes state;
-  uint64_t record = 0; // the version of its record it runs under
-  restore_info restored; // how the state it starts with came here
-  restore_info handing; // how the state it is handed off with came
-  reply_cache<caf::response_promise> replies; // a retried request runs once
-  std::vector<pending> waiting;
-};
-
-using phase = local_child::phase;
-
 /// Snapshots asked of every peer for children this node may start.
 struct snapshot_fetch {
   size_t open = 0; // requests not answered yet
@@ -188,7 +142,10 @@ struct snapshot_fetch {
 
 using fetch_ptr = std::shared_ptr<snapshot_fetch>;
 
-class ring_manager : public caf::event_based_actor, private snapshot_io, private record_io {
+class ring_manager : public caf::event_based_actor,
+                     private snapshot_io,
+                     private record_io,
+                     private host_io {
 public:
   ring_manager(caf::actor_config& cfg, actor::node* node, caf::actor agent,
                ring_supervisor_spec spec)
@@ -203,7 +160,8 @@ public:
       records_(self_name_, spec_.name + "/", *this, record_limits_of(spec_)),
       snapshots_(self_name_, *this,
                  [this](const std::string& id) { return children().key_hash(id); },
-                 snapshot_limits{spec_.replicas}) {
+                 snapshot_limits{spec_.replicas}),
+      host_(self_name_, spec_.name, *this, records_, snapshots_, spec_.migrate) {
     if (!spec_.factories)
       spec_.factories = node->factories();
     for (auto& c : spec_.children)
@@ -229,8 +187,7 @@ public:
     agent_ = nullptr;
     peers_.clear();
     stopping_children_.clear();
-    local_.clear();
-    expected_.clear();
+    host_.clear("stopped");
     parked_.clear();
     later_.clear();
   }
@@ -265,7 +222,7 @@ private:
   }
 
   // Whether this node may start and take children.
-  bool serving() const {
+  bool serving() const override {
     return status_ == cluster::cluster_status::up && !leaving_self_ && !stopping_;
   }
 
@@ -276,8 +233,8 @@ private:
     auto change = diff_view(up_, view_, self_name_, incarnation_);
     if (change.declared_down) {
       // The others may run our children by now.
-      if (!local_.empty()) {
-        log::warn("ring_declared_down", {{"sup", spec_.name}, {"children", local_.size()}});
+      if (!host_.empty()) {
+        log::warn("ring_declared_down", {{"sup", spec_.name}, {"children", host_.size()}});
         stop_all("this node was declared down");
       }
       resync_ = true;
@@ -331,7 +288,7 @@ private:
       reload_specs();
     }
     if (now == cluster::cluster_status::split && before != now) {
-      log::warn("ring_split", {{"sup", spec_.name}, {"children", local_.size()}});
+      log::warn("ring_split", {{"sup", spec_.name}, {"children", host_.size()}});
       stop_all(split_off_reason);
     }
     on_view(std::move(view));
@@ -372,8 +329,10 @@ private:
       }
     if (missing)
       return; // again once the handles arrive
-    move_out();
-    forward_expected();
+    host_.move_out();
+    // Requests for children owned elsewhere go on to their owners.
+    for (auto& p : host_.take_expected([this](const std::string& id) { return !owns(id); }))
+      dispatch(std::move(p));
     auto round = ++round_;
     if (peers.empty()) {
       start_fresh(round, {});
@@ -412,47 +371,11 @@ private:
     }
   }
 
-  void retry_later() {
+  void retry_later() override {
     if (retry_pending_)
       return;
     retry_pending_ = true;
     delayed_send(this, retry_delay, round_atom::value);
-  }
-
-  // Hands every child owned elsewhere to its owner.
-  void move_out() {
-    std::vector<std::string> moving;
-    for (auto& [id, c] : local_) {
-      if (c.ph == phase::running && !owns(id))
-        moving.push_back(id);
-      else if (c.ph == phase::held)
-        moving.push_back(id);
-    }
-    for (auto& id : moving) {
-      auto owner = owner_of(id);
-      if (!owner)
-        continue; // an empty ring: nobody to give it to
-      auto& c = local_[id];
-      if (c.ph == phase::running)
-        begin_move(id, *owner);
-      else if (*owner == self_name_)
-        start_local(id);
-      else
-        send_handoff(id, *owner);
-    }
-  }
-
-  // Passes requests for children owned elsewhere on to their owners.
-  void forward_expected() {
-    for (auto i = expected_.begin(); i != expected_.end();) {
-      if (owns(i->first)) {
-        ++i;
-        continue;
-      }
-      for (auto& p : i->second)
-        dispatch(p);
-      i = expected_.erase(i);
-    }
   }
 
   void start_fresh(uint64_t round, const std::set<std::string>& claimed) {
@@ -482,23 +405,21 @@ private:
     std::vector<std::string> orphans;
     children().for_each_alive_owned_by(self_name_, [&](const child_record& rec) {
       auto& id = rec.spec.id;
-      if (!rec.terminated && !local_.count(id) && !claimed.count(id))
+      if (!rec.terminated && !host_.contains(id) && !claimed.count(id))
         orphans.push_back(id);
     });
     restore(round, std::move(orphans));
     // Requests for children this node owns but does not know (it had not
     // learned them yet) find out now that they do not exist.
-    for (auto i = expected_.begin(); i != expected_.end();) {
-      auto rec = children().alive(i->first);
-      if (rec != nullptr && !rec->terminated) {
-        ++i;
-        continue;
-      }
-      auto err = rec != nullptr ? make_error(errc::not_found, spec_.name, i->first, "terminated")
-                                : make_error(errc::not_found, spec_.name, i->first);
-      for (auto& p : i->second)
-        p.rp.deliver(err);
-      i = expected_.erase(i);
+    auto unknown = host_.take_expected([this](const std::string& id) {
+      auto rec = children().alive(id);
+      return rec == nullptr || rec->terminated;
+    });
+    for (auto& p : unknown) {
+      auto& id = id_of(p.msg);
+      p.rp.deliver(children().alive(id) != nullptr
+                     ? make_error(errc::not_found, spec_.name, id, "terminated")
+                     : make_error(errc::not_found, spec_.name, id));
     }
   }
 
@@ -593,18 +514,18 @@ private:
     auto now = now_us();
     for (auto& id : ids) {
       auto rec = children().alive(id);
-      if (rec == nullptr || rec->terminated || local_.count(id) || !owns(id))
+      if (rec == nullptr || rec->terminated || host_.contains(id) || !owns(id))
         continue; // changed while the snapshots came
-      auto& c = local_[id];
+      local_child c;
       c.spec = rec->spec;
       c.record = rec->version;
-      c.epoch = next_epoch(0);
+      c.epoch = host_.next_epoch(0);
       // Only a snapshot of this record (or a newer one) counts: a child
       // deleted and started again, or terminated and restarted, starts afresh.
       if (auto i = best.find(id); i != best.end() && good_for(i->second, rec->version)) {
         auto& x = i->second;
         c.record = std::max(c.record, x.record);
-        c.epoch = next_epoch(x.epoch); // above the placement it follows
+        c.epoch = host_.next_epoch(x.epoch); // above the placement it follows
         snapshots_.adopt(id, x);
         if (x.has_state) {
           c.has_state = true;
@@ -614,7 +535,7 @@ private:
           ++restored;
         }
       }
-      start_local(id);
+      host_.start(id, std::move(c));
       ++started;
     }
     stats_.recovered += started;
@@ -654,52 +575,12 @@ private:
             });
   }
 
-  // -- starting, moving and stopping children -----------------------------------
-
-  // Starts the child in the local supervisor, a few hundred at a time (a
-  // burst of 30k spawns would starve the scheduler, and the failure
-  // detector with it); requests for it wait meanwhile.
-  void start_local(const std::string& id) {
-    auto& c = local_[id];
-    c.ph = phase::starting;
-    auto gen = c.start_gen = ++start_counter_;
-    if (auto i = expected_.find(id); i != expected_.end()) {
-      for (auto& p : i->second)
-        c.waiting.push_back(std::move(p));
-      expected_.erase(i);
-    }
-    starts_.enqueue({id, gen});
-    pump_starts();
-  }
-
-  void start_finished(const std::string& id, uint64_t gen) {
-    starts_.finish({id, gen});
-    pump_starts();
-  }
-
-  // Starts queued children while fewer than `max_parallel_starts` start and
-  // the node holds its lease (else they wait for the next lease check). A
-  // start whose child moved on meanwhile is passed over.
-  void pump_starts() {
-    while (has_lease()) {
-      auto next = starts_.next();
-      if (!next)
-        return;
-      auto& [id, gen] = *next;
-      auto i = local_.find(id);
-      if (i != local_.end() && i->second.ph == phase::starting && i->second.start_gen == gen)
-        launch_start(id, gen);
-      else
-        starts_.finish(*next);
-    }
-  }
-
   // -- the lease ------------------------------------------------------------------
 
   // Whether the node holds its lease now (`cluster::lease_clock`): children
   // start and requests are served only then, so that a node that resumes
   // after a pause serves nothing its successor may serve too.
-  bool has_lease() const {
+  bool has_lease() const override {
     return lease_->held();
   }
 
@@ -712,7 +593,7 @@ private:
   void check_lease() {
     delayed_send(this, node_.config().heartbeat_interval, lease_check_atom::value);
     if (has_lease()) {
-      pump_starts();
+      host_.pump_starts();
       return;
     }
     auto& cfg = node_.config();
@@ -720,8 +601,8 @@ private:
     if (out_for <= cfg.suspect_after - 2 * cfg.heartbeat_interval || leaving_self_ || stopping_)
       return;
     std::vector<std::string> running;
-    for (auto& [id, c] : local_)
-      if (c.ph == phase::running)
+    for (auto& [id, c] : host_.children())
+      if (c.ph == local_child::phase::running)
         running.push_back(id);
     if (running.empty())
       return;
@@ -729,158 +610,35 @@ private:
               {{"sup", spec_.name}, {"stopped", running.size()},
                {"out_ms", std::chrono::duration_cast<std::chrono::milliseconds>(out_for).count()}});
     for (auto& id : running)
-      kill_local(id, no_lease_reason);
+      host_.kill(id, make_error(errc::no_owner, spec_.name, id, no_lease_reason));
     rebalance(); // starts what this node still owns once the lease is back
   }
 
-  // Stops a running child at once, without its state (the others may run it
-  // by now): detached first, so that the local supervisor does not restart it.
-  void kill_local(const std::string& id, const std::string& why) {
-    fail_waiting(local_[id], make_error(errc::no_owner, spec_.name, id, why));
-    local_.erase(id);
-    snapshots_.stopped(id);
-    request(local_sup_, caf::infinite, detach_child_atom::value, id)
-      .then(
-        [this](caf::actor& hdl) {
-          if (hdl)
-            send_exit(hdl, caf::exit_reason::kill);
-        },
-        [](caf::error&) {});
+  // -- the children here (the host's messaging) ---------------------------------------
+
+  void start_child(const child_spec& spec,
+                   std::function<void(caf::expected<caf::actor>)> answer) override {
+    request(local_sup_, caf::infinite, start_child_atom::value, spec)
+      .then([answer](caf::actor& hdl) { answer(std::move(hdl)); },
+            [answer](caf::error& err) { answer(std::move(err)); });
   }
 
-  void launch_start(const std::string& id, uint64_t gen) { // with the lease, paced
-    request(local_sup_, caf::infinite, start_child_atom::value, local_[id].spec)
-      .then(
-        [this, id, gen](caf::actor& hdl) {
-          start_finished(id, gen);
-          auto i = local_.find(id);
-          if (i == local_.end() || i->second.ph != phase::starting
-              || i->second.start_gen != gen)
-            return;
-          auto& started = i->second;
-          started.handle = hdl;
-          if (started.has_state)
-            send(hdl, actor::put_state_atom::value, started.state);
-          if (spec_.tell_placement)
-            send(hdl, placed_atom::value, placement{self_name_, started.epoch}, started.restored);
-          started.ph = phase::running;
-          snapshots_.started(id, gen, started.record, started.epoch, started.spec.snapshot,
-                              started.has_state, std::move(started.state));
-          started.has_state = false;
-          started.state.clear();
-          flush(started);
-          // Handed here by a node whose ring was behind ours, or the ring
-          // changed while it started: pass it on.
-          if (serving() && !owns(id))
-            if (auto owner = owner_of(id))
-              begin_move(id, *owner);
-        },
-        [this, id, gen](caf::error& err) {
-          start_finished(id, gen);
-          auto i = local_.find(id);
-          if (i == local_.end() || i->second.start_gen != gen)
-            return; // a start for a supervisor that was replaced meanwhile
-          log::error("ring_child_start_failed", {{"sup", spec_.name}, {"child", id},
-                                                 {"reason", actor::render(err)}});
-          fail_waiting(i->second, err);
-          local_.erase(i);
-          snapshots_.stopped(id);
-        });
+  void started(const std::string&, const local_child& c) override {
+    if (c.has_state)
+      send(c.handle, actor::put_state_atom::value, c.state);
+    if (spec_.tell_placement)
+      send(c.handle, placed_atom::value, placement{self_name_, c.epoch}, c.restored);
   }
 
-  // Takes the child's state, stops it and hands it to `target`.
-  void begin_move(const std::string& id, const std::string& target) {
-    // A few hundred moves at a time: a burst of 30k state requests would
-    // starve the scheduler (and the failure detector with it).
-    if (!moves_.admit(id))
-      return; // its turn comes in move_finished
-    auto& c = local_[id];
-    c.ph = phase::moving; // new requests wait for the new owner
-    c.target = target;
-    // Requests in flight first: their replies move with the child, so that a
-    // retry at the new owner gets the reply instead of running again (an
-    // exec runs on a thread of its own and may outlast the state request).
-    if (!c.replies.idle()) {
-      c.take_state_when_answered = true;
-      return;
-    }
-    take_state(id);
+  void request_state(const caf::actor& hdl, caf::message ask,
+                     std::function<void(caf::expected<bytes>)> answer) override {
+    request(hdl, spec_.handoff_timeout, std::move(ask))
+      .then([answer](bytes& state) { answer(std::move(state)); },
+            [answer](caf::error& err) { answer(std::move(err)); });
   }
 
-  // Takes the state of a moving child, stops it and hands it off.
-  void take_state(const std::string& id) {
-    auto& c = local_[id];
-    auto& target = c.target;
-    auto ask = spec_.migrate ? spec_.migrate(id, self_name_, target)
-                             : caf::make_message(actor::get_state_atom::value);
-    auto stop_and_hand = [this, id](bool has_state, bytes state, restore_info origin) {
-      auto i = local_.find(id);
-      if (i == local_.end()) {
-        move_finished(id);
-        return;
-      }
-      i->second.has_state = has_state;
-      i->second.state = std::move(state);
-      i->second.handing = origin;
-      stop_local(id, [this, id] {
-        auto j = local_.find(id);
-        if (j != local_.end() && j->second.ph == phase::moving)
-          send_handoff(id, j->second.target);
-        else
-          move_finished(id);
-      });
-    };
-    // Without an answer, the child moves with its newest snapshot of this
-    // placement, if any, and its new owner learns so.
-    auto from_snapshot = [this, id, stop_and_hand](const std::string& why) {
-      auto i = local_.find(id);
-      auto x = snapshots_.table().find(id);
-      if (i != local_.end() && x != nullptr && x->has_state && x->epoch == i->second.epoch) {
-        log::warn("ring_state_from_snapshot", {{"sup", spec_.name}, {"child", id},
-                                               {"reason", why}});
-        auto now = now_us();
-        auto age = std::chrono::microseconds{now - std::min(now, x->taken_us)};
-        stop_and_hand(true, x->state, restore_info{restore_info::origin::snapshot, age});
-        return;
-      }
-      log::warn("ring_state_lost", {{"sup", spec_.name}, {"child", id}, {"reason", why}});
-      stop_and_hand(false, {}, restore_info{});
-    };
-    if (!c.handle) {
-      from_snapshot("the child is not running");
-      return;
-    }
-    request(c.handle, spec_.handoff_timeout, std::move(ask))
-      .then(
-        [stop_and_hand](bytes& state) {
-          stop_and_hand(true, std::move(state),
-                        restore_info{restore_info::origin::handed_over, {}});
-        },
-        [from_snapshot](caf::error& err) { from_snapshot(actor::render(err)); });
-  }
-
-  // A move ended (handed off, held, or the child is gone): start queued ones.
-  void move_finished(const std::string& id) {
-    if (!moves_.finish(id))
-      return;
-    while (auto next = moves_.next()) {
-      auto i = local_.find(*next);
-      auto owner = owner_of(*next);
-      if (i != local_.end() && i->second.ph == phase::running && owner
-          && *owner != self_name_)
-        begin_move(*next, *owner);
-      else
-        moves_.finish(*next); // no longer moves
-    }
-  }
-
-  void clear_moves() {
-    moves_.clear();
-  }
-
-  // Takes the child from the local supervisor and stops it; `then` runs once
-  // it is down. Many can stop at once (the supervisor stops one at a time).
-  void stop_local(const std::string& id, std::function<void()> then) {
+  // Many can stop at once (the supervisor stops one at a time).
+  void stop_child(const std::string& id, std::function<void()> then) override {
     request(local_sup_, caf::infinite, detach_child_atom::value, id)
       .then(
         [this, then](caf::actor& hdl) {
@@ -894,114 +652,48 @@ private:
         [then](caf::error&) { then(); });
   }
 
-  void send_handoff(const std::string& id, const std::string& target) {
-    auto& c = local_[id];
-    auto hdl = peer(target);
-    if (hdl == nullptr || target == self_name_) {
-      c.ph = phase::held;
-      move_finished(id);
-      if (target == self_name_ && serving()) {
-        start_local(id);
-      } else if (target != self_name_) {
-        fetch_peer(target);
-        retry_later();
-      }
-      return;
-    }
-    c.ph = phase::moving;
-    c.target = target;
-    auto recent = c.replies.replies();
-    request(*hdl, spec_.handoff_timeout, rm_handoff_atom::value, c.spec, c.epoch,
-            c.has_state, c.state, c.handing, std::move(recent))
+  // Detached first, so that the local supervisor does not restart it.
+  void kill_child(const std::string& id) override {
+    request(local_sup_, caf::infinite, detach_child_atom::value, id)
       .then(
-        [this, id, target, to = *hdl](caf::ok_atom) {
-          auto i = local_.find(id);
-          if (i == local_.end()) {
-            move_finished(id);
-            return;
-          }
-          ++stats_.moved_out;
-          if (log::enabled(log::level::debug))
-            log::debug("ring_child_moved", {{"sup", spec_.name}, {"child", id},
-                                            {"to", target}});
-          for (auto& p : i->second.waiting)
-            p.rp.delegate(to, bump_hops(p.msg));
-          local_.erase(i);
-          snapshots_.stopped(id);
-          move_finished(id);
-          if (leaving_self_ && local_.empty())
-            finish_leave();
+        [this](caf::actor& hdl) {
+          if (hdl)
+            send_exit(hdl, caf::exit_reason::kill);
         },
-        [this, id, target](caf::error& err) {
-          auto i = local_.find(id);
-          // A timeout is no refusal: the target may have taken the child.
-          // Ask it again (it acknowledges a duplicate) while it is a member.
-          if (err == caf::sec::request_timeout && i != local_.end()
-              && i->second.ph == phase::moving && up_.count(target) && peer(target)) {
-            send_handoff(id, target);
-            return;
-          }
-          if (err == errc::not_found && i != local_.end()) {
-            // Deleted or terminated while this node did not hear of it.
-            log::info("ring_handoff_dropped", {{"sup", spec_.name}, {"child", id},
-                                               {"reason", actor::render(err)}});
-            fail_waiting(i->second, err);
-            local_.erase(i);
-            snapshots_.stopped(id);
-            move_finished(id);
-            if (leaving_self_ && local_.empty())
-              finish_leave();
-            return;
-          }
-          log::warn("ring_handoff_failed", {{"sup", spec_.name}, {"child", id},
-                                            {"to", target},
-                                            {"reason", actor::render(err)}});
-          if (i != local_.end())
-            i->second.ph = phase::held;
-          move_finished(id);
-          retry_later();
-        });
+        [](caf::error&) {});
   }
 
-  caf::result<caf::ok_atom> on_handoff(child_spec& spec, uint64_t epoch,
-                                       bool has_state, bytes& state,
-                                       const restore_info& origin,
+  bool hand_off(const std::string& target, handoff x,
+                std::function<void(caf::error, const caf::actor&)> answer) override {
+    auto hdl = peer(target);
+    if (hdl == nullptr) {
+      fetch_peer(target);
+      return false;
+    }
+    request(*hdl, spec_.handoff_timeout, rm_handoff_atom::value, std::move(x.spec), x.epoch,
+            x.has_state, std::move(x.state), x.origin, std::move(x.recent))
+      .then([answer, to = *hdl](caf::ok_atom) { answer(caf::none, to); },
+            [answer, to = *hdl](caf::error& err) { answer(std::move(err), to); });
+    return true;
+  }
+
+  bool reachable(const std::string& member) const override {
+    return up_.count(member) > 0 && peer(member) != nullptr;
+  }
+
+  void emptied() override {
+    if (leaving_self_)
+      finish_leave();
+  }
+
+  caf::result<caf::ok_atom> on_handoff(child_spec& spec, uint64_t epoch, bool has_state,
+                                       bytes& state, const restore_info& origin,
                                        std::vector<recent_reply>& recent) {
     if (status_ == cluster::cluster_status::split || leaving_self_ || stopping_)
       return make_error(errc::no_owner, spec_.name, spec.id, "this node cannot take it now");
-    // Only the owner takes a child: a handoff sent under another ring is
-    // refused and held by the sender, which reports it in its inventory,
-    // so the owner does not start it fresh meanwhile.
-    if (!owns(spec.id))
-      return make_error(errc::no_owner, spec_.name, spec.id, "not the owner on this ring");
-    // Deleted or terminated here: the sender missed it, and drops the child.
-    auto known = children().find(spec.id);
-    if (known != nullptr && (known->deleted || known->terminated))
-      return make_error(errc::not_found, spec_.name, spec.id,
-                        known->deleted ? "deleted" : "terminated");
-    auto id = spec.id;
-    if (auto i = local_.find(id); i != local_.end()) {
-      log::error("ring_duplicate_handoff", {{"sup", spec_.name}, {"child", id},
-                                            {"epoch", epoch},
-                                            {"held_epoch", i->second.epoch}});
-      return caf::ok_atom::value;
-    }
-    if (log::enabled(log::level::debug))
-      log::debug("ring_handoff_in", {{"sup", spec_.name}, {"child", id}, {"epoch", epoch},
-                                     {"has_state", has_state}});
-    if (known == nullptr)
-      records_.apply(child_record{spec});
-    auto& c = local_[id];
-    c.spec = std::move(spec);
-    c.record = children().find(id)->version;
-    c.epoch = next_epoch(epoch);
-    c.has_state = has_state;
-    c.state = std::move(state);
-    if (has_state)
-      c.restored = origin;
-    c.replies.restore(recent);
-    start_local(id);
-    ++stats_.moved_in;
+    handoff x{std::move(spec), epoch, has_state, std::move(state), origin, std::move(recent)};
+    if (auto err = host_.take(x))
+      return err;
     return caf::ok_atom::value;
   }
 
@@ -1009,15 +701,7 @@ private:
   // stop) by replacing the local supervisor; waiting requests fail with
   // `no_owner` so that callers retry elsewhere.
   void stop_all(const std::string& why) {
-    for (auto& [id, c] : local_)
-      fail_waiting(c, make_error(errc::no_owner, spec_.name, id, why));
-    local_.clear();
-    for (auto& [id, ps] : expected_)
-      for (auto& p : ps)
-        p.rp.deliver(make_error(errc::no_owner, spec_.name, id, why));
-    expected_.clear();
-    clear_moves();
-    snapshots_.stopped_all();
+    host_.clear(why);
     replace_local_sup();
   }
 
@@ -1058,20 +742,13 @@ private:
     }
     log::warn("ring_local_restart", {{"sup", spec_.name}, {"reason", why}});
     replace_local_sup();
-    for (auto& [id, c] : local_) {
-      if (c.ph == phase::running || c.ph == phase::starting) {
-        c.handle = nullptr;
-        c.restored = restore_info{}; // restarted, as OTP does, from scratch
-        c.epoch = next_epoch(c.epoch);
-        start_local(id);
-      }
-    }
+    host_.restart_all();
   }
 
   void global_stop(const std::string& why) {
     stopping_ = true;
     fail_all(make_error(errc::shutting_down, spec_.name, why));
-    local_.clear();
+    host_.clear(why);
     if (local_sup_)
       send_exit(local_sup_, caf::exit_reason::kill);
     quit(make_error(errc::reached_max_restart_intensity, spec_.name,
@@ -1081,9 +758,9 @@ private:
   // -- snapshots (the keeper's messaging) ------------------------------------------
 
   bool may_ask(const std::string& id, uint64_t gen) override {
-    auto i = local_.find(id);
-    return i != local_.end() && i->second.ph == phase::running && i->second.start_gen == gen
-           && i->second.handle && has_lease();
+    auto c = host_.find(id);
+    return c != nullptr && c->ph == local_child::phase::running && c->start_gen == gen
+           && c->handle && has_lease();
   }
 
   void ask_state(const std::string& id, uint64_t gen) override {
@@ -1092,7 +769,7 @@ private:
     // Without a timeout: a local request's timeout is never cancelled in CAF
     // 0.17 and would come back as a message for each snapshot. A child that
     // never answers takes no more snapshots (and fails its next move).
-    request(local_[id].handle, caf::infinite, std::move(ask))
+    request(host_.find(id)->handle, caf::infinite, std::move(ask))
       .then([this, id, gen](bytes& state) { snapshots_.answered(id, gen, &state, has_lease()); },
             [this, id, gen](caf::error& err) {
               log::debug("ring_snapshot_failed", {{"sup", spec_.name}, {"child", id},
@@ -1183,23 +860,18 @@ private:
     auto err = make_error(errc::not_found, spec_.name, id,
                           rec.deleted ? "deleted" : "terminated");
     snapshots_.forget(id);
-    fail_expected(id, err);
-    if (auto i = local_.find(id); i != local_.end()) {
-      fail_waiting(i->second, err);
-      local_.erase(i);
-      snapshots_.stopped(id);
-      stop_local(id, [] {});
-    }
+    host_.fail_expected(id, err);
+    host_.drop(id, err, true);
   }
 
   // A child asks for a checkpoint: only the instance that runs now counts.
   void on_checkpoint(const std::string& id, bytes& state) {
-    auto i = local_.find(id);
-    if (i == local_.end() || i->second.ph != phase::running || !has_lease()
-        || current_sender() != i->second.handle.address())
+    auto c = host_.find(id);
+    if (c == nullptr || c->ph != local_child::phase::running || !has_lease()
+        || current_sender() != c->handle.address())
       return;
-    auto& c = i->second;
-    snapshots_.checkpoint(id, c.start_gen, c.record, c.epoch, c.spec.snapshot, std::move(state));
+    snapshots_.checkpoint(id, c->start_gen, c->record, c->epoch, c->spec.snapshot,
+                          std::move(state));
   }
 
   // -- graceful leave -----------------------------------------------------------
@@ -1208,7 +880,7 @@ private:
   // next owner; quits once all are handed off or the grace is nearly over.
   void begin_leave() {
     leaving_self_ = true;
-    log::info("ring_leaving", {{"sup", spec_.name}, {"children", local_.size()}});
+    log::info("ring_leaving", {{"sup", spec_.name}, {"children", host_.size()}});
     auto targets = others();
     rebuild_ring();
     auto grace = node_.config().shutdown_grace;
@@ -1234,20 +906,8 @@ private:
 
   // Hands every child that is not on its way yet to its next owner.
   void hand_off_all() {
-    std::vector<std::string> ids;
-    for (auto& [id, c] : local_)
-      if (c.ph == phase::running || c.ph == phase::held)
-        ids.push_back(id);
-    for (auto& id : ids) {
-      auto owner = owner_of(id);
-      if (!owner)
-        continue;
-      if (local_[id].ph == phase::running)
-        begin_move(id, *owner);
-      else
-        send_handoff(id, *owner);
-    }
-    if (local_.empty())
+    host_.move_out();
+    if (host_.empty())
       finish_leave();
   }
 
@@ -1255,9 +915,9 @@ private:
     if (stopping_)
       return;
     stopping_ = true;
-    if (!local_.empty())
-      log::warn("ring_leave_incomplete", {{"sup", spec_.name}, {"children", local_.size()}});
-    log::info("ring_left", {{"sup", spec_.name}, {"moved", stats_.moved_out}});
+    if (!host_.empty())
+      log::warn("ring_leave_incomplete", {{"sup", spec_.name}, {"children", host_.size()}});
+    log::info("ring_left", {{"sup", spec_.name}, {"moved", host_.moved_out()}});
     fail_all(make_error(errc::no_owner, spec_.name, "node left"));
     if (local_sup_)
       send_exit(local_sup_, caf::exit_reason::kill); // all children at once
@@ -1266,32 +926,15 @@ private:
 
   // -- requests -----------------------------------------------------------------
 
-  static uint8_t hops_of(const caf::message& msg) {
-    return msg.get_as<uint8_t>(msg.size() - 1);
-  }
-
-  // The same request, one hop further (hops are the last element).
-  static caf::message bump_hops(const caf::message& msg) {
-    auto n = msg.size();
-    auto hops = static_cast<uint8_t>(hops_of(msg) + 1);
-    return msg.take(n - 1) + caf::make_message(hops);
-  }
-
-  static const std::string& id_of(const caf::message& msg) {
-    // (find, id, hops), (call, request, id, msg, hops), (exec, request, id, ...)
-    return msg.match_element<ring_find_atom>(0) ? msg.get_as<std::string>(1)
-                                                : msg.get_as<std::string>(2);
-  }
-
   // Serves, holds, forwards or fails a request about one child, as
   // `decide_route` says.
   void dispatch(pending p) {
     auto id = id_of(p.msg);
     route_facts facts;
-    auto i = local_.find(id);
-    if (i != local_.end())
-      facts.local = i->second.ph == phase::running ? route_facts::here::running
-                                                   : route_facts::here::busy;
+    auto c = host_.find(id);
+    if (c != nullptr)
+      facts.local = c->ph == local_child::phase::running ? route_facts::here::running
+                                                         : route_facts::here::busy;
     facts.split = status_ == cluster::cluster_status::split;
     facts.stopping = stopping_;
     facts.owner = owner_of(id);
@@ -1305,11 +948,11 @@ private:
     auto r = decide_route(facts);
     switch (r.how) {
       case route::kind::serve:
-        return serve(i->second, std::move(p));
+        return serve(*c, std::move(p));
       case route::kind::wait:
-        return i->second.waiting.push_back(std::move(p));
+        return c->waiting.push_back(std::move(p));
       case route::kind::expect:
-        return expected_[id].push_back(std::move(p)); // starts or arrives soon
+        return host_.expect(id, std::move(p)); // starts or arrives soon
       case route::kind::forward:
         p.rp.delegate(*hdl, bump_hops(p.msg));
         return;
@@ -1340,22 +983,16 @@ private:
     }
     auto id = c.spec.id;
     auto answer = [this, id, request_id](caf::message reply, caf::error err) {
-      auto i = local_.find(id);
-      if (i == local_.end())
+      auto child = host_.find(id);
+      if (child == nullptr)
         return;
-      auto& child = i->second;
-      auto waiters = child.replies.finish(request_id, reply, err);
+      auto waiters = child->replies.finish(request_id, reply, err);
       if (waiters.empty())
         return; // failed meanwhile
       for (auto& rp : waiters)
         err ? rp.deliver(err) : rp.deliver(reply);
-      if (child.replies.idle() && child.take_state_when_answered
-          && child.ph == phase::moving) {
-        child.take_state_when_answered = false;
-        take_state(id);
-        return;
-      }
-      snapshots_.called(id);
+      if (!host_.answered(id)) // a move that waited for it goes on
+        snapshots_.called(id);
     };
     if (p.msg.match_element<ring_call_atom>(0)) {
       auto msg = p.msg.get_as<caf::message>(3);
@@ -1395,7 +1032,7 @@ private:
             });
   }
 
-  void flush(local_child& c) {
+  void flush(local_child& c) override {
     auto waiting = std::move(c.waiting);
     c.waiting.clear();
     for (auto& p : waiting)
@@ -1404,31 +1041,10 @@ private:
 
   // Answers every request this node holds (it quits or stops serving).
   void fail_all(const caf::error& err) {
-    for (auto& [id, c] : local_)
-      fail_waiting(c, err);
-    for (auto& [id, ps] : expected_)
-      for (auto& p : ps)
-        p.rp.deliver(err);
-    expected_.clear();
+    host_.fail_all(err);
     for (auto& x : parked_)
       x.rp.deliver(err);
     parked_.clear();
-  }
-
-  void fail_expected(const std::string& id, const caf::error& err) {
-    if (auto i = expected_.find(id); i != expected_.end()) {
-      for (auto& p : i->second)
-        p.rp.deliver(err);
-      expected_.erase(i);
-    }
-  }
-
-  void fail_waiting(local_child& c, const caf::error& err) {
-    for (auto& p : c.waiting)
-      p.rp.deliver(err);
-    c.waiting.clear();
-    for (auto& rp : c.replies.take_waiters())
-      rp.deliver(err);
   }
 
   // -- the child list -------------------------------------------------------------
@@ -1604,24 +1220,24 @@ private:
     if (now == nullptr || now->terminated)
       return rp.deliver(make_error(errc::not_found, spec_.name, id,
                                    now == nullptr ? "deleted" : "terminated"));
-    if (!local_.count(id)) {
-      auto& c = local_[id];
+    if (!host_.contains(id)) {
+      local_child c;
       c.spec = now->spec;
       c.record = now->version;
-      c.epoch = next_epoch(0);
-      start_local(id);
+      c.epoch = host_.next_epoch(0);
+      host_.start(id, std::move(c));
       ++stats_.started;
     }
     // Answer once a quorum stored the record and the child runs, like `find`.
     records_.replicate(rec, [this, id, rp](bool stored) mutable {
       if (!stored)
         return rp.deliver(no_quorum(id));
-      auto i = local_.find(id);
-      if (i == local_.end())
+      auto c = host_.find(id);
+      if (c == nullptr)
         return rp.deliver(make_error(errc::no_owner, spec_.name, id, "moved meanwhile"));
-      if (i->second.ph == phase::running)
-        return rp.deliver(placement{self_name_, i->second.epoch});
-      i->second.waiting.push_back(
+      if (c->ph == local_child::phase::running)
+        return rp.deliver(placement{self_name_, c->epoch});
+      c->waiting.push_back(
         pending{caf::make_message(ring_find_atom::value, id, uint8_t{0}), rp});
     });
   }
@@ -1698,11 +1314,7 @@ private:
     if (rec == nullptr)
       return;
     auto spec = rec->spec;
-    if (auto i = local_.find(id); i != local_.end()) {
-      fail_waiting(i->second, make_error(errc::not_found, spec_.name, id, "finished"));
-      local_.erase(i);
-      snapshots_.stopped(id);
-    }
+    host_.drop(id, make_error(errc::not_found, spec_.name, id, "finished"), false);
     request(local_sup_, caf::infinite, delete_child_atom::value, id)
       .then([](caf::ok_atom) {}, [](caf::error&) {});
     auto gone = records_.changed(*rec, false, true);
@@ -1716,30 +1328,12 @@ private:
             });
   }
 
-  uint64_t running_here() const {
-    uint64_t result = 0;
-    for (auto& [id, c] : local_)
-      result += c.ph == phase::running || c.ph == phase::starting;
-    return result;
-  }
-
-  std::vector<ring_child> local_children() const {
-    std::vector<ring_child> result;
-    for (auto& [id, c] : local_)
-      if (c.ph == phase::running || c.ph == phase::starting)
-        result.push_back(ring_child{id, c.spec.type, c.spec.restart,
-                                    placement{self_name_, c.epoch}});
-    std::sort(result.begin(), result.end(),
-              [](auto& x, auto& y) { return x.id < y.id; });
-    return result;
-  }
-
   // The children running here, and those this node owns that run nowhere
   // (terminated, or not started yet).
   std::vector<ring_child> which_here() const {
-    auto result = local_children();
+    auto result = host_.list();
     children().for_each_alive_owned_by(self_name_, [&](const child_record& rec) {
-      if (!local_.count(rec.spec.id))
+      if (!host_.contains(rec.spec.id))
         result.push_back(ring_child{rec.spec.id, rec.spec.type, rec.spec.restart, {}});
     });
     return result;
@@ -1791,8 +1385,7 @@ private:
 
   record_keeper records_; // the child list, kept on its replicas
   snapshot_keeper snapshots_; // snapshots of the children here, and replicas' copies
-  std::unordered_map<std::string, local_child> local_;
-  std::unordered_map<std::string, std::vector<pending>> expected_;
+  child_host host_; // the children this node runs, starts, moves or holds
   struct parked {
     caf::response_promise rp;
     std::function<void(caf::response_promise&)> retry;
@@ -1817,10 +1410,7 @@ private:
   ring_stats stats_;
   std::deque<clock_type::time_point> local_failures_;
   std::shared_ptr<const cluster::lease_clock> lease_; // the node's: read without messages
-  uint64_t start_counter_ = 0;
-  pacer<std::pair<std::string, uint64_t>> starts_{max_parallel_starts}; // (id, start_gen)
   std::map<caf::actor_addr, std::function<void()>> stopping_children_;
-  pacer<std::string> moves_{max_parallel_moves};
   clock_type::time_point started_at_ = clock_type::now();
 
   uint64_t settle_gen_ = 0; // the ring change the next settling is for
@@ -1854,7 +1444,7 @@ caf::behavior ring_manager::make_behavior() {
       }
   });
   set_exit_handler([this](caf::exit_msg& em) {
-    if (em.reason == caf::exit_reason::user_shutdown && serving() && !local_.empty()) {
+    if (em.reason == caf::exit_reason::user_shutdown && serving() && !host_.empty()) {
       begin_leave();
       return;
     }
@@ -1910,8 +1500,9 @@ caf::behavior ring_manager::make_behavior() {
       if (digest != records_.digest())
         return make_error(errc::no_owner, spec_.name, "rings differ");
       inventory result;
-      for (auto& [id, c] : local_)
-        if (children().owned_by(id, asker) || (c.ph == phase::moving && c.target == asker))
+      for (auto& [id, c] : host_.children())
+        if (children().owned_by(id, asker)
+            || (c.ph == local_child::phase::moving && c.target == asker))
           result.claimed.push_back(id);
       records_.answer_inventory(ranges, result);
       return result;
@@ -1945,10 +1536,8 @@ caf::behavior ring_manager::make_behavior() {
     [this](child_started_atom, const std::string& id, caf::actor& hdl) {
       // The first start is `launch_start`'s; a running child starting again
       // was restarted by the local supervisor.
-      if (auto i = local_.find(id); i != local_.end() && i->second.ph == phase::running) {
-        i->second.handle = std::move(hdl);
+      if (host_.restarted(id, std::move(hdl)))
         ++stats_.restarts;
-      }
     },
     [this](child_finished_atom, const std::string& id, const caf::error&) {
       on_finished(id);
@@ -1988,9 +1577,9 @@ caf::behavior ring_manager::make_behavior() {
       which_children(rp);
       return rp;
     },
-    [this](ring_local_atom) { return local_children(); },
+    [this](ring_local_atom) { return host_.list(); },
     [this](rm_which_atom) { return which_here(); },
-    [this](rm_running_atom) { return running_here(); },
+    [this](rm_running_atom) { return host_.running(); },
     [this](ring_endpoints_atom) {
       std::vector<std::string> result;
       for (auto& m : view_)
@@ -2001,7 +1590,9 @@ caf::behavior ring_manager::make_behavior() {
     [this](ring_stats_atom) {
       auto result = stats_;
       result.node = self_name_;
-      result.running = running_here();
+      result.running = host_.running();
+      result.moved_in = host_.moved_in();
+      result.moved_out = host_.moved_out();
       result.snapshots_taken = snapshots_.taken();
       result.snapshots_held = snapshots_.table().size();
       result.snapshot_bytes = snapshots_.table().state_bytes();
@@ -2077,7 +1668,7 @@ caf::behavior ring_manager::make_behavior() {
     [this](forget_atom, uint64_t gen) {
       if (gen != settle_gen_)
         return; // the next settling decides
-      auto n = records_.forget_left([this](const std::string& id) { return local_.count(id) > 0; });
+      auto n = records_.forget_left([this](const std::string& id) { return host_.contains(id); });
       auto m = snapshots_.forget_left();
       if (n + m > 0)
         log::debug("ring_copies_dropped", {{"sup", spec_.name}, {"records", n}, {"snapshots", m}});

@@ -10,7 +10,10 @@
 #include <optional>
 #include <string>
 
+#include <caf/message.hpp>
+
 #include "ring_wire.hpp"
+#include "ringvisor/supervision/ring_supervisor.hpp"
 
 namespace ringvisor::supervision {
 
@@ -52,6 +55,26 @@ struct route {
   bool not_found = false; // fail with not_found instead of no_owner
   std::string reason;
 };
+
+/// The request's hop count (its last element: requests are `(find, id,
+/// hops)`, `(call, request, id, msg, hops)` or `(exec, request, id, name,
+/// args, hops)`).
+inline uint8_t hops_of(const caf::message& msg) {
+  return msg.get_as<uint8_t>(msg.size() - 1);
+}
+
+/// The same request, one hop further.
+inline caf::message bump_hops(const caf::message& msg) {
+  auto n = msg.size();
+  auto hops = static_cast<uint8_t>(hops_of(msg) + 1);
+  return msg.take(n - 1) + caf::make_message(hops);
+}
+
+/// The id of the child a request is about.
+inline const std::string& id_of(const caf::message& msg) {
+  return msg.match_element<ring_find_atom>(0) ? msg.get_as<std::string>(1)
+                                              : msg.get_as<std::string>(2);
+}
 
 /// Decides where a request goes, given `x`.
 inline route decide_route(const route_facts& x) {
