@@ -35,6 +35,7 @@
 #include "child_host.hpp"
 #include "child_list.hpp"
 #include "placement.hpp"
+#include "rebalancer.hpp"
 #include "record_keeper.hpp"
 #include "reply_cache.hpp"
 #include "ring_wire.hpp"
@@ -132,20 +133,11 @@ record_limits record_limits_of(const ring_supervisor_spec& spec) {
   return result;
 }
 
-/// Snapshots asked of every peer for children this node may start.
-struct snapshot_fetch {
-  size_t open = 0; // requests not answered yet
-  bool failed = false;
-  std::unordered_map<std::string, snapshot> best;
-  std::function<void()> then; // once every request is answered
-};
-
-using fetch_ptr = std::shared_ptr<snapshot_fetch>;
-
 class ring_manager : public caf::event_based_actor,
                      private snapshot_io,
                      private record_io,
-                     private host_io {
+                     private host_io,
+                     private rebalance_io {
 public:
   ring_manager(caf::actor_config& cfg, actor::node* node, caf::actor agent,
                ring_supervisor_spec spec)
@@ -161,7 +153,8 @@ public:
       snapshots_(self_name_, *this,
                  [this](const std::string& id) { return children().key_hash(id); },
                  snapshot_limits{spec_.replicas}),
-      host_(self_name_, spec_.name, *this, records_, snapshots_, spec_.migrate) {
+      host_(self_name_, spec_.name, *this, records_, snapshots_, spec_.migrate),
+      rebalancer_(self_name_, spec_.name, *this, records_, host_, snapshots_) {
     if (!spec_.factories)
       spec_.factories = node->factories();
     for (auto& c : spec_.children)
@@ -333,84 +326,74 @@ private:
     // Requests for children owned elsewhere go on to their owners.
     for (auto& p : host_.take_expected([this](const std::string& id) { return !owns(id); }))
       dispatch(std::move(p));
-    auto round = ++round_;
-    if (peers.empty()) {
-      start_fresh(round, {});
-      return;
-    }
-    // Every peer says which of our children it runs or holds, and sends its
-    // records of the ranges we own where its digests differ from ours: a
-    // node that owns an orphan knows its spec, as long as any member does.
-    // After a start or a split, the owner of each other range we keep sends
-    // its records too.
-    auto claimed = std::make_shared<std::set<std::string>>();
-    auto open = std::make_shared<size_t>(peers.size());
-    auto more = std::make_shared<bool>(false);
-    for (auto& name : peers) {
-      request(*peer(name), spec_.handoff_timeout, rm_inventory_atom::value, self_name_,
-              records_.digest(), records_.inventory_ask(name))
-        .then(
-          [this, round, claimed, open, more, name](inventory& inv) {
-            records_.inventory_answered(name, inv, round == round_);
-            claimed->insert(inv.claimed.begin(), inv.claimed.end());
-            // A peer whose answer was cut is asked for the rest next round.
-            if (round != round_)
-              return;
-            *more = *more || inv.more;
-            if (--*open > 0)
-              return;
-            if (*more)
-              rebalance(); // the next round asks for the ranges still missing
-            else
-              start_fresh(round, *claimed);
-          },
-          [this, round](caf::error&) {
-            if (round == round_)
-              retry_later(); // the rings differ, or the peer is slow
-          });
-    }
+    rebalancer_.round(peers);
   }
 
   void retry_later() override {
-    if (retry_pending_)
-      return;
-    retry_pending_ = true;
-    delayed_send(this, retry_delay, round_atom::value);
+    retry_in(retry_delay);
   }
 
-  void start_fresh(uint64_t round, const std::set<std::string>& claimed) {
-    if (round != round_ || !serving() || !stores_read_)
-      return; // reading the stores rebalances once done
+  // -- rebalancing (the rebalancer's messaging) ---------------------------------------
+
+  bool ask_inventory(const std::string& name, std::vector<range_digest> ask,
+                     std::function<void(caf::expected<inventory>)> answer) override {
+    auto hdl = peer(name);
+    if (hdl == nullptr)
+      return false;
+    request(*hdl, spec_.handoff_timeout, rm_inventory_atom::value, self_name_,
+            records_.digest(), std::move(ask))
+      .then([answer](inventory& inv) { answer(std::move(inv)); },
+            [answer](caf::error& err) { answer(std::move(err)); });
+    return true;
+  }
+
+  bool ask_snapshots(const std::string& name, std::vector<std::string> ids,
+                     std::function<void(caf::expected<std::vector<snapshot_entry>>)> answer)
+    override {
+    auto hdl = peer(name);
+    if (hdl == nullptr)
+      return false;
+    // Urgent: orphans wait for it, and the peer's mailbox may hold a
+    // second's worth of snapshots.
+    request<caf::message_priority::high>(*hdl, spec_.handoff_timeout, rm_fetch_atom::value,
+                                         std::move(ids))
+      .then([answer](std::vector<snapshot_entry>& xs) { answer(std::move(xs)); },
+            [answer](caf::error& err) { answer(std::move(err)); });
+    return true;
+  }
+
+  // Orphans start only once the stores are read, and once no member that
+  // went down may still run children (see `on_gone`).
+  start_gate gate() override {
+    if (!stores_read_)
+      return {false, std::nullopt}; // reading the stores rebalances once done
     auto now = clock_type::now();
     // A node with seeds that sees only itself may not have joined yet: the
     // cluster it is about to join runs these children. Give it a fence's
     // time to find its peers before it starts anything alone.
     if (children().ring().members().size() == 1 && !node_.config().seeds.empty()
-        && now < started_at_ + fence_) {
-      if (!retry_pending_) {
-        retry_pending_ = true;
-        delayed_send(this, started_at_ + fence_ - now, round_atom::value);
-      }
+        && now < started_at_ + fence_)
+      return {false, started_at_ + fence_ - now};
+    if (auto end = fences_.next_end(now))
+      return {false, *end - now};
+    return {};
+  }
+
+  void retry_in(caf::timespan delay) override {
+    if (retry_pending_)
       return;
-    }
-    if (auto end = fences_.next_end(now)) {
-      if (!retry_pending_) {
-        retry_pending_ = true;
-        delayed_send(this, *end - now, round_atom::value);
-      }
-      return;
-    }
-    records_.round_complete();
+    retry_pending_ = true;
+    delayed_send(this, delay, round_atom::value);
+  }
+
+  void again() override {
+    rebalance();
+  }
+
+  // Parked changes go on; requests for children this node owns but did not
+  // know (it had not learned them yet) find out that they do not exist.
+  void learned() override {
     place_parked();
-    std::vector<std::string> orphans;
-    children().for_each_alive_owned_by(self_name_, [&](const child_record& rec) {
-      auto& id = rec.spec.id;
-      if (!rec.terminated && !host_.contains(id) && !claimed.count(id))
-        orphans.push_back(id);
-    });
-    restore(round, std::move(orphans));
-    // Requests for children this node owns but does not know (it had not
-    // learned them yet) find out now that they do not exist.
     auto unknown = host_.take_expected([this](const std::string& id) {
       auto rec = children().alive(id);
       return rec == nullptr || rec->terminated;
@@ -421,128 +404,6 @@ private:
                      ? make_error(errc::not_found, spec_.name, id, "terminated")
                      : make_error(errc::not_found, spec_.name, id));
     }
-  }
-
-  // Whether a start of `id` here would look for its snapshots.
-  bool may_have_snapshots(const std::string& id) const {
-    auto rec = children().alive(id);
-    return rec != nullptr && rec->spec.snapshot.when != snapshot_policy::mode::off;
-  }
-
-  // Asks every peer for its snapshots of `ids`, 1,000 per request; this
-  // node's own copies count too.
-  fetch_ptr fetch_snapshots(std::vector<std::string> ids) {
-    auto f = std::make_shared<snapshot_fetch>();
-    for (auto& id : ids)
-      if (auto x = snapshots_.table().find(id))
-        f->best[id] = *x;
-    auto peers = others();
-    if (ids.empty() || peers.empty())
-      return f;
-    auto chunks = chunked(std::move(ids), snapshots_.limits().per_message);
-    f->open = peers.size() * chunks.size();
-    auto one_done = [f] {
-      if (--f->open == 0 && f->then) {
-        auto then = std::move(f->then);
-        then();
-      }
-    };
-    for (auto& name : peers)
-      for (auto& chunk : chunks) {
-        auto hdl = peer(name);
-        if (hdl == nullptr) {
-          f->failed = true;
-          one_done();
-          continue;
-        }
-        // Urgent: orphans wait for it, and the peer's mailbox may hold a
-        // second's worth of snapshots.
-        request<caf::message_priority::high>(*hdl, spec_.handoff_timeout, rm_fetch_atom::value,
-                                             chunk)
-          .then(
-            [f, one_done](std::vector<snapshot_entry>& xs) {
-              keep_newest(f->best, xs);
-              one_done();
-            },
-            [f, one_done](caf::error&) {
-              f->failed = true;
-              one_done();
-            });
-      }
-    return f;
-  }
-
-  // Runs `fn` once every peer answered `f` (at once if all did).
-  static void when_fetched(const fetch_ptr& f, std::function<void()> fn) {
-    if (f->open == 0)
-      fn();
-    else
-      f->then = std::move(fn);
-  }
-
-  // Starts the children this node owns and nobody runs (`ids`), each from
-  // the newest snapshot that any member holds of it. A member that does not
-  // answer fails the round: a later one asks again rather than start a
-  // child without a snapshot that may exist.
-  void restore(uint64_t round, std::vector<std::string> ids) {
-    if (ids.empty())
-      return;
-    // Children without snapshots start at once; the others after the fetch.
-    std::vector<std::string> now;
-    std::vector<std::string> wanted;
-    for (auto& id : ids)
-      (may_have_snapshots(id) ? wanted : now).push_back(id);
-    std::unordered_map<std::string, snapshot> none;
-    start_orphans(round, now, none);
-    if (wanted.empty())
-      return;
-    auto f = fetch_snapshots(wanted);
-    when_fetched(f, [this, round, wanted = std::move(wanted), f] {
-      if (!f->failed)
-        start_orphans(round, wanted, f->best);
-      else if (round == round_)
-        retry_later();
-    });
-  }
-
-  void start_orphans(uint64_t round, const std::vector<std::string>& ids,
-                     std::unordered_map<std::string, snapshot>& best) {
-    if (round != round_ || !serving())
-      return;
-    size_t started = 0;
-    size_t restored = 0;
-    auto now = now_us();
-    for (auto& id : ids) {
-      auto rec = children().alive(id);
-      if (rec == nullptr || rec->terminated || host_.contains(id) || !owns(id))
-        continue; // changed while the snapshots came
-      local_child c;
-      c.spec = rec->spec;
-      c.record = rec->version;
-      c.epoch = host_.next_epoch(0);
-      // Only a snapshot of this record (or a newer one) counts: a child
-      // deleted and started again, or terminated and restarted, starts afresh.
-      if (auto i = best.find(id); i != best.end() && good_for(i->second, rec->version)) {
-        auto& x = i->second;
-        c.record = std::max(c.record, x.record);
-        c.epoch = host_.next_epoch(x.epoch); // above the placement it follows
-        snapshots_.adopt(id, x);
-        if (x.has_state) {
-          c.has_state = true;
-          c.state = x.state;
-          auto age = std::chrono::microseconds{now - std::min(now, x.taken_us)};
-          c.restored = restore_info{restore_info::origin::snapshot, age};
-          ++restored;
-        }
-      }
-      host_.start(id, std::move(c));
-      ++started;
-    }
-    stats_.recovered += started;
-    stats_.restored += restored;
-    if (started > 0)
-      log::info("ring_orphans_started",
-                {{"sup", spec_.name}, {"children", started}, {"from_snapshots", restored}});
   }
 
   // -- peers ------------------------------------------------------------------
@@ -1154,7 +1015,7 @@ private:
 
   // Holds `retry` until the next round (the owner or its handle is not
   // known yet, or this node does not serve), or until this node learned the
-  // records of its ranges (`start_fresh` runs it then: a round is on its
+  // records of its ranges (`learned` runs it then: a round is on its
   // way, and a retry timer would only start rounds anew).
   void park(caf::response_promise rp, std::function<void(caf::response_promise&)> retry) {
     parked_.push_back(parked{std::move(rp), std::move(retry), clock_type::now()});
@@ -1386,6 +1247,7 @@ private:
   record_keeper records_; // the child list, kept on its replicas
   snapshot_keeper snapshots_; // snapshots of the children here, and replicas' copies
   child_host host_; // the children this node runs, starts, moves or holds
+  rebalancer rebalancer_; // starts the children nobody runs
   struct parked {
     caf::response_promise rp;
     std::function<void(caf::response_promise&)> retry;
@@ -1401,7 +1263,6 @@ private:
   std::set<std::string> leaving_;
   cluster::fence_set fences_; // members that went down
 
-  uint64_t round_ = 0;
   bool retry_pending_ = false;
   bool rebalance_due_ = false;
   bool leaving_self_ = false;
@@ -1591,6 +1452,8 @@ caf::behavior ring_manager::make_behavior() {
       auto result = stats_;
       result.node = self_name_;
       result.running = host_.running();
+      result.recovered = rebalancer_.recovered();
+      result.restored = rebalancer_.restored();
       result.moved_in = host_.moved_in();
       result.moved_out = host_.moved_out();
       result.snapshots_taken = snapshots_.taken();

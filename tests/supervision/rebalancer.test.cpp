@@ -1,0 +1,332 @@
+// The rebalancer as plain code: which children a node starts because
+// nobody runs them, and from which snapshot. Peers' answers are given by
+// the test, in any order, late or not at all.
+
+#include <map>
+#include <memory>
+#include <set>
+
+#include <doctest/doctest.h>
+
+#include "rebalancer.hpp"
+
+using namespace ringvisor;
+using namespace ringvisor::supervision;
+using namespace std::chrono_literals;
+
+namespace {
+
+using time_point = std::chrono::steady_clock::time_point;
+
+/// The keepers' and the host's messaging: starts are recorded, the rest
+/// is not looked at.
+struct quiet_io : record_io, snapshot_io, host_io {
+  uint64_t wall = 5'000'000;
+  std::vector<std::string> starts;
+
+  bool write(const std::string&, const child_record&, uint64_t, caf::timespan,
+             std::function<void(write_answer)>) override {
+    return false;
+  }
+  void send_records(const std::string&, std::vector<child_record>) override {}
+  void send_digests(const std::string&, uint64_t, std::vector<range_digest>) override {}
+  void later(caf::timespan, std::function<void()>) override {}
+  void ended(const child_record&) override {}
+  bool may_ask(const std::string&, uint64_t) override {
+    return false;
+  }
+  void ask_state(const std::string&, uint64_t) override {}
+  void send_snapshots(const std::string&, std::vector<snapshot_entry>) override {}
+  void arm_round(caf::timespan) override {}
+  void flush_soon() override {}
+  time_point now() override {
+    return time_point{} + 1h;
+  }
+  uint64_t wall_us() override {
+    return wall;
+  }
+  void start_child(const child_spec& spec,
+                   std::function<void(caf::expected<caf::actor>)>) override {
+    starts.push_back(spec.id);
+  }
+  void started(const std::string&, const local_child&) override {}
+  void request_state(const caf::actor&, caf::message,
+                     std::function<void(caf::expected<actor::bytes>)>) override {}
+  void stop_child(const std::string&, std::function<void()>) override {}
+  void kill_child(const std::string&) override {}
+  bool hand_off(const std::string&, handoff,
+                std::function<void(caf::error, const caf::actor&)>) override {
+    return false;
+  }
+  void flush(local_child&) override {}
+  bool has_lease() const override {
+    return true;
+  }
+  bool serving() const override {
+    return true;
+  }
+  bool reachable(const std::string&) const override {
+    return true;
+  }
+  void retry_later() override {}
+  void emptied() override {}
+};
+
+/// The rebalancer's messaging: asks are recorded and answered by the test.
+struct fake_io : rebalance_io {
+  struct inventory_ask {
+    std::string peer;
+    std::vector<range_digest> ask;
+    std::function<void(caf::expected<inventory>)> done;
+  };
+  struct snapshot_ask {
+    std::string peer;
+    std::vector<std::string> ids;
+    std::function<void(caf::expected<std::vector<snapshot_entry>>)> done;
+  };
+
+  std::vector<inventory_ask> inventories;
+  std::vector<snapshot_ask> fetches;
+  start_gate next_gate;
+  std::vector<caf::timespan> retries;
+  size_t agains = 0;
+  size_t learned_calls = 0;
+  bool serves = true;
+  uint64_t wall = 5'000'000;
+
+  bool ask_inventory(const std::string& peer, std::vector<range_digest> ask,
+                     std::function<void(caf::expected<inventory>)> done) override {
+    inventories.push_back(inventory_ask{peer, std::move(ask), std::move(done)});
+    return true;
+  }
+  bool ask_snapshots(const std::string& peer, std::vector<std::string> ids,
+                     std::function<void(caf::expected<std::vector<snapshot_entry>>)> done)
+    override {
+    fetches.push_back(snapshot_ask{peer, std::move(ids), std::move(done)});
+    return true;
+  }
+  bool serving() const override {
+    return serves;
+  }
+  start_gate gate() override {
+    return next_gate;
+  }
+  void retry_in(caf::timespan delay) override {
+    retries.push_back(delay);
+  }
+  void again() override {
+    ++agains;
+  }
+  void learned() override {
+    ++learned_calls;
+  }
+  uint64_t wall_us() override {
+    return wall;
+  }
+};
+
+actor::bytes text(const std::string& x) {
+  return actor::bytes{x.begin(), x.end()};
+}
+
+struct fixture {
+  quiet_io quiet;
+  fake_io io;
+  record_keeper records{"a", "sup/", quiet};
+  snapshot_keeper snapshots{
+    "a", quiet, [this](const std::string& id) { return records.list().key_hash(id); }};
+  child_host host{"a", "sup", quiet, records, snapshots, nullptr};
+  rebalancer r{"a", "sup", io, records, host, snapshots};
+  std::vector<std::string> peers{"b", "c"};
+
+  fixture() {
+    records.place_on({"a", "b", "c"}, 1);
+    snapshots.place_on(records.list().ring());
+  }
+
+  /// An id that `owner` owns.
+  std::string owned_by(const std::string& owner, int skip = 0) {
+    for (int i = 0;; ++i) {
+      auto id = "c" + std::to_string(i);
+      if (records.list().owned_by(id, owner) && skip-- == 0)
+        return id;
+    }
+  }
+
+  /// Records `id` (version 10) with `policy`.
+  void add(const std::string& id, snapshot_policy policy = snapshot_policy::off(),
+           bool terminated = false) {
+    child_record rec;
+    rec.spec.id = id;
+    rec.spec.type = "worker";
+    rec.spec.snapshot = policy;
+    rec.version = 10;
+    rec.terminated = terminated;
+    records.apply(rec);
+  }
+
+  /// Answers the inventory asks of the last round, `claimed` by the first peer.
+  void answer_all(std::vector<std::string> claimed = {}) {
+    auto asks = std::move(io.inventories);
+    io.inventories.clear();
+    for (auto& x : asks) {
+      inventory inv;
+      if (x.peer == peers.front())
+        inv.claimed = claimed;
+      x.done(std::move(inv));
+    }
+  }
+
+  local_child* running(const std::string& id) {
+    return host.find(id);
+  }
+};
+
+snapshot snap(uint64_t record, uint64_t epoch, uint64_t seq, const std::string& state,
+              uint64_t taken_us) {
+  return snapshot{record, epoch, seq, taken_us, true, text(state)};
+}
+
+} // namespace
+
+TEST_CASE("an orphan starts once every peer answered, unless one of them claims it") {
+  fixture f;
+  auto x = f.owned_by("a");
+  auto y = f.owned_by("a", 1);
+  auto z = f.owned_by("a", 2);
+  auto theirs = f.owned_by("b");
+  f.add(x);
+  f.add(y);
+  f.add(z, snapshot_policy::off(), true); // terminated: runs nowhere
+  f.add(theirs);
+  f.r.round(f.peers);
+  REQUIRE(f.io.inventories.size() == 2);
+  // One answer is not enough.
+  auto first = std::move(f.io.inventories[0]);
+  inventory claims;
+  claims.claimed = {y}; // b still runs y (say, moving it here)
+  first.done(claims);
+  CHECK(f.quiet.starts.empty());
+  f.io.inventories[1].done(inventory{});
+  CHECK(f.io.learned_calls == 1);
+  CHECK(f.records.synced());
+  CHECK(f.quiet.starts == std::vector<std::string>{x});
+  CHECK(f.r.recovered() == 1);
+}
+
+TEST_CASE("a peer that does not answer fails the round, and a stale round decides nothing") {
+  fixture f;
+  auto x = f.owned_by("a");
+  f.add(x);
+  f.r.round(f.peers);
+  auto old = std::move(f.io.inventories);
+  f.io.inventories.clear();
+  old[0].done(caf::make_error(caf::sec::request_timeout));
+  CHECK(f.io.retries.size() == 1);
+  old[1].done(inventory{});
+  CHECK(f.quiet.starts.empty());
+  // A new round; the old one's late answers do not count.
+  f.r.round(f.peers);
+  old[0].done(inventory{}); // (a duplicate answer, for the sake of the test)
+  CHECK(f.quiet.starts.empty());
+  f.answer_all();
+  CHECK(f.quiet.starts == std::vector<std::string>{x});
+}
+
+TEST_CASE("a cut inventory answer asks again before anything starts") {
+  fixture f;
+  f.add(f.owned_by("a"));
+  f.r.round(f.peers);
+  auto asks = std::move(f.io.inventories);
+  f.io.inventories.clear();
+  inventory cut;
+  cut.more = true;
+  asks[0].done(cut);
+  asks[1].done(inventory{});
+  CHECK(f.io.agains == 1);
+  CHECK(f.quiet.starts.empty());
+  CHECK(!f.records.synced());
+}
+
+TEST_CASE("nothing starts while the gate is closed: it retries when told to") {
+  fixture f;
+  auto x = f.owned_by("a");
+  f.add(x);
+  f.io.next_gate = start_gate{false, 700ms}; // a member that died may still run it
+  f.r.round(f.peers);
+  f.answer_all();
+  CHECK(f.quiet.starts.empty());
+  CHECK(!f.records.synced());
+  REQUIRE(f.io.retries.size() == 1);
+  CHECK(f.io.retries[0] == 700ms);
+  f.io.next_gate = start_gate{false, std::nullopt}; // stores not read: no timer
+  f.r.round(f.peers);
+  f.answer_all();
+  CHECK(f.io.retries.size() == 1);
+  f.io.next_gate = start_gate{};
+  f.r.round(f.peers);
+  f.answer_all();
+  CHECK(f.quiet.starts == std::vector<std::string>{x});
+}
+
+TEST_CASE("an orphan starts from the newest snapshot any member holds of its record") {
+  fixture f;
+  auto x = f.owned_by("a");
+  auto stale = f.owned_by("a", 1);
+  auto plain = f.owned_by("a", 2);
+  f.add(x, snapshot_policy::every(1s));
+  f.add(stale, snapshot_policy::every(1s));
+  f.add(plain);
+  f.r.round(f.peers);
+  f.answer_all();
+  // Without a policy: at once. With one: after the fetch.
+  CHECK(f.quiet.starts == std::vector<std::string>{plain});
+  REQUIRE(f.io.fetches.size() == 2);
+  std::vector<snapshot_entry> from_b{{x, snap(10, 200, 3, "b-newer", 4'600'000)},
+                                     {stale, snap(9, 300, 9, "record-9", 4'900'000)}};
+  std::vector<snapshot_entry> from_c{{x, snap(10, 200, 2, "c-older", 4'500'000)}};
+  f.io.fetches[0].done(from_b);
+  CHECK(f.quiet.starts.size() == 1); // c has not answered
+  f.io.fetches[1].done(from_c);
+  REQUIRE(f.quiet.starts.size() == 3);
+  auto c = f.running(x);
+  REQUIRE(c != nullptr);
+  CHECK(c->has_state);
+  CHECK(std::string(c->state.begin(), c->state.end()) == "b-newer");
+  CHECK(c->epoch > 200); // above the placement it follows
+  CHECK(c->restored.from == restore_info::origin::snapshot);
+  CHECK(c->restored.age == 400ms);
+  // A snapshot of an older record (deleted and started again since) does
+  // not count: that child starts afresh.
+  auto s = f.running(stale);
+  REQUIRE(s != nullptr);
+  CHECK(!s->has_state);
+  CHECK(s->restored.from == restore_info::origin::fresh);
+  CHECK(f.r.restored() == 1);
+  CHECK(f.r.recovered() == 3);
+}
+
+TEST_CASE("a member that does not answer the snapshot fetch holds the orphan back") {
+  fixture f;
+  auto x = f.owned_by("a");
+  f.add(x, snapshot_policy::on_request());
+  f.r.round(f.peers);
+  f.answer_all();
+  REQUIRE(f.io.fetches.size() == 2);
+  f.io.fetches[0].done(std::vector<snapshot_entry>{});
+  f.io.fetches[1].done(caf::make_error(caf::sec::request_timeout));
+  CHECK(f.quiet.starts.empty()); // c may hold its only snapshot
+  CHECK(f.io.retries.size() == 1);
+}
+
+TEST_CASE("a node's own snapshot counts, and a lone node decides at once") {
+  fixture f;
+  f.records.place_on({"a"}, 2);
+  f.snapshots.place_on(f.records.list().ring());
+  f.add("solo", snapshot_policy::on_request());
+  f.snapshots.load("solo", snap(10, 50, 1, "mine", 4'000'000));
+  f.r.round({});
+  CHECK(f.io.inventories.empty());
+  REQUIRE(f.quiet.starts == std::vector<std::string>{"solo"});
+  CHECK(f.running("solo")->has_state);
+}
