@@ -30,7 +30,7 @@ namespace ringvisor::cluster {
 
 namespace {
 
-// Agent-to-agent messages. Only `goodbye` is a request: CAF 0.17 sends a
+// Agent-to-agent messages. Only `announce` is a request: CAF 0.17 sends a
 // handler's result back even for plain sends, so one-way handlers return
 // nothing.
 using gossip_atom = caf::atom_constant<caf::atom("rv_gossip")>;
@@ -39,7 +39,9 @@ using hello_atom = caf::atom_constant<caf::atom("rv_hello")>;
 using reject_atom = caf::atom_constant<caf::atom("rv_reject")>;
 using unreachable_atom = caf::atom_constant<caf::atom("rv_unreach")>;
 using retry_atom = caf::atom_constant<caf::atom("rv_retry")>;
-using goodbye_atom = caf::atom_constant<caf::atom("rv_goodbye")>;
+/// `(announce_atom, std::vector<member>) -> ok`: merge this view now (a node
+/// left, or changed its services) and say so.
+using announce_atom = caf::atom_constant<caf::atom("rv_goodbye")>;
 using seeds_atom = caf::atom_constant<caf::atom("rv_seeds")>;
 using ping_atom = caf::atom_constant<caf::atom("rv_ping")>;
 using tick_atom = caf::atom_constant<caf::atom("rv_tick")>;
@@ -49,7 +51,9 @@ using remembered_membership = detail::remembered_membership;
 using clock = std::chrono::steady_clock;
 
 constexpr auto connect_timeout = std::chrono::seconds{2};
-constexpr auto leave_ack_timeout = std::chrono::seconds{1};
+// How long a node waits for its peers to acknowledge a view it announces
+// (it leaves, or changes its services).
+constexpr auto announce_timeout = std::chrono::seconds{1};
 
 using names = std::vector<std::string>;
 
@@ -519,7 +523,7 @@ public:
     if (*pending == 0)
       return finish_leave(reason);
     for (auto& peer : st_.greeted)
-      self_->request(peer, leave_ack_timeout, goodbye_atom::value, members)
+      self_->request(peer, announce_timeout, announce_atom::value, members)
         .then([one_done](caf::ok_atom) { one_done(); },
               [one_done](const caf::error&) { one_done(); });
   }
@@ -529,9 +533,45 @@ public:
     self_->quit(reason);
   }
 
-  void on_goodbye(const std::vector<member>& members) {
+  void on_announce(const std::vector<member>& members) {
     if (linked_sender() != nullptr && !merge(members))
       evaluate(); // the sender may have been heard again
+  }
+
+  // -- services --------------------------------------------------------------
+
+  // This node starts or stops offering `name` (a ring supervisor): its own
+  // record changes. The answer comes once every linked peer merged the new
+  // view (and told its listeners first), or after `announce_timeout`: a
+  // ring supervisor that leaves hands its children to peers whose rings
+  // left it out already.
+  caf::result<caf::ok_atom> set_service(const std::string& name, bool on) {
+    auto& xs = st_.self.services;
+    auto i = std::lower_bound(xs.begin(), xs.end(), name);
+    bool offered = i != xs.end() && *i == name;
+    if (offered == on || st_.status == cluster_status::stopping)
+      return caf::ok_atom::value;
+    if (on)
+      xs.insert(i, name);
+    else
+      xs.erase(i);
+    ++st_.self.revision;
+    st_.view.update(st_.self);
+    changed();
+    if (st_.peers.empty())
+      return caf::ok_atom::value;
+    auto rp = self_->make_response_promise<caf::ok_atom>();
+    auto pending = std::make_shared<size_t>(st_.peers.size());
+    auto one_done = [rp, pending]() mutable {
+      if (--*pending == 0)
+        rp.deliver(caf::ok_atom::value);
+    };
+    auto members = st_.view.members();
+    for (auto& [peer_name, peer] : st_.peers)
+      self_->request(peer.agent, announce_timeout, announce_atom::value, members)
+        .then([one_done](caf::ok_atom) mutable { one_done(); },
+              [one_done](const caf::error&) mutable { one_done(); });
+    return rp;
   }
 
   // -- heartbeats ------------------------------------------------------------
@@ -755,7 +795,7 @@ public:
     evaluate();
   }
 
-  // Says hello, and remembers to say goodbye even if no answer came yet.
+  // Says hello, and remembers to announce a leave even if no answer came yet.
   void greet(const caf::actor& peer) {
     if (std::find(st_.greeted.begin(), st_.greeted.end(), peer)
         == st_.greeted.end())
@@ -960,9 +1000,12 @@ caf::behavior agent(agent_actor* self, agent_setup setup, agent_options opts) {
     [impl](unreachable_atom, names& list) {
       impl->on_unreachable(std::move(list));
     },
-    [impl](goodbye_atom, const std::vector<member>& members) {
-      impl->on_goodbye(members);
+    [impl](announce_atom, const std::vector<member>& members) {
+      impl->on_announce(members);
       return caf::ok_atom::value;
+    },
+    [impl](service_atom, const std::string& name, bool on) {
+      return impl->set_service(name, on);
     },
     [self](caf::get_atom, members_atom) { return self->state.view.members(); },
     [impl](whois_atom, const std::string& key, const std::string& group) {
@@ -1032,7 +1075,7 @@ caf::expected<caf::actor> start_agent(actor::node& node, agent_options opts) {
   std::sort(groups.begin(), groups.end());
   groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
   // Joining until it may count as a member (see `agent_impl::form`).
-  setup.me = member{id.name, id.incarnation, id.endpoint(), member_status::joining, groups};
+  setup.me = member{id.name, id.incarnation, id.endpoint(), member_status::joining, groups, {}, 0};
   // node_config::validate accepted the spelling.
   if (auto err = parse(cfg.split_brain, setup.strategy))
     log::error("cluster_config", {{"error", actor::render(err)}});

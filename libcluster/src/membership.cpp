@@ -1,5 +1,7 @@
 #include "ringvisor/cluster/membership.hpp"
 
+#include <algorithm>
+
 #include <xxhash.h>
 
 namespace ringvisor::cluster {
@@ -20,14 +22,22 @@ const char* to_string(member_status x) {
   return "?";
 }
 
+bool member::offers(const std::string& service) const {
+  return std::binary_search(services.begin(), services.end(), service);
+}
+
 namespace {
 
-// Whether `x` supersedes `old`, the record held for the same name.
+// Whether `x` supersedes `old`, the record held for the same name: a later
+// incarnation, then a later status, then a later revision of the member's
+// own record.
 bool supersedes(const member& x, const member& old) {
   if (x.incarnation != old.incarnation)
     return x.incarnation > old.incarnation;
   if (x.status != old.status)
     return x.status > old.status;
+  if (x.revision != old.revision)
+    return x.revision > old.revision;
   // Same incarnation and status: only the endpoint can differ, and only by
   // mistake; pick the larger so that every node picks the same.
   return x.endpoint > old.endpoint;
@@ -86,6 +96,7 @@ uint64_t membership::digest() const {
     XXH3_64bits_update(state, &m.incarnation, sizeof(m.incarnation));
     XXH3_64bits_update(state, m.endpoint.data(), m.endpoint.size() + 1);
     XXH3_64bits_update(state, &status, sizeof(status));
+    XXH3_64bits_update(state, &m.revision, sizeof(m.revision));
   }
   auto result = XXH3_64bits_digest(state);
   XXH3_freeState(state);

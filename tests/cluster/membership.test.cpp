@@ -13,7 +13,7 @@ namespace {
 
 member m(std::string name, uint64_t incarnation, member_status status,
          std::string endpoint = "127.0.0.1:4900") {
-  return member{std::move(name), incarnation, std::move(endpoint), status, {}};
+  return member{std::move(name), incarnation, std::move(endpoint), status, {}, {}, 0};
 }
 
 } // namespace
@@ -32,6 +32,30 @@ TEST_CASE("a later status of the same incarnation wins, an earlier one is stale"
   view.update(m("a", 1, member_status::down));
   CHECK(!view.update(m("a", 1, member_status::up)));
   CHECK(view.find("a")->status == member_status::down);
+}
+
+TEST_CASE("a member's own later revision wins within its incarnation and status") {
+  membership view;
+  auto a = m("a", 1, member_status::up);
+  view.update(a);
+  auto digest = view.digest();
+  a.services = {"ring.x"};
+  a.revision = 1;
+  CHECK(view.update(a));
+  CHECK(view.digest() != digest); // peers see that they differ
+  CHECK(view.find("a")->offers("ring.x"));
+  auto older = m("a", 1, member_status::up); // stale gossip: revision 0
+  CHECK(!view.update(older));
+  CHECK(view.find("a")->offers("ring.x"));
+  // Others declaring it down win over its revisions; a new incarnation
+  // starts over.
+  auto down = a;
+  down.status = member_status::down;
+  down.revision = 0;
+  CHECK(view.update(down));
+  CHECK(!view.update(a));
+  CHECK(view.update(m("a", 2, member_status::joining)));
+  CHECK(!view.find("a")->offers("ring.x"));
 }
 
 TEST_CASE("a restarted node's new incarnation replaces the old one, even when removed") {

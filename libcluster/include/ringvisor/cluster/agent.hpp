@@ -69,6 +69,10 @@ namespace ringvisor::cluster {
 ///   the members it reaches (`ringvisor-ctl form`); logged;
 /// - `(await_up_atom)` -> `caf::ok_atom` once the cluster is up; bound it
 ///   with the request's timeout;
+/// - `(service_atom, std::string name, bool on)` -> `caf::ok_atom`: this
+///   node starts or stops offering `name` (`member::services`; a ring
+///   supervisor places children only on members that offer it); answered
+///   once every linked peer merged the change, or after a second;
 /// - `(subscribe_atom, caf::actor listener)`: the listener receives
 ///   `(view_atom, std::vector<member>)` now and after every change, and
 ///   `(status_atom, cluster_status before, cluster_status now,
@@ -89,6 +93,7 @@ using ring_atom = caf::atom_constant<caf::atom("rv_ring")>;
 using siblings_atom = caf::atom_constant<caf::atom("rv_sibling")>;
 using lease_atom = caf::atom_constant<caf::atom("rv_lease")>;
 using form_atom = caf::atom_constant<caf::atom("rv_form")>;
+using service_atom = caf::atom_constant<caf::atom("rv_service")>;
 
 /// The cluster as one node sees it (Cloister's states, plus `split`).
 enum class cluster_status : uint8_t { starting, up, rehashing, split, stopping };

@@ -39,12 +39,25 @@ struct member {
 
   /// Named rings the node takes part in (`ringvisor.groups`), sorted.
   std::vector<std::string> groups;
+
+  /// What the node offers its peers now, sorted: the ring supervisors that
+  /// run on it (a ring places children only on members that offer it).
+  /// Set by the node itself (`service_atom`).
+  std::vector<std::string> services;
+
+  /// Grows whenever the node changes its own record within one incarnation
+  /// (its services): a higher revision replaces a lower one of the same
+  /// incarnation and status.
+  uint64_t revision = 0;
+
+  /// Returns whether the node offers `service`.
+  bool offers(const std::string& service) const;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member& x) {
   return f(caf::meta::type_name("ringvisor::member"), x.name, x.incarnation,
-           x.endpoint, x.status, x.groups);
+           x.endpoint, x.status, x.groups, x.services, x.revision);
 }
 
 } // namespace ringvisor::cluster
