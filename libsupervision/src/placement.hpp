@@ -2,8 +2,8 @@
 
 // What a new cluster view means for a ring manager (private to
 // libsupervision), as pure functions: whether this node was declared down,
-// which members are gone (crashed, removed, or back as a new process), and
-// which members children are placed on. The manager acts on the answers
+// which members are gone (crashed, removed, or back as a new process),
+// which members children are placed on, and which still hand children off. The manager acts on the answers
 // (fences, death probes, stopping its children, the ring).
 
 #include <algorithm>
@@ -75,21 +75,40 @@ struct ring_members {
 };
 
 /// The members of `view` children are placed on: up, in `group` (empty:
-/// all), not `leaving`, and not `self` if this node is leaving.
+/// all), offering `service` (their ring supervisor runs and does not leave),
+/// and not `self` if this node is leaving.
 inline ring_members placement_members(const std::vector<cluster::member>& view,
-                                      const std::string& group,
-                                      const std::set<std::string>& leaving,
+                                      const std::string& group, const std::string& service,
                                       const std::string& self, bool self_leaving) {
   ring_members result;
   std::string digest_input;
   for (auto& m : view) {
-    if (m.status == cluster::member_status::up && in_group(m, group) && leaving.count(m.name) == 0
+    if (m.status == cluster::member_status::up && in_group(m, group) && m.offers(service)
         && !(self_leaving && m.name == self)) {
       result.names.push_back(m.name);
       digest_input += m.name + "/" + std::to_string(m.incarnation) + ";";
     }
   }
   result.digest = cluster::hash_ring::hash(digest_input);
+  return result;
+}
+
+/// The members that may still run children they hand off: those of
+/// `before` (the last ring's members, and those handing off already) that
+/// are not on the new ring `now` but still `up` as the same process (not in
+/// `gone`). A node asks them too in its rounds, until they are gone.
+inline std::set<std::string> handing_off(const std::set<std::string>& before,
+                                         const std::vector<std::string>& now,
+                                         const std::map<std::string, cluster::member>& up,
+                                         const std::vector<cluster::member>& gone) {
+  std::set<std::string> result;
+  for (auto& name : before) {
+    auto same_process = std::none_of(gone.begin(), gone.end(),
+                                     [&](auto& m) { return m.name == name; });
+    if (up.count(name) > 0 && same_process
+        && std::find(now.begin(), now.end(), name) == now.end())
+      result.insert(name);
+  }
   return result;
 }
 

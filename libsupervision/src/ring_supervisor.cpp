@@ -188,9 +188,11 @@ public:
 private:
   // -- the ring ---------------------------------------------------------------
 
-  // The members children are placed on: up, in the group, not leaving.
+  // The members children are placed on, as the agent's view says: up, in
+  // the group, their ring supervisor running and not leaving (they offer
+  // it, see `cluster::member::services`).
   void rebuild_ring() {
-    auto members = placement_members(view_, spec_.group, leaving_, self_name_, leaving_self_);
+    auto members = placement_members(view_, spec_.group, dir_name_, self_name_, leaving_self_);
     // Nodes agree on the ranges only with the same members and replicas.
     if (records_.place_on(std::move(members.names), members.digest * 31 + spec_.replicas)) {
       snapshots_.place_on(children().ring());
@@ -235,9 +237,10 @@ private:
     }
     for (auto& before : change.gone)
       on_gone(before);
-    for (auto i = leaving_.begin(); i != leaving_.end();)
-      i = change.up.count(*i) ? std::next(i) : leaving_.erase(i);
-    up_ = std::move(change.up);
+    auto before = leaving_;
+    for (auto& name : children().ring().members())
+      before.insert(name);
+    up_ = change.up;
     for (auto& [name, m] : up_) {
       auto [i, added] = incarnations_.emplace(name, m.incarnation);
       if (!added && i->second != m.incarnation) {
@@ -247,6 +250,7 @@ private:
       }
     }
     rebuild_ring();
+    leaving_ = handing_off(before, children().ring().members(), up_, change.gone);
     rebalance();
   }
 
@@ -737,32 +741,24 @@ private:
 
   // -- graceful leave -----------------------------------------------------------
 
-  // Tells the peers that this node leaves, then hands every child to its
-  // next owner; quits once all are handed off or the grace is nearly over.
+  // Stops offering this ring supervisor (the agent answers once the peers
+  // merged that, so their rings leave this node out), then hands every
+  // child to its next owner; quits once all are handed off or the grace is
+  // nearly over.
   void begin_leave() {
     leaving_self_ = true;
     log::info("ring_leaving", {{"sup", spec_.name}, {"children", host_.size()}});
-    auto targets = others();
+    bool alone = others().empty();
     rebuild_ring();
     auto grace = node_.config().shutdown_grace;
     delayed_send(this, grace - grace / 5, leave_deadline_atom::value);
-    auto open = std::make_shared<size_t>(targets.size());
-    auto hand_all = [this] { hand_off_all(); };
-    if (targets.empty() || !local_sup_) {
+    if (alone || !local_sup_) {
       finish_leave();
       return;
     }
-    for (auto& name : targets) {
-      auto hdl = peer(name);
-      if (hdl == nullptr) {
-        if (--*open == 0)
-          hand_all();
-        continue;
-      }
-      request(*hdl, spec_.handoff_timeout, rm_leaving_atom::value, self_name_)
-        .then([open, hand_all](caf::ok_atom) { if (--*open == 0) hand_all(); },
-              [open, hand_all](caf::error&) { if (--*open == 0) hand_all(); });
-    }
+    request(agent_, spec_.handoff_timeout, cluster::service_atom::value, dir_name_, false)
+      .then([this](caf::ok_atom) { hand_off_all(); },
+            [this](caf::error&) { hand_off_all(); });
   }
 
   // Hands every child that is not on its way yet to its next owner.
@@ -1260,7 +1256,7 @@ private:
   std::map<std::string, cluster::member> up_; // other members, not down
   std::map<std::string, caf::actor> peers_;
   std::set<std::string> fetching_;
-  std::set<std::string> leaving_;
+  std::set<std::string> leaving_; // left the ring, may still hand children off
   cluster::fence_set fences_; // members that went down
 
   bool retry_pending_ = false;
@@ -1286,6 +1282,7 @@ caf::behavior ring_manager::make_behavior() {
   store_ = system().spawn<caf::detached>(store_worker, spec_.stores);
   replace_local_sup();
   send(agent_, cluster::subscribe_atom::value, caf::actor{this});
+  send(agent_, cluster::service_atom::value, dir_name_, true); // place children here
   set_down_handler([this](caf::down_msg& dm) {
     if (auto i = stopping_children_.find(dm.source); i != stopping_children_.end()) {
       auto then = std::move(i->second);
@@ -1384,12 +1381,6 @@ caf::behavior ring_manager::make_behavior() {
       return caf::ok_atom::value;
     },
     [this](rm_records_atom, std::vector<child_record>& xs) { records_.receive(xs); },
-    [this](rm_leaving_atom, const std::string& name) {
-      leaving_.insert(name);
-      rebuild_ring();
-      rebalance();
-      return caf::ok_atom::value;
-    },
     [this](rm_gstop_atom, const std::string& why) {
       log::error("ring_stopped_everywhere", {{"sup", spec_.name}, {"reason", why}});
       global_stop(why);
@@ -1444,7 +1435,8 @@ caf::behavior ring_manager::make_behavior() {
     [this](ring_endpoints_atom) {
       std::vector<std::string> result;
       for (auto& m : view_)
-        if (m.status == cluster::member_status::up && in_group(m, spec_.group))
+        if (m.status == cluster::member_status::up && in_group(m, spec_.group)
+            && m.offers(dir_name_))
           result.push_back(m.endpoint);
       return result;
     },
@@ -1486,7 +1478,7 @@ caf::behavior ring_manager::make_behavior() {
       return rp;
     },
     [](caf::ok_atom) {
-      // a child's answer to put_state
+      // a child's answer to put_state, the agent's to service_atom
     },
     // -- snapshots (last: CAF tries the handlers in order, and these are
     // rarer than child starts and requests)

@@ -49,9 +49,6 @@ using rm_digests_atom = caf::atom_constant<caf::atom("rm_digests")>;
 /// and those this node owns that run nowhere (terminated, or not started
 /// yet).
 using rm_which_atom = caf::atom_constant<caf::atom("rm_which")>;
-/// `(rm_leaving_atom, std::string node) -> ok`: that node hands off its
-/// children and leaves; place nothing on it.
-using rm_leaving_atom = caf::atom_constant<caf::atom("rm_leaving")>;
 /// `(rm_snapshot_atom, std::vector<snapshot_entry>)`: an owner's snapshots
 /// for the replicas of its children; no reply.
 using rm_snapshot_atom = caf::atom_constant<caf::atom("rm_snap")>;

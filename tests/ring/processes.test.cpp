@@ -612,6 +612,23 @@ TEST_CASE_FIXTURE(ring_fixture, "a node that leaves hands its children over with
   require_no_overlap(l);
 }
 
+TEST_CASE_FIXTURE(ring_fixture, "a member whose ring supervisor does not run gets no children") {
+  start_nodes({"a", "b", "c"});
+  ::setenv("RV_NO_RING", "1", 1);
+  kit.start("d");
+  ::unsetenv("RV_NO_RING");
+  kit.await_view(kit["a"], {"a", "b", "c", "d"});
+  kit.await_status(kit["a"], cluster::cluster_status::up);
+  // Placed on d, a child would wait for a ring supervisor that never comes.
+  start_children(kit["a"], 100);
+  auto xs = await_children(kit["a"], all_on(100, {"a", "b", "c"}));
+  auto s = sup(kit["b"]);
+  for (auto& x : xs)
+    CHECK(call_count(s, x.id, caf::make_message(inc_atom::value)) == 1);
+  ledger l{dir};
+  require_no_overlap(l);
+}
+
 TEST_CASE_FIXTURE(ring_fixture, "an exec in flight when its child moves runs once, and a retry at the new owner gets its reply") {
   start_nodes({"a", "b", "c"});
   auto s = sup(kit["a"]);

@@ -141,6 +141,13 @@ int main(int argc, char** argv) {
     return EXIT_FAILURE;
   }
   auto agent = *started;
+  if (std::getenv("RV_NO_RING") != nullptr) { // a member without the ring supervisor
+    std::cout << "listening " << n.identity().endpoint() << std::endl;
+    actor::node::await_signal();
+    n.shutdown();
+    std::fclose(ledger);
+    return EXIT_SUCCESS;
+  }
 
   // [example] shown in docs/ring-supervisor.md
   supervision::ring_supervisor_spec spec;

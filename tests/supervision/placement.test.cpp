@@ -15,7 +15,7 @@ namespace {
 
 member m(const std::string& name, uint64_t inc, member_status st = member_status::up,
          std::vector<std::string> groups = {}) {
-  return member{name, inc, name + ":4900", st, std::move(groups)};
+  return member{name, inc, name + ":4900", st, std::move(groups), {}, 0};
 }
 
 std::map<std::string, member> up_of(const std::vector<member>& xs) {
@@ -62,22 +62,40 @@ TEST_CASE("members that crash, are removed or come back as new processes are gon
   CHECK(change.up.count("a") == 0); // the others only
 }
 
-TEST_CASE("children are placed on up members of the group that are not leaving") {
+TEST_CASE("children are placed on up members of the group that offer the service") {
   std::vector<member> view{m("a", 1, member_status::up, {"gpu"}),
                            m("b", 1, member_status::up, {"cpu", "gpu"}),
                            m("c", 1, member_status::up),
                            m("d", 1, member_status::joining, {"gpu"}),
-                           m("e", 1, member_status::up, {"gpu"})};
-  CHECK(placement_members(view, "", {}, "a", false).names
+                           m("e", 1, member_status::up, {"gpu"}),
+                           m("f", 1, member_status::up, {"gpu"})};
+  for (auto& x : view)
+    if (x.name != "f") // its ring supervisor does not run (or left)
+      x.services = {"ring.x"};
+  CHECK(placement_members(view, "", "ring.x", "a", false).names
         == std::vector<std::string>{"a", "b", "c", "e"});
-  CHECK(placement_members(view, "gpu", {}, "a", false).names
+  CHECK(placement_members(view, "gpu", "ring.x", "a", false).names
         == std::vector<std::string>{"a", "b", "e"});
-  CHECK(placement_members(view, "gpu", {"e"}, "a", false).names
-        == std::vector<std::string>{"a", "b"});
-  CHECK(placement_members(view, "gpu", {}, "a", true).names
+  CHECK(placement_members(view, "gpu", "ring.y", "a", false).names.empty());
+  CHECK(placement_members(view, "gpu", "ring.x", "a", true).names
         == std::vector<std::string>{"b", "e"});
   // The digest tells rings of the same names but other processes apart.
-  auto d1 = placement_members(view, "", {}, "a", false).digest;
+  auto d1 = placement_members(view, "", "ring.x", "a", false).digest;
   view[1].incarnation = 2;
-  CHECK(placement_members(view, "", {}, "a", false).digest != d1);
+  CHECK(placement_members(view, "", "ring.x", "a", false).digest != d1);
+}
+
+TEST_CASE("a member that left the ring but still runs children is asked until it is gone") {
+  std::map<std::string, member> up{{"b", m("b", 1)}, {"c", m("c", 1)}, {"d", m("d", 1)}};
+  std::set<std::string> before{"a", "b", "c", "d"};
+  std::vector<std::string> now{"a", "b"};
+  // c and d left the ring (their ring supervisors leave); d restarted.
+  std::vector<member> gone{m("d", 1)};
+  CHECK(handing_off(before, now, up, gone) == std::set<std::string>{"c"});
+  // c is gone from the view: nobody to ask.
+  up.erase("c");
+  CHECK(handing_off({"c"}, now, up, {}).empty());
+  // c back on the ring: a member like the others.
+  up.emplace("c", m("c", 1));
+  CHECK(handing_off({"c"}, {"a", "b", "c"}, up, {}).empty());
 }
