@@ -13,6 +13,7 @@
 
 #include <caf/all.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "ringvisor/actor/blocking.hpp"
@@ -234,15 +235,17 @@ private:
                        {"endpoint", m.endpoint},
                        {"status", to_string(m.status)},
                        {"incarnation", m.incarnation},
-                       {"groups", m.groups}});
+                       {"groups", m.groups},
+                       {"services", m.services}});
       std::cout << out.dump(2) << '\n';
       return done;
     }
-    std::cout << fmt::format("{:<16} {:<22} {:<9} {}\n", "NAME", "ENDPOINT", "STATUS",
-                             "INCARNATION");
+    std::cout << fmt::format("{:<16} {:<22} {:<9} {:<20} {}\n", "NAME", "ENDPOINT", "STATUS",
+                             "INCARNATION", "SERVICES");
     for (auto& m : *view)
-      std::cout << fmt::format("{:<16} {:<22} {:<9} {}\n", m.name, m.endpoint,
-                               to_string(m.status), m.incarnation);
+      std::cout << fmt::format("{:<16} {:<22} {:<9} {:<20} {}\n", m.name, m.endpoint,
+                               to_string(m.status), m.incarnation,
+                               fmt::join(m.services, ","));
     return done;
   }
 
