@@ -193,6 +193,13 @@ int main(int argc, char** argv) {
   }
   n.adopt(*top);
   // [example]
+  // The parent starts its children once it runs, after spawn returned: tests
+  // look the ring supervisor up as soon as the node says it listens.
+  {
+    caf::scoped_actor waiter{sys};
+    waiter->request(*top, std::chrono::seconds{10}, supervision::which_children_atom::value)
+      .receive([](const std::vector<supervision::child_info>&) {}, [](const caf::error&) {});
+  }
   // Report the parent's exit (escalation) on stdout for the tests.
   auto watcher = sys.spawn([top = *top](caf::event_based_actor* self) -> caf::behavior {
     self->monitor(top);
