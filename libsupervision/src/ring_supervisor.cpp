@@ -17,6 +17,13 @@
 // So a child starts on a node only after the node that ran it stopped it
 // (and said so by handing it over or by answering the inventory without it),
 // or died.
+//
+// The manager owns the mailbox and does the messaging; the rules live in
+// plain units behind small io interfaces that it implements: the child
+// records and their replication (`record_keeper`), snapshots
+// (`snapshot_keeper`), the children this node runs, starts, moves and holds
+// (`child_host`), the rounds that start orphans (`rebalancer`), and where a
+// request goes (`routing`, `reply_cache`).
 
 #include "ringvisor/supervision/ring_supervisor.hpp"
 
@@ -32,6 +39,7 @@
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
+#include "change_desk.hpp"
 #include "child_host.hpp"
 #include "child_list.hpp"
 #include "placement.hpp"
@@ -137,7 +145,8 @@ class ring_manager : public caf::event_based_actor,
                      private snapshot_io,
                      private record_io,
                      private host_io,
-                     private rebalance_io {
+                     private rebalance_io,
+                     private change_io<caf::response_promise> {
 public:
   ring_manager(caf::actor_config& cfg, actor::node* node, caf::actor agent,
                ring_supervisor_spec spec)
@@ -154,7 +163,8 @@ public:
                  [this](const std::string& id) { return children().key_hash(id); },
                  snapshot_limits{spec_.replicas}),
       host_(self_name_, spec_.name, *this, records_, snapshots_, spec_.migrate),
-      rebalancer_(self_name_, spec_.name, *this, records_, host_, snapshots_) {
+      rebalancer_(self_name_, spec_.name, *this, records_, host_, snapshots_),
+      desk_(self_name_, spec_.name, *this, records_, host_) {
     if (!spec_.factories)
       spec_.factories = node->factories();
     for (auto& c : spec_.children)
@@ -181,7 +191,7 @@ public:
     peers_.clear();
     stopping_children_.clear();
     host_.clear("stopped");
-    parked_.clear();
+    desk_.fail_all(make_error(errc::no_owner, spec_.name, "stopped"));
     later_.clear();
   }
 
@@ -397,7 +407,7 @@ private:
   // Parked changes go on; requests for children this node owns but did not
   // know (it had not learned them yet) find out that they do not exist.
   void learned() override {
-    place_parked();
+    desk_.retry_parked();
     auto unknown = host_.take_expected([this](const std::string& id) {
       auto rec = children().alive(id);
       return rec == nullptr || rec->terminated;
@@ -899,9 +909,7 @@ private:
   // Answers every request this node holds (it quits or stops serving).
   void fail_all(const caf::error& err) {
     host_.fail_all(err);
-    for (auto& x : parked_)
-      x.rp.deliver(err);
-    parked_.clear();
+    desk_.fail_all(err);
   }
 
   // -- the child list -------------------------------------------------------------
@@ -965,12 +973,6 @@ private:
               });
   }
 
-  // The error of a write that fewer than a quorum of replicas stored.
-  caf::error no_quorum(const std::string& id) const {
-    return make_error(errc::store_failed, spec_.name, id,
-                      "fewer than a majority of its replicas stored the change; retry");
-  }
-
   caf::error check_spec(const child_spec& spec) const {
     return check_child(spec, spec_.factories.get(), spec_.name);
   }
@@ -980,7 +982,7 @@ private:
   // that is not up yet (the cluster it joins would find the change after the
   // caller heard it failed), refuse at once, and a client asks another
   // member.
-  caf::error refused_unless_up(const std::string& id) const {
+  caf::error refused(const std::string& id) const override {
     if (status_ == cluster::cluster_status::split)
       return make_error(errc::no_owner, spec_.name, id, split_off_reason);
     if (status_ == cluster::cluster_status::starting)
@@ -993,11 +995,11 @@ private:
   caf::result<placement> on_start(child_spec& spec) {
     if (auto err = check_spec(spec))
       return err;
-    if (auto err = refused_unless_up(spec.id))
+    if (auto err = refused(spec.id))
       return err;
     auto rp = make_response_promise();
     auto stored = [this, rp, spec]() mutable {
-      place(child_record{std::move(spec)}, true, rp); // the owner sets the version
+      desk_.place(child_record{std::move(spec)}, true, rp); // the owner sets the version
     };
     if (!store_of(spec_.stores, spec)) {
       stored();
@@ -1009,159 +1011,48 @@ private:
     return rp;
   }
 
-  // Holds `retry` until the next round (the owner or its handle is not
-  // known yet, or this node does not serve), or until this node learned the
-  // records of its ranges (`learned` runs it then: a round is on its
-  // way, and a retry timer would only start rounds anew).
-  void park(caf::response_promise rp, std::function<void(caf::response_promise&)> retry) {
-    parked_.push_back(parked{std::move(rp), std::move(retry), clock_type::now()});
-    if (!serving() || records_.synced())
-      retry_later();
-  }
+  // -- changes (the desk's messaging) ------------------------------------------------
 
-  // Tries the parked starts and changes again; those parked longer than any
-  // caller waits fail (their callers gave up: the promises would pile up).
-  void place_parked() {
-    auto xs = std::move(parked_);
-    parked_.clear();
-    auto too_old = clock_type::now() - child_call_timeout;
-    for (auto& x : xs) {
-      if (x.since < too_old) {
-        x.rp.deliver(make_error(errc::no_owner, spec_.name, "not placed in time"));
-        continue;
-      }
-      auto n = parked_.size();
-      x.retry(x.rp);
-      if (parked_.size() > n)
-        parked_.back().since = x.since; // parked again: it keeps its age
-    }
-  }
-
-  // Has the owner of `rec` record and start it (a `fresh` start fails if the
-  // child exists).
-  void place(child_record rec, bool fresh, caf::response_promise rp) {
-    auto owner = owner_of(rec.spec.id);
-    if (owner && *owner == self_name_) {
-      on_place(std::move(rec), fresh, rp);
-      return;
-    }
-    auto hdl = owner ? peer(*owner) : nullptr;
+  bool pass_place(const std::string& owner, caf::response_promise& rp, const child_record& rec,
+                  bool fresh) override {
+    auto hdl = peer(owner);
     if (hdl == nullptr) {
-      if (owner)
-        fetch_peer(*owner);
-      park(std::move(rp), [this, rec = std::move(rec), fresh](caf::response_promise& again) {
-        place(rec, fresh, again);
-      });
-      return;
+      fetch_peer(owner);
+      return false;
     }
-    rp.delegate(*hdl, rm_place_atom::value, std::move(rec), fresh);
+    rp.delegate(*hdl, rm_place_atom::value, rec, fresh);
+    return true;
   }
 
-  void on_place(child_record rec, bool fresh, caf::response_promise rp) {
-    auto id = rec.spec.id;
-    if (!serving() || !records_.synced()) {
-      park(std::move(rp), [this, rec = std::move(rec), fresh](caf::response_promise& again) {
-        on_place(rec, fresh, again);
-      });
-      return;
+  bool pass_change(const std::string& owner, caf::response_promise& rp, change_kind kind,
+                   const std::string& id, uint8_t hops) override {
+    auto hdl = peer(owner);
+    if (hdl == nullptr) {
+      fetch_peer(owner);
+      return false;
     }
-    if (!owns(id))
-      return place(std::move(rec), fresh, std::move(rp)); // the rings differ still
-    if (fresh) {
-      if (children().alive(id) != nullptr)
-        return rp.deliver(make_error(errc::already_present, spec_.name, id));
-      rec.version = records_.next_version(); // above a tombstone this node keeps
-    }
-    records_.apply(rec);
-    auto now = children().alive(id);
-    if (now == nullptr || now->terminated)
-      return rp.deliver(make_error(errc::not_found, spec_.name, id,
-                                   now == nullptr ? "deleted" : "terminated"));
-    if (!host_.contains(id)) {
-      local_child c;
-      c.spec = now->spec;
-      c.record = now->version;
-      c.epoch = host_.next_epoch(0);
-      host_.start(id, std::move(c));
-      ++stats_.started;
-    }
-    // Answer once a quorum stored the record and the child runs, like `find`.
-    records_.replicate(rec, [this, id, rp](bool stored) mutable {
-      if (!stored)
-        return rp.deliver(no_quorum(id));
-      auto c = host_.find(id);
-      if (c == nullptr)
-        return rp.deliver(make_error(errc::no_owner, spec_.name, id, "moved meanwhile"));
-      if (c->ph == local_child::phase::running)
-        return rp.deliver(placement{self_name_, c->epoch});
-      c->waiting.push_back(
-        pending{caf::make_message(ring_find_atom::value, id, uint8_t{0}), rp});
-    });
+    rp.delegate(*hdl, rm_change_atom::value, static_cast<uint8_t>(kind), id,
+                static_cast<uint8_t>(hops + 1));
+    return true;
   }
 
+  void unstore(const child_spec& spec, std::function<void(caf::error)> answer) override {
+    request(store_, caf::infinite, store_del_atom::value, spec)
+      .then([answer](caf::ok_atom) { answer(caf::none); },
+            [answer](caf::error& err) { answer(std::move(err)); });
+  }
 
-  enum class change_kind : uint8_t { terminate, restart, erase };
+  void when_running(local_child& c, const std::string& id, caf::response_promise rp) override {
+    if (c.ph == local_child::phase::running)
+      return rp.deliver(placement{self_name_, c.epoch});
+    c.waiting.push_back(pending{caf::make_message(ring_find_atom::value, id, uint8_t{0}), rp});
+  }
 
-  // A client's terminate, restart or delete: the owner changes the record
-  // on a write quorum of its replicas; another member passes it on.
+  // A client's terminate, restart or delete (see `change_desk::change`).
   caf::response_promise on_change(change_kind kind, const std::string& id, uint8_t hops) {
     auto rp = make_response_promise();
-    change(kind, id, hops, rp);
+    desk_.change(kind, id, hops, rp);
     return rp;
-  }
-
-  void change(change_kind kind, const std::string& id, uint8_t hops, caf::response_promise& rp) {
-    if (auto err = refused_unless_up(id))
-      return rp.deliver(std::move(err));
-    auto retry = [this, kind, id, hops](caf::response_promise& again) {
-      change(kind, id, hops, again);
-    };
-    auto owner = owner_of(id);
-    if (!owner || *owner != self_name_) {
-      if (hops >= max_hops)
-        return rp.deliver(make_error(errc::no_owner, spec_.name, id, "the rings differ"));
-      if (auto hdl = owner ? peer(*owner) : nullptr) {
-        rp.delegate(*hdl, rm_change_atom::value, static_cast<uint8_t>(kind), id,
-                    static_cast<uint8_t>(hops + 1));
-        return;
-      }
-      if (owner)
-        fetch_peer(*owner);
-      return park(std::move(rp), retry);
-    }
-    if (!serving() || !records_.synced())
-      return park(std::move(rp), retry);
-    auto rec = children().alive(id);
-    if (rec == nullptr)
-      return rp.deliver(make_error(errc::not_found, spec_.name, id));
-    switch (kind) {
-      case change_kind::restart:
-        return on_place(records_.changed(*rec, false, false), false, rp);
-      case change_kind::terminate:
-        return write_change(records_.changed(*rec, true, false), rp);
-      case change_kind::erase:
-        request(store_, caf::infinite, store_del_atom::value, rec->spec)
-          .then(
-            [this, rp, id](caf::ok_atom) mutable {
-              auto now = children().alive(id);
-              if (now == nullptr)
-                return rp.deliver(caf::ok_atom::value); // deleted meanwhile
-              write_change(records_.changed(*now, false, true), rp);
-            },
-            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-    }
-  }
-
-  // Applies `rec` here and answers ok once a write quorum stored it.
-  void write_change(child_record rec, caf::response_promise rp) {
-    records_.apply(rec);
-    auto id = rec.spec.id;
-    records_.replicate(rec, [this, id, rp](bool stored) mutable {
-      if (stored)
-        rp.deliver(caf::ok_atom::value);
-      else
-        rp.deliver(no_quorum(id));
-    });
   }
 
   // A child exited for good (transient that ended normally, temporary): it
@@ -1244,13 +1135,7 @@ private:
   snapshot_keeper snapshots_; // snapshots of the children here, and replicas' copies
   child_host host_; // the children this node runs, starts, moves or holds
   rebalancer rebalancer_; // starts the children nobody runs
-  struct parked {
-    caf::response_promise rp;
-    std::function<void(caf::response_promise&)> retry;
-    clock_type::time_point since;
-  };
-  std::vector<parked> parked_; // starts and changes, until the next round
-
+  change_desk<caf::response_promise> desk_; // clients' changes to the child list
   std::vector<cluster::member> view_;
   cluster::cluster_status status_ = cluster::cluster_status::starting;
   std::map<std::string, cluster::member> up_; // other members, not down
@@ -1339,7 +1224,7 @@ caf::behavior ring_manager::make_behavior() {
         return;
       }
       rebalance();
-      place_parked();
+      desk_.retry_parked();
     },
     [this](dead_atom, const std::string& key) {
       if (fences_.lift(key)) {
@@ -1371,7 +1256,7 @@ caf::behavior ring_manager::make_behavior() {
     },
     [this](rm_place_atom, child_record& rec, bool fresh) {
       auto rp = make_response_promise();
-      on_place(std::move(rec), fresh, rp);
+      desk_.on_place(std::move(rec), fresh, rp);
       return rp;
     },
     [this](rm_record_atom, child_record& rec, uint64_t digest) -> caf::result<caf::ok_atom> {
@@ -1444,6 +1329,7 @@ caf::behavior ring_manager::make_behavior() {
       auto result = stats_;
       result.node = self_name_;
       result.running = host_.running();
+      result.started = desk_.started();
       result.recovered = rebalancer_.recovered();
       result.restored = rebalancer_.restored();
       result.moved_in = host_.moved_in();
