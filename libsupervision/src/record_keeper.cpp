@@ -62,18 +62,20 @@ void record_keeper::replicate(const child_record& rec, std::function<void(bool)>
   t->quorum = list.size() / 2 + 1;
   t->done = std::move(done);
   auto deadline = io_.now() + limits_.write_timeout;
+  auto shared = std::make_shared<const child_record>(rec); // one copy for all retries
   for (auto member : list) {
     if (member == self_) {
       ++t->acks;
       continue;
     }
     ++t->open;
-    write_to(std::string{member}, rec, t, deadline);
+    write_to(std::string{member}, shared, t, deadline);
   }
   t->check();
 }
 
-void record_keeper::write_to(const std::string& member, const child_record& rec,
+void record_keeper::write_to(const std::string& member,
+                             const std::shared_ptr<const child_record>& rec,
                              const std::shared_ptr<write_tally>& t, time_point deadline) {
   auto left = deadline - io_.now();
   auto answered = [this, member, rec, t, deadline](record_io::write_answer x) {
@@ -86,7 +88,7 @@ void record_keeper::write_to(const std::string& member, const child_record& rec,
     --t->open;
     t->check();
   };
-  if (left <= caf::timespan{0} || !io_.write(member, rec, digest_, left, std::move(answered))) {
+  if (left <= caf::timespan{0} || !io_.write(member, *rec, digest_, left, std::move(answered))) {
     --t->open;
     t->check();
   }

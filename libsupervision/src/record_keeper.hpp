@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -232,7 +233,7 @@ private:
   struct write_tally;
 
   // Sends `rec` to `member` for `t`; asks again while its ring differs.
-  void write_to(const std::string& member, const child_record& rec,
+  void write_to(const std::string& member, const std::shared_ptr<const child_record>& rec,
                 const std::shared_ptr<write_tally>& t, time_point deadline);
 
   void send(const std::string& member, std::vector<child_record> xs);
