@@ -117,42 +117,42 @@ void rebalancer::restore(uint64_t round, std::vector<std::string> ids) {
   }
   std::unordered_map<std::string, snapshot> none;
   start_orphans(round, now, none);
-  if (wanted.empty())
-    return;
-  auto f = fetch_snapshots(wanted);
-  f->when_done([this, round, wanted = std::move(wanted), f] {
-    if (!f->failed)
-      start_orphans(round, wanted, f->best);
-    else if (round == round_)
-      io_.retry_in(limits_.retry_delay);
-  });
+  // A chunk's children start as soon as every peer answered for them: the
+  // first ones run while the peers still send the others.
+  for (auto& chunk : chunked(std::move(wanted), snapshots_.limits().per_message)) {
+    auto f = fetch_snapshots(chunk);
+    f->when_done([this, round, chunk = std::move(chunk), f] {
+      if (!f->failed)
+        start_orphans(round, chunk, f->best);
+      else if (round == round_)
+        io_.retry_in(limits_.retry_delay);
+    });
+  }
 }
 
-// Asks every peer for its snapshots of `ids`, in chunks; this node's own
-// copies count too.
-rebalancer::fetch_ptr rebalancer::fetch_snapshots(std::vector<std::string> ids) {
+// Asks every peer for its snapshots of `ids` (one message's worth); this
+// node's own copies count too.
+rebalancer::fetch_ptr rebalancer::fetch_snapshots(const std::vector<std::string>& ids) {
   auto f = std::make_shared<fetch>();
   for (auto& id : ids)
     if (auto x = snapshots_.table().find(id))
       f->best[id] = *x;
   if (ids.empty() || peers_.empty())
     return f;
-  auto chunks = chunked(std::move(ids), snapshots_.limits().per_message);
-  f->open = peers_.size() * chunks.size();
-  for (auto& name : peers_)
-    for (auto& chunk : chunks) {
-      auto answered = [f](caf::expected<std::vector<snapshot_entry>> xs) {
-        if (xs)
-          keep_newest(f->best, *xs);
-        else
-          f->failed = true;
-        f->one_done();
-      };
-      if (!io_.ask_snapshots(name, chunk, std::move(answered))) {
+  f->open = peers_.size();
+  for (auto& name : peers_) {
+    auto answered = [f](caf::expected<std::vector<snapshot_entry>> xs) {
+      if (xs)
+        keep_newest(f->best, *xs);
+      else
         f->failed = true;
-        f->one_done();
-      }
+      f->one_done();
+    };
+    if (!io_.ask_snapshots(name, ids, std::move(answered))) {
+      f->failed = true;
+      f->one_done();
     }
+  }
   return f;
 }
 

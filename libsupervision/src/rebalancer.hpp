@@ -116,7 +116,7 @@ private:
 
   void decide(uint64_t round, const std::set<std::string>& claimed);
   void restore(uint64_t round, std::vector<std::string> ids);
-  fetch_ptr fetch_snapshots(std::vector<std::string> ids);
+  fetch_ptr fetch_snapshots(const std::vector<std::string>& ids);
   void start_orphans(uint64_t round, const std::vector<std::string>& ids,
                      std::unordered_map<std::string, snapshot>& best);
 
