@@ -70,7 +70,7 @@ void probe_death(caf::actor_system& sys, std::string endpoint, clock_type::time_
                  caf::actor listener, caf::message msg) {
   sys.spawn<caf::detached>([=](caf::event_based_actor* self) {
     if (proven_dead(endpoint, until))
-      self->send(listener, msg);
+      self->send<caf::message_priority::high>(listener, msg);
     self->quit();
   });
 }
