@@ -55,6 +55,7 @@ struct counter_state {
   int64_t count = 0;
   supervision::placement where;
   caf::actor sup; // the sender of `placed`, which takes checkpoints
+  bool stop_logged = false;
 };
 
 template <class Inspector>
@@ -65,11 +66,24 @@ typename Inspector::result_type inspect(Inspector& f, counter_state& x) {
 using counter_actor = caf::stateful_actor<counter_state>;
 
 caf::behavior counter(counter_actor* self, std::string id) {
-  self->attach_functor([self, id] {
+  auto log_stop = [self, id] {
     auto& st = self->state;
+    if (st.stop_logged)
+      return;
+    st.stop_logged = true;
     write_ledger(fmt::format("stop {} {} {} {} {}", now_ns(), id, st.where.node,
                              st.where.epoch, st.count));
+  };
+  // A stop for a move is logged before the child goes: CAF runs an exiting
+  // actor's attachables newest first, so the down message that lets its
+  // manager hand it over may come before an attached functor writes.
+  self->set_exit_handler([self, log_stop](caf::exit_msg& em) {
+    if (!em.reason)
+      return;
+    log_stop();
+    self->quit(em.reason);
   });
+  self->attach_functor(log_stop); // killed or crashed
   caf::message_handler own{
     [self](inc_atom) { return ++self->state.count; },
     [self](caf::get_atom) { return self->state.count; },
