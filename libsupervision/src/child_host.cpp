@@ -321,6 +321,13 @@ void child_host::handed(const std::string& id, const std::string& target,
 
 caf::error child_host::take(handoff& x) {
   auto id = x.spec.id;
+  // Here already (a retry after a timeout whose answer was lost): say so
+  // before anything else, or the sender would keep a second copy.
+  if (auto i = local_.find(id); i != local_.end()) {
+    log::error("ring_duplicate_handoff", {{"sup", sup_}, {"child", id}, {"epoch", x.epoch},
+                                          {"held_epoch", i->second.epoch}});
+    return caf::none;
+  }
   // Only the owner takes a child: a handoff sent under another ring is
   // refused and held by the sender, which reports it in its inventory, so
   // the owner does not start it fresh meanwhile.
@@ -330,11 +337,6 @@ caf::error child_host::take(handoff& x) {
   auto known = records_.list().find(id);
   if (known != nullptr && (known->deleted || known->terminated))
     return make_error(errc::not_found, sup_, id, known->deleted ? "deleted" : "terminated");
-  if (auto i = local_.find(id); i != local_.end()) {
-    log::error("ring_duplicate_handoff", {{"sup", sup_}, {"child", id}, {"epoch", x.epoch},
-                                          {"held_epoch", i->second.epoch}});
-    return caf::none;
-  }
   if (log::enabled(log::level::debug))
     log::debug("ring_handoff_in", {{"sup", sup_}, {"child", id}, {"epoch", x.epoch},
                                    {"has_state", x.has_state}});

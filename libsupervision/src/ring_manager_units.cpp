@@ -148,7 +148,10 @@ void ring_manager::emptied() {
 caf::result<caf::ok_atom> ring_manager::on_handoff(child_spec& spec, uint64_t epoch, bool has_state,
                                                    bytes& state, const restore_info& origin,
                                                    std::vector<recent_reply>& recent) {
-  if (status_ == cluster::cluster_status::split || leaving_self_ || stopping_)
+  // A child that is here already (a retry after a timeout) is acknowledged
+  // whatever else holds: refused, its sender would keep a second copy.
+  if (!host_.contains(spec.id)
+      && (status_ == cluster::cluster_status::split || leaving_self_ || stopping_))
     return make_error(errc::no_owner, spec_.name, spec.id, "this node cannot take it now");
   handoff x{std::move(spec), epoch, has_state, std::move(state), origin, std::move(recent)};
   if (auto err = host_.take(x))

@@ -432,6 +432,11 @@ TEST_CASE("a handed over child is taken by its owner only, once, and not when de
   z.spec.id = gone;
   z.spec.type = "worker";
   CHECK(f.host->take(z) == errc::not_found);
+  // A duplicate is acknowledged even once the ring gave the child to another
+  // member: refused, its sender would keep a second copy (this node passes
+  // it on itself).
+  f.place({"b", "c"});
+  CHECK(!f.host->take(again));
 }
 
 TEST_CASE("a replaced local supervisor starts every child again, with a new epoch and no state") {
