@@ -540,21 +540,29 @@ public:
 
   // -- services --------------------------------------------------------------
 
-  // This node starts or stops offering `name` (a ring supervisor): its own
-  // record changes. The answer comes once every linked peer merged the new
-  // view (and told its listeners first), or after `announce_timeout`: a
-  // ring supervisor that leaves hands its children to peers whose rings
-  // left it out already.
-  caf::result<caf::ok_atom> set_service(const std::string& name, bool on) {
-    auto& xs = st_.self.services;
-    auto i = std::lower_bound(xs.begin(), xs.end(), name);
-    bool offered = i != xs.end() && *i == name;
-    if (offered == on || st_.status == cluster_status::stopping)
+  // This node offers `name` (a ring supervisor), winds it down or drops it:
+  // its own record changes. The answer comes once every linked peer merged
+  // the new view (and told its listeners first), or after
+  // `announce_timeout`: a ring supervisor that leaves hands its children to
+  // peers whose rings left it out already.
+  caf::result<caf::ok_atom> set_service(const std::string& name, service_state state) {
+    auto put = [&name](std::vector<std::string>& xs, bool in) {
+      auto i = std::lower_bound(xs.begin(), xs.end(), name);
+      bool has = i != xs.end() && *i == name;
+      if (has == in)
+        return false;
+      if (in)
+        xs.insert(i, name);
+      else
+        xs.erase(i);
+      return true;
+    };
+    if (st_.status == cluster_status::stopping)
       return caf::ok_atom::value;
-    if (on)
-      xs.insert(i, name);
-    else
-      xs.erase(i);
+    bool changed_offer = put(st_.self.services, state == service_state::offered);
+    bool changed_drain = put(st_.self.draining, state == service_state::draining);
+    if (!changed_offer && !changed_drain)
+      return caf::ok_atom::value;
     ++st_.self.revision;
     st_.view.update(st_.self);
     changed();
@@ -1004,8 +1012,8 @@ caf::behavior agent(agent_actor* self, agent_setup setup, agent_options opts) {
       impl->on_announce(members);
       return caf::ok_atom::value;
     },
-    [impl](service_atom, const std::string& name, bool on) {
-      return impl->set_service(name, on);
+    [impl](service_atom, const std::string& name, uint8_t state) {
+      return impl->set_service(name, static_cast<service_state>(state));
     },
     [self](caf::get_atom, members_atom) { return self->state.view.members(); },
     [impl](whois_atom, const std::string& key, const std::string& group) {
@@ -1075,7 +1083,8 @@ caf::expected<caf::actor> start_agent(actor::node& node, agent_options opts) {
   std::sort(groups.begin(), groups.end());
   groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
   // Joining until it may count as a member (see `agent_impl::form`).
-  setup.me = member{id.name, id.incarnation, id.endpoint(), member_status::joining, groups, {}, 0};
+  setup.me = member{id.name, id.incarnation, id.endpoint(), member_status::joining, groups, {},
+                    {},      0};
   // node_config::validate accepted the spelling.
   if (auto err = parse(cfg.split_brain, setup.strategy))
     log::error("cluster_config", {{"error", actor::render(err)}});

@@ -26,6 +26,10 @@ bool member::offers(const std::string& service) const {
   return std::binary_search(services.begin(), services.end(), service);
 }
 
+bool member::drains(const std::string& service) const {
+  return std::binary_search(draining.begin(), draining.end(), service);
+}
+
 namespace {
 
 // Whether `x` supersedes `old`, the record held for the same name: a later

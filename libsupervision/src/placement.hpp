@@ -93,22 +93,17 @@ inline ring_members placement_members(const std::vector<cluster::member>& view,
   return result;
 }
 
-/// The members that may still run children they hand off: those of
-/// `before` (the last ring's members, and those handing off already) that
-/// are not on the new ring `now` but still `up` as the same process (not in
-/// `gone`). A node asks them too in its rounds, until they are gone.
-inline std::set<std::string> handing_off(const std::set<std::string>& before,
-                                         const std::vector<std::string>& now,
-                                         const std::map<std::string, cluster::member>& up,
-                                         const std::vector<cluster::member>& gone) {
+/// The other members of `view` that may still run children they hand off:
+/// not down, in `group`, and winding `service` down (their ring supervisor
+/// leaves). A node asks them too in its rounds, until they are done.
+inline std::set<std::string> handing_off(const std::vector<cluster::member>& view,
+                                         const std::string& group, const std::string& service,
+                                         const std::string& self) {
   std::set<std::string> result;
-  for (auto& name : before) {
-    auto same_process = std::none_of(gone.begin(), gone.end(),
-                                     [&](auto& m) { return m.name == name; });
-    if (up.count(name) > 0 && same_process
-        && std::find(now.begin(), now.end(), name) == now.end())
-      result.insert(name);
-  }
+  for (auto& m : view)
+    if (m.name != self && m.status <= cluster::member_status::leaving && in_group(m, group)
+        && m.drains(service))
+      result.insert(m.name);
   return result;
 }
 

@@ -21,6 +21,10 @@ void ring_manager::on_exit() {
     caf::anon_send_exit(store_, caf::exit_reason::user_shutdown);
   store_ = nullptr;
   local_sup_ = nullptr;
+  // Whatever ended it: its peers stop asking it and placing children here.
+  if (agent_)
+    caf::anon_send(agent_, cluster::service_atom::value, dir_name_,
+                   static_cast<uint8_t>(cluster::service_state::off));
   agent_ = nullptr;
   peers_.clear();
   stopping_children_.clear();
@@ -75,10 +79,7 @@ void ring_manager::on_view(std::vector<cluster::member> view) {
   }
   for (auto& before : change.gone)
     on_gone(before);
-  auto before = leaving_;
-  for (auto& name : children().ring().members())
-    before.insert(name);
-  up_ = change.up;
+  up_ = std::move(change.up);
   for (auto& [name, m] : up_) {
     auto [i, added] = incarnations_.emplace(name, m.incarnation);
     if (!added && i->second != m.incarnation) {
@@ -88,7 +89,7 @@ void ring_manager::on_view(std::vector<cluster::member> view) {
     }
   }
   rebuild_ring();
-  leaving_ = handing_off(before, children().ring().members(), up_, change.gone);
+  leaving_ = handing_off(view_, spec_.group, dir_name_, self_name_);
   rebalance();
 }
 
@@ -242,7 +243,8 @@ void ring_manager::begin_leave() {
     finish_leave();
     return;
   }
-  request(agent_, spec_.handoff_timeout, cluster::service_atom::value, dir_name_, false)
+  request(agent_, spec_.handoff_timeout, cluster::service_atom::value, dir_name_,
+          static_cast<uint8_t>(cluster::service_state::draining))
     .then([this](caf::ok_atom) { hand_off_all(); },
           [this](caf::error&) { hand_off_all(); });
 }
@@ -270,7 +272,8 @@ caf::behavior ring_manager::make_behavior() {
   store_ = system().spawn<caf::detached>(store_worker, spec_.stores);
   replace_local_sup();
   send(agent_, cluster::subscribe_atom::value, caf::actor{this});
-  send(agent_, cluster::service_atom::value, dir_name_, true); // place children here
+  send(agent_, cluster::service_atom::value, dir_name_,
+       static_cast<uint8_t>(cluster::service_state::offered)); // place children here
   set_down_handler([this](caf::down_msg& dm) {
     if (auto i = stopping_children_.find(dm.source); i != stopping_children_.end()) {
       auto then = std::move(i->second);
@@ -290,7 +293,12 @@ caf::behavior ring_manager::make_behavior() {
       }
   });
   set_exit_handler([this](caf::exit_msg& em) {
-    if (em.reason == caf::exit_reason::user_shutdown && serving() && !host_.empty()) {
+    // Also while the views converge (`rehashing`): a rolling restart stops
+    // nodes while the last one's leave is still spreading.
+    auto member = status_ == cluster::cluster_status::up
+                  || status_ == cluster::cluster_status::rehashing;
+    if (em.reason == caf::exit_reason::user_shutdown && member && !leaving_self_ && !stopping_
+        && !host_.empty()) {
       begin_leave();
       return;
     }

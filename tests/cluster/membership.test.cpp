@@ -13,7 +13,7 @@ namespace {
 
 member m(std::string name, uint64_t incarnation, member_status status,
          std::string endpoint = "127.0.0.1:4900") {
-  return member{std::move(name), incarnation, std::move(endpoint), status, {}, {}, 0};
+  return member{std::move(name), incarnation, std::move(endpoint), status, {}, {}, {}, 0};
 }
 
 } // namespace

@@ -21,7 +21,7 @@ side make_side(const std::string& self, const strings& all, const strings& gone,
   s.self = self;
   for (size_t i = 0; i < all.size(); ++i)
     s.members.push_back(member{all[i], ages.empty() ? i + 1 : ages[i], "",
-                               member_status::up, {}, {}, 0});
+                               member_status::up, {}, {}, {}, 0});
   s.unreachable = gone;
   return s;
 }

@@ -15,7 +15,7 @@ namespace {
 
 member m(const std::string& name, uint64_t inc, member_status st = member_status::up,
          std::vector<std::string> groups = {}) {
-  return member{name, inc, name + ":4900", st, std::move(groups), {}, 0};
+  return member{name, inc, name + ":4900", st, std::move(groups), {}, {}, 0};
 }
 
 std::map<std::string, member> up_of(const std::vector<member>& xs) {
@@ -85,17 +85,23 @@ TEST_CASE("children are placed on up members of the group that offer the service
   CHECK(placement_members(view, "", "ring.x", "a", false).digest != d1);
 }
 
-TEST_CASE("a member that left the ring but still runs children is asked until it is gone") {
-  std::map<std::string, member> up{{"b", m("b", 1)}, {"c", m("c", 1)}, {"d", m("d", 1)}};
-  std::set<std::string> before{"a", "b", "c", "d"};
-  std::vector<std::string> now{"a", "b"};
-  // c and d left the ring (their ring supervisors leave); d restarted.
-  std::vector<member> gone{m("d", 1)};
-  CHECK(handing_off(before, now, up, gone) == std::set<std::string>{"c"});
-  // c is gone from the view: nobody to ask.
-  up.erase("c");
-  CHECK(handing_off({"c"}, now, up, {}).empty());
-  // c back on the ring: a member like the others.
-  up.emplace("c", m("c", 1));
-  CHECK(handing_off({"c"}, {"a", "b", "c"}, up, {}).empty());
+TEST_CASE("a member whose ring supervisor winds down is asked, not placed on, until it is done") {
+  std::vector<member> view{m("a", 1), m("b", 1), m("c", 1), m("d", 1, member_status::down),
+                           m("e", 1, member_status::up, {"gpu"})};
+  view[0].services = {"ring.x"};
+  view[1].services = {"ring.x"};
+  view[2].draining = {"ring.x"}; // c leaves: it hands its children off
+  view[3].draining = {"ring.x"}; // d is down: nothing to ask
+  view[4].draining = {"ring.x"};
+  CHECK(placement_members(view, "", "ring.x", "a", false).names
+        == std::vector<std::string>{"a", "b"});
+  CHECK(handing_off(view, "", "ring.x", "a") == std::set<std::string>{"c", "e"});
+  CHECK(handing_off(view, "gpu", "ring.x", "a") == std::set<std::string>{"e"});
+  CHECK(handing_off(view, "", "ring.y", "a").empty());
+  // Every node sees the same, whatever it saw before (a node that starts
+  // now asks c too).
+  CHECK(handing_off(view, "", "ring.x", "b") == std::set<std::string>{"c", "e"});
+  // Done: c drops the service.
+  view[2].draining.clear();
+  CHECK(handing_off(view, "", "ring.x", "a") == std::set<std::string>{"e"});
 }

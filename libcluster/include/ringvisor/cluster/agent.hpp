@@ -69,10 +69,12 @@ namespace ringvisor::cluster {
 ///   the members it reaches (`ringvisor-ctl form`); logged;
 /// - `(await_up_atom)` -> `caf::ok_atom` once the cluster is up; bound it
 ///   with the request's timeout;
-/// - `(service_atom, std::string name, bool on)` -> `caf::ok_atom`: this
-///   node starts or stops offering `name` (`member::services`; a ring
-///   supervisor places children only on members that offer it); answered
-///   once every linked peer merged the change, or after a second;
+/// - `(service_atom, std::string name, uint8_t state)` -> `caf::ok_atom`:
+///   this node offers `name`, winds it down or drops it (`service_state`;
+///   `member::services` and `member::draining`: a ring supervisor places
+///   children only on members that offer it, and asks those that wind it
+///   down what they still run); answered once every linked peer merged the
+///   change, or after a second;
 /// - `(subscribe_atom, caf::actor listener)`: the listener receives
 ///   `(view_atom, std::vector<member>)` now and after every change, and
 ///   `(status_atom, cluster_status before, cluster_status now,

@@ -45,6 +45,11 @@ struct member {
   /// Set by the node itself (`service_atom`).
   std::vector<std::string> services;
 
+  /// What the node stopped offering but still winds down, sorted: a ring
+  /// supervisor that leaves and still hands its children off (its peers ask
+  /// it what it runs until it is done). Set by the node itself.
+  std::vector<std::string> draining;
+
   /// Grows whenever the node changes its own record within one incarnation
   /// (its services): a higher revision replaces a lower one of the same
   /// incarnation and status.
@@ -52,12 +57,22 @@ struct member {
 
   /// Returns whether the node offers `service`.
   bool offers(const std::string& service) const;
+
+  /// Returns whether the node winds `service` down.
+  bool drains(const std::string& service) const;
+};
+
+/// What a node does about one of its services (`service_atom`).
+enum class service_state : uint8_t {
+  off,      // neither offers nor winds it down
+  offered,  // takes part
+  draining, // takes no new part, winds down what it has
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member& x) {
   return f(caf::meta::type_name("ringvisor::member"), x.name, x.incarnation,
-           x.endpoint, x.status, x.groups, x.services, x.revision);
+           x.endpoint, x.status, x.groups, x.services, x.draining, x.revision);
 }
 
 } // namespace ringvisor::cluster
