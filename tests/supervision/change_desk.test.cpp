@@ -9,9 +9,11 @@
 #include <doctest/doctest.h>
 
 #include "change_desk.hpp"
+#include "unit_world.hpp"
 
 using namespace ringvisor;
 using namespace ringvisor::supervision;
+using namespace ringvisor::supervision::testing;
 using namespace std::chrono_literals;
 
 namespace {
@@ -50,17 +52,18 @@ struct recorder {
 
 /// The keepers' and the host's messaging. Replica writes wait for the test;
 /// starts are answered at once with a running child.
-struct world_io : record_io, snapshot_io, host_io {
+struct world_io : quiet_world {
   struct write_call {
     std::string member;
     child_record rec;
     std::function<void(write_answer)> done;
   };
   std::vector<write_call> writes;
-  std::vector<std::string> starts;
   child_host* host = nullptr; // a record that ends a child stops it there
-  uint64_t wall = 5'000'000;
 
+  world_io() {
+    answer_starts = true;
+  }
   bool write(const std::string& member, const child_record& rec, uint64_t, caf::timespan,
              std::function<void(write_answer)> done) override {
     writes.push_back(write_call{member, rec, std::move(done)});
@@ -73,51 +76,9 @@ struct world_io : record_io, snapshot_io, host_io {
     for (auto& w : ws)
       w.done(x);
   }
-  void send_records(const std::string&, std::vector<child_record>) override {}
-  void send_digests(const std::string&, uint64_t, std::vector<range_digest>) override {}
-  void later(caf::timespan, std::function<void()>) override {}
   void ended(const child_record& rec) override {
     host->drop(rec.spec.id, make_error(errc::not_found, "sup", rec.spec.id), true);
   }
-  bool may_ask(const std::string&, uint64_t) override {
-    return false;
-  }
-  void ask_state(const std::string&, uint64_t) override {}
-  void send_snapshots(const std::string&, std::vector<snapshot_entry>) override {}
-  void arm_round(caf::timespan) override {}
-  void flush_soon() override {}
-  time_point now() override {
-    return time_point{} + 1h;
-  }
-  uint64_t wall_us() override {
-    return wall;
-  }
-  void start_child(const child_spec& spec,
-                   std::function<void(caf::expected<caf::actor>)> done) override {
-    starts.push_back(spec.id);
-    done(caf::actor{}); // runs at once (no handle needed here)
-  }
-  void started(const std::string&, const local_child&) override {}
-  void request_state(const caf::actor&, caf::message,
-                     std::function<void(caf::expected<actor::bytes>)>) override {}
-  void stop_child(const std::string&, std::function<void()>) override {}
-  void kill_child(const std::string&) override {}
-  bool hand_off(const std::string&, handoff,
-                std::function<void(caf::error, const caf::actor&)>) override {
-    return false;
-  }
-  void flush(local_child&) override {}
-  bool has_lease() const override {
-    return true;
-  }
-  bool serving() const override {
-    return true;
-  }
-  bool reachable(const std::string&) const override {
-    return true;
-  }
-  void retry_later() override {}
-  void emptied() override {}
 };
 
 /// The change desk's messaging.
@@ -190,11 +151,7 @@ struct fixture {
   }
 
   std::string owned_by(const std::string& owner, int skip = 0) {
-    for (int i = 0;; ++i) {
-      auto id = "c" + std::to_string(i);
-      if (records.list().owned_by(id, owner) && skip-- == 0)
-        return id;
-    }
+    return id_owned_by(records.list(), owner, skip);
   }
 
   static child_record record(const std::string& id) {

@@ -15,41 +15,15 @@
 #include <doctest/doctest.h>
 
 #include "child_host.hpp"
+#include "unit_world.hpp"
 #include "ringvisor/supervision/errc.hpp"
 
 using namespace ringvisor;
 using namespace ringvisor::supervision;
+using namespace ringvisor::supervision::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-using time_point = std::chrono::steady_clock::time_point;
-
-/// The record keeper's and the snapshot keeper's messaging: not looked at.
-struct quiet_io : record_io, snapshot_io {
-  uint64_t wall = 5'000'000;
-  bool write(const std::string&, const child_record&, uint64_t, caf::timespan,
-             std::function<void(write_answer)>) override {
-    return false;
-  }
-  void send_records(const std::string&, std::vector<child_record>) override {}
-  void send_digests(const std::string&, uint64_t, std::vector<range_digest>) override {}
-  void later(caf::timespan, std::function<void()>) override {}
-  void ended(const child_record&) override {}
-  bool may_ask(const std::string&, uint64_t) override {
-    return false;
-  }
-  void ask_state(const std::string&, uint64_t) override {}
-  void send_snapshots(const std::string&, std::vector<snapshot_entry>) override {}
-  void arm_round(caf::timespan) override {}
-  void flush_soon() override {}
-  time_point now() override {
-    return time_point{} + 1h;
-  }
-  uint64_t wall_us() override {
-    return wall;
-  }
-};
 
 /// Records what the host asks; the test answers.
 struct fake_io : host_io {
@@ -138,7 +112,7 @@ struct fixture {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::vector<caf::actor> actors;
-  quiet_io quiet;
+  quiet_world quiet;
   fake_io io;
   record_keeper records{"a", "sup/", quiet};
   snapshot_keeper snapshots{
@@ -169,11 +143,7 @@ struct fixture {
 
   /// An id that `owner` owns on the current ring.
   std::string owned_by(const std::string& owner, int skip = 0) {
-    for (int i = 0;; ++i) {
-      auto id = "c" + std::to_string(i);
-      if (records.list().owned_by(id, owner) && skip-- == 0)
-        return id;
-    }
+    return id_owned_by(records.list(), owner, skip);
   }
 
   /// Starts `id` here (its record first), as a fresh start does.

@@ -9,68 +9,14 @@
 #include <doctest/doctest.h>
 
 #include "rebalancer.hpp"
+#include "unit_world.hpp"
 
 using namespace ringvisor;
 using namespace ringvisor::supervision;
+using namespace ringvisor::supervision::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-using time_point = std::chrono::steady_clock::time_point;
-
-/// The keepers' and the host's messaging: starts are recorded, the rest
-/// is not looked at.
-struct quiet_io : record_io, snapshot_io, host_io {
-  uint64_t wall = 5'000'000;
-  std::vector<std::string> starts;
-
-  bool write(const std::string&, const child_record&, uint64_t, caf::timespan,
-             std::function<void(write_answer)>) override {
-    return false;
-  }
-  void send_records(const std::string&, std::vector<child_record>) override {}
-  void send_digests(const std::string&, uint64_t, std::vector<range_digest>) override {}
-  void later(caf::timespan, std::function<void()>) override {}
-  void ended(const child_record&) override {}
-  bool may_ask(const std::string&, uint64_t) override {
-    return false;
-  }
-  void ask_state(const std::string&, uint64_t) override {}
-  void send_snapshots(const std::string&, std::vector<snapshot_entry>) override {}
-  void arm_round(caf::timespan) override {}
-  void flush_soon() override {}
-  time_point now() override {
-    return time_point{} + 1h;
-  }
-  uint64_t wall_us() override {
-    return wall;
-  }
-  void start_child(const child_spec& spec,
-                   std::function<void(caf::expected<caf::actor>)>) override {
-    starts.push_back(spec.id);
-  }
-  void started(const std::string&, const local_child&) override {}
-  void request_state(const caf::actor&, caf::message,
-                     std::function<void(caf::expected<actor::bytes>)>) override {}
-  void stop_child(const std::string&, std::function<void()>) override {}
-  void kill_child(const std::string&) override {}
-  bool hand_off(const std::string&, handoff,
-                std::function<void(caf::error, const caf::actor&)>) override {
-    return false;
-  }
-  void flush(local_child&) override {}
-  bool has_lease() const override {
-    return true;
-  }
-  bool serving() const override {
-    return true;
-  }
-  bool reachable(const std::string&) const override {
-    return true;
-  }
-  void retry_later() override {}
-  void emptied() override {}
-};
 
 /// The rebalancer's messaging: asks are recorded and answered by the test.
 struct fake_io : rebalance_io {
@@ -130,7 +76,7 @@ actor::bytes text(const std::string& x) {
 }
 
 struct fixture {
-  quiet_io quiet;
+  quiet_world quiet;
   fake_io io;
   record_keeper records{"a", "sup/", quiet};
   snapshot_keeper snapshots{
@@ -146,11 +92,7 @@ struct fixture {
 
   /// An id that `owner` owns.
   std::string owned_by(const std::string& owner, int skip = 0) {
-    for (int i = 0;; ++i) {
-      auto id = "c" + std::to_string(i);
-      if (records.list().owned_by(id, owner) && skip-- == 0)
-        return id;
-    }
+    return id_owned_by(records.list(), owner, skip);
   }
 
   /// Records `id` (version 10) with `policy`.
