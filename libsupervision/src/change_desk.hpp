@@ -99,7 +99,7 @@ public:
   /// Has the owner of `rec` record it and start the child (a `fresh` start
   /// fails if the child exists).
   void place(child_record rec, bool fresh, Promise rp) {
-    auto owner = owner_of(rec.spec.id);
+    auto owner = records_.list().who_owns(rec.spec.id);
     if (owner && *owner == self_)
       return on_place(std::move(rec), fresh, std::move(rp));
     if (owner && io_.pass_place(*owner, rp, rec, fresh))
@@ -158,7 +158,7 @@ public:
     auto retry = [this, kind, id, hops](Promise& again) {
       change(kind, id, hops, std::move(again));
     };
-    auto owner = owner_of(id);
+    auto owner = records_.list().who_owns(id);
     if (!owner || *owner != self_) {
       if (hops >= max_hops)
         return rp.deliver(make_error(errc::no_owner, sup_, id, "the rings differ"));
@@ -228,13 +228,6 @@ private:
     std::function<void(Promise&)> retry;
     time_point since;
   };
-
-  std::optional<std::string> owner_of(const std::string& id) const {
-    auto x = records_.list().owner_of(id);
-    if (!x)
-      return std::nullopt;
-    return std::string{*x};
-  }
 
   // Holds `retry` until the next round, or until this node learned the
   // records of its ranges (a round is on its way then, and a retry timer

@@ -22,13 +22,6 @@ child_host::child_host(std::string self, std::string sup, host_io& io, record_ke
   // nop
 }
 
-std::optional<std::string> child_host::owner_of(const std::string& id) const {
-  auto x = records_.list().owner_of(id);
-  if (!x)
-    return std::nullopt;
-  return std::string{*x};
-}
-
 uint64_t child_host::running() const {
   uint64_t result = 0;
   for (auto& [id, c] : local_)
@@ -122,7 +115,7 @@ void child_host::launch(const std::string& id, uint64_t gen) {
     // Handed here by a node whose ring was behind ours, or the ring changed
     // while it started: pass it on.
     if (io_.serving())
-      if (auto owner = owner_of(id); owner && *owner != self_)
+      if (auto owner = records_.list().who_owns(id); owner && *owner != self_)
         begin_move(id, *owner);
   });
 }
@@ -154,7 +147,7 @@ void child_host::move_out() {
     if ((c.ph == phase::running && !records_.list().owned_by(id, self_)) || c.ph == phase::held)
       moving.push_back(id);
   for (auto& id : moving) {
-    auto owner = owner_of(id);
+    auto owner = records_.list().who_owns(id);
     if (!owner)
       continue; // an empty ring: nobody to give it to
     if (local_[id].ph == phase::running)
@@ -247,7 +240,7 @@ void child_host::move_finished(const std::string& id) {
     return;
   while (auto next = moves_.next()) {
     auto i = local_.find(*next);
-    auto owner = owner_of(*next);
+    auto owner = records_.list().who_owns(*next);
     if (i != local_.end() && i->second.ph == phase::running && owner && *owner != self_)
       begin_move(*next, *owner);
     else

@@ -272,7 +272,6 @@ public:
   static void fail_waiting(local_child& c, const caf::error& err);
 
 private:
-  std::optional<std::string> owner_of(const std::string& id) const;
 
   void relaunch(const std::string& id);
   void start_finished(const std::string& id, uint64_t gen);

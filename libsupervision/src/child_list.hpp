@@ -172,6 +172,14 @@ public:
   /// empty ring.
   std::optional<std::string_view> owner_of(const std::string& id) const;
 
+  /// Returns a copy of the owner's name, to keep past the next ring change.
+  std::optional<std::string> who_owns(const std::string& id) const {
+    auto x = owner_of(id);
+    if (!x)
+      return std::nullopt;
+    return std::string{*x};
+  }
+
   /// Returns whether `member` owns `id`.
   bool owned_by(const std::string& id, std::string_view member) const {
     auto owner = owner_of(id);

@@ -48,13 +48,6 @@ const child_list& ring_manager::children() const {
   return records_.list();
 }
 
-std::optional<std::string> ring_manager::owner_of(const std::string& id) const {
-  auto x = children().owner_of(id);
-  if (!x)
-    return std::nullopt;
-  return std::string{*x};
-}
-
 bool ring_manager::owns(const std::string& id) const {
   return children().owned_by(id, self_name_);
 }

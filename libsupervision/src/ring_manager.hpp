@@ -184,8 +184,6 @@ private:
   // The records this node keeps, and the ring they are placed on.
   const child_list& children() const;
 
-  std::optional<std::string> owner_of(const std::string& id) const;
-
   bool owns(const std::string& id) const;
 
   // Whether this node may start and take children.

@@ -16,7 +16,7 @@ void ring_manager::dispatch(pending p) {
                                                        : route_facts::here::busy;
   facts.split = status_ == cluster::cluster_status::split;
   facts.stopping = stopping_;
-  facts.owner = owner_of(id);
+  facts.owner = children().who_owns(id);
   facts.owner_is_self = facts.owner && *facts.owner == self_name_ && !leaving_self_;
   if (auto rec = children().alive(id))
     facts.rec = rec->terminated ? route_facts::record::terminated : route_facts::record::alive;
