@@ -22,12 +22,6 @@ child_host::child_host(std::string self, std::string sup, host_io& io, record_ke
   // nop
 }
 
-uint64_t child_host::running() const {
-  uint64_t result = 0;
-  for (auto& [id, c] : local_)
-    result += c.ph == phase::running || c.ph == phase::starting;
-  return result;
-}
 
 std::vector<ring_child> child_host::list() const {
   std::vector<ring_child> result;
@@ -39,14 +33,27 @@ std::vector<ring_child> child_host::list() const {
 }
 
 void child_host::erase(const std::string& id) {
-  local_.erase(id);
+  if (auto i = local_.find(id); i != local_.end()) {
+    --in_phase_[static_cast<size_t>(i->second.ph)];
+    local_.erase(i);
+  }
   snapshots_.stopped(id);
+}
+
+void child_host::set_phase(local_child& c, phase to) {
+  --in_phase_[static_cast<size_t>(c.ph)];
+  ++in_phase_[static_cast<size_t>(to)];
+  c.ph = to;
 }
 
 // -- starting -----------------------------------------------------------------
 
 void child_host::start(const std::string& id, local_child c) {
-  local_[id] = std::move(c);
+  auto [i, added] = local_.try_emplace(id);
+  if (!added)
+    --in_phase_[static_cast<size_t>(i->second.ph)];
+  ++in_phase_[static_cast<size_t>(c.ph)];
+  i->second = std::move(c);
   relaunch(id);
 }
 
@@ -54,8 +61,8 @@ void child_host::start(const std::string& id, local_child c) {
 // of 30k spawns would starve the scheduler, and the failure detector with
 // it); requests for it wait meanwhile.
 void child_host::relaunch(const std::string& id) {
-  auto& c = local_[id];
-  c.ph = phase::starting;
+  auto& c = local_.at(id);
+  set_phase(c, phase::starting);
   auto gen = c.start_gen = ++start_counter_;
   if (auto i = expected_.find(id); i != expected_.end()) {
     for (auto& p : i->second)
@@ -89,7 +96,7 @@ void child_host::start_finished(const std::string& id, uint64_t gen) {
 }
 
 void child_host::launch(const std::string& id, uint64_t gen) {
-  io_.start_child(local_[id].spec, [this, id, gen](caf::expected<caf::actor> hdl) {
+  io_.start_child(local_.at(id).spec, [this, id, gen](caf::expected<caf::actor> hdl) {
     start_finished(id, gen);
     auto i = local_.find(id);
     if (!hdl) {
@@ -105,8 +112,9 @@ void child_host::launch(const std::string& id, uint64_t gen) {
       return;
     auto& c = i->second;
     c.handle = std::move(*hdl);
+    last_start_us_ = io_.wall_us();
     io_.started(id, c);
-    c.ph = phase::running;
+    set_phase(c, phase::running);
     snapshots_.started(id, gen, c.record, c.epoch, c.spec.snapshot, c.has_state,
                        std::move(c.state));
     c.has_state = false;
@@ -150,7 +158,7 @@ void child_host::move_out() {
     auto owner = records_.list().who_owns(id);
     if (!owner)
       continue; // an empty ring: nobody to give it to
-    if (local_[id].ph == phase::running)
+    if (local_.at(id).ph == phase::running)
       begin_move(id, *owner);
     else
       send_handoff(id, *owner);
@@ -163,8 +171,8 @@ void child_host::begin_move(const std::string& id, const std::string& target) {
   // starve the scheduler (and the failure detector with it).
   if (!moves_.admit(id))
     return; // its turn comes in move_finished
-  auto& c = local_[id];
-  c.ph = phase::moving; // new requests wait for the new owner
+  auto& c = local_.at(id);
+  set_phase(c, phase::moving); // new requests wait for the new owner
   c.target = target;
   // Requests in flight first: their replies move with the child, so that a
   // retry at the new owner gets the reply instead of running again (an exec
@@ -187,7 +195,7 @@ bool child_host::answered(const std::string& id) {
 }
 
 void child_host::take_state(const std::string& id) {
-  auto& c = local_[id];
+  auto& c = local_.at(id);
   if (!c.handle)
     return from_snapshot(id, "the child is not running");
   auto ask = migrate_ ? migrate_(id, self_, c.target)
@@ -249,9 +257,9 @@ void child_host::move_finished(const std::string& id) {
 }
 
 void child_host::send_handoff(const std::string& id, const std::string& target) {
-  auto& c = local_[id];
-  auto hold = [this, id] {
-    local_[id].ph = phase::held;
+  auto& c = local_.at(id);
+  auto hold = [this, &c, id] {
+    set_phase(c, phase::held);
     move_finished(id);
   };
   if (target == self_) {
@@ -260,7 +268,7 @@ void child_host::send_handoff(const std::string& id, const std::string& target) 
       relaunch(id);
     return;
   }
-  c.ph = phase::moving;
+  set_phase(c, phase::moving);
   c.target = target;
   handoff x{c.spec, c.epoch, c.has_state, c.state, c.handing, c.replies.replies()};
   auto sent = io_.hand_off(target, std::move(x),
@@ -307,7 +315,7 @@ void child_host::handed(const std::string& id, const std::string& target,
   }
   log::warn("ring_handoff_failed", {{"sup", sup_}, {"child", id}, {"to", target},
                                     {"reason", actor::render(err)}});
-  i->second.ph = phase::held;
+  set_phase(i->second, phase::held);
   move_finished(id);
   io_.retry_later();
 }
@@ -352,7 +360,8 @@ caf::error child_host::take(handoff& x) {
 // -- stopping -----------------------------------------------------------------
 
 void child_host::kill(const std::string& id, const caf::error& err) {
-  fail_waiting(local_[id], err);
+  if (auto c = find(id))
+    fail_waiting(*c, err);
   erase(id);
   io_.kill_child(id);
 }
@@ -375,6 +384,7 @@ void child_host::clear(const std::string& why) {
       p.rp.deliver(make_error(errc::no_owner, sup_, id, why));
   expected_.clear();
   local_.clear();
+  in_phase_.fill(0);
   moves_.clear();
   snapshots_.stopped_all();
 }

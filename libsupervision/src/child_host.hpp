@@ -9,6 +9,7 @@
 // them. Requests that wait for a child here wait in its entry.
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -173,7 +174,19 @@ public:
   }
 
   /// Children running or starting here.
-  uint64_t running() const;
+  uint64_t running() const noexcept {
+    return in_phase(phase::running) + in_phase(phase::starting);
+  }
+
+  /// Of those, the ones whose start has not finished.
+  uint64_t starting() const noexcept {
+    return in_phase(phase::starting);
+  }
+
+  /// Wall-clock microseconds when a child last began to run here.
+  uint64_t last_start_us() const noexcept {
+    return last_start_us_;
+  }
 
   /// Their list, by id.
   std::vector<ring_child> list() const;
@@ -286,6 +299,10 @@ private:
   void handed(const std::string& id, const std::string& target, const caf::error& err,
               const caf::actor& to);
   void erase(const std::string& id);
+  void set_phase(local_child& c, phase to);
+  uint64_t in_phase(phase x) const noexcept {
+    return in_phase_[static_cast<size_t>(x)];
+  }
 
   std::string self_;
   std::string sup_;
@@ -300,6 +317,8 @@ private:
   pacer<std::string> moves_;
   uint64_t moved_in_ = 0;
   uint64_t moved_out_ = 0;
+  uint64_t last_start_us_ = 0;
+  std::array<uint64_t, 4> in_phase_{}; // children per phase (stats without a pass)
 };
 
 } // namespace ringvisor::supervision

@@ -433,6 +433,8 @@ caf::behavior ring_manager::make_behavior() {
       auto result = stats_;
       result.node = self_name_;
       result.running = host_.running();
+      result.starting = host_.starting();
+      result.last_start_us = host_.last_start_us();
       result.started = desk_.started();
       result.recovered = rebalancer_.recovered();
       result.restored = rebalancer_.restored();

@@ -126,6 +126,7 @@ struct fixture {
   }
 
   ~fixture() {
+    check_counts();
     for (auto& x : actors)
       caf::anon_send_exit(x, caf::exit_reason::kill);
   }
@@ -173,9 +174,22 @@ struct fixture {
   }
 
   local_child::phase phase_of(const std::string& id) {
+    check_counts();
     auto c = host->find(id);
     REQUIRE(c != nullptr);
     return c->ph;
+  }
+
+  /// The host's counts (kept as children change phase) against a pass.
+  void check_counts() {
+    uint64_t running = 0;
+    uint64_t starting = 0;
+    for (auto& [id, c] : host->children()) {
+      running += c.ph == local_child::phase::running;
+      starting += c.ph == local_child::phase::starting;
+    }
+    CHECK(host->starting() == starting);
+    CHECK(host->running() == running + starting);
   }
 };
 
@@ -200,6 +214,7 @@ TEST_CASE("starts are paced and wait for the lease") {
   f.host->pump_starts();
   CHECK(f.io.starts.size() == 2);
   CHECK(f.host->running() == 5); // running or starting
+  CHECK(f.host->starting() == 4);
   CHECK(f.host->list().size() == 5);
 }
 

@@ -114,7 +114,13 @@ typename Inspector::result_type inspect(Inspector& f, node_count& x) {
 /// children it runs and how they came to run here (for metrics).
 struct ring_stats {
   std::string node;
+  /// Children placed here: running, or starting.
   uint64_t running = 0;
+  /// Of those, the ones whose start has not finished yet.
+  uint64_t starting = 0;
+  /// Wall-clock microseconds when a child last began to run here (how long
+  /// a recovery took, from outside).
+  uint64_t last_start_us = 0;
   /// New children started here by `ring::start_child`.
   uint64_t started = 0;
   /// Children started here because nobody ran them: their owner crashed, or
@@ -146,7 +152,7 @@ struct ring_stats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ring_stats& x) {
   return f(caf::meta::type_name("ringvisor::ring_stats"), x.node, x.running,
-           x.started, x.recovered, x.restarts, x.moved_in, x.moved_out, x.restored,
+           x.starting, x.last_start_us, x.started, x.recovered, x.restarts, x.moved_in, x.moved_out, x.restored,
            x.snapshots_taken, x.snapshots_held, x.snapshot_bytes, x.states_stored,
            x.records_held);
 }
