@@ -183,6 +183,12 @@ public:
     return in_phase(phase::starting);
   }
 
+  /// Whether more children wait to start than may start at once (a
+  /// failover, a join): what can wait (interval snapshots, settling) waits.
+  bool starts_backlogged() const noexcept {
+    return starts_.waiting() > 0;
+  }
+
   /// Wall-clock microseconds when a child last began to run here.
   uint64_t last_start_us() const noexcept {
     return last_start_us_;

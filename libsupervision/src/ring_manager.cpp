@@ -480,6 +480,9 @@ caf::behavior ring_manager::make_behavior() {
     [this](snap_settle_atom, uint64_t gen) {
       if (gen != settle_gen_ || !serving())
         return; // a later ring change settles
+      // Orphans first: settling passes over every record and snapshot.
+      if (host_.starts_backlogged())
+        return settle_later();
       // Copies go only to members whose handles are known.
       bool missing = false;
       for (auto& name : children().ring().members())

@@ -37,7 +37,8 @@ public:
   virtual ~snapshot_io() = default;
 
   /// Whether the child `id`, in its start `gen`, runs here and may be asked
-  /// for its state now (it runs, the node holds its lease).
+  /// for its state now (it runs, the node holds its lease and is not busy
+  /// starting children). If not, its snapshot is skipped.
   virtual bool may_ask(const std::string& id, uint64_t gen) = 0;
 
   /// Asks the child for its state; the answer (or its failure) goes to

@@ -205,6 +205,7 @@ TEST_CASE("starts are paced and wait for the lease") {
   for (auto& id : ids)
     f.start(id);
   CHECK(f.io.starts.size() == 2);
+  CHECK(f.host->starts_backlogged()); // three wait: snapshots and settling wait too
   // Without the lease, a finished start makes room but starts nothing.
   f.io.lease = false;
   f.started(ids[0]);
@@ -215,6 +216,9 @@ TEST_CASE("starts are paced and wait for the lease") {
   CHECK(f.io.starts.size() == 2);
   CHECK(f.host->running() == 5); // running or starting
   CHECK(f.host->starting() == 4);
+  f.started(ids[1]);
+  f.started(ids[2]);
+  CHECK(!f.host->starts_backlogged()); // the last two start now
   CHECK(f.host->list().size() == 5);
 }
 
