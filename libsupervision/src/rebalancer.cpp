@@ -1,7 +1,9 @@
 #include "rebalancer.hpp"
 
 #include <algorithm>
+#include <map>
 #include <memory>
+#include <utility>
 
 #include "ringvisor/actor/log.hpp"
 
@@ -9,24 +11,24 @@ namespace ringvisor::supervision {
 
 /// Snapshots asked of every peer for children this node may start.
 struct rebalancer::fetch {
-  size_t open = 0; // requests not answered yet
+  std::vector<std::string> peers; // asked
+  size_t open = 0;                // requests not answered yet
   bool failed = false;
   std::unordered_map<std::string, snapshot> best;
-  std::function<void()> then; // once every request is answered
+  std::vector<std::function<void()>> then; // once every request is answered
 
   // Runs `fn` once every peer answered (at once if all did).
   void when_done(std::function<void()> fn) {
     if (open == 0)
       fn();
     else
-      then = std::move(fn);
+      then.push_back(std::move(fn));
   }
 
   void one_done() {
-    if (--open == 0 && then) {
-      auto f = std::move(then);
-      f();
-    }
+    if (--open == 0)
+      for (auto& fn : std::exchange(then, {}))
+        fn();
   }
 };
 
@@ -117,17 +119,34 @@ void rebalancer::restore(uint64_t round, std::vector<std::string> ids) {
   }
   std::unordered_map<std::string, snapshot> none;
   start_orphans(round, now, none);
+  // A round that follows another one soon (the views of one failure come
+  // in several steps) waits for the fetches still in flight for the same
+  // peers instead of asking again.
+  std::map<fetch_ptr, std::vector<std::string>> joined;
+  std::vector<std::string> fresh;
+  for (auto& id : wanted) {
+    auto i = fetching_.find(id);
+    if (i != fetching_.end() && i->second->peers == peers_)
+      joined[i->second].push_back(id);
+    else
+      fresh.push_back(id);
+  }
+  for (auto& [f, xs] : joined)
+    f->when_done([this, round, xs = std::move(xs), f = f] { fetched(round, xs, f); });
   // A chunk's children start as soon as every peer answered for them: the
   // first ones run while the peers still send the others.
-  for (auto& chunk : chunked(std::move(wanted), snapshots_.limits().per_message)) {
+  for (auto& chunk : chunked(std::move(fresh), snapshots_.limits().per_message)) {
     auto f = fetch_snapshots(chunk);
-    f->when_done([this, round, chunk = std::move(chunk), f] {
-      if (!f->failed)
-        start_orphans(round, chunk, f->best);
-      else if (round == round_)
-        io_.retry_in(limits_.retry_delay);
-    });
+    f->when_done([this, round, chunk = std::move(chunk), f] { fetched(round, chunk, f); });
   }
+}
+
+void rebalancer::fetched(uint64_t round, const std::vector<std::string>& ids,
+                         const fetch_ptr& f) {
+  if (!f->failed)
+    start_orphans(round, ids, f->best);
+  else if (round == round_)
+    io_.retry_in(limits_.retry_delay);
 }
 
 // Asks every peer for its snapshots of `ids` (one message's worth); this
@@ -139,7 +158,15 @@ rebalancer::fetch_ptr rebalancer::fetch_snapshots(const std::vector<std::string>
       f->best[id] = *x;
   if (ids.empty() || peers_.empty())
     return f;
+  f->peers = peers_;
   f->open = peers_.size();
+  for (auto& id : ids)
+    fetching_[id] = f;
+  f->when_done([this, ids, f = f.get()] {
+    for (auto& id : ids)
+      if (auto i = fetching_.find(id); i != fetching_.end() && i->second.get() == f)
+        fetching_.erase(i);
+  });
   for (auto& name : peers_) {
     auto answered = [f](caf::expected<std::vector<snapshot_entry>> xs) {
       if (xs)

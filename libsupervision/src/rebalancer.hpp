@@ -117,6 +117,7 @@ private:
   void decide(uint64_t round, const std::set<std::string>& claimed);
   void restore(uint64_t round, std::vector<std::string> ids);
   fetch_ptr fetch_snapshots(const std::vector<std::string>& ids);
+  void fetched(uint64_t round, const std::vector<std::string>& ids, const fetch_ptr& f);
   void start_orphans(uint64_t round, const std::vector<std::string>& ids,
                      std::unordered_map<std::string, snapshot>& best);
 
@@ -129,6 +130,9 @@ private:
   rebalance_limits limits_;
   uint64_t round_ = 0;
   std::vector<std::string> peers_; // of the current round
+  // The snapshot fetch in flight for a child: a later round with the same
+  // peers waits for it instead of asking again.
+  std::unordered_map<std::string, fetch_ptr> fetching_;
   uint64_t recovered_ = 0;
   uint64_t restored_ = 0;
 };

@@ -272,3 +272,45 @@ TEST_CASE("a node's own snapshot counts, and a lone node decides at once") {
   REQUIRE(f.quiet.starts == std::vector<std::string>{"solo"});
   CHECK(f.running("solo")->has_state);
 }
+
+TEST_CASE("a round that follows another waits for its fetch instead of asking again") {
+  fixture f;
+  auto x = f.owned_by("a");
+  f.add(x, snapshot_policy::every(1s));
+  f.r.round(f.peers);
+  f.answer_all();
+  REQUIRE(f.io.fetches.size() == 2);
+  // The next view of the same failure: a new round, the same peers.
+  f.r.round(f.peers);
+  f.answer_all();
+  CHECK(f.io.fetches.size() == 2); // no second fetch
+  // With other peers, a round asks again.
+  f.r.round({"b"});
+  f.answer_all();
+  REQUIRE(f.io.fetches.size() == 3);
+  f.io.fetches[2].done(std::vector<snapshot_entry>{{x, snap(10, 200, 4, "b2", 4'700'000)}});
+  REQUIRE(f.quiet.starts == std::vector<std::string>{x});
+  auto c = f.running(x);
+  CHECK(std::string(c->state.begin(), c->state.end()) == "b2");
+  // The older rounds' fetch ends: nothing starts twice.
+  f.io.fetches[0].done(std::vector<snapshot_entry>{{x, snap(10, 200, 3, "b", 4'600'000)}});
+  f.io.fetches[1].done(std::vector<snapshot_entry>{});
+  CHECK(f.quiet.starts.size() == 1);
+}
+
+TEST_CASE("a round that waited for an older round's fetch starts from it") {
+  fixture f;
+  auto x = f.owned_by("a");
+  f.add(x, snapshot_policy::every(1s));
+  f.r.round(f.peers);
+  f.answer_all();
+  f.r.round(f.peers);
+  f.answer_all();
+  REQUIRE(f.io.fetches.size() == 2);
+  f.io.fetches[0].done(std::vector<snapshot_entry>{{x, snap(10, 200, 3, "b", 4'600'000)}});
+  CHECK(f.quiet.starts.empty()); // c has not answered
+  f.io.fetches[1].done(std::vector<snapshot_entry>{});
+  REQUIRE(f.quiet.starts == std::vector<std::string>{x});
+  auto c = f.running(x);
+  CHECK(std::string(c->state.begin(), c->state.end()) == "b");
+}
