@@ -155,10 +155,6 @@ int serve(std::vector<std::string> args) {
   return 0;
 }
 
-double ms(clk::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
-
 size_t rss_kib(pid_t pid) {
   std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
   std::string key;
@@ -449,10 +445,10 @@ size_t failover_and_join(const char* argv0, const std::vector<std::string>& args
   cl.add("c2");
   cl.await([&] { return cl.running_on({"a", "b", "c2"}) == n; }, 60s);
   auto share = share_of("d", {"a", "b", "c2", "d"}, n);
-  auto t1 = clk::now();
+  auto t1 = std::chrono::system_clock::now();
   cl.add("d");
-  cl.await([&] { return cl.running_on({"d"}) == share && cl.total() == n; }, 60s);
-  auto took = ms(clk::now() - t1);
+  auto took = cl.recovery_ms(
+    t1, [&] { return cl.running_on({"d"}) == share && cl.total() == n; });
   auto moved = cl.running_on({"d"});
   std::printf("| a 4th node joins %zu children | %.0f ms, %zu moved (%.1f%%) |\n", n, took, moved,
               100.0 * static_cast<double>(moved) / static_cast<double>(n));
