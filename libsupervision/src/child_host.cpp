@@ -313,8 +313,12 @@ void child_host::handed(const std::string& id, const std::string& target,
       io_.emptied();
     return;
   }
-  log::warn("ring_handoff_failed", {{"sup", sup_}, {"child", id}, {"to", target},
-                                    {"reason", actor::render(err)}});
+  // The target's ring is behind ours (a join, a failover): it takes the
+  // child once its ring caught up. Anything else is worth a warning.
+  auto level = err == errc::no_owner ? log::level::debug : log::level::warn;
+  if (log::enabled(level))
+    log::write(level, "ring_handoff_failed",
+               {{"sup", sup_}, {"child", id}, {"to", target}, {"reason", actor::render(err)}});
   set_phase(i->second, phase::held);
   move_finished(id);
   io_.retry_later();
