@@ -1,6 +1,8 @@
 #include "ringvisor/actor/node_config.hpp"
 
+#include <algorithm>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include <unistd.h>
@@ -55,7 +57,71 @@ std::string read_file(const std::string& path) {
   return out.str();
 }
 
+bool asks_for_help(const std::string& arg) {
+  return arg == "--help" || arg == "-h" || arg == "-?" || arg == "--long-help";
+}
+
+// CAF's own option categories: listed after the program's.
+bool is_cafs(caf::string_view category) {
+  for (auto x : {"global", "stream", "scheduler", "work-stealing", "logger", "middleman",
+                 "openssl", "opencl"})
+    if (category == caf::string_view{x})
+      return true;
+  return false;
+}
+
+std::string str(caf::string_view x) {
+  return std::string{x.data(), x.size()};
+}
+
+// One line per option: `--section.name=<type>  description`.
+void print_option(std::ostream& out, const caf::config_option& x) {
+  auto category = x.category();
+  std::string name = "--";
+  if (category != caf::string_view{"global"})
+    name += str(category) + ".";
+  name += str(x.long_name());
+  for (auto c : x.short_names())
+    name += std::string{", -"} + c;
+  if (!x.is_flag())
+    name += "=<" + str(x.type_name()) + ">";
+  out << "  " << name;
+  if (name.size() < 40)
+    out << std::string(40 - name.size(), ' ');
+  else
+    out << "\n" << std::string(42, ' ');
+  // CAF says STDERR, but prints to stdout.
+  if (x.long_name() == caf::string_view{"dump-config"})
+    out << "print the effective configuration (to stdout) and exit\n";
+  else
+    out << str(x.description()) << '\n';
+}
+
 } // namespace
+
+void node_config::print_help(std::ostream& out) const {
+  out << "Options. Each also goes in the config file (--config-file, default "
+      << config_file_path << "),\nas name=value under [section].\n\n";
+  for (bool cafs : {false, true}) {
+    std::string last;
+    for (auto& x : custom_options_) {
+      if (is_cafs(x.category()) != cafs)
+        continue;
+      if (x.long_name() == caf::string_view{"help"}
+          || x.long_name() == caf::string_view{"long-help"})
+        continue; // ours below
+      auto section = cafs ? std::string{"CAF"} : str(x.category());
+      if (section != last) {
+        out << (last.empty() ? "" : "\n") << section << ":\n";
+        last = section;
+        if (cafs)
+          out << "  --help, -h, -?                          "
+                 "print this text (to stdout) and exit\n";
+      }
+      print_option(out, x);
+    }
+  }
+}
 
 node_config::node_config() {
   add_types(*this);
@@ -105,6 +171,13 @@ caf::error node_config::read(int argc, char** argv) {
 
 caf::error node_config::read(std::vector<std::string> args,
                              const std::string& ini_text) {
+  // CAF's --help lists its global options only (and says it writes to
+  // stderr, but writes to stdout): list every option instead.
+  if (std::any_of(args.begin(), args.end(), asks_for_help)) {
+    print_help(std::cout);
+    cli_helptext_printed = true;
+    return caf::none;
+  }
   // Drop --config-file, which the caller consumed.
   args.erase(std::remove_if(args.begin(), args.end(),
                             [](const std::string& x) {
@@ -140,7 +213,7 @@ caf::error node_config::explain(const caf::error& err,
     if (auto arg = caf::get_if<std::string>(&where, "argument"))
       return make_error(errc::bad_config,
                         "command line argument '" + *arg + "': " + code,
-                        "run with --long-help to list all options");
+                        "run with --help to list all options");
     auto line = caf::get_or(where, "line", int64_t{0});
     auto column = caf::get_or(where, "column", int64_t{0});
     if (column <= 1 && line > 1) {
@@ -172,7 +245,7 @@ caf::error node_config::check_keys(const caf::settings& raw) const {
       if (opt == nullptr)
         return make_error(errc::bad_config,
                           "unknown option '" + qualified + "'",
-                          "run with --long-help to list all options");
+                          "run with --help to list all options");
       // CAF's INI reader drops values of the wrong type without a word.
       if (auto err = opt->check(value))
         return make_error(errc::bad_config,

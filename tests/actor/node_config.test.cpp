@@ -1,3 +1,7 @@
+#include <sstream>
+
+#include <caf/config_option_adder.hpp>
+
 #include <doctest/doctest.h>
 
 #include "ringvisor/actor/errc.hpp"
@@ -94,6 +98,26 @@ TEST_CASE("--help prints and asks the program to exit") {
   node_config cfg;
   REQUIRE(!cfg.read(strings{"--help"}, ""));
   CHECK(cfg.printed_and_done());
+}
+
+TEST_CASE("--help lists every option: the node's, the program's own and CAF's") {
+  struct app_config : node_config {
+    std::string mode;
+    app_config() {
+      caf::config_option_adder{custom_options_, "app"}.add(mode, "mode", "what the app does");
+    }
+  };
+  app_config cfg;
+  std::ostringstream out;
+  cfg.print_help(out);
+  auto text = out.str();
+  for (auto x : {"--ringvisor.name=<", "--ringvisor.seeds=<", "--ringvisor.secret-file=<",
+                 "--app.mode=<", "what the app does", "--help, -h", "(to stdout)",
+                 "--scheduler.max-threads=<", "--config-file=<"})
+    CHECK_MESSAGE(contains(text, x), x);
+  CHECK(!contains(text, "STDERR"));
+  // The program's sections come before CAF's.
+  CHECK(text.find("--app.mode") < text.find("--scheduler.max-threads"));
 }
 
 TEST_CASE("--dump-config prints the effective configuration") {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,8 @@ namespace ringvisor::actor {
 /// Configuration of one ringvisor node: CAF's own options plus a `ringvisor`
 /// section. Values come from hard-coded defaults, then the INI file
 /// (`--config-file`, default `caf-application.ini` if present), then the
-/// command line (`--ringvisor.port=4900`). `--help`, `--long-help` and
-/// `--dump-config` print and ask the program to exit. The node needs a
+/// command line (`--ringvisor.port=4900`). `--help` (every option,
+/// `print_help`) and `--dump-config` print and ask the program to exit. The node needs a
 /// cluster secret (`ringvisor.secret-file` or RINGVISOR_SECRET; see
 /// `wire_options`) unless `--ringvisor.insecure` is given.
 ///
@@ -50,6 +51,10 @@ public:
   bool printed_and_done() const noexcept {
     return cli_helptext_printed;
   }
+
+  /// Prints every option of the program (its own sections first, then
+  /// CAF's), as `--help` does.
+  void print_help(std::ostream& out) const;
 
   /// Adds the `ringvisor` section's effective values to CAF's dump.
   caf::settings dump_content() const override;
