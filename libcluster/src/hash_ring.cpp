@@ -80,6 +80,26 @@ std::vector<std::string_view> hash_ring::preference_list_hash(uint64_t key_hash,
   return result;
 }
 
+std::vector<double> hash_ring::shares() const {
+  std::vector<double> result(members_.size(), 0.0);
+  if (points_.empty())
+    return result;
+  // A point owns the keys after its predecessor up to itself; the first one
+  // also those after the last point (unsigned arithmetic wraps around).
+  // Summed in long double, exact up to 2^64: one member owns 1, not almost.
+  std::vector<long double> owned(members_.size(), 0.0L);
+  for (size_t i = 0; i < points_.size(); ++i) {
+    auto from = points_[i == 0 ? points_.size() - 1 : i - 1].hash;
+    auto span = points_[i].hash - from;
+    owned[points_[i].member] += span == 0 && points_.size() == 1
+                                  ? 18446744073709551616.0L // its own predecessor: all
+                                  : static_cast<long double>(span);
+  }
+  for (size_t m = 0; m < owned.size(); ++m)
+    result[m] = static_cast<double>(owned[m] / 18446744073709551616.0L); // 2^64
+  return result;
+}
+
 uint64_t hash_ring::hash(std::string_view key) noexcept {
   return XXH3_64bits(key.data(), key.size());
 }

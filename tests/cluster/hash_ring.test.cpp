@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <map>
+#include <numeric>
 #include <random>
 
 #include <doctest/doctest.h>
@@ -90,6 +91,22 @@ TEST_CASE("every member's share stays within 10% of the mean for 3, 5 and 16 mem
       CAPTURE(count);
       CHECK(std::abs(double(count) - mean) / mean < 0.10);
     }
+  }
+}
+
+TEST_CASE("a member's share of the key space is the part of the keys it owns") {
+  CHECK(hash_ring{}.shares().empty());
+  CHECK(hash_ring{names(1)}.shares() == std::vector<double>{1.0});
+  CHECK(hash_ring({"solo"}, 1).shares() == std::vector<double>{1.0});
+  auto ks = keys(100'000);
+  hash_ring ring{names(5)};
+  auto xs = ring.shares();
+  REQUIRE(xs.size() == 5);
+  CHECK(std::accumulate(xs.begin(), xs.end(), 0.0) == doctest::Approx(1.0));
+  auto counts = shares(ring, ks);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    CAPTURE(ring.members()[i]);
+    CHECK(double(counts[ring.members()[i]]) / double(ks.size()) == doctest::Approx(xs[i]).epsilon(0.03));
   }
 }
 

@@ -101,6 +101,11 @@ public:
     return vnodes_;
   }
 
+  /// Returns each member's share of the key space, in the order of
+  /// `members()` (together 1; empty for an empty ring): the part of all
+  /// keys, and so about the part of all children, it owns.
+  std::vector<double> shares() const;
+
   /// Hashes a key the way the ring does (XXH3-64, seed 0).
   static uint64_t hash(std::string_view key) noexcept;
 
