@@ -270,7 +270,8 @@ private:
       std::cout << json{{"id", id}, {"node", where->node}, {"epoch", where->epoch}}.dump(2)
                 << '\n';
     else
-      std::cout << id << " runs on " << where->node << " (epoch " << where->epoch << ")\n";
+      std::cout << id << " runs on " << where->node << " (since "
+                << supervision::render_epoch(where->epoch) << ")\n";
     return done;
   }
 

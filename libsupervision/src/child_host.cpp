@@ -329,8 +329,9 @@ caf::error child_host::take(handoff& x) {
   // Here already (a retry after a timeout whose answer was lost): say so
   // before anything else, or the sender would keep a second copy.
   if (auto i = local_.find(id); i != local_.end()) {
-    log::error("ring_duplicate_handoff", {{"sup", sup_}, {"child", id}, {"epoch", x.epoch},
-                                          {"held_epoch", i->second.epoch}});
+    log::error("ring_duplicate_handoff",
+               {{"sup", sup_}, {"child", id}, {"epoch", render_epoch(x.epoch)},
+                {"held_epoch", render_epoch(i->second.epoch)}});
     return caf::none;
   }
   // Only the owner takes a child: a handoff sent under another ring is
@@ -343,7 +344,7 @@ caf::error child_host::take(handoff& x) {
   if (known != nullptr && (known->deleted || known->terminated))
     return make_error(errc::not_found, sup_, id, known->deleted ? "deleted" : "terminated");
   if (log::enabled(log::level::debug))
-    log::debug("ring_handoff_in", {{"sup", sup_}, {"child", id}, {"epoch", x.epoch},
+    log::debug("ring_handoff_in", {{"sup", sup_}, {"child", id}, {"epoch", render_epoch(x.epoch)},
                                    {"has_state", x.has_state}});
   if (known == nullptr)
     records_.apply(child_record{x.spec});

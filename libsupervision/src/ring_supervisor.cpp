@@ -3,7 +3,10 @@
 
 #include "ringvisor/supervision/ring_supervisor.hpp"
 
+#include <ctime>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "ring_manager.hpp"
 #include "ringvisor/actor/errc.hpp"
@@ -12,6 +15,15 @@
 #include "ringvisor/supervision/errc.hpp"
 
 namespace ringvisor::supervision {
+
+std::string render_epoch(uint64_t epoch) {
+  auto secs = static_cast<std::time_t>(epoch / 1'000'000);
+  std::tm utc{};
+  ::gmtime_r(&secs, &utc);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", utc.tm_year + 1900,
+                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                     epoch % 1'000'000);
+}
 
 // Whether `spec` can run on any node: an id, a known type, no start function.
 caf::error check_ring_child(const child_spec& spec, const actor::factory_registry* factories,

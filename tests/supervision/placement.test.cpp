@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "placement.hpp"
+#include "ringvisor/supervision/ring_supervisor.hpp"
 
 using namespace ringvisor;
 using namespace ringvisor::supervision;
@@ -104,4 +105,9 @@ TEST_CASE("a member whose ring supervisor winds down is asked, not placed on, un
   // Done: c drops the service.
   view[2].draining.clear();
   CHECK(handing_off(view, "", "ring.x", "a") == std::set<std::string>{"e"});
+}
+
+TEST_CASE("an epoch renders as the UTC time its placement began, to the microsecond") {
+  CHECK(render_epoch(1'796'059'554'000'042) == "2026-11-30T17:25:54.000042Z");
+  CHECK(render_epoch(0) == "1970-01-01T00:00:00.000000Z");
 }

@@ -58,6 +58,12 @@ typename Inspector::result_type inspect(Inspector& f, placement& x) {
   return f(caf::meta::type_name("ringvisor::placement"), x.node, x.epoch);
 }
 
+/// Renders an epoch for people: when the placement began, in UTC to the
+/// microsecond (`2026-11-30T17:25:54.123456Z`). Epochs are the starting
+/// node's wall clock in microseconds, raised where needed to stay above the
+/// placement they follow.
+RINGVISOR_SUPERVISION_EXPORT std::string render_epoch(uint64_t epoch);
+
 /// How a child's state came to it when it started on its node (sent with
 /// `placed_atom`).
 struct restore_info {
