@@ -252,7 +252,10 @@ void ring_manager::finish_leave() {
   if (stopping_)
     return;
   stopping_ = true;
-  if (!host_.empty())
+  if (!host_.empty() && others().empty())
+    // Nobody to take them: they stop, their records stay in the stores.
+    log::info("ring_left_alone", {{"sup", spec_.name}, {"children", host_.size()}});
+  else if (!host_.empty())
     log::warn("ring_leave_incomplete", {{"sup", spec_.name}, {"children", host_.size()}});
   log::info("ring_left", {{"sup", spec_.name}, {"moved", host_.moved_out()}});
   fail_all(make_error(errc::no_owner, spec_.name, "node left"));

@@ -612,6 +612,28 @@ TEST_CASE_FIXTURE(ring_fixture, "a node that leaves hands its children over with
   require_no_overlap(l);
 }
 
+TEST_CASE_FIXTURE(ring_fixture, "the last node stops its children without a warning") {
+  test::node_options opts;
+  opts.capture_log = true;
+  opts.args = {"--ringvisor.log-level=info"};
+  kit.start("solo", opts);
+  kit.await_status(kit["solo"], cluster::cluster_status::up);
+  auto s = sup(kit["solo"]);
+  for (auto id : {"x", "y"}) {
+    auto where = supervision::ring::start_child(sys(), s, counter(id), 10s);
+    REQUIRE_MESSAGE(where, why(where));
+  }
+  CHECK(kit["solo"].terminate() == 0);
+  // Its log, to the end: the ring supervisor says it left, and warns of
+  // nothing (there was nobody to hand the children to).
+  bool left = false;
+  while (auto line = kit["solo"].read_line("", 10s)) {
+    CHECK_MESSAGE(line->find(" warning ") == std::string::npos, *line);
+    left = left || line->find("event=ring_left_alone") != std::string::npos;
+  }
+  CHECK(left);
+}
+
 TEST_CASE_FIXTURE(ring_fixture, "a member whose ring supervisor does not run gets no children") {
   start_nodes({"a", "b", "c"});
   ::setenv("RV_NO_RING", "1", 1);

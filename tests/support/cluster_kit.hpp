@@ -72,6 +72,10 @@ struct node_options {
 
   /// More command-line arguments, appended to the kit's.
   strings args;
+
+  /// Whether the node's log (stderr) comes with its output (`read_line`)
+  /// instead of going to the test's.
+  bool capture_log = false;
 };
 
 /// One ringvisor-node process (`RINGVISOR_NODE_BIN`), on its own loopback
@@ -81,13 +85,14 @@ class node_process {
 public:
   /// Starts the node and waits until it prints `listening host:port`.
   node_process(std::string name, std::string host, std::optional<gid_t> gid,
-               strings seeds, size_t consensus, strings args)
+               strings seeds, size_t consensus, strings args, bool capture_log = false)
     : name_(std::move(name)),
       host_(std::move(host)),
       gid_(gid),
       seeds_(std::move(seeds)),
       consensus_(consensus),
-      args_(std::move(args)) {
+      args_(std::move(args)),
+      capture_log_(capture_log) {
     REQUIRE_MESSAGE(launch(0), "node " << name_ << " did not start");
   }
 
@@ -201,7 +206,7 @@ public:
 private:
   // Starts a process on `port` (0: any) and reads its endpoint.
   bool launch(uint16_t port) {
-    proc_ = std::make_unique<process>(argv(port), gid_);
+    proc_ = std::make_unique<process>(argv(port), gid_, capture_log_);
     auto line = proc_->read_line("listening ", std::chrono::seconds{10});
     if (!line)
       return false;
@@ -233,6 +238,7 @@ private:
   strings seeds_;
   size_t consensus_;
   strings args_;
+  bool capture_log_;
   uint16_t port_ = 0;
   std::unique_ptr<process> proc_;
 };
@@ -399,7 +405,7 @@ public:
     auto seeds = opts.seeds ? *opts.seeds : endpoints();
     nodes_.push_back(std::make_unique<node_process>(
       name, "127.0.0." + std::to_string(index + 2), gid_of(index),
-      std::move(seeds), opts.consensus, std::move(opts.args)));
+      std::move(seeds), opts.consensus, std::move(opts.args), opts.capture_log));
     return *nodes_.back();
   }
 

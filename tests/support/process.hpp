@@ -28,13 +28,13 @@ namespace ringvisor::test {
 class process {
 public:
   /// Starts `argv[0]` (a path) with `argv`; stdout is captured, stderr
-  /// inherited. The child gets SIGKILL when the calling thread exits (for a
+  /// inherited (or captured with it, `with_stderr`). The child gets SIGKILL when the calling thread exits (for a
   /// test: when the test process dies). With `gid`, the child drops its
   /// supplementary groups and runs with `gid` as real and effective group id
   /// (needs root), so that iptables' owner match can tell its packets from
   /// those of other processes.
   explicit process(std::vector<std::string> argv,
-                   std::optional<gid_t> gid = std::nullopt) {
+                   std::optional<gid_t> gid = std::nullopt, bool with_stderr = false) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
       return;
@@ -42,7 +42,7 @@ public:
     for (auto& a : argv)
       args.push_back(a.data());
     args.push_back(nullptr);
-    pid_ = fork_exec(args, fds, gid);
+    pid_ = fork_exec(args, fds, gid, with_stderr);
     ::close(fds[1]);
     out_ = fds[0];
   }
@@ -131,7 +131,7 @@ private:
   // async-signal-safe calls until it execs: no allocation here, `args` is
   // ready beforehand.
   static pid_t fork_exec(std::vector<char*>& args, int fds[2],
-                         std::optional<gid_t> gid) {
+                         std::optional<gid_t> gid, bool with_stderr) {
     auto parent = ::getpid();
     auto pid = ::fork();
     if (pid != 0)
@@ -142,7 +142,8 @@ private:
     // setgid, which clears the setting.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent)
       ::_exit(125);
-    if (::dup2(fds[1], STDOUT_FILENO) < 0)
+    if (::dup2(fds[1], STDOUT_FILENO) < 0
+        || (with_stderr && ::dup2(fds[1], STDERR_FILENO) < 0))
       ::_exit(126);
     ::execve(args[0], args.data(), environ);
     ::_exit(127);
