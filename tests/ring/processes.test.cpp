@@ -30,6 +30,22 @@ using namespace ringvisor::test;
 using namespace std::chrono_literals;
 using supervision::ring_child;
 using inc_atom = caf::atom_constant<caf::atom("inc")>;
+using trail_atom = caf::atom_constant<caf::atom("trail")>;
+
+namespace {
+
+// A counter's state as ring_node.cpp's counters serialize it.
+struct counter_record {
+  int64_t count = -1;
+  std::vector<std::string> trail;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, counter_record& x) {
+  return f(x.count, x.trail);
+}
+
+} // namespace
 
 namespace {
 
@@ -612,6 +628,32 @@ TEST_CASE_FIXTURE(ring_fixture, "a node that leaves hands its children over with
   require_no_overlap(l);
 }
 
+TEST_CASE_FIXTURE(ring_fixture, "a custom migrate hook reshapes the state on its way to the new owner") {
+  ::setenv("RV_MIGRATE", "1", 1);
+  start_nodes({"a", "b", "c"});
+  ::unsetenv("RV_MIGRATE");
+  auto s = sup(kit["a"]);
+  auto where = supervision::ring::start_child(sys(), s, counter("x"), 10s);
+  REQUIRE_MESSAGE(where, why(where));
+  auto from = where->node;
+  for (int i = 0; i < 3; ++i)
+    call_inc(s, "x");
+  std::string via = from == "a" ? "b" : "a";
+  CHECK(kit[from].terminate() == 0);
+  std::set<std::string> rest{"a", "b", "c"};
+  rest.erase(from);
+  auto moved = await_children(kit[via], all_on(1, rest));
+  auto to = moved.at(0).where.node;
+  // The count moved, and the hook's request (with the real names of both
+  // ends) shaped the state the new child started with.
+  auto s2 = sup(kit[via]);
+  CHECK(call_count(s2, "x", caf::make_message(caf::get_atom::value)) == 3);
+  auto trail = supervision::ring::call(sys(), s2, "x", caf::make_message(trail_atom::value), 10s);
+  REQUIRE_MESSAGE(trail, why(trail));
+  REQUIRE(trail->match_elements<std::vector<std::string>>());
+  CHECK(trail->get_as<std::vector<std::string>>(0) == std::vector<std::string>{from + "->" + to});
+}
+
 TEST_CASE_FIXTURE(ring_fixture, "the last node stops its children without a warning") {
   test::node_options opts;
   opts.capture_log = true;
@@ -789,8 +831,8 @@ TEST_CASE_FIXTURE(ring_fixture, "the SQLite store brings the children back after
     REQUIRE_MESSAGE(states, why(states));
     size_t current = 0;
     for (auto& x : *states) {
-      int64_t count = -1; // a counter's state is its count
-      if (!actor::from_bytes(sys(), x.state, count) && count == counts[x.id])
+      counter_record rec; // what a counter's state holds
+      if (!actor::from_bytes(sys(), x.state, rec) && rec.count == counts[x.id])
         ++current;
     }
     seen = std::to_string(current) + " of " + std::to_string(counts.size()) + " stored";

@@ -10,6 +10,10 @@
 // `$RV_LEDGER_DIR/execs.txt`, sleeps 600 ms and answers the token, so that
 // tests can count how often a function ran.
 //
+// With RV_MIGRATE set, the ring supervisor's migrate hook asks a moving
+// counter for its state in the format that the next version reads: the
+// count, and the moves it made (`from->to`), which `trail` answers.
+//
 // Environment: RV_LEDGER_DIR (required), RV_STORE = "replicated" (default)
 // or "sqlite:<path>". The ring supervisor runs under a parent supervisor
 // that gives up at once; its exit is printed as `escalated <reason>`.
@@ -19,6 +23,7 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -32,6 +37,8 @@
 using namespace ringvisor;
 using inc_atom = caf::atom_constant<caf::atom("inc")>;
 using checkpoint_now_atom = caf::atom_constant<caf::atom("ckpt")>;
+using trail_atom = caf::atom_constant<caf::atom("trail")>;
+using migrate_v2_atom = caf::atom_constant<caf::atom("migrate2")>;
 
 namespace {
 
@@ -53,6 +60,7 @@ int64_t now_ns() {
 // by the behavior.
 struct counter_state {
   int64_t count = 0;
+  std::vector<std::string> trail; // only the migrate hook adds to it
   supervision::placement where;
   caf::actor sup; // the sender of `placed`, which takes checkpoints
   bool stop_logged = false;
@@ -60,7 +68,7 @@ struct counter_state {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, counter_state& x) {
-  return f(caf::meta::type_name("counter_state"), x.count); // the moving part
+  return f(caf::meta::type_name("counter_state"), x.count, x.trail); // the moving part
 }
 
 using counter_actor = caf::stateful_actor<counter_state>;
@@ -87,6 +95,17 @@ caf::behavior counter(counter_actor* self, std::string id) {
   caf::message_handler own{
     [self](inc_atom) { return ++self->state.count; },
     [self](caf::get_atom) { return self->state.count; },
+    [self](trail_atom) { return self->state.trail; },
+    // The migrate hook's request: the state as the next version keeps it.
+    [self](migrate_v2_atom, const std::string& from,
+           const std::string& to) -> caf::result<actor::bytes> {
+      auto next = self->state;
+      next.trail.push_back(from + "->" + to);
+      auto state = actor::to_bytes(self->system(), next);
+      if (!state)
+        return std::move(state.error());
+      return std::move(*state);
+    },
     [self, id](checkpoint_now_atom) -> caf::result<int64_t> {
       auto state = actor::to_bytes(self->system(), self->state);
       if (!state)
@@ -117,6 +136,16 @@ caf::expected<caf::message> slow(caf::actor_system&, const caf::actor&, const ca
   }
   std::this_thread::sleep_for(std::chrono::milliseconds{600});
   return caf::make_message(token);
+}
+
+// With RV_MIGRATE: a moving counter is asked for its state as the next
+// version keeps it. Else none: the default, `get_state`.
+supervision::migrate_function migrate_hook() {
+  if (std::getenv("RV_MIGRATE") == nullptr)
+    return {};
+  return [](const std::string&, const std::string& from, const std::string& to) {
+    return caf::make_message(migrate_v2_atom::value, from, to);
+  };
 }
 
 caf::behavior bomb(caf::event_based_actor* self) {
@@ -179,6 +208,7 @@ int main(int argc, char** argv) {
     return result;
   };
   spec.functions["slow"] = slow; // the tests' own
+  spec.migrate = migrate_hook();  // the tests' own
   std::string store = std::getenv("RV_STORE") ? std::getenv("RV_STORE") : "replicated";
   if (store.rfind("sqlite:", 0) == 0) {
     auto s = supervision::open_sqlite_store(sys, {store.substr(7), {}});
