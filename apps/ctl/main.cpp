@@ -70,7 +70,7 @@ Options:
   --help             this text
 
 Exit codes: 0 done; 1 the cluster refused or failed; 2 bad usage;
-            3 no such member, supervisor, child or function;
+            3 no such member, supervisor, child, function or message;
             4 the node cannot be reached.
 )";
 
@@ -429,7 +429,7 @@ private:
     if (err == caf::sec::cannot_connect_to_node || err == caf::sec::request_timeout)
       return unreachable;
     if (err == supervision::errc::not_found || err == actor::errc::not_registered
-        || err == cluster::errc::not_member)
+        || err == cluster::errc::not_member || err == caf::sec::unexpected_message)
       return not_found;
     return failed;
   }

@@ -48,6 +48,7 @@ caf::behavior board(caf::stateful_actor<board_state>* self, std::string node) {
 struct hero_actor_state {
   hero_view view;
   std::minstd_rand rng{std::random_device{}()};
+  uint64_t tick_key = 0; // what its own ticks carry
   // Whether this hero may fight now: a hero whose node resumes after a
   // pause may have a successor elsewhere by now, and must not fight (and
   // report a fight) twice; see supervision::ownership.
@@ -78,11 +79,17 @@ caf::behavior hero(hero_actor* self, const hero_options& opts, std::string id,
   auto board = opts.board;
   auto report = [self, board] { self->send(board, report_atom::value, self->state.view); };
   self->attach_functor([board, id] { caf::anon_send(board, gone_atom::value, id); });
-  self->delayed_send(self, jittered(self, opts.tick), tick_atom::value);
+  // Ticks carry a key only this instance knows: `(tick)` from outside
+  // (`ringvisor-ctl call`) is a message it does not handle.
+  std::random_device entropy;
+  self->state.tick_key = (uint64_t{entropy()} << 32) | entropy();
+  self->delayed_send(self, jittered(self, opts.tick), tick_atom::value, self->state.tick_key);
   return {
-    [self, report, tick = opts.tick](tick_atom) {
+    [self, report, tick = opts.tick](tick_atom, uint64_t key) {
+      if (key != self->state.tick_key)
+        return; // not its own timer's: a stray tick would add a timer for good
       if (!self->state.owner.still_owner()) {
-        self->delayed_send(self, jittered(self, tick), tick_atom::value);
+        self->delayed_send(self, jittered(self, tick), tick_atom::value, key);
         return; // not now: perhaps never again here
       }
       auto& v = self->state.view;
@@ -93,7 +100,7 @@ caf::behavior hero(hero_actor* self, const hero_options& opts, std::string id,
         self->quit(); // normal: a transient child that is done
         return;
       }
-      self->delayed_send(self, jittered(self, tick), tick_atom::value);
+      self->delayed_send(self, jittered(self, tick), tick_atom::value, key);
     },
     [self, report](rv::supervision::placed_atom, rv::supervision::placement& where,
                    const rv::supervision::restore_info& restored) {
