@@ -2,11 +2,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string_view>
 #include <thread>
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 #include <httplib.h>
@@ -24,6 +30,7 @@
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/errc.hpp"
+#include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/supervision/errc.hpp"
 #include "ringvisor/supervision/ring_supervisor.hpp"
 
@@ -87,6 +94,31 @@ int status_of(const caf::error& err) {
 
 void reply_error(response& res, const caf::error& err) {
   reply_error(res, status_of(err), rv::actor::render(err));
+}
+
+// Whether `x` is valid UTF-8 without control characters (C0, DEL, C1):
+// names end up in terminals and logs, where ESC sequences do harm.
+bool printable(std::string_view x) {
+  for (size_t i = 0; i < x.size();) {
+    auto c = static_cast<unsigned char>(x[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > x.size())
+      return false;
+    uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+    for (size_t k = 1; k < n; ++k) {
+      auto cc = static_cast<unsigned char>(x[i + k]);
+      if ((cc >> 6) != 0x2)
+        return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr uint32_t shortest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < shortest[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return false; // overlong, out of range, or a surrogate
+    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+      return false;
+    i += n;
+  }
+  return true;
 }
 
 // Compares without an early exit, so that response times do not tell how
@@ -260,18 +292,44 @@ struct dashboard::impl {
 
   enum class method { get, post, del };
   using handler = void (impl::*)(const request&, response&);
-  static constexpr bool needs_token = true;
 
   void routes() {
     serve(method::get, "/", "/", &impl::page);
     serve(method::get, "/api/state", "/api/state", &impl::get_state);
-    serve(method::post, "/api/heroes", "/api/heroes", &impl::create_hero, needs_token);
-    serve(method::del, R"(/api/heroes/([a-z0-9-]+))", "/api/heroes/:id", &impl::retire_hero,
-          needs_token);
+    serve(method::get, "/favicon.svg", "/favicon", &impl::icon);
+    serve(method::get, "/favicon.ico", "/favicon", &impl::icon); // asked for by habit
+    serve(method::post, "/api/heroes", "/api/heroes", &impl::create_hero);
+    serve(method::del, R"(/api/heroes/([a-z0-9-]+))", "/api/heroes/:id", &impl::retire_hero);
     serve(method::post, R"(/api/nodes/([^/]+)/stop)", "/api/nodes/:name/stop",
-          &impl::stop_node, needs_token);
+          &impl::stop_node);
     serve(method::get, "/metrics", "/metrics", &impl::metrics_text);
     server.set_payload_max_length(max_body);
+    // Every change needs the token, checked before the body is read: a
+    // stranger learns nothing about what a change would need.
+    server.set_pre_routing_handler([this](const request& req, response& res) {
+      bool change = req.method != "GET" && req.method != "HEAD";
+      return change && !authorized(req, res) ? httplib::Server::HandlerResponse::Handled
+                                             : httplib::Server::HandlerResponse::Unhandled;
+    });
+    // What httplib refuses by itself (no body, too large, no route) gets a
+    // body that says so, like every other error.
+    server.set_error_handler([](const request& req, response& res) {
+      if (!res.body.empty())
+        return;
+      switch (res.status) {
+        case 400:
+          reply_error(res, 400, "bad request: a change needs a body (Content-Length)");
+          break;
+        case 404:
+          reply_error(res, 404, "no such resource: " + req.path);
+          break;
+        case 413:
+          reply_error(res, 413, "the body is larger than " + std::to_string(max_body) + " bytes");
+          break;
+        default:
+          reply_error(res, res.status, "HTTP error " + std::to_string(res.status));
+      }
+    });
     server.set_exception_handler([](const request& req, response& res, std::exception_ptr ep) {
       std::string what = "unknown";
       try {
@@ -285,16 +343,13 @@ struct dashboard::impl {
     });
   }
 
-  // Adds a route, timed under `route`; with `token`, only for requests that
-  // carry the token.
-  void serve(method how, const std::string& pattern, const std::string& route, handler fn,
-             bool token = false) {
+  // Adds a route, timed under `route`.
+  void serve(method how, const std::string& pattern, const std::string& route, handler fn) {
     static constexpr const char* names[] = {"GET", "POST", "DELETE"};
     auto& h = meters.route(std::string{names[static_cast<int>(how)]} + " " + route);
-    auto timed = [this, &h, fn, token](const request& req, response& res) {
+    auto timed = [this, &h, fn](const request& req, response& res) {
       auto t0 = std::chrono::steady_clock::now();
-      if (!token || authorized(req, res))
-        (this->*fn)(req, res);
+      (this->*fn)(req, res);
       h.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     };
     switch (how) {
@@ -328,6 +383,17 @@ struct dashboard::impl {
     res.set_content(index_html.data(), index_html.size(), "text/html; charset=utf-8");
   }
 
+  // A ring of three nodes, the page's accent colours.
+  void icon(const request&, response& res) {
+    static constexpr std::string_view svg =
+      R"(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">)"
+      R"(<circle cx="16" cy="16" r="11" fill="none" stroke="#6aa8ff" stroke-width="3"/>)"
+      R"(<circle cx="16" cy="5" r="4" fill="#3ecf8e"/><circle cx="25.5" cy="21.5" r="4" )"
+      R"(fill="#f5a524"/><circle cx="6.5" cy="21.5" r="4" fill="#f2555a"/></svg>)";
+    res.set_header("Cache-Control", "max-age=86400");
+    res.set_content(svg.data(), svg.size(), "image/svg+xml");
+  }
+
   void get_state(const request&, response& res) {
     auto state = cluster_state();
     if (!state)
@@ -341,10 +407,11 @@ struct dashboard::impl {
         || !body["name"].is_string())
       return reply_error(res, 400, R"(expected a JSON object like {"name": "Storm"})");
     auto name = body["name"].get<std::string>();
-    if (hero_id(name).empty() || name.size() > max_name_length)
+    if (hero_id(name).empty() || name.size() > max_name_length || !printable(name))
       return reply_error(res, 400,
-                         "a hero's name needs a letter or digit and at most "
-                           + std::to_string(max_name_length) + " characters");
+                         "a hero's name needs a letter or digit, at most "
+                           + std::to_string(max_name_length)
+                           + " bytes and no control characters");
     auto hdl = heroes();
     if (!hdl)
       return reply_error(res, hdl.error());
@@ -425,12 +492,23 @@ struct dashboard::impl {
     json listed = json::array();
     for (auto h : all)
       listed.push_back(to_json(*h));
+    // Each member's part of the ring: a hero's id hashes to one point, so
+    // a few heroes may leave a member with none by chance.
+    std::map<std::string, double> shares;
+    if (ring) {
+      rv::cluster::hash_ring placed{*ring};
+      auto xs = placed.shares();
+      for (size_t i = 0; i < xs.size(); ++i)
+        shares[placed.members()[i]] = xs[i];
+    }
     json nodes = json::array();
     for (auto& m : *view)
       nodes.push_back({{"name", m.name},
+                       {"ring_share", shares.count(m.name) ? shares[m.name] : 0.0},
                        {"endpoint", m.endpoint},
                        {"status", to_string(m.status)},
-                       {"incarnation", m.incarnation},
+                       // a string: JavaScript's numbers hold 53 bits
+                       {"incarnation", std::to_string(m.incarnation)},
                        {"dashboard", dashboards[m.name]},
                        {"heroes", counts[m.name]}});
     return json{{"node", node.identity().name},
@@ -450,6 +528,33 @@ struct dashboard::impl {
   uint16_t port = 0;
 };
 
+caf::error dashboard::check_port(const std::string& host, uint16_t port) {
+  if (port == 0)
+    return caf::none;
+  auto taken = [&](const std::string& why) {
+    return rv::actor::make_error(rv::actor::errc::bad_config,
+                                 "dashboard cannot listen on " + host + ":" + std::to_string(port)
+                                   + ": " + why,
+                                 "is another node using it? set dispatch.http-port");
+  };
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (auto rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found))
+    return taken(::gai_strerror(rc));
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard{found, ::freeaddrinfo};
+  auto fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, found->ai_protocol);
+  if (fd < 0)
+    return taken(std::strerror(errno));
+  int yes = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  auto bound = ::bind(fd, found->ai_addr, found->ai_addrlen) == 0 && ::listen(fd, 1) == 0;
+  auto err = errno;
+  ::close(fd);
+  return bound ? caf::none : taken(std::strerror(err));
+}
+
 caf::expected<std::unique_ptr<dashboard>> dashboard::start(rv::actor::node& node,
                                                            dashboard_options opts) {
   if (opts.token.empty())
@@ -457,6 +562,12 @@ caf::expected<std::unique_ptr<dashboard>> dashboard::start(rv::actor::node& node
                                  "the dashboard needs a token for changes");
   auto ptr = std::make_unique<impl>(node, std::move(opts));
   ptr->routes();
+  // httplib sets SO_REUSEPORT, which lets a second process listen on the
+  // same port and take half of the requests: SO_REUSEADDR only.
+  ptr->server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   auto& o = ptr->opts;
   int port = o.port == 0 ? ptr->server.bind_to_any_port(o.host)
                          : (ptr->server.bind_to_port(o.host, o.port) ? o.port : -1);

@@ -37,6 +37,10 @@ struct dashboard_options {
 /// - `GET /metrics`: Prometheus text format.
 class dashboard {
 public:
+  /// Fails if `host:port` is taken (by another dashboard, say): a node
+  /// checks before it joins its cluster. `start` binds for good.
+  static caf::error check_port(const std::string& host, uint16_t port);
+
   /// Binds the port and starts serving; fails if the port is taken.
   static caf::expected<std::unique_ptr<dashboard>> start(ringvisor::actor::node& node,
                                                          dashboard_options opts);

@@ -162,6 +162,8 @@ int main(int argc, char** argv) {
                                   "between 1 and 1000000000"));
   if (cfg.token.empty())
     cfg.token = random_token();
+  if (auto err = dispatch::dashboard::check_port(cfg.http_host, cfg.http_port))
+    return fail(err); // before it joins the cluster
   auto started = actor::node::start(cfg);
   if (!started)
     return fail(started.error());

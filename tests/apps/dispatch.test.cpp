@@ -9,7 +9,11 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "hero.hpp"
 #include "ringvisor/supervision/all.hpp"
@@ -111,7 +115,95 @@ struct dispatch_fixture {
   }
 };
 
+/// Sends `request` as it is to `base` ("http://host:port") and returns what
+/// came back until the server closed.
+std::string raw_http(const std::string& base, const std::string& request) {
+  auto colon = base.rfind(':');
+  auto fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(base.substr(colon + 1))));
+  ::inet_pton(AF_INET, base.substr(7, colon - 7).c_str(), &addr.sin_addr);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  timeval limit{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL)
+          == static_cast<ssize_t>(request.size()));
+  std::string result;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;)
+    result.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return result;
+}
+
 } // namespace
+
+TEST_CASE_FIXTURE(dispatch_fixture, "the dashboard refuses a taken port, wants the token before "
+                                    "a body, and names without control characters") {
+  start_nodes({"a"});
+  // A second node with the same HTTP port refuses to start (and never joins).
+  auto port = web["a"].substr(web["a"].rfind(':') + 1);
+  auto imposter = test::run_shell(
+    std::string{"timeout 20 "} + RINGVISOR_NODE_BIN + " --ringvisor.name=imposter"
+    + " --ringvisor.host=127.0.0.9 --ringvisor.port=0 --dispatch.token=x"
+    + " --dispatch.http-port=" + port + " --ringvisor.seeds=[\\\"" + kit["a"].endpoint()
+    + "\\\"]");
+  CHECK_MESSAGE(imposter.code == 1, imposter.out);
+  CHECK_MESSAGE(imposter.out.find("dashboard cannot listen on 127.0.0.1:" + port)
+                  != std::string::npos,
+                imposter.out);
+  CHECK(state("a")["members"].size() == 1);
+
+  // A change without a body: the token first, then a JSON error.
+  auto bare = "POST /api/heroes HTTP/1.1\r\nHost: a\r\nConnection: close\r\n";
+  auto anon = raw_http(web["a"], std::string{bare} + "\r\n");
+  CHECK_MESSAGE(anon.rfind("HTTP/1.1 401", 0) == 0, anon);
+  CHECK_MESSAGE(anon.find("dispatch.token") != std::string::npos, anon);
+  auto empty = raw_http(web["a"], std::string{bare} + "Authorization: Bearer " + token + "\r\n\r\n");
+  CHECK_MESSAGE(empty.rfind("HTTP/1.1 400", 0) == 0, empty);
+  CHECK_MESSAGE(empty.find("\"error\"") != std::string::npos, empty);
+  auto nowhere = client("a").Get("/api/nothing");
+  REQUIRE(nowhere);
+  CHECK(nowhere->status == 404);
+  CHECK(json::parse(nowhere->body).contains("error"));
+
+  // Names: no control characters (ESC, NUL, TAB, C1's CSI).
+  for (std::string bad : std::vector<std::string>{"Storm\x1b[31m", std::string{"Nul\0l", 5},
+                                                  "Tab\tbed", "C1\xc2\x9b"}) {
+    auto res =
+      client("a").Post("/api/heroes", auth(), json{{"name", bad}}.dump(), "application/json");
+    REQUIRE(res);
+    CHECK_MESSAGE(res->status == 400, bad << ": " << res->body);
+  }
+  CHECK(create("a", "Zo\xc3\xab") == "a");
+
+  // Incarnations as ringvisor-ctl prints them: 64 bits, as a string.
+  auto members = ctl_json("a", "members");
+  REQUIRE(members.size() == 1);
+  auto listed = state("a")["members"][0]["incarnation"];
+  REQUIRE(listed.is_string());
+  CHECK(listed.get<std::string>() == std::to_string(members[0]["incarnation"].get<uint64_t>()));
+}
+
+TEST_CASE_FIXTURE(dispatch_fixture, "a hero is retired through a node that was restarted") {
+  start_nodes({"a", "b", "c"});
+  auto owner = create("a", "Storm");
+  auto other = owner == "c" ? std::string{"b"} : std::string{"c"};
+  await_state(other, [&](const json& x) { return hero(x, "storm") != nullptr; });
+  CHECK(kit[other].terminate() == 0);
+  kit[other].restart();
+  auto url = kit[other].read_line("dashboard ", 10s);
+  REQUIRE(url);
+  web[other] = url->substr(0, url->find("/?token="));
+  kit.await_status(kit[other], cluster::cluster_status::up);
+  await_state(other, [&](const json& x) { return hero(x, "storm") != nullptr; });
+  auto res = client(other).Delete("/api/heroes/storm", auth());
+  REQUIRE(res);
+  CHECK_MESSAGE(res->status == 200, res->body);
+  await_state("a", [&](const json& x) { return hero(x, "storm") == nullptr; });
+}
 
 TEST_CASE_FIXTURE(dispatch_fixture, "the dispatch API creates, lists and retires heroes, "
                                     "wants the token for changes and reports metrics") {
@@ -219,6 +311,8 @@ TEST_CASE_FIXTURE(dispatch_fixture, "ringvisor-ctl reads and calls the dispatch 
   CHECK(ctl("a", "find heroes nobody").code == 3);
   CHECK(ctl("a", "find villains wonder-woman").code == 3);
   CHECK(ctl("a", "exec heroes wonder-woman fly").code == 3);
+  CHECK(ctl("a", "call heroes wonder-woman fly").code == 3);  // no such message
+  CHECK(ctl("a", "call heroes wonder-woman tick").code == 3); // its own timer's only
   CHECK(ctl("a", "call heroes wonder-woman much-too-long").code == 2);
   CHECK(ctl("a", "fly heroes").code == 2);
   CHECK(ctl("a", "leave zz").code == 3);
