@@ -1,9 +1,10 @@
 // The dispatch dashboard in a real browser (Debian's chromium, headless,
-// driven by playwright-core): four ringvisor-dispatch nodes on loopback;
+// driven by playwright-core): five ringvisor-dispatch nodes on loopback;
 // create a hero in the page, watch it win, stop its node from the page and
-// see the hero listed on another node with its record; then kill -9 its new
-// node and see it come back from a snapshot at most one interval old; take
-// a screenshot.
+// see the hero listed on another node with its record; check what the
+// cards show; kill -9 its new node and see it come back from a snapshot at
+// most one interval old; hang the next (SIGSTOP) and see the hero come back
+// elsewhere, never "gone"; take a screenshot.
 //
 // Usage: node dashboard.test.cjs <ringvisor-dispatch> <output folder>
 "use strict";
@@ -93,9 +94,10 @@ async function main() {
   await startNode("b", [a.endpoint]);
   await startNode("c", [a.endpoint]);
   await startNode("d", [a.endpoint]);
-  await until("four members up", async () => {
+  await startNode("e", [a.endpoint]);
+  await until("five members up", async () => {
     const s = await state("a");
-    return s.status === "up" && s.members.filter((m) => m.status === "up").length === 4;
+    return s.status === "up" && s.members.filter((m) => m.status === "up").length === 5;
   });
 
   const browser = await chromium.launch({
@@ -130,7 +132,7 @@ async function main() {
 
     // Stop the hero's node from the dashboard of a third node, reached by its
     // link on this page (the link carries the token to the other page).
-    const third = ["a", "b", "c", "d"].find((n) => n !== "a" && n !== before.node);
+    const third = ["a", "b", "c", "d", "e"].find((n) => n !== "a" && n !== before.node);
     await page.click(`[data-testid=open-${third}]`);
     await page.waitForFunction((n) => document.getElementById("self").textContent === n, third);
     await row.waitFor();
@@ -152,24 +154,49 @@ async function main() {
     check(log.includes(`Storm moved ${before.node} → ${after.node}, record kept`),
           "the page tells of the move");
 
+    // What the cards show: incarnations as the node has them (64 bits do not
+    // fit JavaScript's numbers), each node's share of the ring, a colour each.
+    const shown = await page.locator("#nodes").textContent();
+    const listed = await state(await page.locator("#self").textContent());
+    for (const m of listed.members.filter((x) => x.status === "up"))
+      check(shown.includes(`incarnation ${m.incarnation}`), `node ${m.name}'s incarnation is exact`);
+    check((shown.match(/% of the ring/g) || []).length === 4, "each card gives its node's share of the ring");
+    const colours = await page.$$eval("#nodes .node", (xs) => xs.map((x) => x.style.getPropertyValue("--c")));
+    check(new Set(colours).size === colours.length, `every node has its own colour (${colours})`);
+    const icon = await page.evaluate(async () => (await fetch("/favicon.ico")).status);
+    check(icon === 200, "the page has an icon");
+    const fits = await page.$eval("#hero-name", (x) => {
+      const ctx = document.createElement("canvas").getContext("2d");
+      const style = getComputedStyle(x);
+      ctx.font = style.font;
+      const room = x.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      return ctx.measureText(x.placeholder).width <= room;
+    });
+    check(fits, "the name field shows its whole placeholder");
+
+    const goTo = async (name) => {
+      await page.click(`[data-testid=open-${name}]`);
+      await page.waitForFunction((n) => document.getElementById("self").textContent === n, name);
+      await row.waitFor();
+    };
+    const live = () => Object.keys(nodes).filter((n) => nodes[n].exit === null);
+    const here = after;
+
     // kill -9 of the hero's node: it comes back from its last snapshot
     // (heroes snapshot every second), watched from a node that survives.
-    const watcher = Object.keys(nodes).find((n) => nodes[n].exit === null && n !== after.node);
-    if (await page.locator("#self").textContent() === after.node) {
-      await page.click(`[data-testid=open-${watcher}]`);
-      await page.waitForFunction((n) => document.getElementById("self").textContent === n, watcher);
-      await row.waitFor();
-    }
+    const watcher = live().find((n) => n !== here.node);
+    if (await page.locator("#self").textContent() === here.node)
+      await goTo(watcher);
     const settled = await read();
     const readAt = Date.now();
     // One snapshot interval and some: the last snapshot before the kill
     // holds at least what the page showed then.
     await until("a snapshot interval passes", async () => Date.now() - readAt > 1500);
-    nodes[after.node].proc.kill("SIGKILL");
-    await nodes[after.node].exited;
+    nodes[here.node].proc.kill("SIGKILL");
+    await nodes[here.node].exited;
     const restored = await until("the hero listed on a surviving node", async () => {
       const r = await read();
-      return r.node !== after.node ? r : null;
+      return r.node !== here.node ? r : null;
     });
     console.log(`settled: ${JSON.stringify(settled)}, restored: ${JSON.stringify(restored)}`);
     check(restored.wins >= settled.wins && restored.wins > 0,
@@ -177,11 +204,31 @@ async function main() {
     check(restored.losses >= settled.losses, "the hero came back with its losses");
     const told = await until("the page tells of the restore", async () => {
       const text = await page.locator("#log").textContent();
-      const m = text.match(new RegExp(`Storm moved ${after.node} → ${restored.node}, its node failed: restored from a snapshot ([0-9.]+) s old`));
+      const m = text.match(new RegExp(`Storm moved ${here.node} → ${restored.node}, its node failed: restored from a snapshot ([0-9.]+) s old`));
       return m ? { age: Number(m[1]) } : null;
     });
     // One interval, plus the failover, on a busy machine.
     check(told.age < 5, `the page gives the snapshot's age (${told.age} s)`);
+
+    // SIGSTOP of the hero's node: the hero is out of sight, then runs again
+    // elsewhere from its last snapshot. The page never calls it gone.
+    if (await page.locator("#self").textContent() === restored.node)
+      await goTo(live().find((n) => n !== restored.node));
+    const appeared = async () =>
+      ((await page.locator("#log").textContent()).match(/Storm appeared/g) || []).length;
+    const appearedBefore = await appeared();
+    nodes[restored.node].proc.kill("SIGSTOP");
+    const unhung = await until("the hero runs on another node after the hang", async () => {
+      const r = await read();
+      return r.node !== restored.node ? r : null;
+    }, 30000);
+    nodes[restored.node].proc.kill("SIGCONT");
+    await until("the page tells of the restore after the hang", async () =>
+      (await page.locator("#log").textContent()).includes(
+        `Storm moved ${restored.node} → ${unhung.node}, its node failed: restored from a snapshot`));
+    const hangLog = await page.locator("#log").textContent();
+    check(!hangLog.includes("Storm is gone"), "the page never calls a hung node's hero gone");
+    check(await appeared() === appearedBefore, "nor has the hero appear anew");
 
     const shot = path.join(outDir, "dashboard.png");
     await page.screenshot({ path: shot, fullPage: true });
@@ -195,10 +242,10 @@ async function main() {
 }
 
 const timer = setTimeout(() => {
-  console.error("FAIL: the browser test took longer than 120 s");
+  console.error("FAIL: the browser test took longer than 180 s");
   stopAll();
   process.exit(1);
-}, 120000);
+}, 180000);
 
 main().then(
   () => { clearTimeout(timer); console.log("PASS"); },
