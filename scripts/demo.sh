@@ -99,7 +99,8 @@ cat <<EOF
 
   Try:
     stop a node from its card in the page; its heroes move with their records
-    kill -9 a node:          kill -9 \$(pgrep -f 'ringvisor.name=b')
+    kill -9 a node:          kill -9 \$(cat $run/b.pid)
+    hang it, then resume:    kill -STOP \$(cat $run/b.pid); kill -CONT \$(cat $run/b.pid)
     start it again:          $run/restart-b.sh &
     ask the cluster:         export RINGVISOR_SECRET=\$(cat $run/secret)
                              $ctl which-children heroes
