@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds ringvisor, and runs every test:
+#   0. the format of the C++ lines changed since .clang-format came in;
 #   1. the sanitizer build (ASan + UBSan) of the unit tests;
 #   2. the regular build: unit and integration tests, including a consumer
 #      project built against the installed package.
-# Both run even when the first fails; the summary names each, and the exit
+# All run even when one fails; the summary names each, and the exit
 # code is non-zero if either failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,13 @@ run_preset() {
 
 summary=()
 failed=0
+echo "== format =="
+if scripts/check-format.sh; then
+  summary+=("format: passed")
+else
+  summary+=("format: FAILED (the lines to fix are above)")
+  failed=1
+fi
 for preset in asan dev; do
   echo "== preset $preset =="
   start=$SECONDS
