@@ -483,9 +483,16 @@ caf::behavior ring_manager::make_behavior() {
     [this](snap_settle_atom, uint64_t gen) {
       if (gen != settle_gen_ || !serving())
         return; // a later ring change settles
-      // Orphans first: settling passes over every record and snapshot.
-      if (host_.starts_backlogged())
-        return settle_later();
+      // Orphans first: settling passes over every record and snapshot. Not
+      // for long, though: until it runs, new replicas lack their copies.
+      auto t = clock_type::now();
+      if (host_.starts_backlogged()) {
+        if (!settle_waits_since_)
+          settle_waits_since_ = t;
+        if (t - *settle_waits_since_ < max_settle_wait)
+          return settle_later();
+      }
+      settle_waits_since_.reset();
       // Copies go only to members whose handles are known.
       bool missing = false;
       for (auto& name : children().ring().members())

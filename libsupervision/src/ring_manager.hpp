@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -114,6 +115,9 @@ private:
   /// How long after a ring change snapshots move to the replicas new to a
   /// child's list (and old replicas forget theirs): the ring settles first.
   static constexpr auto snapshot_settle_delay = std::chrono::milliseconds{500};
+
+  /// How long settling waits at most for a backlog of starts to clear.
+  static constexpr auto max_settle_wait = std::chrono::seconds{5};
 
   // Between two digest exchanges with each member that keeps records this
   // node keeps too: a replica that missed a write (it was paused, or its link
@@ -297,6 +301,7 @@ private:
 
   // -- snapshots (the keeper's messaging) ------------------------------------------
 
+  bool busy() override;
   bool may_ask(const std::string& id, uint64_t gen) override;
 
   void ask_state(const std::string& id, uint64_t gen) override;
@@ -455,6 +460,7 @@ private:
   clock_type::time_point started_at_ = clock_type::now();
 
   uint64_t settle_gen_ = 0; // the ring change the next settling is for
+  std::optional<clock_type::time_point> settle_waits_since_; // for a backlog of starts
   std::set<std::string> restarted_; // members restarted since the last settling
   std::map<std::string, uint64_t> incarnations_; // of the members seen up
   uint64_t later_counter_ = 0;

@@ -214,11 +214,14 @@ void ring_manager::global_stop(const std::string& why) {
 
 // -- snapshots (the keeper's messaging) --------------------------------------
 
-bool ring_manager::may_ask(const std::string& id, uint64_t gen) {
+bool ring_manager::busy() {
   // Children waiting to start come first: their recovery is what a failover
-  // waits for, and this child's next interval snapshot is a second away.
-  if (host_.starts_backlogged())
-    return false;
+  // waits for, and a running child's next interval snapshot is one interval
+  // away.
+  return host_.starts_backlogged();
+}
+
+bool ring_manager::may_ask(const std::string& id, uint64_t gen) {
   auto c = host_.find(id);
   return c != nullptr && c->ph == local_child::phase::running && c->start_gen == gen
          && c->handle && has_lease();

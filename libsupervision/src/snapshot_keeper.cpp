@@ -97,11 +97,13 @@ void snapshot_keeper::round() {
   std::vector<std::pair<std::string, uint64_t>> due;
   clock_.pop_due(io_.now() + round_ / 2,
                  [&](const std::string& id, uint64_t gen) { due.emplace_back(id, gen); });
+  auto busy = io_.busy();
   for (auto& [id, gen] : due) {
     auto i = children_.find(id);
     if (i == children_.end() || i->second.gen != gen)
       continue; // stopped or restarted since: a new entry exists if needed
-    take(id, i->second);
+    if (!busy)
+      take(id, i->second);
     schedule(id, gen, interval_of(i->second));
   }
   if (auto next = clock_.next())
@@ -147,7 +149,10 @@ void snapshot_keeper::take(const std::string& id, child& c) {
 }
 
 void snapshot_keeper::ask(const std::string& id, child& c) {
-  if (!io_.may_ask(id, c.gen)) {
+  // An interval snapshot waiting in line when the node got busy is skipped
+  // too: the line may hold a round's worth.
+  bool skipped = c.policy.when == snapshot_policy::mode::every && io_.busy();
+  if (skipped || !io_.may_ask(id, c.gen)) {
     c.busy = false;
     c.again = false;
     return;

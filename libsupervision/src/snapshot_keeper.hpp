@@ -37,9 +37,15 @@ public:
   virtual ~snapshot_io() = default;
 
   /// Whether the child `id`, in its start `gen`, runs here and may be asked
-  /// for its state now (it runs, the node holds its lease and is not busy
-  /// starting children). If not, its snapshot is skipped.
+  /// for its state now (it runs, the node holds its lease).
   virtual bool may_ask(const std::string& id, uint64_t gen) = 0;
+
+  /// Whether the node is busy starting children (a failover, a join): the
+  /// interval snapshots due meanwhile are skipped, each until its next
+  /// interval. Snapshots after calls and checkpoints are not.
+  virtual bool busy() {
+    return false;
+  }
 
   /// Asks the child for its state; the answer (or its failure) goes to
   /// `snapshot_keeper::answered`.

@@ -27,6 +27,11 @@ struct fake_io : snapshot_io {
   size_t flushes_wanted = 0;
   time_point t = time_point{} + 1h;
   uint64_t wall = 1'000'000;
+  bool starting_children = false;
+
+  bool busy() override {
+    return starting_children;
+  }
 
   bool may_ask(const std::string& id, uint64_t gen) override {
     return running.count({id, gen}) > 0;
@@ -164,6 +169,49 @@ TEST_CASE("interval snapshots come in rounds, each child once per interval") {
   auto got = f.sent_to("b", "c7");
   for (size_t i = 0; i < got.size(); ++i)
     CHECK(got[i].seq == i);
+}
+
+TEST_CASE("while the node is busy starting children, interval snapshots wait, the others do not") {
+  fixture f;
+  f.start("every", 1, 7, snapshot_policy::every(1s));
+  f.start("calls", 2, 7, snapshot_policy::after_each_call());
+  f.io.starting_children = true;
+  for (int r = 0; r < 12; ++r) { // more than an interval
+    f.io.t += 100ms;
+    f.keeper->round();
+  }
+  CHECK(f.io.asked.empty()); // skipped, not queued
+  f.keeper->called("calls");
+  REQUIRE(f.io.asked.size() == 1); // a call's snapshot is not an interval's
+  CHECK(f.io.asked[0].first == "calls");
+  f.answer_all("s");
+  // Once the starts are done, the next interval takes one again.
+  f.io.starting_children = false;
+  for (int r = 0; r < 12; ++r) {
+    f.io.t += 100ms;
+    f.keeper->round();
+  }
+  REQUIRE(f.io.asked.size() == 1);
+  CHECK(f.io.asked[0].first == "every");
+}
+
+TEST_CASE("an interval snapshot waiting in line when the node gets busy is skipped") {
+  fixture f{{"a", "b", "c"}, 1};
+  f.start("x", 1, 7, snapshot_policy::every(1s));
+  f.start("y", 2, 7, snapshot_policy::every(1s));
+  for (int r = 0; r < 12 && f.io.asked.empty(); ++r) {
+    f.io.t += 100ms;
+    f.keeper->round();
+  }
+  REQUIRE(f.io.asked.size() == 1);
+  for (int r = 0; r < 12 && f.keeper->asks() == 1 && f.io.asked.size() == 1; ++r) {
+    f.io.t += 100ms;
+    f.keeper->round(); // the other one comes due and waits in line
+  }
+  f.io.starting_children = true;
+  f.answer_all("s");
+  CHECK(f.io.asked.empty());
+  CHECK(f.keeper->asks() == 0);
 }
 
 TEST_CASE("at most max_asks state requests are out, the others wait in line") {
