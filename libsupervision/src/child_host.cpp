@@ -258,8 +258,8 @@ void child_host::move_finished(const std::string& id) {
 
 void child_host::send_handoff(const std::string& id, const std::string& target) {
   auto& c = local_.at(id);
-  auto hold = [this, &c, id] {
-    set_phase(c, phase::held);
+  auto hold = [this, id] {
+    set_phase(local_.at(id), phase::held);
     move_finished(id);
   };
   if (target == self_) {
@@ -390,6 +390,7 @@ void child_host::clear(const std::string& why) {
   expected_.clear();
   local_.clear();
   in_phase_.fill(0);
+  starts_.clear();
   moves_.clear();
   snapshots_.stopped_all();
 }
