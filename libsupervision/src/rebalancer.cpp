@@ -15,12 +15,14 @@ struct rebalancer::fetch {
   size_t open = 0;                // requests not answered yet
   bool failed = false;
   std::unordered_map<std::string, snapshot> best;
-  std::vector<std::function<void()>> then; // once every request is answered
+  // Once every request is answered. They get the fetch rather than hold it:
+  // a fetch whose answers never come (its actor ended) is freed with them.
+  std::vector<std::function<void(fetch&)>> then;
 
   // Runs `fn` once every peer answered (at once if all did).
-  void when_done(std::function<void()> fn) {
+  void when_done(std::function<void(fetch&)> fn) {
     if (open == 0)
-      fn();
+      fn(*this);
     else
       then.push_back(std::move(fn));
   }
@@ -28,7 +30,7 @@ struct rebalancer::fetch {
   void one_done() {
     if (--open == 0)
       for (auto& fn : std::exchange(then, {}))
-        fn();
+        fn(*this);
   }
 };
 
@@ -132,21 +134,30 @@ void rebalancer::restore(uint64_t round, std::vector<std::string> ids) {
       fresh.push_back(id);
   }
   for (auto& [f, xs] : joined)
-    f->when_done([this, round, xs = std::move(xs), f = f] { fetched(round, xs, f); });
+    f->when_done([this, round, xs = std::move(xs)](fetch& x) { fetched(round, xs, x); });
   // A chunk's children start as soon as every peer answered for them: the
   // first ones run while the peers still send the others.
   for (auto& chunk : chunked(std::move(fresh), snapshots_.limits().per_message)) {
     auto f = fetch_snapshots(chunk);
-    f->when_done([this, round, chunk = std::move(chunk), f] { fetched(round, chunk, f); });
+    f->when_done([this, round, chunk = std::move(chunk)](fetch& x) { fetched(round, chunk, x); });
   }
 }
 
-void rebalancer::fetched(uint64_t round, const std::vector<std::string>& ids,
-                         const fetch_ptr& f) {
-  if (!f->failed)
-    start_orphans(round, ids, f->best);
-  else if (round == round_)
-    io_.retry_in(limits_.retry_delay);
+void rebalancer::fetched(uint64_t round, const std::vector<std::string>& ids, fetch& f) {
+  if (f.failed) {
+    if (round == round_)
+      io_.retry_in(limits_.retry_delay);
+    return;
+  }
+  // This node's own copies may have grown since the fetch began (a round
+  // that joined an earlier one's fetch).
+  for (auto& id : ids)
+    if (auto x = snapshots_.table().find(id)) {
+      auto i = f.best.find(id);
+      if (i == f.best.end() || newer(*x, i->second))
+        f.best[id] = *x;
+    }
+  start_orphans(round, ids, f.best);
 }
 
 // Asks every peer for its snapshots of `ids` (one message's worth); this
@@ -162,9 +173,9 @@ rebalancer::fetch_ptr rebalancer::fetch_snapshots(const std::vector<std::string>
   f->open = peers_.size();
   for (auto& id : ids)
     fetching_[id] = f;
-  f->when_done([this, ids, f = f.get()] {
+  f->when_done([this, ids](fetch& x) {
     for (auto& id : ids)
-      if (auto i = fetching_.find(id); i != fetching_.end() && i->second.get() == f)
+      if (auto i = fetching_.find(id); i != fetching_.end() && i->second.get() == &x)
         fetching_.erase(i);
   });
   for (auto& name : peers_) {

@@ -117,7 +117,7 @@ private:
   void decide(uint64_t round, const std::set<std::string>& claimed);
   void restore(uint64_t round, std::vector<std::string> ids);
   fetch_ptr fetch_snapshots(const std::vector<std::string>& ids);
-  void fetched(uint64_t round, const std::vector<std::string>& ids, const fetch_ptr& f);
+  void fetched(uint64_t round, const std::vector<std::string>& ids, fetch& f);
   void start_orphans(uint64_t round, const std::vector<std::string>& ids,
                      std::unordered_map<std::string, snapshot>& best);
 
