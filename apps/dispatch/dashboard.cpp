@@ -304,12 +304,17 @@ struct dashboard::impl {
           &impl::stop_node);
     serve(method::get, "/metrics", "/metrics", &impl::metrics_text);
     server.set_payload_max_length(max_body);
-    // Every change needs the token, checked before the body is read: a
-    // stranger learns nothing about what a change would need.
+    // Every change needs the token. A change without a body is answered
+    // before httplib would refuse it for that: a stranger learns nothing
+    // about what a change needs. One with a body is read first (its bytes
+    // would otherwise be taken for the next request on the connection),
+    // then refused by its route.
     server.set_pre_routing_handler([this](const request& req, response& res) {
-      bool change = req.method != "GET" && req.method != "HEAD";
-      return change && !authorized(req, res) ? httplib::Server::HandlerResponse::Handled
-                                             : httplib::Server::HandlerResponse::Unhandled;
+      auto length = req.get_header_value("Content-Length");
+      bool unread = (!length.empty() && length != "0") || req.has_header("Transfer-Encoding");
+      return is_change(req) && !unread && !authorized(req, res)
+               ? httplib::Server::HandlerResponse::Handled
+               : httplib::Server::HandlerResponse::Unhandled;
     });
     // What httplib refuses by itself (no body, too large, no route) gets a
     // body that says so, like every other error.
@@ -318,7 +323,9 @@ struct dashboard::impl {
         return;
       switch (res.status) {
         case 400:
-          reply_error(res, 400, "bad request: a change needs a body (Content-Length)");
+          reply_error(res, 400,
+                      "bad request: it could not be read (a change needs a JSON body and its "
+                      "Content-Length)");
           break;
         case 404:
           reply_error(res, 404, "no such resource: " + req.path);
@@ -349,7 +356,8 @@ struct dashboard::impl {
     auto& h = meters.route(std::string{names[static_cast<int>(how)]} + " " + route);
     auto timed = [this, &h, fn](const request& req, response& res) {
       auto t0 = std::chrono::steady_clock::now();
-      (this->*fn)(req, res);
+      if (!is_change(req) || authorized(req, res))
+        (this->*fn)(req, res);
       h.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     };
     switch (how) {
@@ -363,6 +371,10 @@ struct dashboard::impl {
         server.Delete(pattern, timed);
         break;
     }
+  }
+
+  static bool is_change(const request& req) {
+    return req.method != "GET" && req.method != "HEAD";
   }
 
   bool authorized(const request& req, response& res) {
@@ -544,15 +556,23 @@ caf::error dashboard::check_port(const std::string& host, uint16_t port) {
   if (auto rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found))
     return taken(::gai_strerror(rc));
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard{found, ::freeaddrinfo};
-  auto fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, found->ai_protocol);
-  if (fd < 0)
-    return taken(std::strerror(errno));
-  int yes = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  auto bound = ::bind(fd, found->ai_addr, found->ai_addrlen) == 0 && ::listen(fd, 1) == 0;
-  auto err = errno;
-  ::close(fd);
-  return bound ? caf::none : taken(std::strerror(err));
+  // Free if any address of the host binds, as httplib tries them in turn.
+  int err = 0;
+  for (auto x = found; x != nullptr; x = x->ai_next) {
+    auto fd = ::socket(x->ai_family, x->ai_socktype | SOCK_CLOEXEC, x->ai_protocol);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    auto bound = ::bind(fd, x->ai_addr, x->ai_addrlen) == 0 && ::listen(fd, 1) == 0;
+    err = errno;
+    ::close(fd);
+    if (bound)
+      return caf::none;
+  }
+  return taken(std::strerror(err));
 }
 
 caf::expected<std::unique_ptr<dashboard>> dashboard::start(rv::actor::node& node,
