@@ -253,8 +253,12 @@ struct cluster_under_test {
   }
 
   // The ring stats of every member, summed.
+  // Members whose stats came with the last `stats()`.
+  size_t answered = 0;
+
   supervision::ring_stats stats() {
     supervision::ring_stats sum;
+    answered = 0;
     caf::scoped_actor self{a->node->system()};
     self
       ->request(a->agent, 20s, cluster::multicall_atom::value,
@@ -266,6 +270,7 @@ struct cluster_under_test {
             if (r.error || !r.reply.match_elements<supervision::ring_stats>())
               continue;
             auto& x = r.reply.get_as<supervision::ring_stats>(0);
+            ++answered;
             sum.running += x.running;
             sum.starting += x.starting;
             sum.last_start_us = std::max(sum.last_start_us, x.last_start_us);
@@ -283,16 +288,29 @@ struct cluster_under_test {
     return sum;
   }
 
-  // Awaits `done` (children still starting count as not done), then
-  // returns how long after `since` the last child began to run, as the nodes
-  // recorded it: the period of the poll is not part of what is measured.
+  // Awaits `done` (children still starting count as not done; all `nodes`
+  // must answer), then returns how long after `since` the last child began
+  // to run, as the nodes recorded it (by the wall clock they share with
+  // this process): the period of the poll is not part of what is measured.
   template <class F>
-  double recovery_ms(std::chrono::system_clock::time_point since, F done) {
-    await([&] { return done() && stats().starting == 0; }, 60s);
-    auto since_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      since.time_since_epoch())
-                      .count();
-    return static_cast<double>(stats().last_start_us - since_us) / 1000.0;
+  double recovery_ms(std::chrono::system_clock::time_point since, size_t nodes, F done) {
+    supervision::ring_stats last;
+    await(
+      [&] {
+        if (!done())
+          return false;
+        last = stats();
+        return answered >= nodes && last.starting == 0;
+      },
+      60s);
+    using namespace std::chrono;
+    auto since_us = duration_cast<microseconds>(since.time_since_epoch()).count();
+    auto took_us = static_cast<int64_t>(last.last_start_us) - since_us;
+    if (took_us <= 0) {
+      std::fprintf(stderr, "ring_supervisor_bench: no child started after the event\n");
+      std::exit(EXIT_FAILURE);
+    }
+    return static_cast<double>(took_us) / 1000.0;
   }
 
   size_t rss_kib_total() {
@@ -439,7 +457,7 @@ size_t failover_and_join(const char* argv0, const std::vector<std::string>& args
   auto on_c = n - cl.running_on({"a", "b"});
   auto t0 = std::chrono::system_clock::now();
   cl.others[1]->signal(SIGKILL);
-  auto took_ms = cl.recovery_ms(t0, [&] { return cl.running_on({"a", "b"}) == n; });
+  auto took_ms = cl.recovery_ms(t0, 2, [&] { return cl.running_on({"a", "b"}) == n; });
   std::printf("| kill -9 failover, %zu children on 3 nodes (%zu orphans) | %.0f ms |\n", n,
               on_c, took_ms);
   cl.add("c2");
@@ -447,8 +465,8 @@ size_t failover_and_join(const char* argv0, const std::vector<std::string>& args
   auto share = share_of("d", {"a", "b", "c2", "d"}, n);
   auto t1 = std::chrono::system_clock::now();
   cl.add("d");
-  auto took = cl.recovery_ms(
-    t1, [&] { return cl.running_on({"d"}) == share && cl.total() == n; });
+  auto took =
+    cl.recovery_ms(t1, 4, [&] { return cl.running_on({"d"}) == share && cl.total() == n; });
   auto moved = cl.running_on({"d"});
   std::printf("| a 4th node joins %zu children | %.0f ms, %zu moved (%.1f%%) |\n", n, took, moved,
               100.0 * static_cast<double>(moved) / static_cast<double>(n));
@@ -555,7 +573,7 @@ void failover_with_state(const char* argv0, const std::vector<std::string>& args
   auto restored0 = cl.stats().restored;
   auto t1 = std::chrono::system_clock::now();
   cl.others[1]->signal(SIGKILL);
-  auto took_ms = cl.recovery_ms(t1, [&] {
+  auto took_ms = cl.recovery_ms(t1, 2, [&] {
     return cl.running_on({"a", "b"}) == n && cl.stats().restored - restored0 == on_c;
   });
   std::printf("| kill -9 failover with state, %zu children on 3 nodes (%zu orphans) | %.0f ms |\n",
