@@ -144,13 +144,7 @@ void ring_manager::rebalance_now() {
   if (!serving())
     return;
   auto peers = others();
-  bool missing = false;
-  for (auto& name : peers)
-    if (peer(name) == nullptr) {
-      fetch_peer(name);
-      missing = true;
-    }
-  if (missing)
+  if (!peers_known(peers))
     return; // again once the handles arrive
   host_.move_out();
   // Requests for children owned elsewhere go on to their owners.
@@ -168,6 +162,16 @@ void ring_manager::retry_later() {
 const caf::actor* ring_manager::peer(const std::string& name) const {
   auto i = peers_.find(name);
   return i != peers_.end() ? &i->second : nullptr;
+}
+
+bool ring_manager::peers_known(const std::vector<std::string>& names) {
+  bool known = true;
+  for (auto& name : names)
+    if (name != self_name_ && peer(name) == nullptr) {
+      fetch_peer(name);
+      known = false;
+    }
+  return known;
 }
 
 void ring_manager::fetch_peer(const std::string& name) {
@@ -494,13 +498,7 @@ caf::behavior ring_manager::make_behavior() {
       }
       settle_waits_since_.reset();
       // Copies go only to members whose handles are known.
-      bool missing = false;
-      for (auto& name : children().ring().members())
-        if (name != self_name_ && peer(name) == nullptr) {
-          fetch_peer(name);
-          missing = true;
-        }
-      if (missing)
+      if (!peers_known(children().ring().members()))
         return settle_later();
       settle_records();
       snapshots_.settle(restarted_);

@@ -244,6 +244,10 @@ private:
 
   void fetch_peer(const std::string& name);
 
+  // Returns whether the handles of all `names` (this node aside) are known;
+  // asks for the missing ones.
+  bool peers_known(const std::vector<std::string>& names);
+
   // -- the lease ------------------------------------------------------------------
 
   // Whether the node holds its lease now (`cluster::lease_clock`): children

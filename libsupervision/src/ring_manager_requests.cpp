@@ -73,9 +73,10 @@ void ring_manager::serve(local_child& c, pending p) {
     if (!host_.answered(id)) // a move that waited for it goes on
       snapshots_.called(id);
   };
-  if (p.msg.match_element<ring_call_atom>(0)) {
-    auto msg = p.msg.get_as<caf::message>(3);
-    request(c.handle, child_call_timeout, std::move(msg))
+  // Asks `hdl` and gives `answer` its reply, whatever its type (CAF hands
+  // a reply that no typed handler takes to the error handler).
+  auto relay = [this, answer](const caf::actor& hdl, caf::message msg) {
+    request(hdl, child_call_timeout, std::move(msg))
       .then([answer](caf::ok_atom) { answer(caf::make_message(caf::ok_atom::value), {}); },
             [answer](caf::error& err) {
               if (auto reply = cluster::untyped_reply(err))
@@ -83,8 +84,9 @@ void ring_manager::serve(local_child& c, pending p) {
               else
                 answer({}, std::move(err));
             });
-    return;
-  }
+  };
+  if (p.msg.match_element<ring_call_atom>(0))
+    return relay(c.handle, p.msg.get_as<caf::message>(3));
   // exec: run the function on a thread of its own
   auto fn = spec_.functions.find(p.msg.get_as<std::string>(3));
   if (fn == spec_.functions.end())
@@ -101,14 +103,7 @@ void ring_manager::serve(local_child& c, pending p) {
         return std::move(*result);
       }};
     });
-  request(worker, child_call_timeout, run_atom::value)
-    .then([answer](caf::ok_atom) { answer(caf::make_message(caf::ok_atom::value), {}); },
-          [answer](caf::error& err) {
-            if (auto reply = cluster::untyped_reply(err))
-              answer(std::move(*reply), {});
-            else
-              answer({}, std::move(err));
-          });
+  relay(worker, caf::make_message(run_atom::value));
 }
 
 void ring_manager::flush(local_child& c) {
