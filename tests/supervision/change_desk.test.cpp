@@ -134,24 +134,13 @@ struct desk_io : change_io<recorder> {
   }
 };
 
-struct fixture {
-  world_io world;
+struct fixture : node_a<world_io> {
   desk_io io;
-  record_keeper records{"a", "sup/", world};
-  snapshot_keeper snapshots{
-    "a", world, [this](const std::string& id) { return records.list().key_hash(id); }};
-  child_host host{"a", "sup", world, records, snapshots, nullptr};
   change_desk<recorder> desk{"a", "sup", io, records, host};
 
   fixture() {
     world.host = &host;
-    records.place_on({"a", "b", "c"}, 1);
-    snapshots.place_on(records.list().ring());
     records.round_complete();
-  }
-
-  std::string owned_by(const std::string& owner, int skip = 0) {
-    return id_owned_by(records.list(), owner, skip);
   }
 
   static child_record record(const std::string& id) {

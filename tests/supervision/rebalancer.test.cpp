@@ -75,25 +75,10 @@ actor::bytes text(const std::string& x) {
   return actor::bytes{x.begin(), x.end()};
 }
 
-struct fixture {
-  quiet_world quiet;
+struct fixture : node_a<quiet_world> {
   fake_io io;
-  record_keeper records{"a", "sup/", quiet};
-  snapshot_keeper snapshots{
-    "a", quiet, [this](const std::string& id) { return records.list().key_hash(id); }};
-  child_host host{"a", "sup", quiet, records, snapshots, nullptr};
   rebalancer r{"a", "sup", io, records, host, snapshots};
   std::vector<std::string> peers{"b", "c"};
-
-  fixture() {
-    records.place_on({"a", "b", "c"}, 1);
-    snapshots.place_on(records.list().ring());
-  }
-
-  /// An id that `owner` owns.
-  std::string owned_by(const std::string& owner, int skip = 0) {
-    return id_owned_by(records.list(), owner, skip);
-  }
 
   /// Records `id` (version 10) with `policy`.
   void add(const std::string& id, snapshot_policy policy = snapshot_policy::off(),
@@ -117,6 +102,20 @@ struct fixture {
         inv.claimed = claimed;
       x.done(std::move(inv));
     }
+  }
+
+  /// An orphan with interval snapshots, found by a round and again by the
+  /// next (the next view of the same failure, with the same peers), while
+  /// the first round's snapshot fetch is still out.
+  std::string orphan_in_two_rounds() {
+    auto x = owned_by("a");
+    add(x, snapshot_policy::every(1s));
+    r.round(peers);
+    answer_all();
+    REQUIRE(io.fetches.size() == 2);
+    r.round(peers);
+    answer_all();
+    return x;
   }
 
   local_child* running(const std::string& id) {
@@ -148,11 +147,11 @@ TEST_CASE("an orphan starts once every peer answered, unless one of them claims 
   inventory claims;
   claims.claimed = {y}; // b still runs y (say, moving it here)
   first.done(claims);
-  CHECK(f.quiet.starts.empty());
+  CHECK(f.world.starts.empty());
   f.io.inventories[1].done(inventory{});
   CHECK(f.io.learned_calls == 1);
   CHECK(f.records.synced());
-  CHECK(f.quiet.starts == std::vector<std::string>{x});
+  CHECK(f.world.starts == std::vector<std::string>{x});
   CHECK(f.r.recovered() == 1);
 }
 
@@ -166,13 +165,13 @@ TEST_CASE("a peer that does not answer fails the round, and a stale round decide
   old[0].done(caf::make_error(caf::sec::request_timeout));
   CHECK(f.io.retries.size() == 1);
   old[1].done(inventory{});
-  CHECK(f.quiet.starts.empty());
+  CHECK(f.world.starts.empty());
   // A new round; the old one's late answers do not count.
   f.r.round(f.peers);
   old[0].done(inventory{}); // (a duplicate answer, for the sake of the test)
-  CHECK(f.quiet.starts.empty());
+  CHECK(f.world.starts.empty());
   f.answer_all();
-  CHECK(f.quiet.starts == std::vector<std::string>{x});
+  CHECK(f.world.starts == std::vector<std::string>{x});
 }
 
 TEST_CASE("a cut inventory answer asks again before anything starts") {
@@ -186,7 +185,7 @@ TEST_CASE("a cut inventory answer asks again before anything starts") {
   asks[0].done(cut);
   asks[1].done(inventory{});
   CHECK(f.io.agains == 1);
-  CHECK(f.quiet.starts.empty());
+  CHECK(f.world.starts.empty());
   CHECK(!f.records.synced());
 }
 
@@ -197,7 +196,7 @@ TEST_CASE("nothing starts while the gate is closed: it retries when told to") {
   f.io.next_gate = start_gate{false, 700ms}; // a member that died may still run it
   f.r.round(f.peers);
   f.answer_all();
-  CHECK(f.quiet.starts.empty());
+  CHECK(f.world.starts.empty());
   CHECK(!f.records.synced());
   REQUIRE(f.io.retries.size() == 1);
   CHECK(f.io.retries[0] == 700ms);
@@ -208,7 +207,7 @@ TEST_CASE("nothing starts while the gate is closed: it retries when told to") {
   f.io.next_gate = start_gate{};
   f.r.round(f.peers);
   f.answer_all();
-  CHECK(f.quiet.starts == std::vector<std::string>{x});
+  CHECK(f.world.starts == std::vector<std::string>{x});
 }
 
 TEST_CASE("an orphan starts from the newest snapshot any member holds of its record") {
@@ -222,15 +221,15 @@ TEST_CASE("an orphan starts from the newest snapshot any member holds of its rec
   f.r.round(f.peers);
   f.answer_all();
   // Without a policy: at once. With one: after the fetch.
-  CHECK(f.quiet.starts == std::vector<std::string>{plain});
+  CHECK(f.world.starts == std::vector<std::string>{plain});
   REQUIRE(f.io.fetches.size() == 2);
   std::vector<snapshot_entry> from_b{{x, snap(10, 200, 3, "b-newer", 4'600'000)},
                                      {stale, snap(9, 300, 9, "record-9", 4'900'000)}};
   std::vector<snapshot_entry> from_c{{x, snap(10, 200, 2, "c-older", 4'500'000)}};
   f.io.fetches[0].done(from_b);
-  CHECK(f.quiet.starts.size() == 1); // c has not answered
+  CHECK(f.world.starts.size() == 1); // c has not answered
   f.io.fetches[1].done(from_c);
-  REQUIRE(f.quiet.starts.size() == 3);
+  REQUIRE(f.world.starts.size() == 3);
   auto c = f.running(x);
   REQUIRE(c != nullptr);
   CHECK(c->has_state);
@@ -257,60 +256,47 @@ TEST_CASE("a member that does not answer the snapshot fetch holds the orphan bac
   REQUIRE(f.io.fetches.size() == 2);
   f.io.fetches[0].done(std::vector<snapshot_entry>{});
   f.io.fetches[1].done(caf::make_error(caf::sec::request_timeout));
-  CHECK(f.quiet.starts.empty()); // c may hold its only snapshot
+  CHECK(f.world.starts.empty()); // c may hold its only snapshot
   CHECK(f.io.retries.size() == 1);
 }
 
 TEST_CASE("a node's own snapshot counts, and a lone node decides at once") {
   fixture f;
-  f.records.place_on({"a"}, 2);
-  f.snapshots.place_on(f.records.list().ring());
+  f.place({"a"}, 2);
   f.add("solo", snapshot_policy::on_request());
   f.snapshots.load("solo", snap(10, 50, 1, "mine", 4'000'000));
   f.r.round({});
   CHECK(f.io.inventories.empty());
-  REQUIRE(f.quiet.starts == std::vector<std::string>{"solo"});
+  REQUIRE(f.world.starts == std::vector<std::string>{"solo"});
   CHECK(f.running("solo")->has_state);
 }
 
 TEST_CASE("a round that follows another waits for its fetch instead of asking again") {
   fixture f;
-  auto x = f.owned_by("a");
-  f.add(x, snapshot_policy::every(1s));
-  f.r.round(f.peers);
-  f.answer_all();
-  REQUIRE(f.io.fetches.size() == 2);
-  // The next view of the same failure: a new round, the same peers.
-  f.r.round(f.peers);
-  f.answer_all();
-  CHECK(f.io.fetches.size() == 2); // no second fetch
+  auto x = f.orphan_in_two_rounds();
+  CHECK(f.io.fetches.size() == 2); // one per peer, asked in the first round only
   // With other peers, a round asks again.
   f.r.round({"b"});
   f.answer_all();
   REQUIRE(f.io.fetches.size() == 3);
   f.io.fetches[2].done(std::vector<snapshot_entry>{{x, snap(10, 200, 4, "b2", 4'700'000)}});
-  REQUIRE(f.quiet.starts == std::vector<std::string>{x});
+  REQUIRE(f.world.starts == std::vector<std::string>{x});
   auto c = f.running(x);
   CHECK(std::string(c->state.begin(), c->state.end()) == "b2");
   // The older rounds' fetch ends: nothing starts twice.
   f.io.fetches[0].done(std::vector<snapshot_entry>{{x, snap(10, 200, 3, "b", 4'600'000)}});
   f.io.fetches[1].done(std::vector<snapshot_entry>{});
-  CHECK(f.quiet.starts.size() == 1);
+  CHECK(f.world.starts.size() == 1);
 }
 
 TEST_CASE("a round that waited for an older round's fetch starts from it") {
   fixture f;
-  auto x = f.owned_by("a");
-  f.add(x, snapshot_policy::every(1s));
-  f.r.round(f.peers);
-  f.answer_all();
-  f.r.round(f.peers);
-  f.answer_all();
+  auto x = f.orphan_in_two_rounds();
   REQUIRE(f.io.fetches.size() == 2);
   f.io.fetches[0].done(std::vector<snapshot_entry>{{x, snap(10, 200, 3, "b", 4'600'000)}});
-  CHECK(f.quiet.starts.empty()); // c has not answered
+  CHECK(f.world.starts.empty()); // c has not answered
   f.io.fetches[1].done(std::vector<snapshot_entry>{});
-  REQUIRE(f.quiet.starts == std::vector<std::string>{x});
+  REQUIRE(f.world.starts == std::vector<std::string>{x});
   auto c = f.running(x);
   CHECK(std::string(c->state.begin(), c->state.end()) == "b");
 }

@@ -85,4 +85,30 @@ inline std::string id_owned_by(const child_list& list, const std::string& owner,
   }
 }
 
+/// Node "a" of the ring supervisor "sup": its keepers and its host, whose
+/// messaging goes to `world` (a `quiet_world`), on the ring a, b, c.
+template <class World>
+struct node_a {
+  World world;
+  record_keeper records{"a", "sup/", world};
+  snapshot_keeper snapshots{"a", world,
+                            [this](const std::string& id) { return records.list().key_hash(id); }};
+  child_host host{"a", "sup", world, records, snapshots, nullptr};
+
+  node_a() {
+    place({"a", "b", "c"}, 1);
+  }
+
+  /// Places the records and snapshots on a ring of `members`.
+  void place(std::vector<std::string> members, uint64_t digest) {
+    records.place_on(std::move(members), digest);
+    snapshots.place_on(records.list().ring());
+  }
+
+  /// An id that `owner` owns on the current ring.
+  std::string owned_by(const std::string& owner, int skip = 0) {
+    return id_owned_by(records.list(), owner, skip);
+  }
+};
+
 } // namespace ringvisor::supervision::testing
