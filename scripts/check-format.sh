@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks that the C++ lines changed since .clang-format was committed follow
-# it. Only changed lines (git clang-format): the code base is not
-# reformatted wholesale. Prints the diff that would fix them, and how.
+# it. Only changed lines: the code base is not reformatted wholesale, and a
+# file that moved counts only the lines that changed with it (git diff -M).
+# Prints the diff that would fix them, and how. With --fix, fixes them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,14 +11,19 @@ if [ -z "$base" ]; then
   echo "check-format: .clang-format is not committed" >&2
   exit 1
 fi
-out=$(git clang-format --diff --extensions cpp,hpp,h "$base" 2>&1) || true
-case "$out" in
-  "" | "no modified files to format" | "clang-format did not modify any files")
-    echo "check-format: the lines changed since ${base:0:12} follow .clang-format"
-    exit 0
-    ;;
-esac
+changed() {
+  git diff -M -U0 --no-color "$base" -- '*.cpp' '*.hpp' '*.h'
+}
+if [ "${1:-}" = --fix ]; then
+  changed | clang-format-diff-14 -p1 -i
+  exit 0
+fi
+out=$(changed | clang-format-diff-14 -p1)
+if [ -z "$out" ]; then
+  echo "check-format: the lines changed since ${base:0:12} follow .clang-format"
+  exit 0
+fi
 echo "$out"
 echo "check-format: the lines above do not follow .clang-format; fix them with" >&2
-echo "  git clang-format $base" >&2
+echo "  scripts/check-format.sh --fix" >&2
 exit 1
