@@ -14,6 +14,7 @@
 #include "formation.hpp"
 #include "lease_registry.hpp"
 #include "membership_file.hpp"
+#include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
@@ -27,6 +28,13 @@
 #include "ringvisor/cluster/registry.hpp"
 
 namespace ringvisor::cluster {
+
+namespace {
+
+/// The agent's name in its node directory.
+constexpr const char* agent_directory_name = "cluster";
+
+} // namespace
 
 namespace {
 
@@ -765,7 +773,8 @@ public:
           if (!dir)
             return failed(
               actor::make_error(actor::errc::not_registered, "no directory at the endpoint"));
-          self_->request(dir, connect_timeout, caf::get_atom::value, std::string{"cluster"})
+          self_
+            ->request(dir, connect_timeout, caf::get_atom::value, std::string{agent_directory_name})
             .then(
               [this, endpoint](const caf::actor& peer) {
                 st_.connecting.erase(endpoint);
@@ -1104,10 +1113,19 @@ caf::expected<caf::actor> start_agent(actor::node& node, agent_options opts) {
                         "cluster whenever it starts, even if restarted while cut off from "
                         "its cluster (docs/cluster.md)"}});
   auto hdl = node.system().spawn(agent, std::move(setup), std::move(opts));
-  caf::anon_send(node.directory(), caf::put_atom::value, std::string{"cluster"},
-                 hdl);
+  caf::anon_send(node.directory(), caf::put_atom::value, std::string{agent_directory_name}, hdl);
   node.adopt(hdl);
   return hdl;
+}
+
+caf::expected<caf::actor> agent_of(actor::node& node) {
+  auto agent =
+    actor::blocking_request<caf::actor>(node.system(), node.directory(), std::chrono::seconds{5},
+                                        caf::get_atom::value, std::string{agent_directory_name});
+  if (!agent)
+    return actor::make_error(actor::errc::bad_config,
+                             "this node runs no cluster agent (cluster::start_agent first)");
+  return agent;
 }
 
 const char* to_string(cluster_status x) {
