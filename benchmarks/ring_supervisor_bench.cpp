@@ -33,13 +33,14 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "ringvisor/actor/wire.hpp"
+#include "bench_util.hpp"
+#include "protocol.hpp" // libring's, for a multicall of its stats request
 #include "ringvisor/actor/all.hpp"
+#include "ringvisor/actor/wire.hpp"
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
-#include "ringvisor/supervision/all.hpp"
-#include "bench_util.hpp"
+#include "ringvisor/ring/all.hpp"
 #include "support/process.hpp"
 
 using namespace ringvisor;
@@ -47,7 +48,6 @@ using namespace std::chrono_literals;
 using ringvisor::bench::clk;
 using ringvisor::bench::percentile;
 using ringvisor::bench::us;
-namespace ring = supervision::ring;
 
 namespace {
 
@@ -95,7 +95,7 @@ struct bench_node {
   actor::node_config cfg;
   std::unique_ptr<actor::node> node;
   caf::actor agent;
-  caf::actor sup;
+  ring::ref sup;
 };
 
 // Starts a node with the ring supervisor "bench" and `children` static
@@ -123,7 +123,7 @@ std::unique_ptr<bench_node> start(std::vector<std::string> args, size_t children
   if (!agent)
     std::exit(EXIT_FAILURE);
   result->agent = *agent;
-  supervision::ring_supervisor_spec spec;
+  ring::supervisor_spec spec;
   spec.name = "bench";
   for (size_t i = 0; i < children; ++i) {
     supervision::child_spec child;
@@ -138,8 +138,8 @@ std::unique_ptr<bench_node> start(std::vector<std::string> args, size_t children
     spec.children.push_back(std::move(child));
   }
   if (store)
-    spec.stores.push_back(std::move(*supervision::open_replicated_store(n, result->agent, {"bench", {}})));
-  auto sup = supervision::start_ring_supervisor(n, result->agent, std::move(spec));
+    spec.stores.push_back(std::move(*ring::open_replicated_store(n, {"bench", {}})));
+  auto sup = ring::start_supervisor(n, std::move(spec));
   if (!sup)
     std::exit(EXIT_FAILURE);
   result->sup = *sup;
@@ -211,7 +211,7 @@ struct cluster_under_test {
 
   std::map<std::string, uint64_t> per_node() {
     std::map<std::string, uint64_t> result;
-    auto counts = ring::running_per_node(a->node->system(), a->sup, 10s);
+    auto counts = a->sup.within(10s).running_per_node();
     if (counts)
       for (auto& x : *counts)
         result[x.node] = x.running;
@@ -256,20 +256,19 @@ struct cluster_under_test {
   // Members whose stats came with the last `stats()`.
   size_t answered = 0;
 
-  supervision::ring_stats stats() {
-    supervision::ring_stats sum;
+  ring::ring_stats stats() {
+    ring::ring_stats sum;
     answered = 0;
     caf::scoped_actor self{a->node->system()};
     self
-      ->request(a->agent, 20s, cluster::multicall_atom::value,
-                supervision::ring_supervisor_name("bench"),
-                caf::make_message(supervision::ring_stats_atom::value), caf::timespan{10s})
+      ->request(a->agent, 20s, cluster::multicall_atom::value, ring::directory_name("bench"),
+                caf::make_message(ring::ring_stats_atom::value), caf::timespan{10s})
       .receive(
         [&](std::vector<cluster::node_reply>& replies) {
           for (auto& r : replies) {
-            if (r.error || !r.reply.match_elements<supervision::ring_stats>())
+            if (r.error || !r.reply.match_elements<ring::ring_stats>())
               continue;
-            auto& x = r.reply.get_as<supervision::ring_stats>(0);
+            auto& x = r.reply.get_as<ring::ring_stats>(0);
             ++answered;
             sum.running += x.running;
             sum.starting += x.starting;
@@ -294,7 +293,7 @@ struct cluster_under_test {
   // this process): the period of the poll is not part of what is measured.
   template <class F>
   double recovery_ms(std::chrono::system_clock::time_point since, size_t nodes, F done) {
-    supervision::ring_stats last;
+    ring::ring_stats last;
     await(
       [&] {
         if (!done())
@@ -329,7 +328,6 @@ struct cluster_under_test {
 
 void start_child_throughput(const char* argv0, const std::vector<std::string>& args, bool store) {
   cluster_under_test cl{argv0, args, 0, store};
-  auto& sys = cl.a->node->system();
   const char* what = store ? "replicated store" : "in memory";
   for (int callers : {1, 16}) {
     const int per_caller = callers == 1 ? 3'000 : 500;
@@ -341,7 +339,7 @@ void start_child_throughput(const char* argv0, const std::vector<std::string>& a
           supervision::child_spec spec;
           spec.id = "k" + std::to_string(callers) + "-" + std::to_string(c) + "-" + std::to_string(i);
           spec.type = "idle";
-          auto where = ring::start_child(sys, cl.a->sup, spec, 10s);
+          auto where = cl.a->sup.within(10s).start_child(spec);
           if (!where) {
             std::fprintf(stderr, "ring_supervisor_bench: start_child: %s\n",
                          actor::render(where.error()).c_str());
@@ -370,9 +368,10 @@ double start_pipelined(cluster_under_test& cl, int total, int window, const std:
       supervision::child_spec spec;
       spec.id = prefix + std::to_string((*next)++);
       spec.type = "idle";
-      self->request(sup, 10s, supervision::ring_start_atom::value, std::move(spec))
+      sup.within(10s)
+        .start_child(self, std::move(spec))
         .then(
-          [next, done, issue, total, &finished](supervision::placement&) {
+          [next, done, issue, total, &finished](ring::placement) {
             if (++*done == total)
               finished.set_value();
             else if (*next < total)
@@ -400,8 +399,7 @@ void start_child_pipelined(const char* argv0, const std::vector<std::string>& ar
 
 void call_bench(const char* argv0, const std::vector<std::string>& args) {
   cluster_under_test cl{argv0, args, 300, false};
-  auto& sys = cl.a->node->system();
-  auto all = *ring::which_children(sys, cl.a->sup);
+  auto all = *cl.a->sup.which_children();
   std::vector<std::string> remote;
   for (auto& x : all)
     if (x.where.node != "a")
@@ -409,8 +407,8 @@ void call_bench(const char* argv0, const std::vector<std::string>& args) {
   std::vector<double> samples;
   for (int64_t i = 0; i < 6'000; ++i) {
     auto t0 = clk::now();
-    auto r = ring::call(sys, cl.a->sup, remote[static_cast<size_t>(i) % remote.size()],
-                        caf::make_message(ping_atom::value, i));
+    auto r =
+      cl.a->sup.call<int64_t>(remote[static_cast<size_t>(i) % remote.size()], ping_atom::value, i);
     if (!r)
       std::exit(EXIT_FAILURE);
     if (i >= 1'000)
@@ -425,8 +423,8 @@ void call_bench(const char* argv0, const std::vector<std::string>& args) {
     threads.emplace_back([&, c] {
       int64_t n = 0;
       while (!stop) {
-        if (ring::call(sys, cl.a->sup, remote[static_cast<size_t>(n * 16 + c) % remote.size()],
-                       caf::make_message(ping_atom::value, n)))
+        if (cl.a->sup.call<int64_t>(remote[static_cast<size_t>(n * 16 + c) % remote.size()],
+                                    ping_atom::value, n))
           ++n;
       }
       done += n;

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "ringvisor/actor/stateful_child.hpp"
-#include "ringvisor/supervision/ownership.hpp"
-#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "ringvisor/ring/ownership.hpp"
+#include "ringvisor/ring/supervisor.hpp"
 
 namespace ringvisor::chaos {
 
@@ -37,7 +37,7 @@ struct instance_info {
   uint64_t count = 0; // a copy of the state's, for the stop line
   bool placed = false;
   bool state_taken = false;
-  supervision::ownership owner; // from the placement
+  ring::ownership owner; // from the placement
 
   // Whether the instance may act: its node holds the lease, and its state
   // was not taken for a move.
@@ -86,10 +86,10 @@ caf::behavior account(account_actor* self, std::string id,
       return me->count;
     },
     [self](caf::get_atom) { return self->state.count; },
-    [self, me, out, tick](supervision::placed_atom, const supervision::placement& where,
-                          const supervision::restore_info&) {
+    [self, me, out, tick](ring::placed_atom, const ring::placement& where,
+                          const ring::restore_info&) {
       me->count = self->state.count;
-      me->owner = supervision::ownership{self->system(), where};
+      me->owner = ring::ownership{self->system(), where};
       out->write(me->child, me->instance, fmt::format("start {} {}", me->count, where.epoch));
       if (!me->placed)
         self->delayed_send(self, tick, tick_atom::value);

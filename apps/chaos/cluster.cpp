@@ -8,8 +8,7 @@
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/wire.hpp"
 #include "ringvisor/cluster/agent.hpp"
-#include "ringvisor/supervision/all.hpp"
-#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "ringvisor/ring/all.hpp"
 #include "support/netcut.hpp"
 
 using namespace std::chrono_literals;
@@ -207,7 +206,7 @@ std::set<int64_t> chaos_cluster::live_pids() const {
 }
 
 caf::expected<caf::actor> chaos_cluster::sup(size_t i) {
-  return lookup(i, supervision::ring_supervisor_name("chaos"), &node::sup);
+  return lookup(i, ring::directory_name("chaos"), &node::sup);
 }
 
 void chaos_cluster::forget(size_t i) {

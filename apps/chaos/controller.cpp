@@ -19,20 +19,18 @@
 #include "ledger_check.hpp"
 #include "options.hpp"
 #include "report.hpp"
-#include "roles.hpp"
-#include "workload.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
+#include "ringvisor/ring/supervisor.hpp"
 #include "ringvisor/supervision/errc.hpp"
-#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "roles.hpp"
+#include "workload.hpp"
 
 using namespace std::chrono_literals;
 
 namespace ringvisor::chaos {
 
 namespace {
-
-namespace ring = supervision::ring;
 
 using clock = std::chrono::steady_clock;
 
@@ -102,7 +100,7 @@ std::optional<std::string> create_children(chaos_cluster& c, std::mt19937_64& rn
       // A snapshot after each inc: a crash costs at most the incs whose
       // snapshot had not reached a replica yet.
       spec.snapshot = supervision::snapshot_policy::after_each_call();
-      auto placed = ring::start_child(c.system(), sup, std::move(spec), 10s);
+      auto placed = ring::ref{c.system(), sup}.within(10s).start_child(std::move(spec));
       if (placed || placed.error() == supervision::errc::already_present)
         return true; // a retry after a timeout finds it recorded
       return placed.error();
@@ -124,21 +122,22 @@ await_settled(chaos_cluster& c, std::mt19937_64& rng, const std::vector<std::str
   while (!silent.empty() && clock::now() < deadline && !interrupted)
     for (auto i = silent.begin(); i != silent.end() && clock::now() < deadline;) {
       auto got = through_any(c, rng, 1, [&](const caf::actor& sup) {
-        return ring::call(c.system(), sup, *i, caf::make_message(caf::get_atom::value), 2s);
+        return ring::ref{c.system(), sup}.within(2s).call<caf::message>(
+          *i, caf::make_message(caf::get_atom::value));
       });
       i = got ? silent.erase(i) : std::next(i);
     }
   if (!silent.empty())
     notes.push_back(fmt::format("{} children did not answer within the settle bound (first: {})",
                                 silent.size(), *silent.begin()));
-  std::optional<std::map<std::string, supervision::placement>> last;
+  std::optional<std::map<std::string, ring::placement>> last;
   do {
     auto all = through_any(c, rng, 3, [&](const caf::actor& sup) {
-      return ring::which_children(c.system(), sup, 10s);
+      return ring::ref{c.system(), sup}.within(10s).which_children();
     });
     if (!all)
       continue;
-    std::map<std::string, supervision::placement> now;
+    std::map<std::string, ring::placement> now;
     for (auto& x : *all)
       now[x.id] = x.where;
     bool same = last && last->size() == now.size()

@@ -16,11 +16,10 @@
 #include <unistd.h>
 
 #include "account.hpp"
-#include "roles.hpp"
 #include "ringvisor/actor/all.hpp"
 #include "ringvisor/cluster/agent.hpp"
-#include "ringvisor/supervision/all.hpp"
-#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "ringvisor/ring/all.hpp"
+#include "roles.hpp"
 
 using namespace std::chrono_literals;
 
@@ -67,14 +66,14 @@ caf::behavior status_watcher(caf::event_based_actor* self, caf::actor agent,
   };
 }
 
-supervision::ring_supervisor_spec chaos_spec(actor::node& n, const caf::actor& agent) {
-  supervision::ring_supervisor_spec spec;
+ring::supervisor_spec chaos_spec(actor::node& n) {
+  ring::supervisor_spec spec;
   spec.name = "chaos";
   spec.max_restarts = 3;
   spec.period = 5s;
   spec.tell_placement = true;
   spec.migrate = account_state_request; // snapshots apart from moves
-  if (auto store = supervision::open_replicated_store(n, agent, {"chaos", {}}))
+  if (auto store = ring::open_replicated_store(n, {"chaos", {}}))
     spec.stores.push_back(std::move(*store));
   else
     std::cerr << "ringvisor-chaos node: " << actor::render(store.error()) << '\n';
@@ -117,8 +116,7 @@ int run_node(int argc, char** argv) {
   supervision::supervisor_spec parent;
   parent.name = "chaos-parent";
   parent.max_restarts = 0;
-  parent.children.push_back(
-    supervision::ring_supervisor_child("chaos", n, agent, chaos_spec(n, agent)));
+  parent.children.push_back(ring::supervisor_child("chaos", n, chaos_spec(n)));
   auto top = supervision::spawn_supervisor(sys, parent);
   if (!top)
     return fail(actor::render(top.error()));

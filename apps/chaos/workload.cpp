@@ -6,7 +6,7 @@
 
 #include "account.hpp"
 #include "ringvisor/actor/errc.hpp"
-#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "ringvisor/ring/supervisor.hpp"
 
 namespace ringvisor::chaos {
 
@@ -79,9 +79,8 @@ void workload::run(size_t index) {
     caf::error err;
     uint64_t value = 0;
     if (auto sup = cluster_.sup(node)) {
-      auto reply = supervision::ring::call(cluster_.system(), *sup, child,
-                                           caf::make_message(inc_atom::value, request),
-                                           timeout);
+      auto reply = ring::ref{cluster_.system(), *sup}.within(timeout).call<caf::message>(
+        child, caf::make_message(inc_atom::value, request));
       if (!reply)
         err = std::move(reply.error());
       else if (!reply->match_elements<uint64_t>())

@@ -24,8 +24,7 @@
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/errc.hpp"
-#include "ringvisor/supervision/all.hpp"
-#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "ringvisor/ring/all.hpp"
 
 using namespace ringvisor;
 using json = nlohmann::json;
@@ -271,7 +270,7 @@ private:
                 << '\n';
     else
       std::cout << id << " runs on " << where->node << " (since "
-                << supervision::render_epoch(where->epoch) << ")\n";
+                << ring::render_epoch(where->epoch) << ")\n";
     return done;
   }
 
@@ -410,8 +409,8 @@ private:
 
   // The ring supervisor `sup`, through the given node first and any other
   // member when that one dies, hangs or is split off.
-  supervision::ring::client ring_client(const std::string& sup) {
-    return supervision::ring::client{sys_, sup, {opts_.node}};
+  ring::client ring_client(const std::string& sup) {
+    return ring::client{sys_, sup, {opts_.node}};
   }
 
   template <class T, class... Ts>

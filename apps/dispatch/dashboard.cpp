@@ -31,8 +31,8 @@
 #include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/errc.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
+#include "ringvisor/ring/supervisor.hpp"
 #include "ringvisor/supervision/errc.hpp"
-#include "ringvisor/supervision/ring_supervisor.hpp"
 
 namespace dispatch {
 
@@ -42,6 +42,7 @@ namespace {
 
 namespace rv = ringvisor;
 using json = nlohmann::json;
+namespace ring = rv::ring;
 namespace sup = rv::supervision;
 using rv::actor::blocking_request;
 using request = httplib::Request;
@@ -193,7 +194,7 @@ public:
   }
 
   /// Takes in a scrape's readings and returns the text format.
-  std::string scrape(const std::vector<rv::cluster::member>& view, const sup::ring_stats& now,
+  std::string scrape(const std::vector<rv::cluster::member>& view, const ring::ring_stats& now,
                      const rv::actor::wire_counters& wire) {
     std::lock_guard<std::mutex> guard{mtx_}; // scrapes may overlap
     for (auto s : {rv::cluster::member_status::joining, rv::cluster::member_status::up,
@@ -429,7 +430,7 @@ struct dashboard::impl {
       return reply_error(res, hdl.error());
     auto spec = hero_spec(name);
     auto id = spec.id;
-    auto where = sup::ring::start_child(sys(), *hdl, std::move(spec), opts.timeout);
+    auto where = ring::ref{sys(), *hdl}.within(opts.timeout).start_child(std::move(spec));
     if (!where)
       return reply_error(res, where.error());
     rv::log::info("hero_created", {{"id", id}, {"node", where->node}});
@@ -441,7 +442,7 @@ struct dashboard::impl {
     auto hdl = heroes();
     if (!hdl)
       return reply_error(res, hdl.error());
-    if (auto err = sup::ring::delete_child(sys(), *hdl, id, opts.timeout))
+    if (auto err = ring::ref{sys(), *hdl}.within(opts.timeout).delete_child(id))
       return reply_error(res, err);
     reply_json(res, 200, json{{"deleted", id}});
   }
@@ -457,8 +458,8 @@ struct dashboard::impl {
   void metrics_text(const request&, response& res) {
     auto view = members();
     auto hdl = heroes();
-    auto mine = hdl ? sup::ring::stats(sys(), *hdl, opts.timeout)
-                    : caf::expected<sup::ring_stats>{hdl.error()};
+    auto mine = hdl ? ring::ref{sys(), *hdl}.within(opts.timeout).stats()
+                    : caf::expected<ring::ring_stats>{hdl.error()};
     if (!view || !mine)
       return reply_error(res, view ? mine.error() : view.error());
     res.set_content(meters.scrape(*view, *mine, rv::actor::wire_stats(sys())),

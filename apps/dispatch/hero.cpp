@@ -6,7 +6,7 @@
 #include <random>
 
 #include "ringvisor/actor/stateful_child.hpp"
-#include "ringvisor/supervision/ownership.hpp"
+#include "ringvisor/ring/ownership.hpp"
 
 namespace dispatch {
 
@@ -51,8 +51,8 @@ struct hero_actor_state {
   uint64_t tick_key = 0; // what its own ticks carry
   // Whether this hero may fight now: a hero whose node resumes after a
   // pause may have a successor elsewhere by now, and must not fight (and
-  // report a fight) twice; see supervision::ownership.
-  rv::supervision::ownership owner;
+  // report a fight) twice; see ring::ownership.
+  rv::ring::ownership owner;
   static inline const char* name = "dispatch.hero";
 };
 
@@ -102,9 +102,9 @@ caf::behavior hero(hero_actor* self, const hero_options& opts, std::string id,
       }
       self->delayed_send(self, jittered(self, tick), tick_atom::value, key);
     },
-    [self, report](rv::supervision::placed_atom, rv::supervision::placement& where,
-                   const rv::supervision::restore_info& restored) {
-      self->state.owner = rv::supervision::ownership{self->system(), where};
+    [self, report](rv::ring::placed_atom, rv::ring::placement& where,
+                   const rv::ring::restore_info& restored) {
+      self->state.owner = rv::ring::ownership{self->system(), where};
       self->state.view.where = std::move(where); // the epoch goes with every report
       self->state.view.restored = restored;
       report();
@@ -228,7 +228,7 @@ nlohmann::json to_json(const hero_view& x) {
     {"node", x.where.node},
     {"epoch", x.where.epoch},
     {"last", x.last},
-    {"restored", rv::supervision::to_string(x.restored.from)},
+    {"restored", rv::ring::to_string(x.restored.from)},
     {"snapshot_age_ms",
      std::chrono::duration_cast<std::chrono::milliseconds>(x.restored.age).count()},
   };

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "ringvisor/actor/factory_registry.hpp"
+#include "ringvisor/ring/supervisor.hpp"
 #include "ringvisor/supervision/child_spec.hpp"
-#include "ringvisor/supervision/ring_supervisor.hpp"
 
 namespace dispatch {
 
@@ -53,11 +53,11 @@ outcome hero_step(hero_state& x, double roll, double damage);
 struct hero_view {
   std::string id;
   hero_state state;
-  ringvisor::supervision::placement where;
+  ringvisor::ring::placement where;
   std::string last; // the last tick's outcome
   /// How its record came to this node: handed over, from a snapshot (and
   /// how old), or none (fresh).
-  ringvisor::supervision::restore_info restored;
+  ringvisor::ring::restore_info restored;
 };
 
 template <class Inspector>

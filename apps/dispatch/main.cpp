@@ -25,8 +25,7 @@
 #include "ringvisor/actor/all.hpp"
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/discovery.hpp"
-#include "ringvisor/supervision/all.hpp"
-#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "ringvisor/ring/all.hpp"
 
 using namespace ringvisor;
 using namespace std::chrono_literals;
@@ -64,8 +63,8 @@ int fail(const caf::error& err) {
   return EXIT_FAILURE;
 }
 
-supervision::ring_supervisor_spec heroes_spec(actor::node& n, const caf::actor& agent) {
-  supervision::ring_supervisor_spec spec;
+ring::supervisor_spec heroes_spec(actor::node& n) {
+  ring::supervisor_spec spec;
   spec.name = "heroes";
   spec.max_restarts = 10;
   spec.period = 10s;
@@ -77,7 +76,7 @@ supervision::ring_supervisor_spec heroes_spec(actor::node& n, const caf::actor& 
       return std::move(health.error());
     return caf::make_message(*health);
   };
-  if (auto store = supervision::open_replicated_store(n, agent, {"heroes", {}}))
+  if (auto store = ring::open_replicated_store(n, {"heroes", {}}))
     spec.stores.push_back(std::move(*store));
   else
     std::cerr << "ringvisor-dispatch: " << actor::render(store.error())
@@ -135,7 +134,7 @@ void create_heroes(actor::node& n, const caf::actor& agent, const std::string& s
     if (stopping)
       return;
     auto spec = dispatch::hero_spec(name);
-    auto where = supervision::ring::start_child(n.system(), heroes, spec);
+    auto where = ring::ref{n.system(), heroes}.start_child(spec);
     if (where)
       std::cout << "hero " << spec.id << " on " << where->node << std::endl;
     else if (where.error() != supervision::errc::already_present)
@@ -183,13 +182,12 @@ int main(int argc, char** argv) {
   parent.name = "dispatch";
   parent.max_restarts = 3;
   parent.period = 30s;
-  parent.children.push_back(
-    supervision::ring_supervisor_child("heroes", n, agent, heroes_spec(n, agent)));
+  parent.children.push_back(ring::supervisor_child("heroes", n, heroes_spec(n)));
   auto top = supervision::spawn_supervisor(sys, parent);
   if (!top)
     return fail(top.error());
   n.adopt(*top);
-  auto heroes = supervision::ring_supervisor_name("heroes");
+  auto heroes = ring::directory_name("heroes");
   auto web = dispatch::dashboard::start(
     n, {cfg.http_host, cfg.http_port, cfg.token, agent, heroes});
   if (!web)

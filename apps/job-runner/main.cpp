@@ -31,8 +31,7 @@
 #include "ringvisor/cluster/agent.hpp"
 #include "ringvisor/cluster/discovery.hpp"
 #include "ringvisor/cluster/singleton.hpp"
-#include "ringvisor/supervision/all.hpp"
-#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "ringvisor/ring/all.hpp"
 
 #include "progress.hpp"
 
@@ -64,12 +63,12 @@ struct job_state {
 
 // What stays with one instance of a job: its right to import. A job whose
 // node resumes after a pause may run elsewhere by now: it imports nothing
-// while its node holds no lease (supervision::ownership), and it writes its
+// while its node holds no lease (ring::ownership), and it writes its
 // progress with the epoch of its placement, which the table refuses once a
 // newer owner wrote (jobs::progress_table); then it idles until its
 // ring supervisor stops it (quitting would only have it restarted here).
 struct job_instance {
-  supervision::ownership owner;
+  ring::ownership owner;
   std::shared_ptr<jobs::progress_table> progress;
   bool fenced = false;
 };
@@ -92,9 +91,8 @@ caf::behavior import_job(caf::stateful_actor<job_state>* self, std::string id, s
   me->progress = std::move(progress);
   self->delayed_send(self, 10ms, tick_atom::value);
   caf::message_handler own{
-    [self, me](supervision::placed_atom, const supervision::placement& where,
-                const supervision::restore_info&) {
-      me->owner = supervision::ownership{self->system(), where};
+    [self, me](ring::placed_atom, const ring::placement& where, const ring::restore_info&) {
+      me->owner = ring::ownership{self->system(), where};
     },
     [self, me, id](tick_atom) {
       self->delayed_send(self, 10ms, tick_atom::value);
@@ -183,9 +181,9 @@ public:
       return;
     }
     auto sup = actor::blocking_request<caf::actor>(sys_, directory_, 2s, caf::get_atom::value,
-                                                   supervision::ring_supervisor_name("jobs"));
-    auto running = sup ? supervision::ring::which_children(sys_, *sup, 2s)
-                       : caf::expected<std::vector<supervision::ring_child>>{sup.error()};
+                                                   ring::directory_name("jobs"));
+    auto running = sup ? ring::ref{sys_, *sup}.within(2s).which_children()
+                       : caf::expected<std::vector<ring::ring_child>>{sup.error()};
     if (!running) {
       set_last(actor::render(running.error()));
       return;
@@ -195,7 +193,7 @@ public:
     size_t stopped = 0;
     for (auto& child : *running) {
       known.insert(child.id);
-      if (!rows->count(child.id) && !supervision::ring::delete_child(sys_, *sup, child.id, 2s))
+      if (!rows->count(child.id) && !ring::ref{sys_, *sup}.within(2s).delete_child(child.id))
         ++stopped;
     }
     for (auto& [id, path] : *rows) {
@@ -205,7 +203,7 @@ public:
       spec.id = id;
       spec.type = "import";
       spec.args = caf::make_message(id, path);
-      if (supervision::ring::start_child(sys_, *sup, spec, 2s))
+      if (ring::ref{sys_, *sup}.within(2s).start_child(spec))
         ++started;
     }
     set_last(std::to_string(rows->size()) + " rows, " + std::to_string(started) + " started, "
@@ -326,10 +324,10 @@ int main(int argc, char** argv) {
                                      std::string path) {
       return import_job(self, std::move(id), std::move(path), progress);
     });
-  supervision::ring_supervisor_spec spec;
+  ring::supervisor_spec spec;
   spec.name = "jobs";
   spec.tell_placement = true; // each job learns its epoch (see job_instance)
-  auto sup = supervision::start_ring_supervisor(n, agent, spec);
+  auto sup = ring::start_supervisor(n, spec);
   if (!sup)
     return fail(sup.error());
   auto act = cluster::start_activator(

@@ -36,7 +36,7 @@ caf::error progress_table::fail(const std::string& what) const {
 }
 
 caf::expected<bool> progress_table::write(const std::string& id, int64_t records,
-                                          const rv::supervision::placement& where) {
+                                          const rv::ring::placement& where) {
   // The row changes only for the same or a newer epoch.
   static constexpr const char* sql
     = "INSERT INTO progress (id, records, epoch, node) VALUES (?1, ?2, ?3, ?4) "

@@ -15,7 +15,7 @@
 
 #include <caf/expected.hpp>
 
-#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "ringvisor/ring/supervisor.hpp"
 
 struct sqlite3;
 
@@ -45,7 +45,7 @@ public:
   /// false, writing nothing, if the row holds a newer epoch: a newer owner
   /// runs the job.
   caf::expected<bool> write(const std::string& id, int64_t records,
-                            const ringvisor::supervision::placement& where);
+                            const ringvisor::ring::placement& where);
 
   /// Returns the row of job `id`, if any.
   caf::expected<std::optional<progress_row>> read(const std::string& id);

@@ -14,7 +14,7 @@ caf::behavior importer(caf::event_based_actor*, std::string path) {
 
 int main(int argc, char** argv) {
   actor::node_config cfg; // INI file + command line, validated
-  ringvisor::add_types(cfg);
+  supervision::add_types(cfg);
   if (auto err = cfg.read(argc, argv)) {
     std::cerr << actor::render(err) << '\n';
     return 1;

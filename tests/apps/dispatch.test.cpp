@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "hero.hpp"
-#include "ringvisor/supervision/all.hpp"
+#include "ringvisor/ring/all.hpp"
 #include "support/cluster_kit.hpp"
 
 using namespace ringvisor;
@@ -30,7 +30,7 @@ constexpr auto token = "test-token";
 
 struct dispatch_fixture {
   cluster_kit kit{[](caf::actor_system_config& cfg) {
-    supervision::add_types(cfg);
+    ring::add_types(cfg);
     dispatch::add_types(cfg);
   }};
   std::map<std::string, std::string> web; // node -> "http://127.0.0.1:port"

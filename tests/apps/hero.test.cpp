@@ -8,7 +8,7 @@
 #include "hero.hpp"
 #include "lease_registry.hpp"
 #include "ringvisor/actor/stateful_child.hpp"
-#include "ringvisor/supervision/all.hpp"
+#include "ringvisor/ring/all.hpp"
 #include "support/test_system.hpp"
 
 using namespace ringvisor;
@@ -80,7 +80,7 @@ std::shared_ptr<cluster::lease_clock> held_lease(test::test_system& ts) {
 /// The hero "storm" (tick 1 s, health 1000) placed on node a at epoch 7,
 /// reporting to a's board, on a node that holds its lease.
 struct placed_hero {
-  test::test_system ts{supervision::add_types, dispatch::add_types};
+  test::test_system ts{ring::add_types, dispatch::add_types};
   std::shared_ptr<cluster::lease_clock> lease = held_lease(ts);
   actor::factory_registry factories;
   caf::actor board = dispatch::spawn_board(ts.sys(), "a");
@@ -90,8 +90,7 @@ struct placed_hero {
     REQUIRE(!dispatch::add_hero_type(factories, {1s, 1000, board}));
     hero = factories.spawn(ts.sys(), "hero", caf::make_message("storm", "Storm"));
     REQUIRE(hero);
-    ts.self()->send(*hero, supervision::placed_atom::value, supervision::placement{"a", 7},
-                    supervision::restore_info{});
+    ts.self()->send(*hero, ring::placed_atom::value, ring::placement{"a", 7}, ring::restore_info{});
     ts.run();
   }
 };
@@ -119,8 +118,8 @@ TEST_CASE_FIXTURE(placed_hero, "a hero reports to its board, fights on its timer
   auto moved = factories.spawn(ts.sys(), "hero", caf::make_message("storm", "Storm"));
   REQUIRE(moved);
   REQUIRE(ts.request<caf::ok_atom>(*moved, actor::put_state_atom::value, *record));
-  ts.self()->send(*moved, supervision::placed_atom::value, supervision::placement{"b", 8},
-                  supervision::restore_info{supervision::restore_info::origin::handed_over, {}});
+  ts.self()->send(*moved, ring::placed_atom::value, ring::placement{"b", 8},
+                  ring::restore_info{ring::restore_info::origin::handed_over, {}});
   auto text = ts.request<std::string>(*moved, caf::get_atom::value);
   REQUIRE(text);
   auto j = nlohmann::json::parse(*text);

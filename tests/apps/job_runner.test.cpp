@@ -11,8 +11,7 @@
 
 #include "progress.hpp"
 #include "ringvisor/cluster/singleton.hpp"
-#include "ringvisor/supervision/all.hpp"
-#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "ringvisor/ring/all.hpp"
 #include "support/cluster_kit.hpp"
 #include "support/temp_dir.hpp"
 
@@ -25,7 +24,7 @@ namespace {
 struct runner_fixture {
   temp_dir dir{"rv-jobs"}; // first: removed once the nodes are gone
   std::string db = dir.file("jobs.db");
-  cluster_kit kit{[](caf::actor_system_config& cfg) { supervision::add_types(cfg); }};
+  cluster_kit kit{[](caf::actor_system_config& cfg) { ring::add_types(cfg); }};
 
   runner_fixture() {
     sql("CREATE TABLE jobs (id TEXT PRIMARY KEY, path TEXT)");
@@ -72,11 +71,11 @@ struct runner_fixture {
   /// each on one of `nodes`.
   void await_jobs(node_process& via, const std::set<std::string>& ids, const strings& nodes,
                   std::chrono::milliseconds timeout = 10s) {
-    auto sup = lookup(via, supervision::ring_supervisor_name("jobs"));
+    auto sup = lookup(via, ring::directory_name("jobs"));
     auto deadline = std::chrono::steady_clock::now() + timeout;
     std::string last;
     for (;;) {
-      auto all = supervision::ring::which_children(kit.probe().system(), sup, 3s);
+      auto all = ring::ref{kit.probe().system(), sup}.within(3s).which_children();
       if (all) {
         std::set<std::string> running;
         bool placed = true;
@@ -98,14 +97,14 @@ struct runner_fixture {
   /// that the jobs `ids` keep running on `others`.
   void check_runs_nothing(node_process& n, const std::set<std::string>& ids,
                           const strings& others, std::chrono::milliseconds window) {
-    auto sup = lookup(n, supervision::ring_supervisor_name("jobs"));
+    auto sup = lookup(n, ring::directory_name("jobs"));
     auto until = std::chrono::steady_clock::now() + window;
     do {
       auto status = kit.probe().status_of(n.endpoint());
       REQUIRE_MESSAGE(status, why(status));
       CHECK_MESSAGE(*status == cluster::cluster_status::starting,
                     n.name() << " says " << cluster::to_string(*status));
-      auto here = supervision::ring::local_children(kit.probe().system(), sup, 3s);
+      auto here = ring::ref{kit.probe().system(), sup}.within(3s).local_children();
       REQUIRE_MESSAGE(here, why(here));
       REQUIRE_MESSAGE(here->empty(), n.name() << " runs " << here->front().id);
       std::this_thread::sleep_for(100ms);
@@ -116,13 +115,13 @@ struct runner_fixture {
   /// Waits until the progress row of every running job names the node and
   /// the epoch the job runs with now: the newest owner writes, fenced.
   void await_progress_of_owners(node_process& via) {
-    auto sup = lookup(via, supervision::ring_supervisor_name("jobs"));
+    auto sup = lookup(via, ring::directory_name("jobs"));
     auto progress = jobs::progress_table::open(db);
     REQUIRE_MESSAGE(progress, why(progress));
     auto deadline = std::chrono::steady_clock::now() + 10s;
     std::string last;
     for (;;) {
-      auto all = supervision::ring::which_children(kit.probe().system(), sup, 3s);
+      auto all = ring::ref{kit.probe().system(), sup}.within(3s).which_children();
       REQUIRE_MESSAGE(all, why(all));
       size_t current = 0;
       for (auto& c : *all) {
@@ -169,9 +168,9 @@ TEST_CASE_FIXTURE(runner_fixture, "jobs keep their progress when their node leav
   add_jobs(0, 12);
   await_jobs(kit["a"], ids(0, 12), {"a", "b", "c", "d"});
   // A job on c: its progress survives c's graceful leave.
-  auto sup = lookup(kit["a"], supervision::ring_supervisor_name("jobs"));
+  auto sup = lookup(kit["a"], ring::directory_name("jobs"));
   std::string on_c;
-  auto all = supervision::ring::which_children(kit.probe().system(), sup, 3s);
+  auto all = ring::ref{kit.probe().system(), sup}.within(3s).which_children();
   REQUIRE(all);
   for (auto& child : *all)
     if (child.where.node == "c")
@@ -180,13 +179,13 @@ TEST_CASE_FIXTURE(runner_fixture, "jobs keep their progress when their node leav
   // Some records: ~50 at one every 10 ms, more than a restarted job could
   // count between the leave and the second read.
   std::this_thread::sleep_for(500ms);
-  auto before = supervision::ring::call(kit.probe().system(), sup, on_c,
-                                        caf::make_message(caf::get_atom::value), 3s);
+  auto before = ring::ref{kit.probe().system(), sup}.within(3s).call<caf::message>(
+    on_c, caf::make_message(caf::get_atom::value));
   REQUIRE(before);
   CHECK(kit["c"].terminate() == 0);
   await_jobs(kit["a"], ids(0, 12), {"a", "b", "d"});
-  auto after = supervision::ring::call(kit.probe().system(), sup, on_c,
-                                       caf::make_message(caf::get_atom::value), 3s);
+  auto after = ring::ref{kit.probe().system(), sup}.within(3s).call<caf::message>(
+    on_c, caf::make_message(caf::get_atom::value));
   REQUIRE(after);
   CHECK(after->get_as<int64_t>(0) >= before->get_as<int64_t>(0));
   // kill -9 the leader (a, the oldest): b leads, runs a's jobs and syncs new rows.
@@ -226,8 +225,9 @@ TEST_CASE_FIXTURE(runner_fixture, "a node restarted while cut off, founder or no
     for (auto deadline = std::chrono::steady_clock::now() + 5s;;) {
       running = 0;
       for (std::string x : {"a", "b", "c"}) {
-        auto here = supervision::ring::local_children(
-          kit.probe().system(), lookup(kit[x], supervision::ring_supervisor_name("jobs")), 3s);
+        auto here = ring::ref{kit.probe().system(), lookup(kit[x], ring::directory_name("jobs"))}
+                      .within(3s)
+                      .local_children();
         REQUIRE_MESSAGE(here, why(here));
         running += here->size();
       }

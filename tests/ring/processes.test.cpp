@@ -15,20 +15,20 @@
 
 #include <doctest/doctest.h>
 
+#include "protocol.hpp" // libring's
 #include "ring/ledger.hpp"
 #include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/stateful_child.hpp"
 #include "ringvisor/actor/wire.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
-#include "ringvisor/supervision/all.hpp"
-#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "ringvisor/ring/all.hpp"
 #include "support/cluster_kit.hpp"
 
 using namespace ringvisor;
 using namespace ringvisor::test;
 using namespace std::chrono_literals;
-using supervision::ring_child;
+using ring::ring_child;
 using inc_atom = caf::atom_constant<caf::atom("inc")>;
 using trail_atom = caf::atom_constant<caf::atom("trail")>;
 
@@ -53,7 +53,7 @@ namespace {
 /// directory of its own.
 struct ring_fixture {
   std::string dir;
-  cluster_kit kit{[](caf::actor_system_config& cfg) { supervision::add_types(cfg); }};
+  cluster_kit kit{[](caf::actor_system_config& cfg) { ring::add_types(cfg); }};
 
   ring_fixture() {
     char tmpl[] = "/tmp/rv-ring-XXXXXX";
@@ -77,7 +77,7 @@ struct ring_fixture {
 
   /// The ring supervisor on `n`.
   caf::actor sup(node_process& n) {
-    auto hdl = kit.probe().lookup(n.endpoint(), supervision::ring_supervisor_name("counters"));
+    auto hdl = kit.probe().lookup(n.endpoint(), ring::directory_name("counters"));
     REQUIRE_MESSAGE(hdl, "no ring supervisor on " << n.name() << ": " << why(hdl));
     return *hdl;
   }
@@ -117,15 +117,15 @@ struct ring_fixture {
     for (size_t i = 0; i < n; ++i) {
       // A bound, not a latency target: with the SQLite store each start
       // waits for an fsync, which a busy disk can stretch to seconds.
-      auto where = supervision::ring::start_child(
-        sys(), s, counter(prefix + std::to_string(i), snapshot), 30s);
+      auto where =
+        ring::ref{sys(), s}.within(30s).start_child(counter(prefix + std::to_string(i), snapshot));
       REQUIRE_MESSAGE(where, "child " << i << ": " << why(where));
     }
   }
 
   /// Sends `msg` to the counter `id` through `s`; returns the count it answers.
   int64_t call_count(const caf::actor& s, const std::string& id, caf::message msg) {
-    auto reply = supervision::ring::call(sys(), s, id, std::move(msg), 10s);
+    auto reply = ring::ref{sys(), s}.within(10s).call<caf::message>(id, std::move(msg));
     REQUIRE_MESSAGE(reply, id << ": " << why(reply));
     REQUIRE(reply->match_elements<int64_t>());
     return reply->get_as<int64_t>(0);
@@ -161,10 +161,10 @@ struct ring_fixture {
   }
 
   /// The ring stats of every node in `names`, summed.
-  supervision::ring_stats total_stats(const strings& names) {
-    supervision::ring_stats sum;
+  ring::ring_stats total_stats(const strings& names) {
+    ring::ring_stats sum;
     for (auto& name : names) {
-      auto st = supervision::ring::stats(sys(), sup(kit[name]));
+      auto st = ring::ref{sys(), sup(kit[name])}.stats();
       REQUIRE_MESSAGE(st, name << ": " << why(st));
       sum.running += st->running;
       sum.recovered += st->recovered;
@@ -196,45 +196,47 @@ struct ring_fixture {
   /// preference lists (3 members of a ring of `names`) hold it, and the
   /// replicas of each record agree; returns the records by id. A node that
   /// left a record's list keeps it 10 s after the ring settled (0.5 s).
-  std::map<std::string, supervision::ring_record> await_replicas(const strings& names,
-                                                                 std::chrono::milliseconds
-                                                                   timeout = 30s) {
+  std::map<std::string, ring::ring_record> await_replicas(const strings& names,
+                                                          std::chrono::milliseconds timeout = 30s) {
     cluster::hash_ring ring{names};
-    std::map<std::string, supervision::ring_record> result;
-    await_that("records on their replicas", [&](std::string& seen) {
-      std::map<std::string, std::map<std::string, supervision::ring_record>> held; // id -> node
-      for (auto& name : names) {
-        auto xs = supervision::ring::records(sys(), sup(kit[name]));
-        if (!xs) {
-          seen = name + ": " + why(xs);
-          return false;
-        }
-        for (auto& x : *xs)
-          held[x.id][name] = x;
-      }
-      result.clear();
-      for (auto& [id, copies] : held) {
-        std::set<std::string> want;
-        for (auto m : ring.preference_list("counters/" + id, 3))
-          want.emplace(m);
-        std::set<std::string> have;
-        for (auto& [node, x] : copies)
-          have.insert(node);
-        if (have != want) {
-          seen = id + " kept by " + std::to_string(have.size()) + " nodes, not its 3 replicas";
-          return false;
-        }
-        auto& first = copies.begin()->second;
-        for (auto& [node, x] : copies)
-          if (x.version != first.version || x.terminated != first.terminated
-              || x.deleted != first.deleted) {
-            seen = id + " differs on " + node;
+    std::map<std::string, ring::ring_record> result;
+    await_that(
+      "records on their replicas",
+      [&](std::string& seen) {
+        std::map<std::string, std::map<std::string, ring::ring_record>> held; // id -> node
+        for (auto& name : names) {
+          auto xs = ring::ref{sys(), sup(kit[name])}.records();
+          if (!xs) {
+            seen = name + ": " + why(xs);
             return false;
           }
-        result[id] = first;
-      }
-      return true;
-    }, timeout);
+          for (auto& x : *xs)
+            held[x.id][name] = x;
+        }
+        result.clear();
+        for (auto& [id, copies] : held) {
+          std::set<std::string> want;
+          for (auto m : ring.preference_list("counters/" + id, 3))
+            want.emplace(m);
+          std::set<std::string> have;
+          for (auto& [node, x] : copies)
+            have.insert(node);
+          if (have != want) {
+            seen = id + " kept by " + std::to_string(have.size()) + " nodes, not its 3 replicas";
+            return false;
+          }
+          auto& first = copies.begin()->second;
+          for (auto& [node, x] : copies)
+            if (x.version != first.version || x.terminated != first.terminated
+                || x.deleted != first.deleted) {
+              seen = id + " differs on " + node;
+              return false;
+            }
+          result[id] = first;
+        }
+        return true;
+      },
+      timeout);
     return result;
   }
 
@@ -251,7 +253,7 @@ struct ring_fixture {
     std::vector<ring_child> last;
     std::string last_error;
     for (;;) {
-      auto all = supervision::ring::which_children(sys(), s, 3s);
+      auto all = ring::ref{sys(), s}.within(3s).which_children();
       if (all) {
         last = std::move(*all);
         if (ok(last))
@@ -340,7 +342,7 @@ TEST_CASE_FIXTURE(ring_fixture, "find, call and exec reach a child wherever it r
   await_children(kit["a"], all_on(30, {"a", "b", "c"}));
   for (std::string name : {"a", "b", "c"}) {
     auto s = sup(kit[name]);
-    auto where = supervision::ring::find(sys(), s, "c7");
+    auto where = ring::ref{sys(), s}.find("c7");
     REQUIRE_MESSAGE(where, why(where));
     ledger l{dir};
     auto& runs = l.of("c7");
@@ -349,20 +351,19 @@ TEST_CASE_FIXTURE(ring_fixture, "find, call and exec reach a child wherever it r
     CHECK(where->epoch == runs[0].epoch);
     call_inc(s, "c7");
   }
-  auto doubled = supervision::ring::exec(sys(), sup(kit["b"]), "c7", "double", {});
+  auto doubled = ring::ref{sys(), sup(kit["b"])}.exec<caf::message>("c7", "double");
   REQUIRE_MESSAGE(doubled, why(doubled));
   CHECK(doubled->get_as<int64_t>(0) == 6);
-  auto unknown = supervision::ring::exec(sys(), sup(kit["b"]), "c7", "triple", {});
+  auto unknown = ring::ref{sys(), sup(kit["b"])}.exec<caf::message>("c7", "triple");
   CHECK(unknown.error() == supervision::errc::not_found);
-  CHECK(supervision::ring::find(sys(), sup(kit["b"]), "nope").error()
-        == supervision::errc::not_found);
+  CHECK(ring::ref{sys(), sup(kit["b"])}.find("nope").error() == supervision::errc::not_found);
   // a bad spec is refused with a reason, and nothing is recorded
-  auto bad = supervision::ring::start_child(sys(), sup(kit["a"]), spec_of("x", "no-such-type"));
+  auto bad = ring::ref{sys(), sup(kit["a"])}.start_child(spec_of("x", "no-such-type"));
   CHECK(bad.error() == actor::errc::unknown_child_type);
-  auto twice = supervision::ring::start_child(sys(), sup(kit["a"]), counter("c7"));
+  auto twice = ring::ref{sys(), sup(kit["a"])}.start_child(counter("c7"));
   CHECK(twice.error() == supervision::errc::already_present);
   // terminate keeps the spec, restart brings it back, delete forgets it
-  REQUIRE(!supervision::ring::terminate_child(sys(), sup(kit["c"]), "c7"));
+  REQUIRE(!ring::ref{sys(), sup(kit["c"])}.terminate_child("c7"));
   auto xs = await_children(kit["a"], [](auto& all) {
     for (auto& x : all)
       if (x.id == "c7")
@@ -370,9 +371,9 @@ TEST_CASE_FIXTURE(ring_fixture, "find, call and exec reach a child wherever it r
     return false;
   });
   CHECK(xs.size() == 30);
-  auto back = supervision::ring::restart_child(sys(), sup(kit["a"]), "c7");
+  auto back = ring::ref{sys(), sup(kit["a"])}.restart_child("c7");
   REQUIRE_MESSAGE(back, why(back));
-  REQUIRE(!supervision::ring::delete_child(sys(), sup(kit["b"]), "c7"));
+  REQUIRE(!ring::ref{sys(), sup(kit["b"])}.delete_child("c7"));
   await_children(kit["c"], all_on(29, {"a", "b", "c"}));
   ledger l{dir};
   require_no_overlap(l);
@@ -394,7 +395,8 @@ TEST_CASE_FIXTURE(ring_fixture, "a joining node takes a quarter of the children 
     while (!done)
       for (int i = 0; i < 20 && !done; ++i) {
         auto id = "c" + std::to_string(i);
-        auto reply = supervision::ring::call(sys(), via, id, caf::make_message(inc_atom::value), 10s);
+        auto reply = ring::ref{sys(), via}.within(10s).call<caf::message>(
+          id, caf::make_message(inc_atom::value));
         if (reply)
           acked[id] = reply->get_as<int64_t>(0);
       }
@@ -407,7 +409,7 @@ TEST_CASE_FIXTURE(ring_fixture, "a joining node takes a quarter of the children 
     for (auto& x : xs)
       on_d += x.where.node == "d";
     return xs.size() == 1000 && on_d > 0 && all_on(1000, {"a", "b", "c", "d"})(xs)
-           && on_d == supervision::ring::local_children(sys(), sup(kit["d"]))->size();
+           && on_d == ring::ref{sys(), sup(kit["d"])}.local_children()->size();
   });
   std::this_thread::sleep_for(300ms); // a few calls after the move
   done = true;
@@ -425,7 +427,7 @@ TEST_CASE_FIXTURE(ring_fixture, "a joining node takes a quarter of the children 
   }
   CHECK_MESSAGE(moved > 150, moved);
   CHECK_MESSAGE(moved < 350, moved);
-  auto stats_d = supervision::ring::stats(sys(), sup(kit["d"]));
+  auto stats_d = ring::ref{sys(), sup(kit["d"])}.stats();
   REQUIRE_MESSAGE(stats_d, why(stats_d));
   CHECK(stats_d->node == "d");
   CHECK(stats_d->moved_in == moved);
@@ -433,11 +435,11 @@ TEST_CASE_FIXTURE(ring_fixture, "a joining node takes a quarter of the children 
   CHECK(stats_d->started + stats_d->recovered + stats_d->moved_out == 0);
   uint64_t moved_out = 0;
   for (std::string name : {"a", "b", "c"})
-    moved_out += supervision::ring::stats(sys(), sup(kit[name]))->moved_out;
+    moved_out += ring::ref{sys(), sup(kit[name])}.stats()->moved_out;
   CHECK(moved_out == moved);
   // counts survived the move, and every acknowledged call counted once
   for (auto& x : after) {
-    auto n = supervision::ring::call(sys(), s, x.id, caf::make_message(caf::get_atom::value));
+    auto n = ring::ref{sys(), s}.call<caf::message>(x.id, caf::make_message(caf::get_atom::value));
     REQUIRE_MESSAGE(n, x.id << ": " << why(n));
     auto expected = acked.count(x.id) ? acked[x.id] : 2;
     CHECK_MESSAGE(n->get_as<int64_t>(0) == expected, x.id << " on " << x.where.node);
@@ -473,7 +475,7 @@ TEST_CASE_FIXTURE(ring_fixture, "children of a killed node run again on the surv
   uint64_t recovered = 0;
   uint64_t running = 0;
   for (std::string name : {"a", "b"}) {
-    auto st = supervision::ring::stats(sys(), sup(kit[name]));
+    auto st = ring::ref{sys(), sup(kit[name])}.stats();
     REQUIRE_MESSAGE(st, why(st));
     recovered += st->recovered;
     running += st->running;
@@ -590,8 +592,8 @@ TEST_CASE_FIXTURE(ring_fixture, "each record is kept by the three members of its
   auto s = sup(kit["b"]);
   for (int i = 0; i < 20; ++i) {
     auto id = "c" + std::to_string(i);
-    auto err = i < 10 ? supervision::ring::delete_child(sys(), s, id)
-                      : supervision::ring::terminate_child(sys(), s, id);
+    auto err =
+      i < 10 ? ring::ref{sys(), s}.delete_child(id) : ring::ref{sys(), s}.terminate_child(id);
     REQUIRE_MESSAGE(!err, id << ": " << actor::render(err));
   }
   auto records = await_replicas({"a", "b", "c", "d", "e"});
@@ -620,7 +622,7 @@ TEST_CASE_FIXTURE(ring_fixture, "a node that leaves hands its children over with
   CHECK(kit["c"].terminate() == 0);
   auto after = await_children(kit["a"], all_on(300, {"a", "b"}));
   for (auto& x : after) {
-    auto n = supervision::ring::call(sys(), s, x.id, caf::make_message(caf::get_atom::value));
+    auto n = ring::ref{sys(), s}.call<caf::message>(x.id, caf::make_message(caf::get_atom::value));
     REQUIRE_MESSAGE(n, why(n));
     CHECK_MESSAGE(n->get_as<int64_t>(0) == 1, x.id << " lost its count");
   }
@@ -633,7 +635,7 @@ TEST_CASE_FIXTURE(ring_fixture, "a custom migrate hook reshapes the state on its
   start_nodes({"a", "b", "c"});
   ::unsetenv("RV_MIGRATE");
   auto s = sup(kit["a"]);
-  auto where = supervision::ring::start_child(sys(), s, counter("x"), 10s);
+  auto where = ring::ref{sys(), s}.within(10s).start_child(counter("x"));
   REQUIRE_MESSAGE(where, why(where));
   auto from = where->node;
   for (int i = 0; i < 3; ++i)
@@ -648,7 +650,8 @@ TEST_CASE_FIXTURE(ring_fixture, "a custom migrate hook reshapes the state on its
   // ends) shaped the state the new child started with.
   auto s2 = sup(kit[via]);
   CHECK(call_count(s2, "x", caf::make_message(caf::get_atom::value)) == 3);
-  auto trail = supervision::ring::call(sys(), s2, "x", caf::make_message(trail_atom::value), 10s);
+  auto trail =
+    ring::ref{sys(), s2}.within(10s).call<caf::message>("x", caf::make_message(trail_atom::value));
   REQUIRE_MESSAGE(trail, why(trail));
   REQUIRE(trail->match_elements<std::vector<std::string>>());
   CHECK(trail->get_as<std::vector<std::string>>(0) == std::vector<std::string>{from + "->" + to});
@@ -662,7 +665,7 @@ TEST_CASE_FIXTURE(ring_fixture, "the last node stops its children without a warn
   kit.await_status(kit["solo"], cluster::cluster_status::up);
   auto s = sup(kit["solo"]);
   for (auto id : {"x", "y"}) {
-    auto where = supervision::ring::start_child(sys(), s, counter(id), 10s);
+    auto where = ring::ref{sys(), s}.within(10s).start_child(counter(id));
     REQUIRE_MESSAGE(where, why(where));
   }
   CHECK(kit["solo"].terminate() == 0);
@@ -696,14 +699,14 @@ TEST_CASE_FIXTURE(ring_fixture, "a member whose ring supervisor does not run get
 TEST_CASE_FIXTURE(ring_fixture, "an exec in flight when its child moves runs once, and a retry at the new owner gets its reply") {
   start_nodes({"a", "b", "c"});
   auto s = sup(kit["a"]);
-  auto where = supervision::ring::start_child(sys(), s, counter("x"), 10s);
+  auto where = ring::ref{sys(), s}.within(10s).start_child(counter("x"));
   REQUIRE_MESSAGE(where, why(where));
   auto owner = where->node;
   std::string other = owner == "a" ? "b" : "a";
   // The exec as a ring client sends it, with a request id of our own.
-  auto exec = caf::make_message(supervision::ring_exec_atom::value, uint64_t{0x5eed},
-                                std::string{"x"}, std::string{"slow"},
-                                caf::make_message(std::string{"t1"}), uint8_t{0});
+  auto exec =
+    caf::make_message(ring::ring_exec_atom::value, uint64_t{0x5eed}, std::string{"x"},
+                      std::string{"slow"}, caf::make_message(std::string{"t1"}), uint8_t{0});
   auto first = std::async(std::launch::async, [&, hdl = sup(kit[owner])] {
     return actor::blocking_request<std::string>(sys(), hdl, 10s, exec);
   });
@@ -747,29 +750,28 @@ TEST_CASE_FIXTURE(ring_fixture, "a split-off minority stops its children and ref
     partition cut{kit, {"a", "b"}, {"c", "d", "e"}};
     await_children(kit["c"], all_on(500, {"c", "d", "e"}), 10s);
     for (std::string name : {"a", "b"}) {
-      auto local = supervision::ring::local_children(sys(), sup(kit[name]));
+      auto local = ring::ref{sys(), sup(kit[name])}.local_children();
       REQUIRE_MESSAGE(local, why(local));
       CHECK_MESSAGE(local->empty(), name << " still runs " << local->size());
     }
     // a call through the minority fails at once, not when its timeout ends
     kit.await_status(kit["a"], cluster::cluster_status::split);
     auto t0 = std::chrono::steady_clock::now();
-    auto refused = supervision::ring::call(sys(), sup(kit["a"]), "c1",
-                                           caf::make_message(inc_atom::value), 10s);
+    auto refused = ring::ref{sys(), sup(kit["a"])}.within(10s).call<caf::message>(
+      "c1", caf::make_message(inc_atom::value));
     CHECK(refused.error() == supervision::errc::no_owner);
     CHECK(std::chrono::steady_clock::now() - t0 < 2s);
     // Deletes: refused by the minority, made by the majority, and they last.
-    CHECK(supervision::ring::delete_child(sys(), sup(kit["a"]), "c0"));
+    CHECK(ring::ref{sys(), sup(kit["a"])}.delete_child("c0"));
     for (int i = 0; i < 10; ++i) {
-      auto err = supervision::ring::delete_child(sys(), sup(kit["c"]), "c" + std::to_string(i));
+      auto err = ring::ref{sys(), sup(kit["c"])}.delete_child("c" + std::to_string(i));
       CHECK_MESSAGE(!err, "c" << i << ": " << actor::render(err));
     }
     // Starts: refused by the minority, made by the majority (a majority of
     // each new child's replicas is on its side).
-    CHECK(!supervision::ring::start_child(sys(), sup(kit["a"]), counter("n0")));
+    CHECK(!ring::ref{sys(), sup(kit["a"])}.start_child(counter("n0")));
     for (int i = 0; i < 10; ++i) {
-      auto where = supervision::ring::start_child(sys(), sup(kit["d"]),
-                                                  counter("n" + std::to_string(i)));
+      auto where = ring::ref{sys(), sup(kit["d"])}.start_child(counter("n" + std::to_string(i)));
       CHECK_MESSAGE(where, "n" << i << ": " << why(where));
     }
   }
@@ -804,14 +806,14 @@ TEST_CASE_FIXTURE(ring_fixture, "a child that keeps crashing stops the ring supe
   await_children(kit["a"], all_on(10, {"a", "b", "c"}));
   auto s = sup(kit["a"]);
   // crashes at once, every time: the local supervisor gives up three times
-  static_cast<void>(supervision::ring::start_child(sys(), s, spec_of("bomb", "bomb"), 2s));
+  static_cast<void>(ring::ref{sys(), s}.within(2s).start_child(spec_of("bomb", "bomb")));
   for (std::string name : {"a", "b", "c"}) {
     auto line = kit[name].read_line("escalated ", 15s);
     REQUIRE_MESSAGE(line, name << " did not report the escalation");
     CHECK_MESSAGE(line->find("reached_max_restart_intensity") != std::string::npos, *line);
   }
   for (std::string name : {"a", "b", "c"})
-    CHECK(!kit.probe().lookup(kit[name].endpoint(), supervision::ring_supervisor_name("counters")));
+    CHECK(!kit.probe().lookup(kit[name].endpoint(), ring::directory_name("counters")));
 }
 
 TEST_CASE_FIXTURE(ring_fixture, "the SQLite store brings the children back after a full restart, with their last snapshots") {
@@ -824,7 +826,7 @@ TEST_CASE_FIXTURE(ring_fixture, "the SQLite store brings the children back after
   auto counts = count_up(s, before, 3);
   // Every node writes the snapshots that changed once a second, into the
   // file the three share: wait until it holds every count.
-  auto file = supervision::open_sqlite_store(sys(), {db, {}});
+  auto file = ring::open_sqlite_store(sys(), {db, {}});
   REQUIRE_MESSAGE(file, why(file));
   await_that("every count in the file", [&](std::string& seen) {
     auto states = (*file)->get_states();
@@ -936,7 +938,7 @@ TEST_CASE_FIXTURE(ring_fixture, "a node killed while children move to a joining 
   // as soon as d has started taking children, b dies
   auto d = sup(kit["d"]);
   for (auto deadline = std::chrono::steady_clock::now() + 10s;;) {
-    auto local = supervision::ring::local_children(sys(), d, 1s);
+    auto local = ring::ref{sys(), d}.within(1s).local_children();
     if (local && !local->empty())
       break;
     REQUIRE(std::chrono::steady_clock::now() < deadline);
@@ -957,21 +959,23 @@ TEST_CASE_FIXTURE(ring_fixture, "a client on a plain CAF config keeps its links,
   await_children(kit["a"], all_on(10, {"a", "b", "c"}));
   // what a program that is no node sets up: the wire and the types it needs
   caf::actor_system_config cfg;
-  supervision::add_types(cfg);
+  ring::add_types(cfg);
   REQUIRE(!actor::use_wire(cfg, actor::wire_options{}, "client"));
   caf::actor_system client{cfg};
   auto node_dir = actor::remote_directory(client, kit["b"].endpoint(), 5s);
   REQUIRE_MESSAGE(node_dir, why(node_dir));
   auto s = actor::blocking_request<caf::actor>(client, *node_dir, 5s, caf::get_atom::value,
-                                               supervision::ring_supervisor_name("counters"));
+                                               ring::directory_name("counters"));
   REQUIRE_MESSAGE(s, why(s));
-  auto first = supervision::ring::call(client, *s, "c1", caf::make_message(inc_atom::value), 5s);
+  auto first =
+    ring::ref{client, *s}.within(5s).call<caf::message>("c1", caf::make_message(inc_atom::value));
   REQUIRE_MESSAGE(first, why(first));
   // idle for longer than the nodes' connection timeout (3 s): without link
   // heartbeats of its own the client's connection is dropped and its
   // handles are dead for good
   std::this_thread::sleep_for(3500ms);
-  auto second = supervision::ring::call(client, *s, "c1", caf::make_message(inc_atom::value), 5s);
+  auto second =
+    ring::ref{client, *s}.within(5s).call<caf::message>("c1", caf::make_message(inc_atom::value));
   REQUIRE_MESSAGE(second, why(second));
   CHECK(second->get_as<int64_t>(0) == first->get_as<int64_t>(0) + 1);
   // the node of the handle dies and comes back: the old handle says so at
@@ -980,7 +984,8 @@ TEST_CASE_FIXTURE(ring_fixture, "a client on a plain CAF config keeps its links,
   kit["b"].restart();
   kit.await_view(kit["a"], {"a", "b", "c"});
   auto t0 = std::chrono::steady_clock::now();
-  auto stale = supervision::ring::call(client, *s, "c1", caf::make_message(inc_atom::value), 10s);
+  auto stale =
+    ring::ref{client, *s}.within(10s).call<caf::message>("c1", caf::make_message(inc_atom::value));
   CHECK(stale.error() == caf::sec::request_receiver_down);
   CHECK(std::chrono::steady_clock::now() - t0 < 1s);
 }
@@ -1005,10 +1010,10 @@ TEST_CASE_FIXTURE(ring_fixture, "a ring client asks another member when its memb
     return std::string{};
   };
   caf::actor_system_config cfg;
-  supervision::add_types(cfg);
+  ring::add_types(cfg);
   REQUIRE(!actor::use_wire(cfg, actor::wire_options{}, "client"));
   caf::actor_system client{cfg};
-  supervision::ring::client counters{client, "counters", {kit["a"].endpoint()}};
+  ring::client counters{client, "counters", {kit["a"].endpoint()}};
   auto inc = [&](const std::string& id) {
     auto t0 = std::chrono::steady_clock::now();
     auto reply = counters.call(id, caf::make_message(inc_atom::value), 10s);
@@ -1057,7 +1062,7 @@ TEST_CASE_FIXTURE(ring_fixture, "a ring client asks another member when its memb
   kit.await_status(kit[cut_off], cluster::cluster_status::split);
   CHECK(inc(on_rest) == count + 1);
   CHECK(counters.member() != kit[cut_off].endpoint());
-  supervision::ring::client via_minority{client, "counters", {kit[cut_off].endpoint()}};
+  ring::client via_minority{client, "counters", {kit[cut_off].endpoint()}};
   auto where = via_minority.start_child(counter("late"), 10s);
   REQUIRE_MESSAGE(where, why(where));
   CHECK(where->node != cut_off);

@@ -29,8 +29,7 @@
 
 #include "ringvisor/actor/all.hpp"
 #include "ringvisor/cluster/agent.hpp"
-#include "ringvisor/supervision/all.hpp"
-#include "ringvisor/supervision/ring_supervisor.hpp"
+#include "ringvisor/ring/all.hpp"
 
 #include <unistd.h>
 
@@ -61,7 +60,7 @@ int64_t now_ns() {
 struct counter_state {
   int64_t count = 0;
   std::vector<std::string> trail; // only the migrate hook adds to it
-  supervision::placement where;
+  ring::placement where;
   caf::actor sup; // the sender of `placed`, which takes checkpoints
   bool stop_logged = false;
 };
@@ -110,11 +109,10 @@ caf::behavior counter(counter_actor* self, std::string id) {
       auto state = actor::to_bytes(self->system(), self->state);
       if (!state)
         return std::move(state.error());
-      self->send(self->state.sup, supervision::checkpoint_atom::value, id, std::move(*state));
+      self->send(self->state.sup, ring::checkpoint_atom::value, id, std::move(*state));
       return self->state.count;
     },
-    [self, id](supervision::placed_atom, supervision::placement& where,
-               const supervision::restore_info&) {
+    [self, id](ring::placed_atom, ring::placement& where, const ring::restore_info&) {
       self->state.sup = caf::actor_cast<caf::actor>(self->current_sender());
       self->state.where = std::move(where);
       auto& st = self->state;
@@ -140,7 +138,7 @@ caf::expected<caf::message> slow(caf::actor_system&, const caf::actor&, const ca
 
 // With RV_MIGRATE: a moving counter is asked for its state as the next
 // version keeps it. Else none: the default, `get_state`.
-supervision::migrate_function migrate_hook() {
+ring::migrate_function migrate_hook() {
   if (std::getenv("RV_MIGRATE") == nullptr)
     return {};
   return [](const std::string&, const std::string& from, const std::string& to) {
@@ -193,7 +191,7 @@ int main(int argc, char** argv) {
   }
 
   // [example] shown in docs/ring-supervisor.md
-  supervision::ring_supervisor_spec spec;
+  ring::supervisor_spec spec;
   spec.name = "counters";
   spec.max_restarts = 2;
   spec.period = std::chrono::seconds{5};
@@ -211,14 +209,14 @@ int main(int argc, char** argv) {
   spec.migrate = migrate_hook();  // the tests' own
   std::string store = std::getenv("RV_STORE") ? std::getenv("RV_STORE") : "replicated";
   if (store.rfind("sqlite:", 0) == 0) {
-    auto s = supervision::open_sqlite_store(sys, {store.substr(7), {}});
+    auto s = ring::open_sqlite_store(sys, {store.substr(7), {}});
     if (!s) {
       std::cerr << "ring-test-node: " << actor::render(s.error()) << '\n';
       return EXIT_FAILURE;
     }
     spec.stores.push_back(std::move(*s));
   } else {
-    auto s = supervision::open_replicated_store(n, agent, {"counters", {}});
+    auto s = ring::open_replicated_store(n, {"counters", {}});
     if (!s) {
       std::cerr << "ring-test-node: " << actor::render(s.error()) << '\n';
       return EXIT_FAILURE;
@@ -229,7 +227,7 @@ int main(int argc, char** argv) {
   supervision::supervisor_spec parent;
   parent.name = "ring-parent";
   parent.max_restarts = 0;
-  parent.children.push_back(supervision::ring_supervisor_child("counters", n, agent, spec));
+  parent.children.push_back(ring::supervisor_child("counters", n, spec));
   auto top = supervision::spawn_supervisor(sys, parent);
   if (!top) {
     std::cerr << "ring-test-node: " << actor::render(top.error()) << '\n';

@@ -4,6 +4,8 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
 #include <caf/expected.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/timespan.hpp>
@@ -46,6 +48,15 @@ caf::expected<T> blocking_request(caf::actor_system& sys, const caf::actor& dest
     .receive([&](T& x) { result = std::move(x); },
              [&](caf::error& err) { result = std::move(err); });
   return result;
+}
+
+/// As `blocking_request` for a request whose reply is `caf::ok_atom`:
+/// returns the error, or none.
+template <class... Ts>
+caf::error blocking_ok(caf::actor_system& sys, const caf::actor& dest, caf::timespan timeout,
+                       Ts&&... xs) {
+  auto result = blocking_request<caf::ok_atom>(sys, dest, timeout, std::forward<Ts>(xs)...);
+  return result ? caf::error{} : std::move(result.error());
 }
 
 } // namespace ringvisor::actor

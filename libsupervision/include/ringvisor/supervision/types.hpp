@@ -9,9 +9,8 @@ class actor_system_config;
 namespace ringvisor::supervision {
 
 /// Registers libsupervision's message types (`child_spec`, `child_info`,
-/// `child_counts`, the ring supervisor's) and error category with `cfg`.
-/// `ringvisor::add_types` calls it, with the other libraries' (the ring
-/// supervisor needs libcluster's too).
+/// `child_counts`) and error category with `cfg`, and libactor's.
+/// `ringvisor::add_types` calls it, with the other libraries'.
 RINGVISOR_SUPERVISION_EXPORT void add_types(caf::actor_system_config& cfg);
 
 } // namespace ringvisor::supervision
