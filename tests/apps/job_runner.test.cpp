@@ -179,15 +179,15 @@ TEST_CASE_FIXTURE(runner_fixture, "jobs keep their progress when their node leav
   // Some records: ~50 at one every 10 ms, more than a restarted job could
   // count between the leave and the second read.
   std::this_thread::sleep_for(500ms);
-  auto before = ring::ref{kit.probe().system(), sup}.within(3s).call<caf::message>(
-    on_c, caf::make_message(caf::get_atom::value));
+  auto before =
+    ring::ref{kit.probe().system(), sup}.within(3s).call<int64_t>(on_c, caf::get_atom::value);
   REQUIRE(before);
   CHECK(kit["c"].terminate() == 0);
   await_jobs(kit["a"], ids(0, 12), {"a", "b", "d"});
-  auto after = ring::ref{kit.probe().system(), sup}.within(3s).call<caf::message>(
-    on_c, caf::make_message(caf::get_atom::value));
+  auto after =
+    ring::ref{kit.probe().system(), sup}.within(3s).call<int64_t>(on_c, caf::get_atom::value);
   REQUIRE(after);
-  CHECK(after->get_as<int64_t>(0) >= before->get_as<int64_t>(0));
+  CHECK(*after >= *before);
   // kill -9 the leader (a, the oldest): b leads, runs a's jobs and syncs new rows.
   auto leader = cluster::whereis_leader(kit.probe().system(),
                                         lookup(kit["b"], cluster::activator_name("job-runner")), 2s);

@@ -10,6 +10,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -76,10 +77,10 @@ struct ring_fixture {
   }
 
   /// The ring supervisor on `n`.
-  caf::actor sup(node_process& n) {
+  ring::ref sup(node_process& n) {
     auto hdl = kit.probe().lookup(n.endpoint(), ring::directory_name("counters"));
     REQUIRE_MESSAGE(hdl, "no ring supervisor on " << n.name() << ": " << why(hdl));
-    return *hdl;
+    return {sys(), *hdl};
   }
 
   void start_nodes(const strings& names) {
@@ -117,29 +118,27 @@ struct ring_fixture {
     for (size_t i = 0; i < n; ++i) {
       // A bound, not a latency target: with the SQLite store each start
       // waits for an fsync, which a busy disk can stretch to seconds.
-      auto where =
-        ring::ref{sys(), s}.within(30s).start_child(counter(prefix + std::to_string(i), snapshot));
+      auto where = s.within(30s).start_child(counter(prefix + std::to_string(i), snapshot));
       REQUIRE_MESSAGE(where, "child " << i << ": " << why(where));
     }
   }
 
   /// Sends `msg` to the counter `id` through `s`; returns the count it answers.
-  int64_t call_count(const caf::actor& s, const std::string& id, caf::message msg) {
-    auto reply = ring::ref{sys(), s}.within(10s).call<caf::message>(id, std::move(msg));
+  int64_t call_count(const ring::ref& s, const std::string& id, caf::message msg) {
+    auto reply = s.within(10s).call<int64_t>(id, std::move(msg));
     REQUIRE_MESSAGE(reply, id << ": " << why(reply));
-    REQUIRE(reply->match_elements<int64_t>());
-    return reply->get_as<int64_t>(0);
+    return *reply;
   }
 
   /// The child's count, asked through `s`.
-  int64_t count_of(const caf::actor& s, const std::string& id) {
+  int64_t count_of(const ring::ref& s, const std::string& id) {
     return call_count(s, id, caf::make_message(caf::get_atom::value));
   }
 
   /// Counts the i-th of `xs` i % `spread` + 1 times through `s`; returns the
   /// counts by id.
-  std::map<std::string, int64_t> count_up(const caf::actor& s,
-                                          const std::vector<ring_child>& xs, size_t spread) {
+  std::map<std::string, int64_t> count_up(const ring::ref& s, const std::vector<ring_child>& xs,
+                                          size_t spread) {
     std::map<std::string, int64_t> result;
     for (size_t i = 0; i < xs.size(); ++i)
       for (size_t n = 0; n < i % spread + 1; ++n)
@@ -164,7 +163,7 @@ struct ring_fixture {
   ring::ring_stats total_stats(const strings& names) {
     ring::ring_stats sum;
     for (auto& name : names) {
-      auto st = ring::ref{sys(), sup(kit[name])}.stats();
+      auto st = sup(kit[name]).stats();
       REQUIRE_MESSAGE(st, name << ": " << why(st));
       sum.running += st->running;
       sum.recovered += st->recovered;
@@ -205,7 +204,7 @@ struct ring_fixture {
       [&](std::string& seen) {
         std::map<std::string, std::map<std::string, ring::ring_record>> held; // id -> node
         for (auto& name : names) {
-          auto xs = ring::ref{sys(), sup(kit[name])}.records();
+          auto xs = sup(kit[name]).records();
           if (!xs) {
             seen = name + ": " + why(xs);
             return false;
@@ -240,7 +239,23 @@ struct ring_fixture {
     return result;
   }
 
-  int64_t call_inc(const caf::actor& s, const std::string& id) {
+  /// Runs `f(self, done)` in an actor of this process and returns what it
+  /// passes to `done` (once).
+  template <class T, class F>
+  T from_actor(F f) {
+    auto result = std::make_shared<std::promise<T>>();
+    sys().spawn([f, result](caf::event_based_actor* self) {
+      f(self, [self, result](T x) {
+        result->set_value(std::move(x));
+        self->quit();
+      });
+    });
+    auto answer = result->get_future();
+    REQUIRE(answer.wait_for(20s) == std::future_status::ready);
+    return answer.get();
+  }
+
+  int64_t call_inc(const ring::ref& s, const std::string& id) {
     return call_count(s, id, caf::make_message(inc_atom::value));
   }
 
@@ -253,7 +268,7 @@ struct ring_fixture {
     std::vector<ring_child> last;
     std::string last_error;
     for (;;) {
-      auto all = ring::ref{sys(), s}.within(3s).which_children();
+      auto all = s.within(3s).which_children();
       if (all) {
         last = std::move(*all);
         if (ok(last))
@@ -342,7 +357,7 @@ TEST_CASE_FIXTURE(ring_fixture, "find, call and exec reach a child wherever it r
   await_children(kit["a"], all_on(30, {"a", "b", "c"}));
   for (std::string name : {"a", "b", "c"}) {
     auto s = sup(kit[name]);
-    auto where = ring::ref{sys(), s}.find("c7");
+    auto where = s.find("c7");
     REQUIRE_MESSAGE(where, why(where));
     ledger l{dir};
     auto& runs = l.of("c7");
@@ -351,19 +366,58 @@ TEST_CASE_FIXTURE(ring_fixture, "find, call and exec reach a child wherever it r
     CHECK(where->epoch == runs[0].epoch);
     call_inc(s, "c7");
   }
-  auto doubled = ring::ref{sys(), sup(kit["b"])}.exec<caf::message>("c7", "double");
+  // Typed: a reply of another type is an error, not a misread.
+  auto wrong = sup(kit["a"]).call<std::string>("c7", caf::get_atom::value);
+  CHECK(wrong.error() == caf::sec::unexpected_response);
+  // From an actor, without blocking it: call, find and exec go on with then.
+  auto via_c = sup(kit["c"]);
+  auto async = from_actor<std::string>([via_c](caf::event_based_actor* self, auto done) {
+    auto failed = [done](caf::error& err) { done("error: " + actor::render(err)); };
+    via_c.call<int64_t>(self, "c7", inc_atom::value)
+      .then(
+        [=](int64_t n) {
+          via_c.find(self, "c7")
+            .then(
+              [=](ring::placement where) {
+                via_c.exec<int64_t>(self, "c7", "double")
+                  .then(
+                    [=](int64_t twice) {
+                      done(std::to_string(n) + " on " + where.node + ", doubled "
+                           + std::to_string(twice));
+                    },
+                    failed);
+              },
+              failed);
+        },
+        failed);
+  });
+  CHECK(async == "4 on " + ledger{dir}.of("c7").at(0).node + ", doubled 8");
+  auto async_errors = from_actor<std::string>([via_c](caf::event_based_actor* self, auto done) {
+    via_c.call<std::string>(self, "c7", caf::get_atom::value)
+      .then([=](const std::string&) { done("a string?"); },
+            [=](caf::error& wrong_type) {
+              via_c.call<int64_t>(self, "nope", caf::get_atom::value)
+                .then([=](int64_t) { done("a count of nothing?"); },
+                      [=](caf::error& unknown) {
+                        done(actor::render(wrong_type) + " / " + actor::render(unknown));
+                      });
+            });
+  });
+  CHECK_MESSAGE(async_errors.find("unexpected_response") != std::string::npos, async_errors);
+  CHECK_MESSAGE(async_errors.find("not_found") != std::string::npos, async_errors);
+  auto doubled = sup(kit["b"]).exec<int64_t>("c7", "double");
   REQUIRE_MESSAGE(doubled, why(doubled));
-  CHECK(doubled->get_as<int64_t>(0) == 6);
-  auto unknown = ring::ref{sys(), sup(kit["b"])}.exec<caf::message>("c7", "triple");
+  CHECK(*doubled == 8);
+  auto unknown = sup(kit["b"]).exec<int64_t>("c7", "triple");
   CHECK(unknown.error() == supervision::errc::not_found);
-  CHECK(ring::ref{sys(), sup(kit["b"])}.find("nope").error() == supervision::errc::not_found);
+  CHECK(sup(kit["b"]).find("nope").error() == supervision::errc::not_found);
   // a bad spec is refused with a reason, and nothing is recorded
-  auto bad = ring::ref{sys(), sup(kit["a"])}.start_child(spec_of("x", "no-such-type"));
+  auto bad = sup(kit["a"]).start_child(spec_of("x", "no-such-type"));
   CHECK(bad.error() == actor::errc::unknown_child_type);
-  auto twice = ring::ref{sys(), sup(kit["a"])}.start_child(counter("c7"));
+  auto twice = sup(kit["a"]).start_child(counter("c7"));
   CHECK(twice.error() == supervision::errc::already_present);
   // terminate keeps the spec, restart brings it back, delete forgets it
-  REQUIRE(!ring::ref{sys(), sup(kit["c"])}.terminate_child("c7"));
+  REQUIRE(!sup(kit["c"]).terminate_child("c7"));
   auto xs = await_children(kit["a"], [](auto& all) {
     for (auto& x : all)
       if (x.id == "c7")
@@ -371,9 +425,9 @@ TEST_CASE_FIXTURE(ring_fixture, "find, call and exec reach a child wherever it r
     return false;
   });
   CHECK(xs.size() == 30);
-  auto back = ring::ref{sys(), sup(kit["a"])}.restart_child("c7");
+  auto back = sup(kit["a"]).restart_child("c7");
   REQUIRE_MESSAGE(back, why(back));
-  REQUIRE(!ring::ref{sys(), sup(kit["b"])}.delete_child("c7"));
+  REQUIRE(!sup(kit["b"]).delete_child("c7"));
   await_children(kit["c"], all_on(29, {"a", "b", "c"}));
   ledger l{dir};
   require_no_overlap(l);
@@ -395,12 +449,35 @@ TEST_CASE_FIXTURE(ring_fixture, "a joining node takes a quarter of the children 
     while (!done)
       for (int i = 0; i < 20 && !done; ++i) {
         auto id = "c" + std::to_string(i);
-        auto reply = ring::ref{sys(), via}.within(10s).call<caf::message>(
-          id, caf::make_message(inc_atom::value));
+        auto reply = via.within(10s).call<int64_t>(id, inc_atom::value);
         if (reply)
-          acked[id] = reply->get_as<int64_t>(0);
+          acked[id] = *reply;
       }
   }};
+  // and 20 more from an actor, each call continuing the next: its retries
+  // across the move run without blocking it
+  std::mutex acked_by_actor_mtx;
+  std::map<std::string, int64_t> acked_by_actor;
+  std::promise<void> actor_done;
+  sys().spawn([&, via = sup(kit["c"])](caf::event_based_actor* self) -> caf::behavior {
+    self->send(self, int32_t{0});
+    return {[&, self, via](int32_t i) {
+      if (done) {
+        actor_done.set_value();
+        return self->quit();
+      }
+      auto id = "c" + std::to_string(20 + i % 20);
+      via.within(10s)
+        .call<int64_t>(self, id, inc_atom::value)
+        .then(
+          [&, self, id, i](int64_t n) {
+            std::lock_guard<std::mutex> guard{acked_by_actor_mtx};
+            acked_by_actor[id] = n;
+            self->send(self, i + 1);
+          },
+          [self, i](caf::error&) { self->send(self, i + 1); });
+    }};
+  });
   kit.start("d");
   for (std::string name : {"a", "b", "c", "d"})
     kit.await_view(kit[name], {"a", "b", "c", "d"});
@@ -409,11 +486,14 @@ TEST_CASE_FIXTURE(ring_fixture, "a joining node takes a quarter of the children 
     for (auto& x : xs)
       on_d += x.where.node == "d";
     return xs.size() == 1000 && on_d > 0 && all_on(1000, {"a", "b", "c", "d"})(xs)
-           && on_d == ring::ref{sys(), sup(kit["d"])}.local_children()->size();
+           && on_d == sup(kit["d"]).local_children()->size();
   });
   std::this_thread::sleep_for(300ms); // a few calls after the move
   done = true;
   caller.join();
+  REQUIRE(actor_done.get_future().wait_for(20s) == std::future_status::ready);
+  CHECK(acked_by_actor.size() == 20);
+  acked.insert(acked_by_actor.begin(), acked_by_actor.end());
   std::map<std::string, std::string> was;
   for (auto& x : before)
     was[x.id] = x.where.node;
@@ -427,7 +507,7 @@ TEST_CASE_FIXTURE(ring_fixture, "a joining node takes a quarter of the children 
   }
   CHECK_MESSAGE(moved > 150, moved);
   CHECK_MESSAGE(moved < 350, moved);
-  auto stats_d = ring::ref{sys(), sup(kit["d"])}.stats();
+  auto stats_d = sup(kit["d"]).stats();
   REQUIRE_MESSAGE(stats_d, why(stats_d));
   CHECK(stats_d->node == "d");
   CHECK(stats_d->moved_in == moved);
@@ -435,14 +515,14 @@ TEST_CASE_FIXTURE(ring_fixture, "a joining node takes a quarter of the children 
   CHECK(stats_d->started + stats_d->recovered + stats_d->moved_out == 0);
   uint64_t moved_out = 0;
   for (std::string name : {"a", "b", "c"})
-    moved_out += ring::ref{sys(), sup(kit[name])}.stats()->moved_out;
+    moved_out += sup(kit[name]).stats()->moved_out;
   CHECK(moved_out == moved);
   // counts survived the move, and every acknowledged call counted once
   for (auto& x : after) {
-    auto n = ring::ref{sys(), s}.call<caf::message>(x.id, caf::make_message(caf::get_atom::value));
+    auto n = s.call<int64_t>(x.id, caf::get_atom::value);
     REQUIRE_MESSAGE(n, x.id << ": " << why(n));
     auto expected = acked.count(x.id) ? acked[x.id] : 2;
-    CHECK_MESSAGE(n->get_as<int64_t>(0) == expected, x.id << " on " << x.where.node);
+    CHECK_MESSAGE(*n == expected, x.id << " on " << x.where.node);
   }
   ledger l{dir};
   require_no_overlap(l);
@@ -475,7 +555,7 @@ TEST_CASE_FIXTURE(ring_fixture, "children of a killed node run again on the surv
   uint64_t recovered = 0;
   uint64_t running = 0;
   for (std::string name : {"a", "b"}) {
-    auto st = ring::ref{sys(), sup(kit[name])}.stats();
+    auto st = sup(kit[name]).stats();
     REQUIRE_MESSAGE(st, why(st));
     recovered += st->recovered;
     running += st->running;
@@ -592,8 +672,7 @@ TEST_CASE_FIXTURE(ring_fixture, "each record is kept by the three members of its
   auto s = sup(kit["b"]);
   for (int i = 0; i < 20; ++i) {
     auto id = "c" + std::to_string(i);
-    auto err =
-      i < 10 ? ring::ref{sys(), s}.delete_child(id) : ring::ref{sys(), s}.terminate_child(id);
+    auto err = i < 10 ? s.delete_child(id) : s.terminate_child(id);
     REQUIRE_MESSAGE(!err, id << ": " << actor::render(err));
   }
   auto records = await_replicas({"a", "b", "c", "d", "e"});
@@ -622,9 +701,9 @@ TEST_CASE_FIXTURE(ring_fixture, "a node that leaves hands its children over with
   CHECK(kit["c"].terminate() == 0);
   auto after = await_children(kit["a"], all_on(300, {"a", "b"}));
   for (auto& x : after) {
-    auto n = ring::ref{sys(), s}.call<caf::message>(x.id, caf::make_message(caf::get_atom::value));
+    auto n = s.call<int64_t>(x.id, caf::get_atom::value);
     REQUIRE_MESSAGE(n, why(n));
-    CHECK_MESSAGE(n->get_as<int64_t>(0) == 1, x.id << " lost its count");
+    CHECK_MESSAGE(*n == 1, x.id << " lost its count");
   }
   ledger l{dir};
   require_no_overlap(l);
@@ -635,7 +714,7 @@ TEST_CASE_FIXTURE(ring_fixture, "a custom migrate hook reshapes the state on its
   start_nodes({"a", "b", "c"});
   ::unsetenv("RV_MIGRATE");
   auto s = sup(kit["a"]);
-  auto where = ring::ref{sys(), s}.within(10s).start_child(counter("x"));
+  auto where = s.within(10s).start_child(counter("x"));
   REQUIRE_MESSAGE(where, why(where));
   auto from = where->node;
   for (int i = 0; i < 3; ++i)
@@ -650,11 +729,9 @@ TEST_CASE_FIXTURE(ring_fixture, "a custom migrate hook reshapes the state on its
   // ends) shaped the state the new child started with.
   auto s2 = sup(kit[via]);
   CHECK(call_count(s2, "x", caf::make_message(caf::get_atom::value)) == 3);
-  auto trail =
-    ring::ref{sys(), s2}.within(10s).call<caf::message>("x", caf::make_message(trail_atom::value));
+  auto trail = s2.within(10s).call<std::vector<std::string>>("x", trail_atom::value);
   REQUIRE_MESSAGE(trail, why(trail));
-  REQUIRE(trail->match_elements<std::vector<std::string>>());
-  CHECK(trail->get_as<std::vector<std::string>>(0) == std::vector<std::string>{from + "->" + to});
+  CHECK(*trail == std::vector<std::string>{from + "->" + to});
 }
 
 TEST_CASE_FIXTURE(ring_fixture, "the last node stops its children without a warning") {
@@ -665,7 +742,7 @@ TEST_CASE_FIXTURE(ring_fixture, "the last node stops its children without a warn
   kit.await_status(kit["solo"], cluster::cluster_status::up);
   auto s = sup(kit["solo"]);
   for (auto id : {"x", "y"}) {
-    auto where = ring::ref{sys(), s}.within(10s).start_child(counter(id));
+    auto where = s.within(10s).start_child(counter(id));
     REQUIRE_MESSAGE(where, why(where));
   }
   CHECK(kit["solo"].terminate() == 0);
@@ -699,7 +776,7 @@ TEST_CASE_FIXTURE(ring_fixture, "a member whose ring supervisor does not run get
 TEST_CASE_FIXTURE(ring_fixture, "an exec in flight when its child moves runs once, and a retry at the new owner gets its reply") {
   start_nodes({"a", "b", "c"});
   auto s = sup(kit["a"]);
-  auto where = ring::ref{sys(), s}.within(10s).start_child(counter("x"));
+  auto where = s.within(10s).start_child(counter("x"));
   REQUIRE_MESSAGE(where, why(where));
   auto owner = where->node;
   std::string other = owner == "a" ? "b" : "a";
@@ -708,7 +785,7 @@ TEST_CASE_FIXTURE(ring_fixture, "an exec in flight when its child moves runs onc
     caf::make_message(ring::ring_exec_atom::value, uint64_t{0x5eed}, std::string{"x"},
                       std::string{"slow"}, caf::make_message(std::string{"t1"}), uint8_t{0});
   auto first = std::async(std::launch::async, [&, hdl = sup(kit[owner])] {
-    return actor::blocking_request<std::string>(sys(), hdl, 10s, exec);
+    return actor::blocking_request<std::string>(sys(), hdl.handle(), 10s, exec);
   });
   auto execs = dir + "/execs.txt";
   auto runs = [&] {
@@ -733,8 +810,8 @@ TEST_CASE_FIXTURE(ring_fixture, "an exec in flight when its child moves runs onc
       rest.insert(n);
   auto moved = await_children(kit[other], all_on(1, rest));
   // A retry (same request id) at the new owner: the reply moved with the child.
-  auto again = actor::blocking_request<std::string>(sys(), sup(kit[moved.at(0).where.node]),
-                                                    10s, exec);
+  auto again = actor::blocking_request<std::string>(
+    sys(), sup(kit[moved.at(0).where.node]).handle(), 10s, exec);
   REQUIRE_MESSAGE(again, why(again));
   CHECK(*again == "t1");
   CHECK(runs() == 1);
@@ -750,28 +827,27 @@ TEST_CASE_FIXTURE(ring_fixture, "a split-off minority stops its children and ref
     partition cut{kit, {"a", "b"}, {"c", "d", "e"}};
     await_children(kit["c"], all_on(500, {"c", "d", "e"}), 10s);
     for (std::string name : {"a", "b"}) {
-      auto local = ring::ref{sys(), sup(kit[name])}.local_children();
+      auto local = sup(kit[name]).local_children();
       REQUIRE_MESSAGE(local, why(local));
       CHECK_MESSAGE(local->empty(), name << " still runs " << local->size());
     }
     // a call through the minority fails at once, not when its timeout ends
     kit.await_status(kit["a"], cluster::cluster_status::split);
     auto t0 = std::chrono::steady_clock::now();
-    auto refused = ring::ref{sys(), sup(kit["a"])}.within(10s).call<caf::message>(
-      "c1", caf::make_message(inc_atom::value));
+    auto refused = sup(kit["a"]).within(10s).call<int64_t>("c1", inc_atom::value);
     CHECK(refused.error() == supervision::errc::no_owner);
     CHECK(std::chrono::steady_clock::now() - t0 < 2s);
     // Deletes: refused by the minority, made by the majority, and they last.
-    CHECK(ring::ref{sys(), sup(kit["a"])}.delete_child("c0"));
+    CHECK(sup(kit["a"]).delete_child("c0"));
     for (int i = 0; i < 10; ++i) {
-      auto err = ring::ref{sys(), sup(kit["c"])}.delete_child("c" + std::to_string(i));
+      auto err = sup(kit["c"]).delete_child("c" + std::to_string(i));
       CHECK_MESSAGE(!err, "c" << i << ": " << actor::render(err));
     }
     // Starts: refused by the minority, made by the majority (a majority of
     // each new child's replicas is on its side).
-    CHECK(!ring::ref{sys(), sup(kit["a"])}.start_child(counter("n0")));
+    CHECK(!sup(kit["a"]).start_child(counter("n0")));
     for (int i = 0; i < 10; ++i) {
-      auto where = ring::ref{sys(), sup(kit["d"])}.start_child(counter("n" + std::to_string(i)));
+      auto where = sup(kit["d"]).start_child(counter("n" + std::to_string(i)));
       CHECK_MESSAGE(where, "n" << i << ": " << why(where));
     }
   }
@@ -806,7 +882,7 @@ TEST_CASE_FIXTURE(ring_fixture, "a child that keeps crashing stops the ring supe
   await_children(kit["a"], all_on(10, {"a", "b", "c"}));
   auto s = sup(kit["a"]);
   // crashes at once, every time: the local supervisor gives up three times
-  static_cast<void>(ring::ref{sys(), s}.within(2s).start_child(spec_of("bomb", "bomb")));
+  static_cast<void>(s.within(2s).start_child(spec_of("bomb", "bomb")));
   for (std::string name : {"a", "b", "c"}) {
     auto line = kit[name].read_line("escalated ", 15s);
     REQUIRE_MESSAGE(line, name << " did not report the escalation");
@@ -938,7 +1014,7 @@ TEST_CASE_FIXTURE(ring_fixture, "a node killed while children move to a joining 
   // as soon as d has started taking children, b dies
   auto d = sup(kit["d"]);
   for (auto deadline = std::chrono::steady_clock::now() + 10s;;) {
-    auto local = ring::ref{sys(), d}.within(1s).local_children();
+    auto local = d.within(1s).local_children();
     if (local && !local->empty())
       break;
     REQUIRE(std::chrono::steady_clock::now() < deadline);
@@ -967,25 +1043,23 @@ TEST_CASE_FIXTURE(ring_fixture, "a client on a plain CAF config keeps its links,
   auto s = actor::blocking_request<caf::actor>(client, *node_dir, 5s, caf::get_atom::value,
                                                ring::directory_name("counters"));
   REQUIRE_MESSAGE(s, why(s));
-  auto first =
-    ring::ref{client, *s}.within(5s).call<caf::message>("c1", caf::make_message(inc_atom::value));
+  auto counters = ring::ref{client, *s}.within(5s);
+  auto first = counters.call<int64_t>("c1", inc_atom::value);
   REQUIRE_MESSAGE(first, why(first));
   // idle for longer than the nodes' connection timeout (3 s): without link
   // heartbeats of its own the client's connection is dropped and its
   // handles are dead for good
   std::this_thread::sleep_for(3500ms);
-  auto second =
-    ring::ref{client, *s}.within(5s).call<caf::message>("c1", caf::make_message(inc_atom::value));
+  auto second = counters.call<int64_t>("c1", inc_atom::value);
   REQUIRE_MESSAGE(second, why(second));
-  CHECK(second->get_as<int64_t>(0) == first->get_as<int64_t>(0) + 1);
+  CHECK(*second == *first + 1);
   // the node of the handle dies and comes back: the old handle says so at
   // once instead of timing out
   kit["b"].kill9();
   kit["b"].restart();
   kit.await_view(kit["a"], {"a", "b", "c"});
   auto t0 = std::chrono::steady_clock::now();
-  auto stale =
-    ring::ref{client, *s}.within(10s).call<caf::message>("c1", caf::make_message(inc_atom::value));
+  auto stale = counters.within(10s).call<int64_t>("c1", inc_atom::value);
   CHECK(stale.error() == caf::sec::request_receiver_down);
   CHECK(std::chrono::steady_clock::now() - t0 < 1s);
 }

@@ -1,0 +1,153 @@
+// ring::ref against a stand-in ring supervisor in this process: typed
+// replies, asking again while a child moves (under one request id, from a
+// thread and from an actor), and when it must not ask again.
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "protocol.hpp"
+#include "ringvisor/ring/ref.hpp"
+#include "ringvisor/ring/types.hpp"
+
+using namespace ringvisor;
+using namespace std::chrono_literals;
+
+namespace {
+
+using inc_atom = caf::atom_constant<caf::atom("inc")>;
+
+/// What the stand-in saw.
+struct seen {
+  std::mutex mtx;
+  int calls = 0;
+  std::set<uint64_t> request_ids;
+};
+
+/// How the stand-in answers the n-th call (from 0).
+using answer_fn = std::function<caf::message(int n)>;
+
+/// A ring supervisor that answers calls with `answer`; an error answer is a
+/// message holding one `caf::error`.
+caf::behavior stand_in(caf::event_based_actor* self, std::shared_ptr<seen> log,
+                       answer_fn answer) {
+  return {[=](ring::ring_call_atom, uint64_t request, const std::string&, const caf::message&,
+              uint8_t) {
+    int n = 0;
+    {
+      std::lock_guard<std::mutex> guard{log->mtx};
+      n = log->calls++;
+      log->request_ids.insert(request);
+    }
+    auto rp = self->make_response_promise();
+    auto reply = answer(n);
+    if (reply.match_elements<caf::error>())
+      rp.deliver(reply.get_as<caf::error>(0));
+    else
+      rp.deliver(reply);
+  }};
+}
+
+caf::message moving() {
+  return caf::make_message(
+    supervision::make_error(supervision::errc::no_owner, "counters", "x", "moving"));
+}
+
+caf::message split_off() {
+  return caf::make_message(supervision::make_error(supervision::errc::no_owner, "counters",
+                                                   "x", ring::split_off_reason));
+}
+
+struct fixture {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::shared_ptr<seen> log = std::make_shared<seen>();
+
+  fixture() {
+    ring::add_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+
+  ring::ref ref_to(answer_fn answer) {
+    return {*sys, sys->spawn(stand_in, log, std::move(answer))};
+  }
+
+  /// Calls `x` on `r` from an actor; returns the count or the error.
+  template <class R = int64_t>
+  caf::expected<R> call_from_actor(const ring::ref& r) {
+    auto result = std::make_shared<std::promise<caf::expected<R>>>();
+    sys->spawn([r, result](caf::event_based_actor* self) {
+      r.call<R>(self, "x", inc_atom::value)
+        .then([result](R x) { result->set_value(std::move(x)); },
+              [result](caf::error& err) { result->set_value(std::move(err)); });
+    });
+    auto answer = result->get_future();
+    REQUIRE(answer.wait_for(10s) == std::future_status::ready);
+    return answer.get();
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "a call asks again while its child moves, under one request id") {
+  auto r = ref_to([](int n) { return n < 2 ? moving() : caf::make_message(int64_t{42}); });
+  SUBCASE("from a thread") {
+    auto x = r.call<int64_t>("x", inc_atom::value);
+    REQUIRE(x);
+    CHECK(*x == 42);
+  }
+  SUBCASE("from an actor, which it does not block") {
+    auto x = call_from_actor(r);
+    REQUIRE(x);
+    CHECK(*x == 42);
+  }
+  CHECK(log->calls == 3);
+  CHECK(log->request_ids.size() == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "a reply of another type is an error, not a misread") {
+  auto r = ref_to([](int) { return caf::make_message(std::string{"forty-two"}); });
+  CHECK(r.call<int64_t>("x", inc_atom::value).error() == caf::sec::unexpected_response);
+  CHECK(call_from_actor(r).error() == caf::sec::unexpected_response);
+  auto whole = r.call<caf::message>("x", inc_atom::value);
+  REQUIRE(whole);
+  CHECK(whole->get_as<std::string>(0) == "forty-two");
+  CHECK(call_from_actor<std::string>(r) == std::string{"forty-two"});
+}
+
+TEST_CASE_FIXTURE(fixture, "a refusal for now or a final error is not asked again") {
+  SUBCASE("split off") {
+    auto r = ref_to([](int) { return split_off(); });
+    CHECK(r.call<int64_t>("x", inc_atom::value).error() == supervision::errc::no_owner);
+    CHECK(call_from_actor(r).error() == supervision::errc::no_owner);
+  }
+  SUBCASE("not found") {
+    auto r = ref_to([](int) {
+      return caf::make_message(supervision::make_error(supervision::errc::not_found, "x"));
+    });
+    CHECK(r.call<int64_t>("x", inc_atom::value).error() == supervision::errc::not_found);
+    CHECK(call_from_actor(r).error() == supervision::errc::not_found);
+  }
+  CHECK(log->calls == 2);
+}
+
+TEST_CASE_FIXTURE(fixture, "a child that keeps moving fails the call at its timeout with the reason") {
+  auto r = ref_to([](int) { return moving(); }).within(200ms);
+  CHECK(r.call<int64_t>("x", inc_atom::value).error() == supervision::errc::no_owner);
+  auto asked = log->calls;
+  CHECK(asked > 2);
+  CHECK(call_from_actor(r).error() == supervision::errc::no_owner);
+  CHECK(log->calls > asked + 2);
+}
+
+TEST_CASE("a ref that reaches nothing fails at once") {
+  ring::ref nothing;
+  CHECK(nothing.call<int64_t>("x", inc_atom::value).error() == caf::sec::invalid_argument);
+}
