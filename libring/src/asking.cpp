@@ -26,13 +26,24 @@ bool refused_for_now(const caf::error& err) {
 
 patience patience_for(bool routed, caf::timespan timeout) {
   if (routed)
-    return {true, true, attempt_timeout};
-  return {false, false, timeout};
+    return {true, true, attempt_timeout, true};
+  return {false, false, timeout, true};
 }
+
+namespace {
+
+bool not_up_yet(const caf::error& err) {
+  auto& ctx = err.context();
+  return err == errc::no_owner && !ctx.empty() && ctx.match_element<std::string>(ctx.size() - 1)
+         && ctx.get_as<std::string>(ctx.size() - 1) == not_up_reason;
+}
+
+} // namespace
 
 bool ask_again(const caf::error& err, const patience& how) {
   auto moving = err == errc::no_owner && !refused_for_now(err);
-  return (moving && how.while_moving) || (err == caf::sec::request_timeout && how.through_silence)
+  return (moving && how.while_moving) || (how.while_starting && not_up_yet(err))
+         || (err == caf::sec::request_timeout && how.through_silence)
          || err == caf::sec::request_receiver_down; // gone, says the next round
 }
 

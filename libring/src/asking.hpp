@@ -37,10 +37,13 @@ struct patience {
   bool while_moving;     // ask again while the child moves or the rings differ
   bool through_silence;  // ask again after an attempt without an answer
   caf::timespan attempt; // at most, for one attempt
+  bool while_starting;   // ask again while the member is not up yet
 };
 
-/// The patience of a routed request (find, call, exec) or of a change or
-/// read, which is asked once and given the whole `timeout`.
+/// The patience of a `ring::ref`: a routed request (find, call, exec) waits
+/// out moves and silent attempts, a change or read is asked once and given
+/// the whole `timeout`; both wait for a member that is not up yet (a
+/// node's own ring supervisor, which has nobody else to ask).
 patience patience_for(bool routed, caf::timespan timeout);
 
 /// Whether one attempt that failed with `err` calls for another at the

@@ -114,7 +114,8 @@ caf::expected<caf::message> client::request(caf::message msg, caf::timespan time
   // deadline (a store's fsync may take seconds), since a silent member may
   // have acted.
   patience wait{how == repeat::routed, false,
-                how == repeat::change ? caf::timespan{timeout} : caf::timespan{attempt_timeout}};
+                how == repeat::change ? caf::timespan{timeout} : caf::timespan{attempt_timeout},
+                false};
   caf::expected<caf::message> result{caf::sec::request_timeout};
   while (clock_type::now() < deadline) {
     auto sup = member_sup(deadline);

@@ -34,25 +34,30 @@ struct seen {
 /// How the stand-in answers the n-th call (from 0).
 using answer_fn = std::function<caf::message(int n)>;
 
-/// A ring supervisor that answers calls with `answer`; an error answer is a
-/// message holding one `caf::error`.
-caf::behavior stand_in(caf::event_based_actor* self, std::shared_ptr<seen> log,
-                       answer_fn answer) {
-  return {[=](ring::ring_call_atom, uint64_t request, const std::string&, const caf::message&,
-              uint8_t) {
+/// A ring supervisor that answers the n-th start or call with `answer(n)`:
+/// an error, or for a call the reply (for a start, a placement).
+caf::behavior stand_in(caf::event_based_actor* self, std::shared_ptr<seen> log, answer_fn answer) {
+  auto respond = [self, log, answer](uint64_t request, caf::message done) {
     int n = 0;
     {
       std::lock_guard<std::mutex> guard{log->mtx};
       n = log->calls++;
       log->request_ids.insert(request);
     }
-    auto rp = self->make_response_promise();
     auto reply = answer(n);
+    auto rp = self->make_response_promise();
     if (reply.match_elements<caf::error>())
       rp.deliver(reply.get_as<caf::error>(0));
     else
-      rp.deliver(reply);
-  }};
+      rp.deliver(done.empty() ? reply : done);
+  };
+  return {
+    [respond](ring::ring_start_atom, const supervision::child_spec&) {
+      respond(0, caf::make_message(ring::placement{"here", 1}));
+    },
+    [respond](ring::ring_call_atom, uint64_t request, const std::string&, const caf::message&,
+              uint8_t) { respond(request, {}); },
+  };
 }
 
 caf::message moving() {
@@ -60,9 +65,14 @@ caf::message moving() {
     supervision::make_error(supervision::errc::no_owner, "counters", "x", "moving"));
 }
 
+caf::message not_up() {
+  return caf::make_message(
+    supervision::make_error(supervision::errc::no_owner, "counters", "x", ring::not_up_reason));
+}
+
 caf::message split_off() {
-  return caf::make_message(supervision::make_error(supervision::errc::no_owner, "counters",
-                                                   "x", ring::split_off_reason));
+  return caf::make_message(
+    supervision::make_error(supervision::errc::no_owner, "counters", "x", ring::split_off_reason));
 }
 
 struct fixture {
@@ -112,6 +122,20 @@ TEST_CASE_FIXTURE(fixture, "a call asks again while its child moves, under one r
   CHECK(log->request_ids.size() == 1);
 }
 
+TEST_CASE_FIXTURE(fixture, "a node that is not up yet is waited for, by calls and changes") {
+  auto r = ref_to([](int n) { return n % 3 < 2 ? not_up() : caf::make_message(int64_t{42}); });
+  auto x = r.call<int64_t>("x", inc_atom::value);
+  REQUIRE(x);
+  CHECK(*x == 42);
+  supervision::child_spec spec;
+  spec.id = "x";
+  spec.type = "counter";
+  auto where = r.start_child(spec);
+  REQUIRE(where);
+  CHECK(where->node == "here");
+  CHECK(log->calls == 6);
+}
+
 TEST_CASE_FIXTURE(fixture, "a reply of another type is an error, not a misread") {
   auto r = ref_to([](int) { return caf::make_message(std::string{"forty-two"}); });
   CHECK(r.call<int64_t>("x", inc_atom::value).error() == caf::sec::unexpected_response);
@@ -138,7 +162,8 @@ TEST_CASE_FIXTURE(fixture, "a refusal for now or a final error is not asked agai
   CHECK(log->calls == 2);
 }
 
-TEST_CASE_FIXTURE(fixture, "a child that keeps moving fails the call at its timeout with the reason") {
+TEST_CASE_FIXTURE(fixture,
+                  "a child that keeps moving fails the call at its timeout with the reason") {
   auto r = ref_to([](int) { return moving(); }).within(200ms);
   CHECK(r.call<int64_t>("x", inc_atom::value).error() == supervision::errc::no_owner);
   auto asked = log->calls;
