@@ -179,6 +179,17 @@ public:
   /// child may exist then: ask `find`).
   caf::expected<placement> start_child(supervision::child_spec spec) const;
 
+  /// As `start_child(spec)` for the spec with `id`, `type` and the
+  /// factory's arguments `args` (the other fields as a default spec has them).
+  template <class... Ts>
+  caf::expected<placement> start_child(std::string id, std::string type, Ts&&... args) const {
+    supervision::child_spec spec;
+    spec.id = std::move(id);
+    spec.type = std::move(type);
+    spec.args = caf::make_message(std::forward<Ts>(args)...);
+    return start_child(std::move(spec));
+  }
+
   /// Stops the child `id` wherever it runs and replaces its record with a
   /// tombstone on a majority of its replicas (and deletes it from its store).
   caf::error delete_child(const std::string& id) const;
