@@ -205,8 +205,11 @@ std::set<int64_t> chaos_cluster::live_pids() const {
   return result;
 }
 
-caf::expected<caf::actor> chaos_cluster::sup(size_t i) {
-  return lookup(i, ring::directory_name("chaos"), &node::sup);
+caf::expected<ring::ref> chaos_cluster::sup(size_t i) {
+  auto hdl = lookup(i, ring::directory_name("chaos"), &node::sup);
+  if (!hdl)
+    return std::move(hdl.error());
+  return ring::ref{system(), std::move(*hdl)};
 }
 
 void chaos_cluster::forget(size_t i) {

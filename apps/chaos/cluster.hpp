@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "ringvisor/actor/node_config.hpp"
+#include "ringvisor/ring/ref.hpp"
 #include "support/process.hpp"
 
 namespace ringvisor::chaos {
@@ -105,7 +106,7 @@ public:
   std::set<int64_t> live_pids() const;
 
   /// Returns the ring supervisor "chaos" on node `i` (cached per process).
-  caf::expected<caf::actor> sup(size_t i);
+  caf::expected<ring::ref> sup(size_t i);
 
   /// Drops the cached handles of node `i` (after a failed call).
   void forget(size_t i);

@@ -68,8 +68,8 @@ std::optional<std::string> await_converged(chaos_cluster& c, std::chrono::millis
 // Calls `fn(sup)` through random usable nodes until it succeeds, at most `tries` times.
 template <class F>
 auto through_any(chaos_cluster& c, std::mt19937_64& rng, size_t tries, F fn)
-  -> decltype(fn(caf::actor{})) {
-  decltype(fn(caf::actor{})) result{caf::make_error(caf::sec::no_route_to_receiving_node)};
+  -> decltype(fn(ring::ref{})) {
+  decltype(fn(ring::ref{})) result{caf::make_error(caf::sec::no_route_to_receiving_node)};
   for (size_t k = 0; k < tries && !interrupted; ++k) {
     auto nodes = c.usable();
     if (nodes.empty())
@@ -92,7 +92,7 @@ auto through_any(chaos_cluster& c, std::mt19937_64& rng, size_t tries, F fn)
 std::optional<std::string> create_children(chaos_cluster& c, std::mt19937_64& rng,
                                            const std::vector<std::string>& ids) {
   for (auto& id : ids) {
-    auto where = through_any(c, rng, 5, [&](const caf::actor& sup) -> caf::expected<bool> {
+    auto where = through_any(c, rng, 5, [&](const ring::ref& sup) -> caf::expected<bool> {
       supervision::child_spec spec;
       spec.id = id;
       spec.type = "account";
@@ -100,7 +100,7 @@ std::optional<std::string> create_children(chaos_cluster& c, std::mt19937_64& rn
       // A snapshot after each inc: a crash costs at most the incs whose
       // snapshot had not reached a replica yet.
       spec.snapshot = supervision::snapshot_policy::after_each_call();
-      auto placed = ring::ref{c.system(), sup}.within(10s).start_child(std::move(spec));
+      auto placed = sup.within(10s).start_child(std::move(spec));
       if (placed || placed.error() == supervision::errc::already_present)
         return true; // a retry after a timeout finds it recorded
       return placed.error();
@@ -121,9 +121,8 @@ await_settled(chaos_cluster& c, std::mt19937_64& rng, const std::vector<std::str
   std::set<std::string> silent{ids.begin(), ids.end()};
   while (!silent.empty() && clock::now() < deadline && !interrupted)
     for (auto i = silent.begin(); i != silent.end() && clock::now() < deadline;) {
-      auto got = through_any(c, rng, 1, [&](const caf::actor& sup) {
-        return ring::ref{c.system(), sup}.within(2s).call<caf::message>(
-          *i, caf::make_message(caf::get_atom::value));
+      auto got = through_any(c, rng, 1, [&](const ring::ref& sup) {
+        return sup.within(2s).call<uint64_t>(*i, caf::get_atom::value);
       });
       i = got ? silent.erase(i) : std::next(i);
     }
@@ -132,9 +131,8 @@ await_settled(chaos_cluster& c, std::mt19937_64& rng, const std::vector<std::str
                                 silent.size(), *silent.begin()));
   std::optional<std::map<std::string, ring::placement>> last;
   do {
-    auto all = through_any(c, rng, 3, [&](const caf::actor& sup) {
-      return ring::ref{c.system(), sup}.within(10s).which_children();
-    });
+    auto all = through_any(c, rng, 3,
+                           [&](const ring::ref& sup) { return sup.within(10s).which_children(); });
     if (!all)
       continue;
     std::map<std::string, ring::placement> now;

@@ -79,14 +79,11 @@ void workload::run(size_t index) {
     caf::error err;
     uint64_t value = 0;
     if (auto sup = cluster_.sup(node)) {
-      auto reply = ring::ref{cluster_.system(), *sup}.within(timeout).call<caf::message>(
-        child, caf::make_message(inc_atom::value, request));
-      if (!reply)
-        err = std::move(reply.error());
-      else if (!reply->match_elements<uint64_t>())
-        err = make_error(caf::sec::unexpected_response);
+      auto reply = sup->within(timeout).call<uint64_t>(child, inc_atom::value, request);
+      if (reply)
+        value = *reply;
       else
-        value = reply->get_as<uint64_t>(0);
+        err = std::move(reply.error());
     } else {
       err = std::move(sup.error());
     }

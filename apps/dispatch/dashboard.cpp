@@ -284,9 +284,13 @@ struct dashboard::impl {
       sys(), opts.agent, opts.timeout, caf::get_atom::value, rv::cluster::members_atom::value);
   }
 
-  caf::expected<caf::actor> heroes() {
-    return blocking_request<caf::actor>(sys(), node.directory(), opts.timeout,
-                                        caf::get_atom::value, opts.heroes);
+  // The heroes' ring supervisor, looked up at every request: its parent
+  // may have restarted it.
+  caf::expected<ring::ref> heroes() {
+    auto found = ring::lookup(node, opts.heroes);
+    if (!found)
+      return found;
+    return found->within(opts.timeout);
   }
 
   // -- routes
@@ -430,7 +434,7 @@ struct dashboard::impl {
       return reply_error(res, hdl.error());
     auto spec = hero_spec(name);
     auto id = spec.id;
-    auto where = ring::ref{sys(), *hdl}.within(opts.timeout).start_child(std::move(spec));
+    auto where = hdl->start_child(std::move(spec));
     if (!where)
       return reply_error(res, where.error());
     rv::log::info("hero_created", {{"id", id}, {"node", where->node}});
@@ -442,7 +446,7 @@ struct dashboard::impl {
     auto hdl = heroes();
     if (!hdl)
       return reply_error(res, hdl.error());
-    if (auto err = ring::ref{sys(), *hdl}.within(opts.timeout).delete_child(id))
+    if (auto err = hdl->delete_child(id))
       return reply_error(res, err);
     reply_json(res, 200, json{{"deleted", id}});
   }
@@ -458,8 +462,7 @@ struct dashboard::impl {
   void metrics_text(const request&, response& res) {
     auto view = members();
     auto hdl = heroes();
-    auto mine = hdl ? ring::ref{sys(), *hdl}.within(opts.timeout).stats()
-                    : caf::expected<ring::ring_stats>{hdl.error()};
+    auto mine = hdl ? hdl->stats() : caf::expected<ring::ring_stats>{hdl.error()};
     if (!view || !mine)
       return reply_error(res, view ? mine.error() : view.error());
     res.set_content(meters.scrape(*view, *mine, rv::actor::wire_stats(sys())),

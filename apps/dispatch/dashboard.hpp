@@ -22,8 +22,8 @@ struct dashboard_options {
   /// changes something: creating or terminating a hero, stopping a node.
   std::string token;
   caf::actor agent;
-  /// The node directory name of the heroes' ring supervisor, looked up at
-  /// every request (its parent may have restarted it).
+  /// The name of the heroes' ring supervisor, looked up at every request
+  /// (its parent may have restarted it).
   std::string heroes;
   caf::timespan timeout = std::chrono::seconds{3};
 };

@@ -87,10 +87,11 @@ ring::supervisor_spec heroes_spec(actor::node& n) {
 // Waits until the cluster is up and, for at most 10 s, until the seeds
 // joined, so that the heroes start spread out; returns the heroes' ring
 // supervisor, or nothing if stopping or not up within a minute.
-caf::actor await_cluster(actor::node& n, const caf::actor& agent, const std::string& sup_name,
-                         size_t expected, const std::atomic<bool>& stopping) {
+std::optional<ring::ref> await_cluster(actor::node& n, const caf::actor& agent,
+                                       const std::string& sup_name, size_t expected,
+                                       const std::atomic<bool>& stopping) {
   caf::scoped_actor self{n.system()};
-  caf::actor heroes;
+  std::optional<ring::ref> heroes;
   auto deadline = std::chrono::steady_clock::now() + 60s;
   std::optional<std::chrono::steady_clock::time_point> up_since;
   while (!stopping && std::chrono::steady_clock::now() < deadline) {
@@ -102,8 +103,8 @@ caf::actor await_cluster(actor::node& n, const caf::actor& agent, const std::str
     self->request(agent, 100ms, cluster::await_up_atom::value)
       .receive([&](caf::ok_atom) { up = true; }, [](caf::error&) {});
     if (up && !heroes)
-      self->request(n.directory(), 1s, caf::get_atom::value, sup_name)
-        .receive([&](caf::actor& hdl) { heroes = std::move(hdl); }, [](caf::error&) {});
+      if (auto found = ring::lookup(n, sup_name))
+        heroes = std::move(*found);
     if (heroes) {
       auto now = std::chrono::steady_clock::now();
       up_since = up_since.value_or(now);
@@ -134,7 +135,7 @@ void create_heroes(actor::node& n, const caf::actor& agent, const std::string& s
     if (stopping)
       return;
     auto spec = dispatch::hero_spec(name);
-    auto where = ring::ref{n.system(), heroes}.start_child(spec);
+    auto where = heroes->start_child(spec);
     if (where)
       std::cout << "hero " << spec.id << " on " << where->node << std::endl;
     else if (where.error() != supervision::errc::already_present)
@@ -187,7 +188,7 @@ int main(int argc, char** argv) {
   if (!top)
     return fail(top.error());
   n.adopt(*top);
-  auto heroes = ring::directory_name("heroes");
+  std::string heroes = "heroes";
   auto web = dispatch::dashboard::start(
     n, {cfg.http_host, cfg.http_port, cfg.token, agent, heroes});
   if (!web)

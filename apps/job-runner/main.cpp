@@ -182,8 +182,12 @@ public:
     }
     auto sup = actor::blocking_request<caf::actor>(sys_, directory_, 2s, caf::get_atom::value,
                                                    ring::directory_name("jobs"));
-    auto running = sup ? ring::ref{sys_, *sup}.within(2s).which_children()
-                       : caf::expected<std::vector<ring::ring_child>>{sup.error()};
+    if (!sup) {
+      set_last(actor::render(sup.error()));
+      return;
+    }
+    auto jobs = ring::ref{sys_, *sup}.within(2s);
+    auto running = jobs.which_children();
     if (!running) {
       set_last(actor::render(running.error()));
       return;
@@ -193,7 +197,7 @@ public:
     size_t stopped = 0;
     for (auto& child : *running) {
       known.insert(child.id);
-      if (!rows->count(child.id) && !ring::ref{sys_, *sup}.within(2s).delete_child(child.id))
+      if (!rows->count(child.id) && !jobs.delete_child(child.id))
         ++stopped;
     }
     for (auto& [id, path] : *rows) {
@@ -203,7 +207,7 @@ public:
       spec.id = id;
       spec.type = "import";
       spec.args = caf::make_message(id, path);
-      if (ring::ref{sys_, *sup}.within(2s).start_child(spec))
+      if (jobs.start_child(spec))
         ++started;
     }
     set_last(std::to_string(rows->size()) + " rows, " + std::to_string(started) + " started, "

@@ -176,12 +176,10 @@ int main(int argc, char** argv) {
   auto& sys = n.system();
   (void) n.factories()->add<std::string>("counter", counter);
   (void) n.factories()->add<>("bomb", bomb);
-  auto started = cluster::start_agent(n);
-  if (!started) {
+  if (auto started = cluster::start_agent(n); !started) {
     std::cerr << "ring-test-node: " << actor::render(started.error()) << '\n';
     return EXIT_FAILURE;
   }
-  auto agent = *started;
   if (std::getenv("RV_NO_RING") != nullptr) { // a member without the ring supervisor
     std::cout << "listening " << n.identity().endpoint() << std::endl;
     actor::node::await_signal();
