@@ -25,4 +25,27 @@ function(ringvisor_add_library name)
   target_compile_features(${target} PUBLIC cxx_std_17)
   install(DIRECTORY include/ "${CMAKE_CURRENT_BINARY_DIR}/include/"
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  if(RINGVISOR_CHECK_HEADERS)
+    ringvisor_check_headers(${name})
+  endif()
+endfunction()
+
+# ringvisor_check_headers(NAME)
+#
+# Compiles each public header of ringvisor_<NAME> on its own (an object
+# library, ringvisor_<NAME>_headers): a header that needs another one it
+# does not include fails the build.
+function(ringvisor_check_headers name)
+  set(target ringvisor_${name})
+  file(GLOB_RECURSE headers RELATIVE "${CMAKE_CURRENT_SOURCE_DIR}/include"
+    "${CMAKE_CURRENT_SOURCE_DIR}/include/*.hpp")
+  set(sources)
+  foreach(header IN LISTS headers)
+    string(MAKE_C_IDENTIFIER "${header}" stem)
+    set(source "${CMAKE_CURRENT_BINARY_DIR}/header_check/${stem}.cpp")
+    file(CONFIGURE OUTPUT "${source}" CONTENT "#include \"${header}\"\n")
+    list(APPEND sources "${source}")
+  endforeach()
+  add_library(${target}_headers OBJECT ${sources})
+  target_link_libraries(${target}_headers PRIVATE ${target} ringvisor_warnings)
 endfunction()
