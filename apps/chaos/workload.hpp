@@ -1,7 +1,7 @@
 #pragma once
 
 // The workload of a chaos run: client threads that send `inc` to random
-// children through random usable nodes (`ring::call`) at a
+// children through random usable nodes (`ring::ref::call`) at a
 // fixed total rate, and record every acknowledged reply.
 
 #include <atomic>

@@ -73,7 +73,7 @@ typename Inspector::result_type inspect(Inspector& f, ring_child& x) {
   return f(caf::meta::type_name("ringvisor::ring_child"), x.id, x.type, x.restart, x.where);
 }
 
-/// How many children run on one node (`ring::running_per_node`).
+/// How many children run on one node (`ring::ref::running_per_node`).
 struct node_count {
   std::string node;
   uint64_t running = 0;
@@ -95,7 +95,7 @@ struct ring_stats {
   /// Wall-clock microseconds when a child last began to run here (how long
   /// a recovery took, from outside).
   uint64_t last_start_us = 0;
-  /// New children started here by `ring::start_child`.
+  /// New children started here by `ring::ref::start_child`.
   uint64_t started = 0;
   /// Children started here because nobody ran them: their owner crashed, or
   /// the cluster (re)started with them in a store.
@@ -130,7 +130,7 @@ typename Inspector::result_type inspect(Inspector& f, ring_stats& x) {
            x.snapshots_taken, x.snapshots_held, x.snapshot_bytes, x.states_stored, x.records_held);
 }
 
-/// A child's record as one node keeps it (`ring::records`): the members of
+/// A child's record as one node keeps it (`ring::ref::records`): the members of
 /// the child's preference list keep it, each the same once they converged.
 struct ring_record {
   std::string id;

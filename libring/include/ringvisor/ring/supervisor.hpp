@@ -44,7 +44,7 @@
 /// ```
 namespace ringvisor::ring {
 
-/// A function that `ring::exec` runs on the node that owns a child, on a
+/// A function that `ring::ref::exec` runs on the node that owns a child, on a
 /// thread of its own (it may block), with the child's handle.
 using exec_function = std::function<caf::expected<caf::message>(
   caf::actor_system& sys, const caf::actor& child, const caf::message& args)>;
@@ -74,7 +74,7 @@ struct supervisor_spec {
   /// `start` function: they must be startable on any node).
   std::vector<supervision::child_spec> children;
 
-  /// Where `ring::start_child` stores children: the first store whose
+  /// Where `ring::ref::start_child` stores children: the first store whose
   /// `match` accepts the spec. Without a matching store, a started child
   /// lives as long as one of its replicas keeps its record.
   std::vector<std::shared_ptr<child_store>> stores;
@@ -82,7 +82,7 @@ struct supervisor_spec {
   /// Resolves child types; the node's registry if null.
   std::shared_ptr<const actor::factory_registry> factories;
 
-  /// Functions that `ring::exec` can run, by name.
+  /// Functions that `ring::ref::exec` can run, by name.
   std::map<std::string, exec_function> functions;
 
   /// Takes a moving child's state; see `migrate_function`.

@@ -64,7 +64,7 @@ struct shutdown_policy {
 };
 
 /// When a ring supervisor copies a child's state to the child's replicas
-/// (see `ring_supervisor_spec::replicas`), so that the child starts from it
+/// (see `ring::supervisor_spec::replicas`), so that the child starts from it
 /// again after its node dies. Local supervisors ignore it.
 struct snapshot_policy {
   enum class mode : uint8_t {
@@ -75,7 +75,7 @@ struct snapshot_policy {
     on_request,
     /// Every `interval`, and on checkpoints.
     every,
-    /// After each `ring::call` the child answered, and on checkpoints.
+    /// After each call the child answered (`ring::ref::call`), and on checkpoints.
     after_each_call,
   };
 

@@ -36,7 +36,7 @@ enum class errc : uint8_t {
   store_failed,
   /// No node can serve the ring child now: the ring is empty, this side of
   /// the cluster is split off, or the request went around too many nodes
-  /// while the child moved. Retry later (`ring::call` does).
+  /// while the child moved. Retry later (`ring::ref::call` does).
   no_owner,
 };
 
