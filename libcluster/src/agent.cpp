@@ -14,7 +14,6 @@
 #include "formation.hpp"
 #include "lease_registry.hpp"
 #include "membership_file.hpp"
-#include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
@@ -1113,19 +1112,17 @@ caf::expected<caf::actor> start_agent(actor::node& node, agent_options opts) {
                         "cluster whenever it starts, even if restarted while cut off from "
                         "its cluster (docs/cluster.md)"}});
   auto hdl = node.system().spawn(agent, std::move(setup), std::move(opts));
+  detail::register_agent(node.system(), hdl);
   caf::anon_send(node.directory(), caf::put_atom::value, std::string{agent_directory_name}, hdl);
   node.adopt(hdl);
   return hdl;
 }
 
 caf::expected<caf::actor> agent_of(actor::node& node) {
-  auto agent =
-    actor::blocking_request<caf::actor>(node.system(), node.directory(), std::chrono::seconds{5},
-                                        caf::get_atom::value, std::string{agent_directory_name});
-  if (!agent)
-    return actor::make_error(actor::errc::bad_config,
-                             "this node runs no cluster agent (cluster::start_agent first)");
-  return agent;
+  if (auto hdl = detail::registered_agent(node.system()))
+    return hdl;
+  return actor::make_error(actor::errc::bad_config,
+                           "this node runs no cluster agent (cluster::start_agent first)");
 }
 
 const char* to_string(cluster_status x) {

@@ -61,11 +61,10 @@ caf::error check(const supervisor_spec& spec, const actor::factory_registry& fac
 
 // The node's cluster agent, for the ring supervisor `sup`.
 caf::expected<caf::actor> agent_of(actor::node& node, const std::string& sup) {
-  auto agent = cluster::agent_of(node);
-  if (!agent)
-    return actor::make_error(actor::errc::bad_config, "ring supervisor " + sup,
-                             actor::render(agent.error()));
-  return agent;
+  if (auto agent = cluster::agent_of(node))
+    return agent;
+  return actor::make_error(actor::errc::bad_config, "ring supervisor " + sup,
+                           "this node runs no cluster agent (cluster::start_agent first)");
 }
 
 caf::expected<caf::actor> spawn_ring_manager(actor::node& node, const caf::actor& agent,
@@ -117,12 +116,10 @@ child_spec supervisor_child(std::string id, actor::node& node, supervisor_spec s
   result.type = "ring_supervisor:" + spec.name;
   result.kind = child_kind::supervisor;
   result.shutdown = shutdown_policy::after(node.config().shutdown_grace);
-  // Found now, from the caller's thread: the parent starts its children on
-  // a scheduler thread, which must not block.
-  auto agent = agent_of(node, spec.name);
-  result.start = [&node, agent, spec](caf::actor_system&) -> caf::expected<caf::actor> {
+  result.start = [&node, spec = std::move(spec)](caf::actor_system&) -> caf::expected<caf::actor> {
+    auto agent = agent_of(node, spec.name);
     if (!agent)
-      return agent.error();
+      return std::move(agent.error());
     return spawn_ring_manager(node, *agent, spec);
   };
   return result;

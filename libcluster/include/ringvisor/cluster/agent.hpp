@@ -120,8 +120,8 @@ struct agent_options {
 start_agent(actor::node& node, agent_options opts = {});
 
 /// Returns the cluster agent that `start_agent` started on `node`; fails
-/// with `actor::errc::bad_config` if it started none. Blocks briefly (it
-/// asks the node directory): call it from a plain thread.
+/// with `actor::errc::bad_config` if it started none (or it stopped). Sends
+/// nothing: any thread or actor may call it.
 [[nodiscard]] RINGVISOR_CLUSTER_EXPORT caf::expected<caf::actor> agent_of(actor::node& node);
 
 /// Registers libcluster's message types with `cfg`. Call it on every node.
