@@ -26,8 +26,8 @@ bool refused_for_now(const caf::error& err) {
 
 patience patience_for(bool routed, caf::timespan timeout) {
   if (routed)
-    return {true, true, attempt_timeout, true};
-  return {false, false, timeout, true};
+    return {true, true, attempt_timeout, true, true};
+  return {false, false, timeout, true, false};
 }
 
 namespace {
@@ -44,7 +44,8 @@ bool ask_again(const caf::error& err, const patience& how) {
   auto moving = err == errc::no_owner && !refused_for_now(err);
   return (moving && how.while_moving) || (how.while_starting && not_up_yet(err))
          || (err == caf::sec::request_timeout && how.through_silence)
-         || err == caf::sec::request_receiver_down; // gone, says the next round
+         || (err == caf::sec::request_receiver_down
+             && how.through_gone); // gone, says the next round
 }
 
 caf::expected<caf::message> ask_member(caf::actor_system& sys, const caf::actor& sup,
@@ -86,7 +87,7 @@ struct courier_state {
   clock_type::time_point deadline;
   patience how;
   caf::response_promise rp;
-  caf::error last = caf::sec::request_timeout;
+  caf::error last; // of the attempt before
   static inline const char* name = "ringvisor.ring_courier";
 };
 
@@ -116,14 +117,19 @@ void attempt(courier_actor* self) {
           });
 }
 
+// Asks `sup` after the attempt that failed with `last`, until `deadline`.
+// It stops with the actor that asked it: nobody would read its answer.
 caf::behavior courier(courier_actor* self, caf::actor sup, caf::message msg,
-                      clock_type::time_point deadline, patience how) {
+                      clock_type::time_point deadline, patience how, caf::error last) {
   self->state.sup = std::move(sup);
   self->state.msg = std::move(msg);
   self->state.deadline = deadline;
   self->state.how = how;
+  self->state.last = std::move(last);
+  self->set_down_handler([self](caf::down_msg&) { self->quit(); });
   return {
     [self](go_atom) {
+      self->monitor(self->current_sender());
       self->state.rp = self->make_response_promise();
       self->delayed_send(self, retry_pause, again_atom::value);
     },
@@ -135,17 +141,17 @@ caf::behavior courier(courier_actor* self, caf::actor sup, caf::message msg,
 // reasons to ask again.
 template <class Retry>
 auto take_reply(detail::reply_fn f, detail::error_fn g, Retry retry) {
-  return std::make_tuple(
-    [f](caf::ok_atom) {
-      auto reply = caf::make_message(caf::ok_atom::value);
-      f(reply);
-    },
-    [f, g, retry](caf::error& err) {
-      if (auto reply = cluster::untyped_reply(err))
-        return f(*reply);
-      if (!retry(err))
-        g(err);
-    });
+  auto on_ok = [f](caf::ok_atom) {
+    auto reply = caf::make_message(caf::ok_atom::value);
+    f(reply);
+  };
+  auto on_error = [f = std::move(f), g = std::move(g), retry = std::move(retry)](caf::error& err) {
+    if (auto reply = cluster::untyped_reply(err))
+      return f(*reply);
+    if (!retry(err))
+      g(err);
+  };
+  return std::make_tuple(std::move(on_ok), std::move(on_error));
 }
 
 } // namespace
@@ -164,23 +170,21 @@ supervision::child_counts counts_of(const std::vector<ring_child>& all) {
 void ask_member(caf::event_based_actor* self, const caf::actor& sup, caf::message msg,
                 clock_type::time_point deadline, patience how, detail::reply_fn f,
                 detail::error_fn g) {
-  auto left = deadline - clock_type::now();
-  if (left <= caf::timespan{0} || actor::is_gone(sup)) {
-    caf::error err =
-      left <= caf::timespan{0} ? caf::make_error(caf::sec::request_timeout) : actor::gone_error();
-    return g(err);
-  }
   // After a first attempt that calls for another, a courier asks until the
-  // deadline; its answer is final.
+  // deadline; its answer is final (bounded, should the courier die).
   auto retry = [self, sup, msg, deadline, how, f, g](const caf::error& err) {
     if (!ask_again(err, how) || clock_type::now() + retry_pause >= deadline)
       return false;
-    auto c = self->spawn(courier, sup, msg, deadline, how);
+    auto c = self->spawn(courier, sup, msg, deadline, how, err);
     auto [on_reply, on_error] = take_reply(f, g, [](const caf::error&) { return false; });
-    self->request(c, caf::infinite, go_atom::value).then(on_reply, on_error);
+    self->request(c, deadline - clock_type::now() + attempt_timeout, go_atom::value)
+      .then(on_reply, on_error);
     return true;
   };
-  auto [on_reply, on_error] = take_reply(f, g, retry);
+  auto [on_reply, on_error] = take_reply(std::move(f), std::move(g), std::move(retry));
+  // Sent even to a handle that is gone, or past the deadline: the error
+  // comes back later, as every answer does.
+  auto left = std::max<caf::timespan>(deadline - clock_type::now(), std::chrono::milliseconds{1});
   self->request(sup, std::min<caf::timespan>(left, how.attempt), std::move(msg))
     .then(on_reply, on_error);
 }

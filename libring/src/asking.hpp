@@ -38,12 +38,15 @@ struct patience {
   bool through_silence;  // ask again after an attempt without an answer
   caf::timespan attempt; // at most, for one attempt
   bool while_starting;   // ask again while the member is not up yet
+  bool through_gone;     // ask again after request_receiver_down (is the member gone?)
 };
 
 /// The patience of a `ring::ref`: a routed request (find, call, exec) waits
-/// out moves and silent attempts, a change or read is asked once and given
-/// the whole `timeout`; both wait for a member that is not up yet (a
-/// node's own ring supervisor, which has nobody else to ask).
+/// out moves, silent attempts and lost owners under its request id; a
+/// change or read is asked once and given the whole `timeout` (a change
+/// that met a lost owner may have been acted on). Both wait for a member
+/// that is not up yet (a node's own ring supervisor, which has nobody else
+/// to ask), which acts on nothing until it is.
 patience patience_for(bool routed, caf::timespan timeout);
 
 /// Whether one attempt that failed with `err` calls for another at the

@@ -107,7 +107,8 @@ caf::expected<child_counts> client::count_children(caf::timespan timeout) {
   return counts_of(*all);
 }
 
-caf::expected<caf::message> client::request(caf::message msg, caf::timespan timeout, repeat how) {
+caf::expected<caf::message> client::request(const caf::message& msg, caf::timespan timeout,
+                                            repeat how) {
   auto deadline = clock_type::now() + timeout;
   // A routed request waits out a child that moves; a member silent for a
   // second is left for the next. A change is sent once and given the whole
@@ -115,7 +116,7 @@ caf::expected<caf::message> client::request(caf::message msg, caf::timespan time
   // have acted.
   patience wait{how == repeat::routed, false,
                 how == repeat::change ? caf::timespan{timeout} : caf::timespan{attempt_timeout},
-                false};
+                false, how != repeat::change};
   caf::expected<caf::message> result{caf::sec::request_timeout};
   while (clock_type::now() < deadline) {
     auto sup = member_sup(deadline);

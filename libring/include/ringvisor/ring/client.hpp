@@ -109,7 +109,7 @@ private:
     change, // once per member; another only if this one cannot have acted
   };
 
-  caf::expected<caf::message> request(caf::message msg, caf::timespan timeout, repeat how);
+  caf::expected<caf::message> request(const caf::message& msg, caf::timespan timeout, repeat how);
 
   // Returns the ring supervisor of the member to ask, connecting to the next
   // endpoint if there is none.
