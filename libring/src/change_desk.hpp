@@ -1,7 +1,7 @@
 #pragma once
 
 // Changes to the child list as clients ask for them (private to
-// libsupervision), as plain code behind the ring manager, which does the
+// libring), as plain code behind the ring manager, which does the
 // messaging (`change_io`): a start, restart, terminate or delete goes to the
 // child's owner, one hop at a time while the rings of the nodes differ; the
 // owner records it on a write quorum of the child's replicas

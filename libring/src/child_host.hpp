@@ -1,7 +1,7 @@
 #pragma once
 
 // The children one node runs for a ring supervisor (private to
-// libsupervision), as plain code behind the ring manager, which does the
+// libring), as plain code behind the ring manager, which does the
 // messaging (`host_io`): starting them in the local supervisor (paced, only
 // with the lease), moving them to their owners (state, stop, handoff;
 // paced), taking children handed over, holding those that found no taker,

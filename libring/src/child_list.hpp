@@ -1,7 +1,7 @@
 #pragma once
 
 // The child records of a ring supervisor on one node (private to
-// libsupervision): one last-writer-wins record per child, kept by the
+// libring): one last-writer-wins record per child, kept by the
 // members of the child's preference list (its owner and the next k - 1
 // distinct members of the ring). Each change (start, terminate, restart,
 // delete, a child that finished) gets a version from a hybrid logical

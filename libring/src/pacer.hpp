@@ -1,6 +1,6 @@
 #pragma once
 
-// Bounded parallelism for the ring manager (private to libsupervision): at
+// Bounded parallelism for the ring manager (private to libring): at
 // most `limit` keys (children starting, children moving) are active at
 // once; more wait in arrival order, each key once. A burst of 30k spawns or
 // state requests would starve the scheduler, and the failure detector with

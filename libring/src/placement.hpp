@@ -1,7 +1,7 @@
 #pragma once
 
 // What a new cluster view means for a ring manager (private to
-// libsupervision), as pure functions: whether this node was declared down,
+// libring), as pure functions: whether this node was declared down,
 // which members are gone (crashed, removed, or back as a new process),
 // which members children are placed on, and which still hand children off. The manager acts on the answers
 // (fences, death probes, stopping its children, the ring).

@@ -1,7 +1,7 @@
 #pragma once
 
 // Which children a node starts because nobody runs them (private to
-// libsupervision), as plain code behind the ring manager, which does the
+// libring), as plain code behind the ring manager, which does the
 // messaging (`rebalance_io`). In rounds:
 // 1. every other member says which of this node's children it runs or
 //    holds, and sends its records of the ranges where its digests differ

@@ -1,6 +1,6 @@
 #pragma once
 
-// What one node does about child records (private to libsupervision), as
+// What one node does about child records (private to libring), as
 // plain code behind the ring manager, which does the messaging
 // (`record_io`):
 // - the child list this node keeps (`child_list`) and the versions of the

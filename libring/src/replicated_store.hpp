@@ -1,6 +1,6 @@
 #pragma once
 
-// Wire types of the replicated child store (private to libsupervision;
+// Wire types of the replicated child store (private to libring;
 // registered by ring::add_types because they cross nodes).
 
 #include <cstdint>

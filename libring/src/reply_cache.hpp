@@ -1,6 +1,6 @@
 #pragma once
 
-// Exactly-once answers for one ring child (private to libsupervision): the
+// Exactly-once answers for one ring child (private to libring): the
 // requests it is answering now and the replies it gave last, by request id.
 // A client retries a `call` or `exec` with the same id when an owner moved
 // or did not answer in time; the retry must get the first run's reply, not

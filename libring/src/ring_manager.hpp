@@ -1,6 +1,6 @@
 #pragma once
 
-// The ring manager (private to libsupervision): this node's part of a ring
+// The ring manager (private to libring): this node's part of a ring
 // supervisor, a supervisor spread over the cluster (see ring_supervisor.hpp
 // and docs/ring-supervisor.md).
 //

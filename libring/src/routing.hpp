@@ -1,6 +1,6 @@
 #pragma once
 
-// Where a request about one ring child goes (private to libsupervision):
+// Where a request about one ring child goes (private to libring):
 // served by the child here, held until it runs here, forwarded to its
 // owner, or failed with a reason. A pure decision over what the ring
 // manager knows at that moment, so that every rule is tested as plain code;

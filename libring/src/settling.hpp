@@ -1,7 +1,7 @@
 #pragma once
 
 // Who sends a replicated copy where after the ring changed (private to
-// libsupervision): the same rule for child records and for snapshots.
+// libring): the same rule for child records and for snapshots.
 
 #include <algorithm>
 #include <set>

@@ -1,6 +1,6 @@
 #pragma once
 
-// What one node does about snapshots (private to libsupervision), as plain
+// What one node does about snapshots (private to libring), as plain
 // code behind the ring manager, which does the messaging (`snapshot_io`):
 // - for the children running here: when to take one (their policies, in
 //   rounds), how many state requests are out (paced), numbering them (epoch,

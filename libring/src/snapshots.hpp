@@ -1,6 +1,6 @@
 #pragma once
 
-// Snapshots of ring children's state (private to libsupervision).
+// Snapshots of ring children's state (private to libring).
 //
 // The node that runs a child (its owner) copies the child's state to the
 // child's replicas, the first `replicas` members of the child's preference

@@ -1,6 +1,6 @@
 #pragma once
 
-// How child stores write specs down (private to libsupervision).
+// How child stores write specs down (private to libring).
 
 #include <string>
 

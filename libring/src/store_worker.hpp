@@ -1,7 +1,7 @@
 #pragma once
 
 // The actor that runs a ring supervisor's blocking child-store calls off the
-// scheduler's threads (private to libsupervision).
+// scheduler's threads (private to libring).
 
 #include <cstddef>
 #include <memory>

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -71,10 +73,11 @@ caf::expected<R> reply_as(caf::expected<caf::message> reply) {
 } // namespace detail
 
 /// A request made from an actor, waiting for its continuation: call
-/// `then(on_reply, on_error)` once. `on_reply` takes an `R`, `on_error` a
-/// `caf::error&`; either runs later in the actor's own context.
+/// `then(on_reply, on_error)` once (nothing is sent before). `on_reply`
+/// takes an `R` (or `R&`), `on_error` a `caf::error&`; exactly one of them
+/// runs, later, in the actor's own context.
 template <class R>
-class pending_reply {
+class [[nodiscard]] pending_reply {
 public:
   pending_reply(caf::event_based_actor* self, caf::actor sup, caf::message msg,
                 caf::timespan timeout, bool routed)
@@ -92,7 +95,7 @@ public:
       [f = std::move(on_reply), g](caf::message& reply) mutable {
         auto x = detail::reply_as<R>(reply);
         if (x)
-          f(std::move(*x));
+          f(*x);
         else
           (*g)(x.error());
       },
@@ -117,7 +120,10 @@ private:
 /// Calls and execs are routed to the child's owner and retried across moves
 /// and failovers under one request id until the handle's timeout, so the
 /// child handles each message at most once; changes (start, delete,
-/// terminate, restart) are asked once.
+/// terminate, restart) are asked once, and a change that fails with
+/// `request_receiver_down` (an owner lost on the way) may have been made:
+/// ask `find`. Every request waits while this handle's node is not up in a
+/// cluster yet (it acts on nothing before).
 ///
 /// Example:
 /// ```
