@@ -456,23 +456,29 @@ TEST_CASE_FIXTURE(ring_fixture, "a joining node takes a quarter of the children 
   }};
   // and 20 more from an actor, each call continuing the next: its retries
   // across the move run without blocking it
-  std::mutex acked_by_actor_mtx;
-  std::map<std::string, int64_t> acked_by_actor;
-  std::promise<void> actor_done;
-  sys().spawn([&, via = sup(kit["c"])](caf::event_based_actor* self) -> caf::behavior {
+  struct actor_calls {
+    std::atomic<bool> stop{false};
+    std::mutex mtx;
+    std::map<std::string, int64_t> acked;
+    std::promise<void> stopped;
+  };
+  auto by_actor = std::make_shared<actor_calls>();
+  // Stops the actor however the test ends (the actor system waits for it).
+  std::shared_ptr<void> stop_actor{nullptr, [by_actor](void*) { by_actor->stop = true; }};
+  sys().spawn([by_actor, via = sup(kit["c"])](caf::event_based_actor* self) -> caf::behavior {
     self->send(self, int32_t{0});
-    return {[&, self, via](int32_t i) {
-      if (done) {
-        actor_done.set_value();
+    return {[by_actor, self, via](int32_t i) {
+      if (by_actor->stop) {
+        by_actor->stopped.set_value();
         return self->quit();
       }
       auto id = "c" + std::to_string(20 + i % 20);
       via.within(10s)
         .call<int64_t>(self, id, inc_atom::value)
         .then(
-          [&, self, id, i](int64_t n) {
-            std::lock_guard<std::mutex> guard{acked_by_actor_mtx};
-            acked_by_actor[id] = n;
+          [by_actor, self, id, i](int64_t n) {
+            std::lock_guard<std::mutex> guard{by_actor->mtx};
+            by_actor->acked[id] = n;
             self->send(self, i + 1);
           },
           [self, i](caf::error&) { self->send(self, i + 1); });
@@ -491,9 +497,10 @@ TEST_CASE_FIXTURE(ring_fixture, "a joining node takes a quarter of the children 
   std::this_thread::sleep_for(300ms); // a few calls after the move
   done = true;
   caller.join();
-  REQUIRE(actor_done.get_future().wait_for(20s) == std::future_status::ready);
-  CHECK(acked_by_actor.size() == 20);
-  acked.insert(acked_by_actor.begin(), acked_by_actor.end());
+  by_actor->stop = true;
+  REQUIRE(by_actor->stopped.get_future().wait_for(20s) == std::future_status::ready);
+  CHECK(by_actor->acked.size() == 20);
+  acked.insert(by_actor->acked.begin(), by_actor->acked.end());
   std::map<std::string, std::string> was;
   for (auto& x : before)
     was[x.id] = x.where.node;

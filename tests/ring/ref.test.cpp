@@ -10,6 +10,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <caf/all.hpp>
 
@@ -36,8 +37,9 @@ using answer_fn = std::function<caf::message(int n)>;
 
 /// A ring supervisor that answers the n-th start or call with `answer(n)`:
 /// an error, or for a call the reply (for a start, a placement).
-caf::behavior stand_in(caf::event_based_actor* self, std::shared_ptr<seen> log, answer_fn answer) {
-  auto respond = [self, log, answer](uint64_t request, caf::message done) {
+caf::behavior stand_in(caf::event_based_actor* self, const std::shared_ptr<seen>& log,
+                       const answer_fn& answer) {
+  auto respond = [self, log, answer](uint64_t request, const caf::message& done) {
     int n = 0;
     {
       std::lock_guard<std::mutex> guard{log->mtx};
@@ -113,13 +115,65 @@ TEST_CASE_FIXTURE(fixture, "a call asks again while its child moves, under one r
     REQUIRE(x);
     CHECK(*x == 42);
   }
-  SUBCASE("from an actor, which it does not block") {
+  SUBCASE("from an actor") {
     auto x = call_from_actor(r);
     REQUIRE(x);
     CHECK(*x == 42);
   }
   CHECK(log->calls == 3);
   CHECK(log->request_ids.size() == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "an actor that calls a moving child goes on handling messages") {
+  auto r = ref_to([](int n) { return n < 5 ? moving() : caf::make_message(int64_t{42}); });
+  auto order = std::make_shared<std::promise<std::string>>();
+  auto caller = sys->spawn([r, order](caf::event_based_actor* self) -> caf::behavior {
+    auto seen = std::make_shared<std::string>();
+    return {
+      [=](inc_atom) {
+        r.call<int64_t>(self, "x", inc_atom::value)
+          .then(
+            [=](int64_t) {
+              *seen += "reply";
+              order->set_value(*seen);
+            },
+            [=](caf::error& err) { order->set_value(actor::render(err)); });
+      },
+      [=](caf::get_atom) { *seen += "get "; },
+    };
+  });
+  caf::anon_send(caller, inc_atom::value);
+  // The child moves for five attempts, 20 ms apart: the get comes first.
+  std::this_thread::sleep_for(30ms);
+  caf::anon_send(caller, caf::get_atom::value);
+  auto answer = order->get_future();
+  REQUIRE(answer.wait_for(10s) == std::future_status::ready);
+  CHECK(answer.get() == "get reply");
+  caf::anon_send_exit(caller, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_FIXTURE(fixture, "the retries of a call stop with the actor that made it") {
+  auto r = ref_to([](int) { return moving(); }).within(10s);
+  auto started = std::make_shared<std::promise<void>>();
+  sys->spawn([r, started](caf::event_based_actor* self) {
+    r.call<int64_t>(self, "x", inc_atom::value).then([](int64_t) {}, [](caf::error&) {});
+    // Gone once the first retry runs; nobody reads the answer any more.
+    self->delayed_send(self, 100ms, caf::ok_atom::value);
+    self->become([self, started](caf::ok_atom) {
+      started->set_value();
+      self->quit();
+    });
+  });
+  REQUIRE(started->get_future().wait_for(10s) == std::future_status::ready);
+  std::this_thread::sleep_for(100ms); // the courier hears of it
+  auto calls = [this] {
+    std::lock_guard<std::mutex> guard{log->mtx};
+    return log->calls;
+  };
+  auto before = calls();
+  CHECK(before > 1);
+  std::this_thread::sleep_for(200ms); // ten retry pauses
+  CHECK(calls() == before);
 }
 
 TEST_CASE_FIXTURE(fixture, "a node that is not up yet is waited for, by calls and changes") {
@@ -172,7 +226,26 @@ TEST_CASE_FIXTURE(fixture,
   CHECK(log->calls > asked + 2);
 }
 
-TEST_CASE("a ref that reaches nothing fails at once") {
+TEST_CASE_FIXTURE(fixture, "a change that lost its owner on the way is not made twice") {
+  // The member passed the start on to the owner, which died: it may have
+  // been made, so asking again could find it present and say so.
+  auto r =
+    ref_to([](int) { return caf::make_message(caf::make_error(caf::sec::request_receiver_down)); });
+  CHECK(r.start_child("x", "counter").error() == caf::sec::request_receiver_down);
+  auto from_actor = std::make_shared<std::promise<caf::error>>();
+  sys->spawn([r, from_actor](caf::event_based_actor* self) {
+    r.start_child(self, supervision::child_spec{"x", "counter", {}, {}, {}, {}, {}, {}})
+      .then([from_actor](ring::placement&) { from_actor->set_value(caf::error{}); },
+            [from_actor](caf::error& err) { from_actor->set_value(std::move(err)); });
+  });
+  auto err = from_actor->get_future();
+  REQUIRE(err.wait_for(10s) == std::future_status::ready);
+  CHECK(err.get() == caf::sec::request_receiver_down);
+  CHECK(log->calls == 2);
+}
+
+TEST_CASE_FIXTURE(fixture, "a ref that reaches nothing fails") {
   ring::ref nothing;
   CHECK(nothing.call<int64_t>("x", inc_atom::value).error() == caf::sec::invalid_argument);
+  CHECK(!call_from_actor(nothing));
 }
