@@ -4,8 +4,8 @@
 #   install-deps.sh          what the build and the demo need
 #   install-deps.sh --tests  also what the tests need: iptables (partitions),
 #                            chromium and npm (the browser test; npm fetches
-#                            the Node.js runtime that the test runs on), git
-#                            and clang-format (the format check)
+#                            the Node.js runtime that the test runs on), git,
+#                            clang-format and clang-tidy (format and lint)
 set -euo pipefail
 
 packages=(
@@ -15,7 +15,7 @@ packages=(
   sqlite3 # the job-runner example's table, from the shell
 )
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(iptables chromium git clang-format)
+  packages+=(iptables chromium git clang-format clang-tidy)
   # Any Node.js and npm will do to run npm once (Debian's 18 does): the browser
   # test brings its own Node.js LTS from the npm registry.
   command -v node >/dev/null || packages+=(nodejs)

@@ -3,7 +3,9 @@
 #   0. the format of the C++ lines changed since .clang-format came in;
 #   1. the sanitizer build (ASan + UBSan) of the unit tests;
 #   2. the regular build: unit and integration tests, including a consumer
-#      project built against the installed package.
+#      project built against the installed package;
+#   3. clang-tidy on the C++ lines changed since .clang-tidy came in (with
+#      the regular build's compile commands).
 # All run even when one fails; the summary names each, and the exit
 # code is non-zero if either failed.
 set -euo pipefail
@@ -39,6 +41,14 @@ for preset in asan dev; do
     failed=1
   fi
 done
+
+echo "== lint =="
+if [ -f build/dev/compile_commands.json ] && scripts/check-tidy.sh build/dev; then
+  summary+=("lint: passed")
+else
+  summary+=("lint: FAILED (the lines to fix are above)")
+  failed=1
+fi
 
 echo "== summary =="
 printf '  %s\n' "${summary[@]}"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs clang-tidy (.clang-tidy) on the C++ lines changed since .clang-tidy
+# was committed, with the compile commands of a build (default: build/dev,
+# which CMAKE_EXPORT_COMPILE_COMMANDS gives one). Only changed lines, as the
+# format check: the code base is not linted wholesale. Usage:
+#   check-tidy.sh [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=${1:-build/dev}
+if [ ! -f "$build/compile_commands.json" ]; then
+  echo "check-tidy: no $build/compile_commands.json; configure the dev preset first" >&2
+  exit 1
+fi
+base=$(git log --format=%H --diff-filter=A -- .clang-tidy | tail -1)
+if [ -z "$base" ]; then
+  echo "check-tidy: .clang-tidy is not committed" >&2
+  exit 1
+fi
+# clang-tidy-diff prints what clang-tidy found and exits 0 either way.
+out=$(git diff -M -U0 --no-color "$base" -- '*.cpp' '*.hpp' |
+  clang-tidy-diff-14.py -p1 -path "$build" -j "$(nproc)" -quiet 2>&1)
+if grep -qE '^[^ ]+:[0-9]+:[0-9]+: (error|warning): ' <<< "$out"; then
+  echo "$out"
+  echo "check-tidy: clang-tidy found the problems above in lines changed since ${base:0:12}" >&2
+  exit 1
+fi
+echo "check-tidy: the lines changed since ${base:0:12} pass .clang-tidy"
