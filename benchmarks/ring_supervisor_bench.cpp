@@ -397,6 +397,49 @@ void start_child_pipelined(const char* argv0, const std::vector<std::string>& ar
               window, rate);
 }
 
+// What `calls` calls from one actor through the ring::ref took, `window`
+// in flight: calls/s and each call's latency.
+struct actor_calls {
+  double per_second = 0;
+  std::vector<double> latency_us;
+};
+
+actor_calls calls_from_actor(cluster_under_test& cl, const std::vector<std::string>& remote,
+                             int window, int64_t calls) {
+  auto result = std::make_shared<actor_calls>();
+  std::promise<void> finished;
+  auto t0 = clk::now();
+  cl.a->node->system().spawn([&, result, sup = cl.a->sup](caf::event_based_actor* self) {
+    auto next = std::make_shared<int64_t>(0);
+    auto issue = std::make_shared<std::function<void()>>();
+    *issue = [self, sup, next, issue, result, calls, &remote, &finished] {
+      auto i = (*next)++;
+      auto sent = clk::now();
+      sup.call<int64_t>(self, remote[static_cast<size_t>(i) % remote.size()], ping_atom::value, i)
+        .then(
+          [sent, next, issue, result, calls, &finished](int64_t) {
+            result->latency_us.push_back(us(clk::now() - sent));
+            if (static_cast<int64_t>(result->latency_us.size()) == calls) {
+              finished.set_value();
+              *issue = nullptr; // the last one: no more calls
+            } else if (*next < calls) {
+              (*issue)();
+            }
+          },
+          [](caf::error& err) {
+            std::fprintf(stderr, "ring_supervisor_bench: %s\n", actor::render(err).c_str());
+            std::exit(EXIT_FAILURE);
+          });
+    };
+    for (int i = 0; i < window; ++i)
+      (*issue)();
+  });
+  finished.get_future().wait();
+  result->per_second =
+    static_cast<double>(calls) / std::chrono::duration<double>(clk::now() - t0).count();
+  return std::move(*result);
+}
+
 void call_bench(const char* argv0, const std::vector<std::string>& args) {
   cluster_under_test cl{argv0, args, 300, false};
   auto all = *cl.a->sup.which_children();
@@ -436,6 +479,12 @@ void call_bench(const char* argv0, const std::vector<std::string>& args) {
     t.join();
   std::printf("| call throughput, 16 callers | %.0f calls/s |\n",
               static_cast<double>(done) / std::chrono::duration<double>(clk::now() - t0).count());
+  auto one = calls_from_actor(cl, remote, 1, 6'000);
+  one.latency_us.erase(one.latency_us.begin(), one.latency_us.begin() + 1'000);
+  std::printf("| call from an actor to a child on another node | p50 %.0f us, p99 %.0f us |\n",
+              percentile(one.latency_us, 0.5), percentile(one.latency_us, 0.99));
+  auto many = calls_from_actor(cl, remote, 64, 60'000);
+  std::printf("| call throughput, one actor, 64 in flight | %.0f calls/s |\n", many.per_second);
 }
 
 // How many of the n static children `node` owns on a ring of `members`,
@@ -594,6 +643,10 @@ int main(int argc, char** argv) {
   if (env_size("RV_BENCH_MEMORY_ONLY") > 0) { // to study memory alone
     memory_per_child(argv[0], args, 3);
     memory_per_child(argv[0], args, 5);
+    return 0;
+  }
+  if (env_size("RV_BENCH_CALLS_ONLY") > 0) { // to study calls alone
+    call_bench(argv[0], args);
     return 0;
   }
   if (auto n = env_size("RV_BENCH_STATE_ONLY")) { // to study snapshots alone
