@@ -131,12 +131,12 @@ private:
 /// auto n = counters->call<int64_t>("c42", inc_atom::value);  // caf::expected<int64_t>
 ///
 /// // from an actor:
-/// counters.call<int64_t>(self, "c42", inc_atom::value)
+/// counters->call<int64_t>(self, "c42", inc_atom::value)
 ///   .then([=](int64_t n) { ... }, [=](caf::error& err) { ... });
 /// ```
 class RINGVISOR_RING_EXPORT ref {
 public:
-  /// A handle that reaches nothing (requests fail at once).
+  /// A handle that reaches nothing (its requests fail).
   ref() = default;
 
   /// A handle to the ring supervisor `sup` (this node's part, or another

@@ -39,7 +39,7 @@
 /// ring::supervisor_spec spec;
 /// spec.name = "heroes";
 /// auto heroes = ring::start_supervisor(node, std::move(spec));
-/// auto where = heroes->start_child({"batman", "hero", caf::make_message(...)});
+/// auto where = heroes->start_child("batman", "hero");
 /// auto wins = heroes->call<int64_t>("batman", fight_atom::value);
 /// ```
 namespace ringvisor::ring {
@@ -143,6 +143,8 @@ RINGVISOR_RING_EXPORT supervision::child_spec supervisor_child(std::string id, a
 
 /// Returns a handle to the ring supervisor `name` that runs on `node`;
 /// fails with `actor::errc::not_registered` if it does not run there (yet).
+/// Asks the node directory and waits for it: call it from a plain thread,
+/// and keep the handle (an actor gets one passed in).
 [[nodiscard]] RINGVISOR_RING_EXPORT caf::expected<ref> lookup(actor::node& node,
                                                               const std::string& name);
 
