@@ -1,7 +1,6 @@
 // The smallest program with a stateful ring child, built against the
 // installed package (docs/ring-supervisor.md shows it): a node forms a
-// cluster, runs a counter somewhere on the ring and counts to three. Start
-// more with --ringvisor.seeds=... and the counter moves with its count.
+// cluster, runs a counter on the ring and counts to three.
 #include <iostream>
 
 #include "ringvisor/actor/all.hpp"
