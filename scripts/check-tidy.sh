@@ -17,8 +17,20 @@ if [ -z "$base" ]; then
   echo "check-tidy: .clang-tidy is not committed" >&2
   exit 1
 fi
+# Sources the build compiles (tests/consumer is a project of its own, built
+# against the installed package), and every header.
+files=()
+while IFS= read -r f; do
+  if [[ $f == *.hpp ]] || grep -qF "\"file\": \"$PWD/$f\"" "$build/compile_commands.json"; then
+    files+=("$f")
+  fi
+done < <(git diff -M --name-only --diff-filter=d "$base" -- '*.cpp' '*.hpp')
+if [ ${#files[@]} -eq 0 ]; then
+  echo "check-tidy: no C++ lines changed since ${base:0:12}"
+  exit 0
+fi
 # clang-tidy-diff prints what clang-tidy found and exits 0 either way.
-out=$(git diff -M -U0 --no-color "$base" -- '*.cpp' '*.hpp' |
+out=$(git diff -M -U0 --no-color "$base" -- "${files[@]}" |
   clang-tidy-diff-14.py -p1 -path "$build" -j "$(nproc)" -quiet 2>&1)
 if grep -qE '^[^ ]+:[0-9]+:[0-9]+: (error|warning): ' <<< "$out"; then
   echo "$out"
