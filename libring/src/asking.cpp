@@ -16,12 +16,28 @@
 
 namespace ringvisor::ring {
 
-bool refused_for_now(const caf::error& err) {
+namespace {
+
+// Returns why a node refused (the last element of a `no_owner` error's
+// context), or null if `err` says no such thing.
+const std::string* refusal_reason(const caf::error& err) {
   auto& ctx = err.context();
   if (err != errc::no_owner || ctx.empty() || !ctx.match_element<std::string>(ctx.size() - 1))
-    return false;
-  auto& why = ctx.get_as<std::string>(ctx.size() - 1);
-  return why == split_off_reason || why == no_lease_reason || why == not_up_reason;
+    return nullptr;
+  return &ctx.get_as<std::string>(ctx.size() - 1);
+}
+
+bool not_up_yet(const caf::error& err) {
+  auto why = refusal_reason(err);
+  return why != nullptr && *why == not_up_reason;
+}
+
+} // namespace
+
+bool refused_for_now(const caf::error& err) {
+  auto why = refusal_reason(err);
+  return why != nullptr
+         && (*why == split_off_reason || *why == no_lease_reason || *why == not_up_reason);
 }
 
 patience patience_for(bool routed, caf::timespan timeout) {
@@ -29,16 +45,6 @@ patience patience_for(bool routed, caf::timespan timeout) {
     return {true, true, attempt_timeout, true, true};
   return {false, false, timeout, true, false};
 }
-
-namespace {
-
-bool not_up_yet(const caf::error& err) {
-  auto& ctx = err.context();
-  return err == errc::no_owner && !ctx.empty() && ctx.match_element<std::string>(ctx.size() - 1)
-         && ctx.get_as<std::string>(ctx.size() - 1) == not_up_reason;
-}
-
-} // namespace
 
 bool ask_again(const caf::error& err, const patience& how) {
   auto moving = err == errc::no_owner && !refused_for_now(err);
