@@ -1,17 +1,11 @@
 #include "dashboard.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <map>
 #include <mutex>
 #include <string_view>
-#include <thread>
 
-#include <netdb.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -23,6 +17,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "hero.hpp"
+#include "http_front.hpp"
 #include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
@@ -178,6 +173,14 @@ public:
                     .Help("Links now: authenticated peers, and inbound links in their handshake")
                     .Labels({{"node", node}})
                     .Register(*registry_)),
+      connections_(prometheus::BuildCounter()
+                     .Name("ringvisor_http_connections_total")
+                     .Help("What the dashboard's front did with connections: accepted, "
+                           "expired (no whole head in time), evicted (for a newer one), "
+                           "oversize (head too long), busy (refused, all workers busy), "
+                           "served")
+                     .Labels({{"node", node}})
+                     .Register(*registry_)),
       latency_(prometheus::BuildHistogram()
                  .Name("ringvisor_http_request_duration_seconds")
                  .Help("Time to answer dashboard and API requests, by route")
@@ -195,7 +198,7 @@ public:
 
   /// Takes in a scrape's readings and returns the text format.
   std::string scrape(const std::vector<rv::cluster::member>& view, const ring::ring_stats& now,
-                     const rv::actor::wire_counters& wire) {
+                     const rv::actor::wire_counters& wire, const http_front_counters& http) {
     std::lock_guard<std::mutex> guard{mtx_}; // scrapes may overlap
     for (auto s : {rv::cluster::member_status::joining, rv::cluster::member_status::up,
                    rv::cluster::member_status::leaving, rv::cluster::member_status::down,
@@ -228,6 +231,12 @@ public:
     };
     for (auto& [event, value] : wire_events)
       advance(wire_events_, event, value);
+    std::pair<const char*, uint64_t> http_events[] = {
+      {"accepted", http.accepted}, {"expired", http.expired}, {"evicted", http.evicted},
+      {"oversize", http.oversize}, {"busy", http.busy},       {"served", http.served},
+    };
+    for (auto& [event, value] : http_events)
+      advance(connections_, event, value);
     advance(wire_bytes_, "in", wire.bytes_in);
     advance(wire_bytes_, "out", wire.bytes_out);
     wire_links_.Add({{"state", "peer"}}).Set(static_cast<double>(wire.peers));
@@ -264,6 +273,7 @@ private:
   prometheus::Family<prometheus::Counter>& wire_events_;
   prometheus::Family<prometheus::Counter>& wire_bytes_;
   prometheus::Family<prometheus::Gauge>& wire_links_;
+  prometheus::Family<prometheus::Counter>& connections_;
   prometheus::Family<prometheus::Histogram>& latency_;
 };
 
@@ -465,7 +475,7 @@ struct dashboard::impl {
     auto mine = hdl ? hdl->stats() : caf::expected<ring::ring_stats>{hdl.error()};
     if (!view || !mine)
       return reply_error(res, view ? mine.error() : view.error());
-    res.set_content(meters.scrape(*view, *mine, rv::actor::wire_stats(sys())),
+    res.set_content(meters.scrape(*view, *mine, rv::actor::wire_stats(sys()), front->counters()),
                     "text/plain; version=0.0.4");
   }
 
@@ -538,45 +548,18 @@ struct dashboard::impl {
   rv::actor::node& node;
   dashboard_options opts;
   metrics meters;
-  httplib::Server server;
-  std::thread thread;
-  std::atomic<bool> serving_ended{false};
-  uint16_t port = 0;
+  http_routes server;
+  std::unique_ptr<http_front> front; // last: stops before the routes go
 };
 
 caf::error dashboard::check_port(const std::string& host, uint16_t port) {
   if (port == 0)
     return caf::none;
-  auto taken = [&](const std::string& why) {
-    return rv::actor::make_error(rv::actor::errc::bad_config,
-                                 "dashboard cannot listen on " + host + ":" + std::to_string(port)
-                                   + ": " + why,
-                                 "is another node using it? set dispatch.http-port");
-  };
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* found = nullptr;
-  if (auto rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found))
-    return taken(::gai_strerror(rc));
-  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard{found, ::freeaddrinfo};
-  // Free if any address of the host binds, as httplib tries them in turn.
-  int err = 0;
-  for (auto x = found; x != nullptr; x = x->ai_next) {
-    auto fd = ::socket(x->ai_family, x->ai_socktype | SOCK_CLOEXEC, x->ai_protocol);
-    if (fd < 0) {
-      err = errno;
-      continue;
-    }
-    int yes = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    auto bound = ::bind(fd, x->ai_addr, x->ai_addrlen) == 0 && ::listen(fd, 1) == 0;
-    err = errno;
-    ::close(fd);
-    if (bound)
-      return caf::none;
-  }
-  return taken(std::strerror(err));
+  auto fd = open_listener(host, port);
+  if (!fd)
+    return std::move(fd.error());
+  ::close(*fd);
+  return caf::none;
 }
 
 caf::expected<std::unique_ptr<dashboard>> dashboard::start(rv::actor::node& node,
@@ -586,29 +569,13 @@ caf::expected<std::unique_ptr<dashboard>> dashboard::start(rv::actor::node& node
                                  "the dashboard needs a token for changes");
   auto ptr = std::make_unique<impl>(node, std::move(opts));
   ptr->routes();
-  // httplib sets SO_REUSEPORT, which lets a second process listen on the
-  // same port and take half of the requests: SO_REUSEADDR only.
-  ptr->server.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
-  auto& o = ptr->opts;
-  int port = o.port == 0 ? ptr->server.bind_to_any_port(o.host)
-                         : (ptr->server.bind_to_port(o.host, o.port) ? o.port : -1);
-  if (port <= 0)
-    return rv::actor::make_error(rv::actor::errc::bad_config,
-                                 "dashboard cannot listen on " + o.host + ":"
-                                   + std::to_string(o.port),
-                                 "is the port taken? set dispatch.http-port");
-  ptr->port = static_cast<uint16_t>(port);
-  ptr->thread = std::thread{[p = ptr.get()] {
-    p->server.listen_after_bind();
-    p->serving_ended = true;
-  }};
-  // httplib's stop() does nothing before the server runs: wait for it, so
-  // that a stop right after the start cannot hang the destructor.
-  while (!ptr->server.is_running() && !ptr->serving_ended)
-    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  auto fd = open_listener(ptr->opts.host, ptr->opts.port);
+  if (!fd)
+    return std::move(fd.error());
+  auto front = http_front::start(ptr->server, *fd);
+  if (!front)
+    return std::move(front.error());
+  ptr->front = std::move(*front);
   return std::unique_ptr<dashboard>{new dashboard(std::move(ptr))};
 }
 
@@ -616,14 +583,10 @@ dashboard::dashboard(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
   // nop
 }
 
-dashboard::~dashboard() {
-  impl_->server.stop();
-  if (impl_->thread.joinable())
-    impl_->thread.join();
-}
+dashboard::~dashboard() = default;
 
 uint16_t dashboard::port() const noexcept {
-  return impl_->port;
+  return impl_->front->port();
 }
 
 } // namespace dispatch

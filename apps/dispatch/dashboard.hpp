@@ -1,6 +1,6 @@
 // The dispatch node's web side: the dashboard page, its JSON API and the
-// Prometheus metrics, served by cpp-httplib on threads of its own and
-// bridged into CAF by blocking requests with timeouts.
+// Prometheus metrics: cpp-httplib's routes behind a front of our own
+// (http_front.hpp), bridged into CAF by blocking requests with timeouts.
 #pragma once
 
 #include <cstdint>

@@ -2,15 +2,18 @@
 // errors, metrics), ringvisor-ctl against it (output, --json, exit codes),
 // and heroes that keep their records when their node leaves.
 
+#include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <httplib.h>
-#include <nlohmann/json.hpp>
-#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <nlohmann/json.hpp>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -115,17 +118,29 @@ struct dispatch_fixture {
   }
 };
 
-/// Sends `request` as it is to `base` ("http://host:port") and returns what
-/// came back until the server closed.
-std::string raw_http(const std::string& base, const std::string& request) {
+/// Opens a TCP connection to `base` ("http://host:port"); -1 if that
+/// failed. A `nonblocking` one may still be connecting.
+int connect_to(const std::string& base, bool nonblocking = false) {
   auto colon = base.rfind(':');
-  auto fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
+  auto fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+  if (fd < 0)
+    return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(std::stoi(base.substr(colon + 1))));
   ::inet_pton(AF_INET, base.substr(7, colon - 7).c_str(), &addr.sin_addr);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0
+      || (nonblocking && errno == EINPROGRESS))
+    return fd;
+  ::close(fd);
+  return -1;
+}
+
+/// Sends `request` as it is to `base` ("http://host:port") and returns what
+/// came back until the server closed.
+std::string raw_http(const std::string& base, const std::string& request) {
+  auto fd = connect_to(base);
+  REQUIRE(fd >= 0);
   timeval limit{10, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
   REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL)
@@ -406,4 +421,100 @@ TEST_CASE_FIXTURE(dispatch_fixture, "a node whose seeds never answer refuses cha
   CHECK_MESSAGE(formed.code == 0, formed.out);
   kit.await_status(n, cluster::cluster_status::up);
   CHECK(create("a", "Lone") == "a");
+}
+
+TEST_CASE_FIXTURE(dispatch_fixture, "the dashboard answers within a second while 200 clients "
+                                    "dribble headers and 3,000 connections flood it") {
+  rlimit fds{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &fds) == 0);
+  fds.rlim_cur = fds.rlim_max;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &fds) == 0);
+  REQUIRE_MESSAGE(fds.rlim_cur >= 4000, "this test needs 4000 descriptors");
+  start_nodes({"a"});
+  auto base = web["a"];
+  auto open_fds = [pid = kit["a"].pid()] {
+    auto dir = std::filesystem::directory_iterator{"/proc/" + std::to_string(pid) + "/fd"};
+    return std::distance(std::filesystem::begin(dir), std::filesystem::end(dir));
+  };
+  auto idle_fds = open_fds();
+  auto oversize = raw_http(base, "GET / HTTP/1.1\r\nX-Big: " + std::string(9000, 'x') + "\r\n\r\n");
+  CHECK_MESSAGE(oversize.rfind("HTTP/1.1 431", 0) == 0, oversize);
+
+  // 200 slow clients: each sends a header line every 2 s, and connects
+  // again when the node closes it.
+  std::atomic<bool> done{false};
+  std::thread slow{[&] {
+    std::vector<int> conns(200, -1);
+    while (!done) {
+      for (auto& fd : conns) {
+        char buf[512];
+        auto closed = fd < 0 || ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0
+                      || (errno != EAGAIN && errno != EWOULDBLOCK);
+        if (closed) {
+          if (fd >= 0)
+            ::close(fd);
+          fd = connect_to(base);
+          if (fd >= 0)
+            ::send(fd, "GET / HTTP/1.1\r\n", 16, MSG_NOSIGNAL);
+        } else {
+          ::send(fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
+        }
+      }
+      for (int i = 0; i < 40 && !done; ++i)
+        std::this_thread::sleep_for(50ms);
+    }
+    for (auto fd : conns)
+      if (fd >= 0)
+        ::close(fd);
+  }};
+
+  // Someone who wants the page: a request every 200 ms, each answered
+  // within a second.
+  auto probe = [&](std::chrono::milliseconds length) {
+    auto until = std::chrono::steady_clock::now() + length;
+    int asked = 0;
+    int answered = 0;
+    auto slowest = std::chrono::steady_clock::duration{0};
+    while (std::chrono::steady_clock::now() < until) {
+      httplib::Client cli{base};
+      cli.set_connection_timeout(1, 0);
+      cli.set_read_timeout(1, 0);
+      auto t0 = std::chrono::steady_clock::now();
+      auto res = cli.Get("/favicon.svg");
+      auto took = std::chrono::steady_clock::now() - t0;
+      ++asked;
+      if (res && res->status == 200 && took < 1s)
+        ++answered;
+      slowest = std::max(slowest, took);
+      std::this_thread::sleep_for(200ms);
+    }
+    CHECK_MESSAGE(answered == asked,
+                  answered << " of " << asked << " requests answered within 1 s; slowest "
+                           << std::chrono::duration_cast<std::chrono::milliseconds>(slowest).count()
+                           << " ms");
+  };
+  probe(5s);
+
+  // And 3,000 connections that send nothing: the node holds a bounded
+  // number of them.
+  std::vector<int> flood;
+  for (int i = 0; i < 3000; ++i)
+    if (auto fd = connect_to(base, true); fd >= 0)
+      flood.push_back(fd);
+  CHECK(flood.size() == 3000);
+  probe(4s);
+  auto busy_fds = open_fds();
+  done = true;
+  slow.join();
+  for (auto fd : flood)
+    ::close(fd);
+  // Heads in progress (512), requests waiting for a worker (64), workers.
+  CHECK_MESSAGE(busy_fds <= idle_fds + 512 + 64 + 4,
+                "open descriptors: " << idle_fds << " idle, " << busy_fds << " flooded");
+  auto metrics = client("a").Get("/metrics");
+  REQUIRE(metrics);
+  auto evicted = std::string{"ringvisor_http_connections_total{node=\"a\",event=\"evicted\"} "};
+  auto at = metrics->body.find(evicted);
+  REQUIRE_MESSAGE(at != std::string::npos, metrics->body);
+  CHECK(std::stoll(metrics->body.substr(at + evicted.size())) >= 2000);
 }
