@@ -44,6 +44,14 @@ std::string address_of(const sockaddr_storage& addr) {
   return buf;
 }
 
+// The address of `fd`'s peer (`get` = getpeername) or its own (getsockname).
+sockaddr_storage name_of(int fd, int (*get)(int, sockaddr*, socklen_t*)) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  get(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return addr;
+}
+
 int port_of(const sockaddr_storage& addr) {
   if (addr.ss_family == AF_INET)
     return ntohs(reinterpret_cast<const sockaddr_in&>(addr).sin_port);
@@ -111,17 +119,13 @@ public:
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof(addr);
-    ::getpeername(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    auto addr = name_of(fd_, ::getpeername);
     ip = address_of(addr);
     port = port_of(addr);
   }
 
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    auto addr = name_of(fd_, ::getsockname);
     ip = address_of(addr);
     port = port_of(addr);
   }
@@ -341,8 +345,10 @@ struct http_front::impl {
     auto& p = *i->second;
     char buf[4096];
     for (;;) {
-      auto room = limits.max_head + 1 - std::min(p.head.size(), limits.max_head + 1);
-      auto n = ::recv(fd, buf, std::min(sizeof(buf), std::max<size_t>(room, 1)), 0);
+      // At most one byte past the limit: enough to tell an oversize head.
+      // (A head past the limit is dropped below, so there is room.)
+      auto room = limits.max_head + 1 - p.head.size();
+      auto n = ::recv(fd, buf, std::min(sizeof(buf), room), 0);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && errno == EAGAIN)
@@ -503,10 +509,7 @@ http_front::~http_front() {
 }
 
 uint16_t http_front::port() const noexcept {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  ::getsockname(impl_->listener, reinterpret_cast<sockaddr*>(&addr), &len);
-  return static_cast<uint16_t>(port_of(addr));
+  return static_cast<uint16_t>(port_of(name_of(impl_->listener, ::getsockname)));
 }
 
 http_front_counters http_front::counters() const noexcept {
