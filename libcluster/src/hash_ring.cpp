@@ -100,6 +100,37 @@ std::vector<double> hash_ring::shares() const {
   return result;
 }
 
+std::vector<uint32_t> hash_ring::sector_owners(size_t sectors) const {
+  if (points_.empty() || sectors == 0)
+    return {};
+  // Each arc's keys, split over the slices it crosses, in long double:
+  // exact up to 2^64. owned[slice * members + member] is what it holds.
+  constexpr long double space = 18446744073709551616.0L; // 2^64
+  const long double width = space / static_cast<long double>(sectors);
+  std::vector<long double> owned(sectors * members_.size(), 0.0L);
+  auto add = [&](uint32_t member, long double lo, long double hi) { // keys [lo, hi)
+    for (auto s = static_cast<size_t>(lo / width); s < sectors && lo < hi; ++s) {
+      auto end = std::min(hi, width * static_cast<long double>(s + 1));
+      owned[s * members_.size() + member] += end - lo;
+      lo = end;
+    }
+  };
+  // A point owns the keys after its predecessor up to itself; the first one
+  // also those after the last point, around the end of the key space.
+  for (size_t i = 1; i < points_.size(); ++i)
+    add(points_[i].member, static_cast<long double>(points_[i - 1].hash) + 1,
+        static_cast<long double>(points_[i].hash) + 1);
+  add(points_.front().member, 0, static_cast<long double>(points_.front().hash) + 1);
+  add(points_.front().member, static_cast<long double>(points_.back().hash) + 1, space);
+  std::vector<uint32_t> result(sectors, 0);
+  for (size_t s = 0; s < sectors; ++s) {
+    auto first = owned.begin() + static_cast<std::ptrdiff_t>(s * members_.size());
+    auto best = std::max_element(first, first + static_cast<std::ptrdiff_t>(members_.size()));
+    result[s] = static_cast<uint32_t>(best - first);
+  }
+  return result;
+}
+
 uint64_t hash_ring::hash(std::string_view key) noexcept {
   return XXH3_64bits(key.data(), key.size());
 }

@@ -2,6 +2,7 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <set>
 
 #include <doctest/doctest.h>
 
@@ -86,10 +87,10 @@ TEST_CASE("every member's share stays within 10% of the mean for 3, 5 and 16 mem
     auto counts = shares(ring, ks);
     REQUIRE(counts.size() == n);
     auto mean = double(ks.size()) / n;
-    for (auto& [member, count] : counts) {
-      CAPTURE(member);
-      CAPTURE(count);
-      CHECK(std::abs(double(count) - mean) / mean < 0.10);
+    for (auto& kv : counts) { // no structured binding: CAPTURE captures it
+      CAPTURE(kv.first);
+      CAPTURE(kv.second);
+      CHECK(std::abs(double(kv.second) - mean) / mean < 0.10);
     }
   }
 }
@@ -107,6 +108,43 @@ TEST_CASE("a member's share of the key space is the part of the keys it owns") {
   for (size_t i = 0; i < xs.size(); ++i) {
     CAPTURE(ring.members()[i]);
     CHECK(double(counts[ring.members()[i]]) / double(ks.size()) == doctest::Approx(xs[i]).epsilon(0.03));
+  }
+}
+
+TEST_CASE("a picture of the ring names the member that owns most of each slice") {
+  CHECK(hash_ring{}.sector_owners(8).empty());
+  CHECK(hash_ring{names(2)}.sector_owners(0).empty());
+  CHECK(hash_ring{names(1)}.sector_owners(4) == std::vector<uint32_t>(4, 0));
+  // Few virtual nodes: long arcs, so slices differ in who owns the most.
+  hash_ring ring{names(3), 3};
+  constexpr uint64_t slices = 64;
+  constexpr uint64_t samples = 4096; // keys per slice, evenly spaced
+  auto owners = ring.sector_owners(slices);
+  REQUIRE(owners.size() == slices);
+  constexpr uint64_t width = UINT64_MAX / slices + 1; // 2^64 / 64
+  std::set<uint32_t> seen;
+  for (uint64_t s = 0; s < slices; ++s) {
+    std::vector<uint64_t> counts(3, 0);
+    for (uint64_t k = 0; k < samples; ++k)
+      ++counts[*ring.whois_index(s * width + k * (width / samples))];
+    CAPTURE(s);
+    CAPTURE(counts[0]);
+    CAPTURE(counts[1]);
+    CAPTURE(counts[2]);
+    // The most, up to one sample's worth of a tie at an arc's edge.
+    CHECK(counts[owners[s]] + 1 >= *std::max_element(counts.begin(), counts.end()));
+    seen.insert(owners[s]);
+  }
+  CHECK(seen.size() == 3);
+  // Fine slices over the usual virtual nodes: each member's slices are about
+  // its share, so a drawing of them tells the shares true.
+  hash_ring usual{names(5)};
+  auto fine = usual.sector_owners(4096);
+  auto xs = usual.shares();
+  for (uint32_t m = 0; m < 5; ++m) {
+    CAPTURE(m);
+    auto n = std::count(fine.begin(), fine.end(), m);
+    CHECK(double(n) / 4096.0 == doctest::Approx(xs[m]).epsilon(0.1));
   }
 }
 

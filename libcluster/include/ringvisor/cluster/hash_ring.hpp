@@ -106,6 +106,12 @@ public:
   /// keys, and so about the part of all children, it owns.
   std::vector<double> shares() const;
 
+  /// Returns the ring as a picture of `sectors` equal slices of the key
+  /// space (slice `i` begins at hash `i * 2^64 / sectors`): for each, the
+  /// index in `members()` of the member that owns the most of it. Empty for
+  /// an empty ring or no slices.
+  std::vector<uint32_t> sector_owners(size_t sectors) const;
+
   /// Hashes a key the way the ring does (XXH3-64, seed 0).
   static uint64_t hash(std::string_view key) noexcept;
 
