@@ -13,6 +13,7 @@
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/types.hpp"
 #include "ringvisor/cluster/agent.hpp"
+#include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/cluster/lease.hpp"
 #include "ringvisor/supervision/errc.hpp"
 #include "supervision_names.hpp"
@@ -26,6 +27,10 @@ std::string render_epoch(uint64_t epoch) {
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", utc.tm_year + 1900,
                      utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                      epoch % 1'000'000);
+}
+
+uint64_t ring_point(const std::string& sup, const std::string& id) {
+  return cluster::hash_ring::hash(sup + '/' + id); // the key of ring_manager's records
 }
 
 // Whether `spec` can run on any node: an id, a known type, no start function.

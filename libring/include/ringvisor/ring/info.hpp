@@ -33,6 +33,11 @@ typename Inspector::result_type inspect(Inspector& f, placement& x) {
 /// placement they follow.
 RINGVISOR_RING_EXPORT std::string render_epoch(uint64_t epoch);
 
+/// Returns where child `id` of ring supervisor `sup` sits on the ring: the
+/// hash of its ring key, which the member that owns this point runs (see
+/// `cluster::hash_ring::whois_hash`; `point / 2^64` is its place on a circle).
+RINGVISOR_RING_EXPORT uint64_t ring_point(const std::string& sup, const std::string& id);
+
 /// How a child's state came to it when it started on its node (sent with
 /// `placed_atom`).
 struct restore_info {
