@@ -30,13 +30,6 @@ namespace ringvisor::cluster {
 
 namespace {
 
-/// The agent's name in its node directory.
-constexpr const char* agent_directory_name = "cluster";
-
-} // namespace
-
-namespace {
-
 // Agent-to-agent messages. Only `announce` is a request: CAF 0.17 sends a
 // handler's result back even for plain sends, so one-way handlers return
 // nothing.
@@ -637,6 +630,31 @@ public:
     return clock::now() < lease_until();
   }
 
+  // The lease, the timer's lateness and every member's link, for an operator.
+  node_health health() const {
+    auto now = clock::now();
+    node_health result;
+    auto until = lease_until();
+    result.lease = now < until;
+    if (result.lease)
+      result.lease_left = std::chrono::duration_cast<caf::timespan>(until - now);
+    result.lateness = st_.detector->local_lateness();
+    for (auto& m : st_.view.members()) {
+      if (m.name == st_.self.name || m.status == member_status::removed)
+        continue;
+      peer_health p;
+      p.name = m.name;
+      auto i = st_.peers.find(m.name);
+      p.linked = i != st_.peers.end();
+      p.unreachable = st_.unreachable.count(m.name) > 0 || st_.detector->suspect(m.name, now);
+      if (p.linked)
+        p.silence = std::chrono::duration_cast<caf::timespan>(now - i->second.heard);
+      p.phi = st_.detector->phi(m.name, now);
+      result.peers.push_back(std::move(p));
+    }
+    return result;
+  }
+
   // When the lease ends, by what this node knows now: two heartbeats after
   // its timer last fired (its peers hear from it at every tick), and
   // `suspect-after` after it heard from the last of a majority; never while
@@ -1006,16 +1024,12 @@ caf::behavior agent(agent_actor* self, agent_setup setup, agent_options opts) {
     [impl](reject_atom, const std::string& name, const std::string& holder) {
       impl->on_reject(name, holder);
     },
-    [impl](gossip_atom, const std::vector<member>& members) {
-      impl->on_gossip(members);
-    },
+    [impl](gossip_atom, const std::vector<member>& members) { impl->on_gossip(members); },
     [impl](seen_atom, uint64_t digest) { impl->on_seen(digest); },
     [impl](seeds_atom, std::vector<std::string>& endpoints) {
       impl->on_seeds(std::move(endpoints));
     },
-    [impl](unreachable_atom, names& list) {
-      impl->on_unreachable(std::move(list));
-    },
+    [impl](unreachable_atom, names& list) { impl->on_unreachable(std::move(list)); },
     [impl](announce_atom, const std::vector<member>& members) {
       impl->on_announce(members);
       return caf::ok_atom::value;
@@ -1036,12 +1050,11 @@ caf::behavior agent(agent_actor* self, agent_setup setup, agent_options opts) {
                    result.end());
       return result;
     },
-    [impl](multicall_atom, const std::string& name, caf::message& msg,
-           caf::timespan timeout) { return impl->multicall(name, msg, timeout); },
-    [impl](call_atom, const std::string& node, const std::string& name,
-           caf::message& msg, caf::timespan timeout) {
-      return impl->call(node, name, msg, timeout);
+    [impl](multicall_atom, const std::string& name, caf::message& msg, caf::timespan timeout) {
+      return impl->multicall(name, msg, timeout);
     },
+    [impl](call_atom, const std::string& node, const std::string& name, caf::message& msg,
+           caf::timespan timeout) { return impl->call(node, name, msg, timeout); },
     [impl](multicast_atom, const std::string& name, const caf::message& msg) {
       impl->multicast(name, msg);
     },
@@ -1051,6 +1064,7 @@ caf::behavior agent(agent_actor* self, agent_setup setup, agent_options opts) {
       return caf::ok_atom::value;
     },
     [impl](caf::get_atom, lease_atom) { return impl->lease(); },
+    [impl](caf::get_atom, health_atom) { return impl->health(); },
     [self](await_up_atom) -> caf::result<caf::ok_atom> {
       if (self->state.status == cluster_status::up)
         return caf::ok_atom::value;
@@ -1145,6 +1159,7 @@ void add_types(caf::actor_system_config& cfg) {
   actor::add_types(cfg); // libactor's types, and CAF's link heartbeats
   cfg.add_message_type<cluster_status>("ringvisor::cluster_status");
   cfg.add_message_type<member>("ringvisor::member");
+  cfg.add_message_type<node_health>("ringvisor::node_health");
   cfg.add_message_type<std::vector<member>>("ringvisor::member_list");
   cfg.add_message_type<node_reply>("ringvisor::node_reply");
   cfg.add_message_type<std::vector<node_reply>>("ringvisor::node_reply_list");

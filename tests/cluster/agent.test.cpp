@@ -1,9 +1,11 @@
 // Cluster agents of several nodes in one process, talking over real TCP on
 // loopback with ephemeral ports.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -13,6 +15,7 @@
 #include <doctest/doctest.h>
 
 #include "cluster/cluster_fixture.hpp"
+#include "ringvisor/cluster/calls.hpp"
 #include "ringvisor/cluster/lease.hpp"
 
 using namespace ringvisor;
@@ -245,6 +248,64 @@ TEST_CASE("a node's lease clock ends two heartbeats after its agent last ran, wi
        !lease->held() && std::chrono::steady_clock::now() < deadline;)
     std::this_thread::sleep_for(std::chrono::milliseconds{5});
   CHECK(lease->held());
+}
+
+TEST_CASE("every member's agent tells an operator its lease, its timer and its links") {
+  test_node a{"a", {}};
+  test_node b{"b", {a.endpoint()}};
+  test_node c{"c", {a.endpoint()}};
+  await_view(a, {"a", "b", "c"});
+  caf::scoped_actor self{a.node->system()};
+  // Every member's, through a's agent and the directories.
+  auto healthy = [&](const cluster::node_health& h) {
+    return h.lease && h.peers.size() == 2
+           && std::all_of(h.peers.begin(), h.peers.end(), [](auto& p) {
+                return p.linked && !p.unreachable && p.silence < std::chrono::seconds{1};
+              });
+  };
+  std::map<std::string, cluster::node_health> all;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+       std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(std::chrono::milliseconds{20})) {
+    auto replies =
+      cluster::multicall(a.node->system(), a.agent, cluster::agent_directory_name,
+                         caf::make_message(caf::get_atom::value, cluster::health_atom::value),
+                         std::chrono::seconds{5});
+    REQUIRE_MESSAGE(replies, why(replies));
+    all.clear();
+    for (auto& r : *replies)
+      if (!r.error && r.reply.match_elements<cluster::node_health>())
+        all[r.node] = r.reply.get_as<cluster::node_health>(0);
+    if (all.size() == 3
+        && std::all_of(all.begin(), all.end(), [&](auto& x) { return healthy(x.second); }))
+      break;
+  }
+  REQUIRE(all.size() == 3);
+  for (auto& node : all) { // no structured binding: CAPTURE captures it
+    CAPTURE(node.first);
+    auto& h = node.second;
+    CHECK(healthy(h));
+    CHECK(h.lease_left > caf::timespan{0});
+    CHECK(h.lease_left <= 2 * a.node->config().heartbeat_interval);
+  }
+  // c's actors stop: a sees its pings stop while its link stays up.
+  stuck_threads stuck{c};
+  cluster::peer_health seen;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+       !seen.unreachable && std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(std::chrono::milliseconds{20}))
+    self
+      ->request(a.agent, std::chrono::seconds{5}, caf::get_atom::value, cluster::health_atom::value)
+      .receive(
+        [&](const cluster::node_health& h) {
+          for (auto& p : h.peers)
+            if (p.name == "c")
+              seen = p;
+        },
+        [](caf::error& err) { FAIL(actor::render(err)); });
+  CHECK(seen.unreachable);
+  CHECK(seen.silence >= a.node->config().suspect_after - a.node->config().heartbeat_interval);
+  CHECK(seen.phi >= 8); // the failure detector's threshold
 }
 
 TEST_CASE("a node without libcluster's types refuses to start its agent and names the type") {

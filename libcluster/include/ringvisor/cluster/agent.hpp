@@ -6,6 +6,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
 
 #include "ringvisor/actor/node.hpp"
@@ -64,6 +65,9 @@ namespace ringvisor::cluster {
 ///   others may have declared it down meanwhile), and a majority of the
 ///   counted members (itself included) heard from within `suspect-after`;
 ///   `cluster::lease_of` reads the same without a message;
+/// - `(caf::get_atom, health_atom)` -> `node_health`: the lease, how late
+///   the heartbeat timer fires and every member's link, for an operator
+///   (every member's at once: a multicall to `agent_directory_name`);
 /// - `(form_atom)` -> `caf::ok_atom`: an operator's word that this node,
 ///   which waits to form a cluster (see docs/cluster.md), may form one with
 ///   the members it reaches (`ringvisor-ctl form`); logged;
@@ -95,6 +99,11 @@ using ring_atom = caf::atom_constant<caf::atom("rv_ring")>;
 using siblings_atom = caf::atom_constant<caf::atom("rv_sibling")>;
 using lease_atom = caf::atom_constant<caf::atom("rv_lease")>;
 using form_atom = caf::atom_constant<caf::atom("rv_form")>;
+using health_atom = caf::atom_constant<caf::atom("rv_health")>;
+
+/// The name of the agent in every node directory, for calls to the agents
+/// of other members (`multicall(sys, agent, agent_directory_name, msg, t)`).
+inline constexpr const char* agent_directory_name = "cluster";
 using service_atom = caf::atom_constant<caf::atom("rv_service")>;
 
 /// The cluster as one node sees it (Cloister's states, plus `split`).
@@ -102,6 +111,48 @@ enum class cluster_status : uint8_t { starting, up, rehashing, split, stopping }
 
 /// Returns `"starting"`, `"up"`, `"rehashing"`, `"split"` or `"stopping"`.
 RINGVISOR_CLUSTER_EXPORT const char* to_string(cluster_status x);
+
+/// How one member looks from a node: its link and its heartbeats.
+struct peer_health {
+  std::string name;
+  /// Whether a link to it is up now.
+  bool linked = false;
+  /// Whether it is unreachable from this node: its link is gone, or the
+  /// failure detector suspects it (its pings stopped), also once downed.
+  bool unreachable = false;
+  /// How long since it last sent anything (while linked; 0 otherwise): one
+  /// heartbeat interval at most, for a healthy peer.
+  caf::timespan silence{0};
+  /// How sure the failure detector is that it is gone (phi; it suspects at
+  /// 8, a chance of about 10^-8 that a live peer's ping is this late).
+  double phi = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_health& x) {
+  return f(caf::meta::type_name("ringvisor::peer_health"), x.name, x.linked, x.unreachable,
+           x.silence, x.phi);
+}
+
+/// What a node's agent knows about its own health (`(caf::get_atom,
+/// health_atom)`).
+struct node_health {
+  /// Whether it may act for the cluster now (see `lease_atom`).
+  bool lease = false;
+  /// How long the lease lasts if no news comes (0 without one).
+  caf::timespan lease_left{0};
+  /// How late its heartbeat timer fired lately, at worst: a starved or
+  /// paused process shows here first.
+  caf::timespan lateness{0};
+  /// Every other member of its view that is not removed, by name.
+  std::vector<peer_health> peers;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_health& x) {
+  return f(caf::meta::type_name("ringvisor::node_health"), x.lease, x.lease_left, x.lateness,
+           x.peers);
+}
 
 /// Options of `start_agent` beyond the node's configuration.
 struct agent_options {
