@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <string_view>
@@ -44,6 +45,9 @@ using request = httplib::Request;
 using response = httplib::Response;
 
 constexpr size_t max_name_length = 64;
+/// Slices of the ring the page draws: finer than its pixels, so that the
+/// arcs of a thousand virtual nodes per member keep their places.
+constexpr size_t ring_slices = 4096;
 constexpr size_t max_body = 16 * 1024;
 
 // -- HTTP helpers -----------------------------------------------------------------
@@ -115,6 +119,11 @@ bool printable(std::string_view x) {
     i += n;
   }
   return true;
+}
+
+// Returns the place of a ring point on a circle, in turns (0 to 1).
+double on_circle(uint64_t point) {
+  return std::ldexp(static_cast<double>(point), -64);
 }
 
 // Compares without an early exit, so that response times do not tell how
@@ -311,6 +320,7 @@ struct dashboard::impl {
   void routes() {
     serve(method::get, "/", "/", &impl::page);
     serve(method::get, "/api/state", "/api/state", &impl::get_state);
+    serve(method::get, "/api/ring", "/api/ring", &impl::get_ring);
     serve(method::get, "/favicon.svg", "/favicon", &impl::icon);
     serve(method::get, "/favicon.ico", "/favicon", &impl::icon); // asked for by habit
     serve(method::post, "/api/heroes", "/api/heroes", &impl::create_hero);
@@ -469,6 +479,21 @@ struct dashboard::impl {
     reply_json(res, 202, json{{"stopping", name}});
   }
 
+  // The ring as the page draws it: its members (by name) and which of
+  // them owns the most of each slice; fetched when the members change.
+  void get_ring(const request&, response& res) {
+    auto ring = blocking_request<std::vector<std::string>>(
+      sys(), opts.agent, opts.timeout, caf::get_atom::value, rv::cluster::ring_atom::value,
+      std::string{});
+    if (!ring)
+      return reply_error(res, ring.error());
+    rv::cluster::hash_ring placed{std::move(*ring)};
+    reply_json(res, 200,
+               json{{"members", placed.members()},
+                    {"shares", placed.shares()},
+                    {"slices", placed.sector_owners(ring_slices)}});
+  }
+
   void metrics_text(const request&, response& res) {
     auto view = members();
     auto hdl = heroes();
@@ -516,17 +541,17 @@ struct dashboard::impl {
     std::sort(all.begin(), all.end(),
               [](auto x, auto y) { return x->state.name < y->state.name; });
     json listed = json::array();
-    for (auto h : all)
+    for (auto h : all) {
       listed.push_back(to_json(*h));
+      listed.back()["ring_point"] = on_circle(ring::ring_point(opts.heroes, h->id));
+    }
     // Each member's part of the ring: a hero's id hashes to one point, so
     // a few heroes may leave a member with none by chance.
+    rv::cluster::hash_ring placed{ring ? *ring : std::vector<std::string>{}};
     std::map<std::string, double> shares;
-    if (ring) {
-      rv::cluster::hash_ring placed{*ring};
-      auto xs = placed.shares();
-      for (size_t i = 0; i < xs.size(); ++i)
-        shares[placed.members()[i]] = xs[i];
-    }
+    auto xs = placed.shares();
+    for (size_t i = 0; i < xs.size(); ++i)
+      shares[placed.members()[i]] = xs[i];
     json nodes = json::array();
     for (auto& m : *view)
       nodes.push_back({{"name", m.name},
@@ -537,12 +562,9 @@ struct dashboard::impl {
                        {"incarnation", std::to_string(m.incarnation)},
                        {"dashboard", dashboards[m.name]},
                        {"heroes", counts[m.name]}});
-    return json{{"node", node.identity().name},
-                {"status", to_string(*status)},
-                {"members", std::move(nodes)},
-                {"ring", ring ? json(*ring) : json::array()},
-                {"heroes", std::move(listed)},
-                {"errors", std::move(errors)}};
+    return json{{"node", node.identity().name}, {"status", to_string(*status)},
+                {"members", std::move(nodes)},  {"ring", placed.members()},
+                {"heroes", std::move(listed)},  {"errors", std::move(errors)}};
   }
 
   rv::actor::node& node;

@@ -30,7 +30,10 @@ struct dashboard_options {
 
 /// The running HTTP server. Routes:
 /// - `GET /`: the page (embedded in the binary);
-/// - `GET /api/state`: this node, its cluster view, the ring and every hero;
+/// - `GET /api/state`: this node, its cluster view, the ring and every hero
+///   (with its place on the ring);
+/// - `GET /api/ring`: the ring's members, their shares, and which of them
+///   owns the most of each of 4096 slices (to draw it);
 /// - `POST /api/heroes` with `{"name": "..."}`: creates a hero;
 /// - `DELETE /api/heroes/<id>`: terminates a hero for good;
 /// - `POST /api/nodes/<name>/stop`: stops a node in order (its heroes move);

@@ -1,10 +1,12 @@
 // The dispatch dashboard in a real browser (Debian's chromium, headless,
 // driven by playwright-core): five ringvisor-dispatch nodes on loopback;
-// create a hero in the page, watch it win, stop its node from the page and
-// see the hero listed on another node with its record; check what the
-// cards show; kill -9 its new node and see it come back from a snapshot at
-// most one interval old; hang the next (SIGSTOP) and see the hero come back
-// elsewhere, never "gone"; take a screenshot.
+// create a hero in the page, watch it
+// win, see the ring drawn as the node has it, the hero's dot over its node's
+// arc and its fights charted; stop its node from the page and see the hero
+// listed on another node with its record, its dot ripple and the move
+// charted; check what the cards show; kill -9 its new node and see it come
+// back from a snapshot at most one interval old; hang the next (SIGSTOP)
+// and see the hero come back elsewhere, never "gone"; take a screenshot.
 //
 // Usage: node dashboard.test.cjs <ringvisor-dispatch> <output folder>
 "use strict";
@@ -130,6 +132,34 @@ async function main() {
     });
     console.log(`before: ${JSON.stringify(before)}`);
 
+    // The ring: each node's slices as arcs, its share inside, the hero as a
+    // dot at its point, in the colour of its node, on an arc of that node.
+    const ring = await (await fetch(`${a.dashboard}api/ring`)).json();
+    const drawn = await page.$$eval("#ring-arcs path", (xs) => xs.map((x) =>
+      ({ owner: x.dataset.owner, slices: Number(x.dataset.slices) })));
+    const slicesOf = {};
+    for (const arc of drawn) slicesOf[arc.owner] = (slicesOf[arc.owner] || 0) + arc.slices;
+    check(drawn.reduce((n, arc) => n + arc.slices, 0) === ring.slices.length,
+          `the arcs cover the ring's ${ring.slices.length} slices`);
+    ring.members.forEach((m, i) => {
+      const drawnShare = slicesOf[m] / ring.slices.length;
+      check(Math.abs(drawnShare - ring.shares[i]) < 0.02,
+            `node ${m}'s arcs cover its share (${drawnShare.toFixed(3)} of ${ring.shares[i].toFixed(3)})`);
+    });
+    const legend = await page.locator("#ring-legend").textContent();
+    ring.members.forEach((m, i) =>
+      check(legend.includes(`${m} ${(ring.shares[i] * 100).toFixed(1)}%`), `the legend gives ${m}'s share`));
+    const storm = (await state("a")).heroes.find((h) => h.id === "storm");
+    const owner = ring.members[ring.slices[Math.floor(storm.ring_point * ring.slices.length)]];
+    check(owner === storm.node, `the hero runs on the node whose arc is under its point (${owner})`);
+    const fillOf = (selector) => page.$eval(selector, (x) => getComputedStyle(x).fill);
+    const chipOf = () => row.locator(".node").evaluate((x) => getComputedStyle(x).backgroundColor);
+    check(await fillOf("[data-dot=storm]") === await chipOf(), "the hero's dot has its node's colour");
+    const fights = await until("the page charts the hero's fights", async () =>
+      Number(await page.locator("[data-chart=fights] .now").textContent()) > 0
+        ? await page.locator("[data-chart=fights] .now").textContent() : null);
+    console.log(`fights per second: ${fights}`);
+
     // Stop the hero's node from the dashboard of a third node, reached by its
     // link on this page (the link carries the token to the other page).
     const third = ["a", "b", "c", "d", "e"].find((n) => n !== "a" && n !== before.node);
@@ -137,6 +167,7 @@ async function main() {
     await page.waitForFunction((n) => document.getElementById("self").textContent === n, third);
     await row.waitFor();
     check(!page.url().includes(token), `node ${third}'s page took the token from the link`);
+    const rippled = page.waitForSelector("[data-ripple=storm]", { state: "attached", timeout: 30000 });
     await page.click(`[data-testid=stop-${before.node}]`);
     check(await nodes[before.node].exited === 0, `node ${before.node} stopped in order`);
 
@@ -148,6 +179,11 @@ async function main() {
     check(after.wins >= before.wins, `the hero kept its wins (${before.wins} -> ${after.wins})`);
     check(after.losses >= before.losses, "the hero kept its losses");
     check(after.moves === before.moves + 1, "the page counts the move");
+    check(await rippled.then(() => true, () => false), "the hero's dot shows the move with a ripple");
+    await until("the dot takes its new node's colour", async () =>
+      await fillOf("[data-dot=storm]") === await chipOf());
+    const movesPeak = Number(await page.locator("[data-chart=moves]").getAttribute("data-peak"));
+    check(movesPeak > 0, `the page charts the move (${movesPeak} per second at the peak)`);
     await until("the page shows the stopped node as removed", async () =>
       (await page.locator(`[data-node=${before.node}]`).count()) === 0);
     const log = await page.locator("#log").textContent();
