@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <future>
 #include <map>
 #include <mutex>
 #include <string_view>
@@ -119,6 +120,10 @@ bool printable(std::string_view x) {
     i += n;
   }
   return true;
+}
+
+int64_t milliseconds(caf::timespan x) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(x).count();
 }
 
 // Returns the place of a ring point on a circle, in turns (0 to 1).
@@ -504,8 +509,23 @@ struct dashboard::impl {
                     "text/plain; version=0.0.4");
   }
 
+  // Every up member's health as its agent tells it; those that do not
+  // answer are missing (their boards' errors say why).
+  std::map<std::string, rv::cluster::node_health> health_by_node() {
+    std::map<std::string, rv::cluster::node_health> result;
+    auto replies = rv::cluster::multicall(
+      sys(), opts.agent, rv::cluster::agent_directory_name,
+      caf::make_message(caf::get_atom::value, rv::cluster::health_atom::value), opts.timeout);
+    if (replies)
+      for (auto& r : *replies)
+        if (!r.error && r.reply.match_elements<rv::cluster::node_health>())
+          result[r.node] = r.reply.get_as<rv::cluster::node_health>(0);
+    return result;
+  }
+
   // This node, its view, the ring and every hero, with each member's
-  // dashboard; members that did not answer are listed under "errors".
+  // dashboard, lease and link; members that did not answer are listed
+  // under "errors".
   caf::expected<json> cluster_state() {
     auto view = members();
     if (!view)
@@ -517,9 +537,12 @@ struct dashboard::impl {
     auto ring = blocking_request<std::vector<std::string>>(
       sys(), opts.agent, opts.timeout, caf::get_atom::value, rv::cluster::ring_atom::value,
       std::string{});
+    // Both multicalls at once: a member that does not answer costs one timeout.
+    auto asked = std::async(std::launch::async, [this] { return health_by_node(); });
     auto reports = rv::cluster::multicall(sys(), opts.agent, board_name,
                                           caf::make_message(caf::get_atom::value),
                                           opts.timeout);
+    auto health = asked.get();
     if (!reports)
       return std::move(reports.error());
     std::vector<const hero_view*> all;
@@ -552,16 +575,32 @@ struct dashboard::impl {
     auto xs = placed.shares();
     for (size_t i = 0; i < xs.size(); ++i)
       shares[placed.members()[i]] = xs[i];
+    // Each member's own lease and timer; its link as this node sees it.
+    std::map<std::string, json> links;
+    if (auto mine = health.find(node.identity().name); mine != health.end())
+      for (auto& p : mine->second.peers)
+        links[p.name] = {{"linked", p.linked},
+                         {"unreachable", p.unreachable},
+                         {"silence_ms", milliseconds(p.silence)},
+                         {"phi", std::round(p.phi * 10) / 10}};
     json nodes = json::array();
-    for (auto& m : *view)
-      nodes.push_back({{"name", m.name},
-                       {"ring_share", shares.count(m.name) ? shares[m.name] : 0.0},
-                       {"endpoint", m.endpoint},
-                       {"status", to_string(m.status)},
-                       // a string: JavaScript's numbers hold 53 bits
-                       {"incarnation", std::to_string(m.incarnation)},
-                       {"dashboard", dashboards[m.name]},
-                       {"heroes", counts[m.name]}});
+    for (auto& m : *view) {
+      auto h = health.find(m.name);
+      nodes.push_back(
+        {{"name", m.name},
+         {"ring_share", shares.count(m.name) ? shares[m.name] : 0.0},
+         {"endpoint", m.endpoint},
+         {"status", to_string(m.status)},
+         // a string: JavaScript's numbers hold 53 bits
+         {"incarnation", std::to_string(m.incarnation)},
+         {"dashboard", dashboards[m.name]},
+         {"heroes", counts[m.name]},
+         {"health", h == health.end() ? json(nullptr)
+                                      : json{{"lease", h->second.lease},
+                                             {"lease_left_ms", milliseconds(h->second.lease_left)},
+                                             {"lateness_ms", milliseconds(h->second.lateness)}}},
+         {"link", links.count(m.name) ? links[m.name] : json(nullptr)}});
+    }
     return json{{"node", node.identity().name}, {"status", to_string(*status)},
                 {"members", std::move(nodes)},  {"ring", placed.members()},
                 {"heroes", std::move(listed)},  {"errors", std::move(errors)}};

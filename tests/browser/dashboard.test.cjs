@@ -1,12 +1,13 @@
 // The dispatch dashboard in a real browser (Debian's chromium, headless,
 // driven by playwright-core): five ringvisor-dispatch nodes on loopback;
-// create a hero in the page, watch it
+// every card's lease, timer and link; create a hero in the page, watch it
 // win, see the ring drawn as the node has it, the hero's dot over its node's
 // arc and its fights charted; stop its node from the page and see the hero
 // listed on another node with its record, its dot ripple and the move
 // charted; check what the cards show; kill -9 its new node and see it come
-// back from a snapshot at most one interval old; hang the next (SIGSTOP)
-// and see the hero come back elsewhere, never "gone"; take a screenshot.
+// back from a snapshot at most one interval old; hang the next (SIGSTOP),
+// see its card say so and the hero come back elsewhere, never "gone"; take
+// a screenshot.
 //
 // Usage: node dashboard.test.cjs <ringvisor-dispatch> <output folder>
 "use strict";
@@ -113,6 +114,15 @@ async function main() {
     await page.goto(`${a.dashboard}?token=${token}`);
     await page.waitForSelector("[data-node=c]");
     check(!page.url().includes(token), "the page keeps the token out of the address bar");
+    // Each node's lease and timer, and its link as this node sees it.
+    await until("every card gives its node's lease, timer and link", async () => {
+      for (const n of ["a", "b", "c", "d", "e"]) {
+        const text = await page.locator(`[data-health=${n}]`).textContent();
+        if (!/^lease held, \d+\.\d s ahead · timer \+\d+ ms · /.test(text)) return null;
+        if (n === "a" ? !text.endsWith("this node") : !/link up, heard \d+ ms ago$/.test(text)) return null;
+      }
+      return true;
+    });
 
     await page.fill("#hero-name", "Storm");
     await page.click("#create-button");
@@ -258,6 +268,9 @@ async function main() {
       const r = await read();
       return r.node !== restored.node ? r : null;
     }, 30000);
+    const hung = await page.locator(`[data-health=${restored.node}]`).textContent();
+    check(/unreachable: silent \d+ ms, φ [\d.]+$|link down$/.test(hung) && !hung.startsWith("lease held"),
+          `the hung node's card says it is cut off (${hung})`);
     nodes[restored.node].proc.kill("SIGCONT");
     await until("the page tells of the restore after the hang", async () =>
       (await page.locator("#log").textContent()).includes(
