@@ -50,6 +50,8 @@ constexpr size_t max_name_length = 64;
 /// arcs of a thousand virtual nodes per member keep their places.
 constexpr size_t ring_slices = 4096;
 constexpr size_t max_body = 16 * 1024;
+/// Audit entries /api/state gives: the newest of all nodes'.
+constexpr size_t audit_shown = 50;
 
 // -- HTTP helpers -----------------------------------------------------------------
 
@@ -328,10 +330,15 @@ struct dashboard::impl {
     serve(method::get, "/api/ring", "/api/ring", &impl::get_ring);
     serve(method::get, "/favicon.svg", "/favicon", &impl::icon);
     serve(method::get, "/favicon.ico", "/favicon", &impl::icon); // asked for by habit
-    serve(method::post, "/api/heroes", "/api/heroes", &impl::create_hero);
-    serve(method::del, R"(/api/heroes/([a-z0-9-]+))", "/api/heroes/:id", &impl::retire_hero);
-    serve(method::post, R"(/api/nodes/([^/]+)/stop)", "/api/nodes/:name/stop",
-          &impl::stop_node);
+    serve(method::post, "/api/heroes", "/api/heroes", &impl::create_hero, "create");
+    serve(method::del, R"(/api/heroes/([a-z0-9-]+))", "/api/heroes/:id", &impl::retire_hero,
+          "retire");
+    serve(method::post, R"(/api/heroes/([a-z0-9-]+)/pause)", "/api/heroes/:id/pause",
+          &impl::pause_hero, "pause");
+    serve(method::post, R"(/api/heroes/([a-z0-9-]+)/resume)", "/api/heroes/:id/resume",
+          &impl::resume_hero, "resume");
+    serve(method::post, R"(/api/nodes/([^/]+)/stop)", "/api/nodes/:name/stop", &impl::stop_node,
+          "stop");
     serve(method::get, "/metrics", "/metrics", &impl::metrics_text);
     server.set_payload_max_length(max_body);
     // Every change needs the token. A change without a body is answered
@@ -380,14 +387,19 @@ struct dashboard::impl {
     });
   }
 
-  // Adds a route, timed under `route`.
-  void serve(method how, const std::string& pattern, const std::string& route, handler fn) {
+  // Adds a route, timed under `route`; a change that passed the token check
+  // is audited as `action`.
+  void serve(method how, const std::string& pattern, const std::string& route, handler fn,
+             const char* action = nullptr) {
     static constexpr const char* names[] = {"GET", "POST", "DELETE"};
     auto& h = meters.route(std::string{names[static_cast<int>(how)]} + " " + route);
-    auto timed = [this, &h, fn](const request& req, response& res) {
+    auto timed = [this, &h, fn, action](const request& req, response& res) {
       auto t0 = std::chrono::steady_clock::now();
-      if (!is_change(req) || authorized(req, res))
+      if (!is_change(req) || authorized(req, res)) {
         (this->*fn)(req, res);
+        if (action != nullptr)
+          audit(req, res, action);
+      }
       h.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     };
     switch (how) {
@@ -417,6 +429,32 @@ struct dashboard::impl {
                 "this request needs the node's token: 'Authorization: Bearer <token>' "
                 "(printed by the node at start-up, option dispatch.token)");
     return false;
+  }
+
+  // Records a change made through this dashboard, whatever came of it: in
+  // the node's log and on its board, whose entries every node's page shows.
+  void audit(const request& req, const response& res, const char* action) {
+    audit_entry x;
+    x.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+    x.node = node.identity().name;
+    x.client = req.remote_addr;
+    x.action = action;
+    auto body = json::parse(res.body, nullptr, false);
+    auto field = [&body](const char* key) {
+      return body.is_object() && body.contains(key) && body[key].is_string()
+               ? body[key].get<std::string>()
+               : std::string{};
+    };
+    x.target = req.matches.size() > 1 ? req.matches[1].str() : field("id"); // created: its id
+    x.outcome = res.status < 300 ? "ok" : field("error");
+    if (x.outcome.empty())
+      x.outcome = "HTTP " + std::to_string(res.status);
+    rv::log::info(
+      "audit",
+      {{"client", x.client}, {"action", x.action}, {"target", x.target}, {"outcome", x.outcome}});
+    caf::anon_send(opts.board, caf::put_atom::value, std::move(x));
   }
 
   // -- handlers
@@ -474,6 +512,26 @@ struct dashboard::impl {
     if (auto err = hdl->delete_child(id))
       return reply_error(res, err);
     reply_json(res, 200, json{{"deleted", id}});
+  }
+
+  void pause_hero(const request& req, response& res) {
+    set_paused(req, res, true);
+  }
+
+  void resume_hero(const request& req, response& res) {
+    set_paused(req, res, false);
+  }
+
+  void set_paused(const request& req, response& res, bool pause) {
+    auto id = req.matches[1].str();
+    auto hdl = heroes();
+    if (!hdl)
+      return reply_error(res, hdl.error());
+    auto paused =
+      pause ? hdl->call<bool>(id, pause_atom::value) : hdl->call<bool>(id, resume_atom::value);
+    if (!paused)
+      return reply_error(res, paused.error());
+    reply_json(res, 200, json{{"id", id}, {"paused", *paused}});
   }
 
   void stop_node(const request& req, response& res) {
@@ -546,6 +604,7 @@ struct dashboard::impl {
     if (!reports)
       return std::move(reports.error());
     std::vector<const hero_view*> all;
+    std::vector<const audit_entry*> audited;
     json errors = json::array();
     std::map<std::string, std::string> dashboards;
     std::map<std::string, size_t> counts;
@@ -560,9 +619,21 @@ struct dashboard::impl {
       counts[r.node] = report.heroes.size();
       for (auto& h : report.heroes)
         all.push_back(&h);
+      for (auto& x : report.audit)
+        audited.push_back(&x);
     }
     std::sort(all.begin(), all.end(),
               [](auto x, auto y) { return x->state.name < y->state.name; });
+    // The newest changes first, from every node's dashboard.
+    std::sort(audited.begin(), audited.end(), [](auto x, auto y) { return x->at_ms > y->at_ms; });
+    json audit = json::array();
+    for (size_t i = 0; i < std::min(audited.size(), audit_shown); ++i)
+      audit.push_back({{"at_ms", audited[i]->at_ms},
+                       {"node", audited[i]->node},
+                       {"client", audited[i]->client},
+                       {"action", audited[i]->action},
+                       {"target", audited[i]->target},
+                       {"outcome", audited[i]->outcome}});
     json listed = json::array();
     for (auto h : all) {
       listed.push_back(to_json(*h));
@@ -603,7 +674,8 @@ struct dashboard::impl {
     }
     return json{{"node", node.identity().name}, {"status", to_string(*status)},
                 {"members", std::move(nodes)},  {"ring", placed.members()},
-                {"heroes", std::move(listed)},  {"errors", std::move(errors)}};
+                {"heroes", std::move(listed)},  {"audit", std::move(audit)},
+                {"errors", std::move(errors)}};
   }
 
   rv::actor::node& node;

@@ -19,23 +19,30 @@ struct dashboard_options {
   std::string host = "127.0.0.1";
   uint16_t port = 0; // 0: any free port
   /// Required (`Authorization: Bearer <token>`) by every request that
-  /// changes something: creating or terminating a hero, stopping a node.
+  /// changes something: creating, pausing, resuming or retiring a hero,
+  /// stopping a node.
   std::string token;
   caf::actor agent;
   /// The name of the heroes' ring supervisor, looked up at every request
   /// (its parent may have restarted it).
   std::string heroes;
+  /// This node's board, which keeps the changes made through this dashboard
+  /// (`audit_entry`).
+  caf::actor board;
   caf::timespan timeout = std::chrono::seconds{3};
 };
 
 /// The running HTTP server. Routes:
 /// - `GET /`: the page (embedded in the binary);
-/// - `GET /api/state`: this node, its cluster view, the ring and every hero
-///   (with its place on the ring);
+/// - `GET /api/state`: this node, its cluster view, the ring, every hero
+///   (with its place on the ring) and the last changes made through any
+///   node's dashboard;
 /// - `GET /api/ring`: the ring's members, their shares, and which of them
 ///   owns the most of each of 4096 slices (to draw it);
 /// - `POST /api/heroes` with `{"name": "..."}`: creates a hero;
 /// - `DELETE /api/heroes/<id>`: terminates a hero for good;
+/// - `POST /api/heroes/<id>/pause` and `.../resume`: pauses a hero (it
+///   neither fights nor rests, also after a move) or lets it go on;
 /// - `POST /api/nodes/<name>/stop`: stops a node in order (its heroes move);
 /// - `GET /metrics`: Prometheus text format.
 class dashboard {

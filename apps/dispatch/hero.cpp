@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <map>
 #include <random>
 
@@ -23,6 +24,7 @@ namespace rv = ringvisor;
 struct board_state {
   board_report report;
   std::map<std::string, hero_view> heroes;
+  std::deque<audit_entry> audit; // the last audit_capacity, oldest first
   static inline const char* name = "dispatch.board";
 };
 
@@ -32,12 +34,19 @@ caf::behavior board(caf::stateful_actor<board_state>* self, std::string node) {
     [self](caf::put_atom, std::string& dashboard) {
       self->state.report.dashboard = std::move(dashboard);
     },
+    [self](caf::put_atom, audit_entry& x) {
+      auto& audit = self->state.audit;
+      audit.push_back(std::move(x));
+      if (audit.size() > audit_capacity)
+        audit.pop_front();
+    },
     [self](report_atom, hero_view& x) { self->state.heroes[x.id] = std::move(x); },
     [self](gone_atom, const std::string& id) { self->state.heroes.erase(id); },
     [self](caf::get_atom) {
       auto result = self->state.report;
       for (auto& [id, x] : self->state.heroes)
         result.heroes.push_back(x);
+      result.audit.assign(self->state.audit.begin(), self->state.audit.end());
       return result;
     },
   };
@@ -84,6 +93,15 @@ caf::behavior hero(hero_actor* self, const hero_options& opts, std::string id,
   std::random_device entropy;
   self->state.tick_key = (uint64_t{entropy()} << 32) | entropy();
   self->delayed_send(self, jittered(self, opts.tick), tick_atom::value, self->state.tick_key);
+  // An operator's pause or resume: answered with whether it is paused now.
+  auto hold = [self, report](bool paused) -> caf::result<bool> {
+    if (!self->state.owner.still_owner())
+      return self->state.owner.refusal(self->state.view.id);
+    self->state.view.state.paused = paused;
+    self->state.view.last = paused ? "paused" : "resumed";
+    report();
+    return paused;
+  };
   return {
     [self, report, tick = opts.tick](tick_atom, uint64_t key) {
       if (key != self->state.tick_key)
@@ -93,6 +111,10 @@ caf::behavior hero(hero_actor* self, const hero_options& opts, std::string id,
         return; // not now: perhaps never again here
       }
       auto& v = self->state.view;
+      if (v.state.paused) {
+        self->delayed_send(self, jittered(self, tick), tick_atom::value, key);
+        return;
+      }
       auto what = hero_step(v.state, uniform(self->state.rng), uniform(self->state.rng));
       v.last = to_string(what);
       report();
@@ -119,6 +141,8 @@ caf::behavior hero(hero_actor* self, const hero_options& opts, std::string id,
       report();
       return x.health;
     },
+    [hold](pause_atom) { return hold(true); },
+    [hold](resume_atom) { return hold(false); },
     // The stateful-child contract, by hand: a hero that arrives counts the move.
     [self](rv::actor::get_state_atom) -> caf::result<rv::actor::bytes> {
       auto buf = rv::actor::to_bytes(self->system(), self->state.view.state);
@@ -188,6 +212,7 @@ void add_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<hero_view>("dispatch::hero_view");
   cfg.add_message_type<std::vector<hero_view>>("dispatch::hero_view_list");
   cfg.add_message_type<board_report>("dispatch::board_report");
+  cfg.add_message_type<audit_entry>("dispatch::audit_entry");
 }
 
 caf::actor spawn_board(caf::actor_system& sys, std::string node) {
@@ -224,6 +249,7 @@ nlohmann::json to_json(const hero_view& x) {
     {"wins", x.state.wins},
     {"losses", x.state.losses},
     {"resting", x.state.resting},
+    {"paused", x.state.paused},
     {"moves", x.state.moves},
     {"node", x.where.node},
     {"epoch", x.where.epoch},

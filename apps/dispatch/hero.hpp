@@ -17,6 +17,8 @@
 namespace dispatch {
 
 using heal_atom = caf::atom_constant<caf::atom("heal")>;
+using pause_atom = caf::atom_constant<caf::atom("pause")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
 
 /// A hero's record: everything that moves with it to another node.
 struct hero_state {
@@ -28,12 +30,15 @@ struct hero_state {
   bool resting = false;
   /// How often it moved to another node with its record.
   uint32_t moves = 0;
+  /// Paused by an operator: it neither fights nor rests until resumed,
+  /// also on another node.
+  bool paused = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, hero_state& x) {
-  return f(caf::meta::type_name("dispatch::hero_state"), x.name, x.health,
-           x.max_health, x.wins, x.losses, x.resting, x.moves);
+  return f(caf::meta::type_name("dispatch::hero_state"), x.name, x.health, x.max_health, x.wins,
+           x.losses, x.resting, x.moves, x.paused);
 }
 
 /// What happened to a hero on one tick.
@@ -66,18 +71,45 @@ typename Inspector::result_type inspect(Inspector& f, hero_view& x) {
            x.restored);
 }
 
+/// One change an operator made through a node's dashboard.
+struct audit_entry {
+  /// When it was made: wall clock, milliseconds since the Unix epoch.
+  int64_t at_ms = 0;
+  /// The node whose dashboard took it, and the client's address.
+  std::string node;
+  std::string client;
+  /// `create`, `retire`, `pause` or `resume` (a hero), or `stop` (a node).
+  std::string action;
+  /// The hero's id or the node's name.
+  std::string target;
+  /// `ok`, or why it failed.
+  std::string outcome;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, audit_entry& x) {
+  return f(caf::meta::type_name("dispatch::audit_entry"), x.at_ms, x.node, x.client, x.action,
+           x.target, x.outcome);
+}
+
 /// What one node's board answers to `(caf::get_atom)`.
 struct board_report {
   std::string node;
   std::string dashboard; // the node's dashboard URL
   std::vector<hero_view> heroes;
+  /// The last `audit_capacity` changes made through this node's dashboard,
+  /// oldest first.
+  std::vector<audit_entry> audit;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, board_report& x) {
-  return f(caf::meta::type_name("dispatch::board_report"), x.node, x.dashboard,
-           x.heroes);
+  return f(caf::meta::type_name("dispatch::board_report"), x.node, x.dashboard, x.heroes, x.audit);
 }
+
+/// How many audit entries a board keeps (in memory; every entry also goes to
+/// the node's log).
+inline constexpr size_t audit_capacity = 100;
 
 /// Registers the demo's message types; every node must call it.
 void add_types(caf::actor_system_config& cfg);
@@ -87,7 +119,8 @@ inline const std::string board_name = "dispatch.board";
 
 /// Spawns the board of node `node`: heroes report to it on every tick and
 /// when they stop. Answers `(caf::get_atom)` with a `board_report`; takes
-/// the node's dashboard URL as `(caf::put_atom, std::string)`.
+/// the node's dashboard URL as `(caf::put_atom, std::string)` and a change
+/// made through the dashboard as `(caf::put_atom, audit_entry)`.
 caf::actor spawn_board(caf::actor_system& sys, std::string node);
 
 /// How heroes live.
@@ -99,7 +132,8 @@ struct hero_options {
 
 /// Registers the child type "hero" with arguments `(std::string id,
 /// std::string name)`. A hero answers `(caf::get_atom)` with its record as
-/// a JSON string and `(heal_atom)` with its health, healed; it follows the
+/// a JSON string, `(heal_atom)` with its health, healed, and `(pause_atom)`
+/// and `(resume_atom)` with whether it is paused now; it follows the
 /// stateful-child contract (`get_state`/`put_state`), so it moves with its
 /// record; it ends normally when it falls.
 caf::error add_hero_type(ringvisor::actor::factory_registry& factories, hero_options opts);

@@ -295,6 +295,60 @@ TEST_CASE_FIXTURE(dispatch_fixture, "the dispatch API creates, lists and retires
   CHECK(stop_anon->status == 401);
 }
 
+TEST_CASE_FIXTURE(dispatch_fixture, "an operator pauses and resumes a hero through any node, "
+                                    "and every node lists who changed what") {
+  start_nodes({"a", "b"});
+  create("a", "Storm");
+  auto fights = [](const json& h) { return h["wins"].get<int>() + h["losses"].get<int>(); };
+  await_state("a",
+              [&](const json& x) { return hero(x, "storm") && fights(*hero(x, "storm")) > 0; });
+
+  auto anon = client("b").Post("/api/heroes/storm/pause", "", "application/json");
+  REQUIRE(anon);
+  CHECK(anon->status == 401);
+  auto paused = client("b").Post("/api/heroes/storm/pause", auth(), "", "application/json");
+  REQUIRE(paused);
+  REQUIRE_MESSAGE(paused->status == 200, paused->body);
+  CHECK(json::parse(paused->body)["paused"] == true);
+  auto held =
+    await_state("a", [&](const json& x) { return (*hero(x, "storm"))["paused"] == true; });
+  std::this_thread::sleep_for(500ms); // ten ticks
+  auto later = state("a");
+  CHECK(fights(*hero(later, "storm")) == fights(*hero(held, "storm")));
+  CHECK((*hero(later, "storm"))["last"] == "paused");
+
+  auto resumed = client("a").Post("/api/heroes/storm/resume", auth(), "", "application/json");
+  REQUIRE(resumed);
+  REQUIRE_MESSAGE(resumed->status == 200, resumed->body);
+  CHECK(json::parse(resumed->body)["paused"] == false);
+  await_state(
+    "b", [&](const json& x) { return fights(*hero(x, "storm")) > fights(*hero(held, "storm")); });
+  auto unknown = client("a").Post("/api/heroes/nobody/pause", auth(), "", "application/json");
+  REQUIRE(unknown);
+  CHECK(unknown->status == 404);
+
+  // Both nodes list every change, the newest first: not the one without the token.
+  for (auto node : {"a", "b"}) {
+    auto audit = state(node)["audit"];
+    CAPTURE(audit.dump());
+    REQUIRE(audit.size() == 4);
+    auto is = [&](size_t i, const char* action, const char* target, const char* through) {
+      CHECK(audit[i]["action"] == action);
+      CHECK(audit[i]["target"] == target);
+      CHECK(audit[i]["node"] == through);
+      CHECK(audit[i]["client"] == "127.0.0.1");
+    };
+    is(0, "pause", "nobody", "a");
+    CHECK(audit[0]["outcome"].get<std::string>().find("not_found") != std::string::npos);
+    is(1, "resume", "storm", "a");
+    is(2, "pause", "storm", "b");
+    is(3, "create", "storm", "a");
+    for (size_t i = 1; i < 4; ++i)
+      CHECK(audit[i]["outcome"] == "ok");
+    CHECK(audit[0]["at_ms"] >= audit[1]["at_ms"]);
+  }
+}
+
 TEST_CASE_FIXTURE(dispatch_fixture, "ringvisor-ctl reads and calls the dispatch cluster, "
                                     "with --json and exit codes") {
   start_nodes({"a", "b", "c"});

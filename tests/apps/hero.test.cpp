@@ -148,3 +148,56 @@ TEST_CASE_FIXTURE(placed_hero, "a hero whose node holds no lease neither fights 
   ts.self()->send_exit(*hero, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(board, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_FIXTURE(placed_hero,
+                  "a paused hero neither fights nor rests, also where it moves, until resumed") {
+  REQUIRE(ts.request<bool>(*hero, dispatch::pause_atom::value) == true);
+  for (int i = 0; i < 20; ++i)
+    ts.advance_time(2s);
+  auto paused = board_of(ts, board).heroes.at(0);
+  CHECK(paused.state.wins + paused.state.losses == 0);
+  CHECK(paused.state.paused);
+  CHECK(paused.last == "paused");
+  // Moved while paused: it stays paused on the new node.
+  auto record = ts.request<actor::bytes>(*hero, actor::get_state_atom::value);
+  REQUIRE(record);
+  ts.self()->send_exit(*hero, caf::exit_reason::user_shutdown);
+  ts.run();
+  auto moved = factories.spawn(ts.sys(), "hero", caf::make_message("storm", "Storm"));
+  REQUIRE(moved);
+  REQUIRE(ts.request<caf::ok_atom>(*moved, actor::put_state_atom::value, *record));
+  ts.self()->send(*moved, ring::placed_atom::value, ring::placement{"b", 8},
+                  ring::restore_info{ring::restore_info::origin::handed_over, {}});
+  for (int i = 0; i < 20; ++i)
+    ts.advance_time(2s);
+  auto there = board_of(ts, board).heroes.at(0).state;
+  CHECK(there.paused);
+  CHECK(there.wins + there.losses == 0);
+  REQUIRE(ts.request<bool>(*moved, dispatch::resume_atom::value) == false);
+  for (int i = 0; i < 20; ++i)
+    ts.advance_time(2s);
+  auto resumed = board_of(ts, board).heroes.at(0).state;
+  CHECK(!resumed.paused);
+  CHECK(resumed.wins + resumed.losses > 0);
+  // Not on a node without the lease: a successor may run it.
+  lease->set_until(cluster::lease_clock::clock::now());
+  auto refused = ts.request<bool>(*moved, dispatch::pause_atom::value);
+  REQUIRE(!refused);
+  CHECK(refused.error() == supervision::errc::no_owner);
+  ts.self()->send_exit(*moved, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(board, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a board keeps the last audit entries, oldest first") {
+  test::test_system ts{dispatch::add_types};
+  auto board = dispatch::spawn_board(ts.sys(), "a");
+  for (size_t i = 0; i < dispatch::audit_capacity + 5; ++i)
+    ts.self()->send(
+      board, caf::put_atom::value,
+      dispatch::audit_entry{static_cast<int64_t>(i), "a", "127.0.0.1", "pause", "storm", "ok"});
+  auto audit = board_of(ts, board).audit;
+  REQUIRE(audit.size() == dispatch::audit_capacity);
+  CHECK(audit.front().at_ms == 5);
+  CHECK(audit.back().at_ms == static_cast<int64_t>(dispatch::audit_capacity + 4));
+  caf::anon_send_exit(board, caf::exit_reason::user_shutdown);
+}

@@ -2,7 +2,8 @@
 // driven by playwright-core): five ringvisor-dispatch nodes on loopback;
 // every card's lease, timer and link; create a hero in the page, watch it
 // win, see the ring drawn as the node has it, the hero's dot over its node's
-// arc and its fights charted; stop its node from the page and see the hero
+// arc and its fights charted; pause and resume it, each listed under the
+// operator actions; stop its node from the page (listed too) and see the hero
 // listed on another node with its record, its dot ripple and the move
 // charted; check what the cards show; kill -9 its new node and see it come
 // back from a snapshot at most one interval old; hang the next (SIGSTOP),
@@ -170,6 +171,27 @@ async function main() {
         ? await page.locator("[data-chart=fights] .now").textContent() : null);
     console.log(`fights per second: ${fights}`);
 
+    // Pause the hero from the page: it stops fighting until resumed; both
+    // changes are listed under the operator actions.
+    await page.click("[data-testid=pause-storm]");
+    const paused = await until("the page shows the hero paused", async () =>
+      (await row.locator(".doing").textContent()) === "paused" ? read() : null);
+    const pausedAt = Date.now();
+    await until("a second passes", async () => Date.now() - pausedAt > 1000);
+    const still = await read();
+    check(still.wins === paused.wins && still.losses === paused.losses,
+          `a paused hero does not fight (${paused.wins} won, ${paused.losses} lost)`);
+    await page.click("[data-testid=resume-storm]");
+    await until("the hero fights again", async () => {
+      const r = await read();
+      return r.wins + r.losses > still.wins + still.losses;
+    });
+    await until("the operator actions list the pause and the resume", async () => {
+      const text = await page.locator("#audit").textContent();
+      return text.includes("pause storm through a from 127.0.0.1: ok")
+        && text.includes("resume storm through a from 127.0.0.1: ok");
+    });
+
     // Stop the hero's node from the dashboard of a third node, reached by its
     // link on this page (the link carries the token to the other page).
     const third = ["a", "b", "c", "d", "e"].find((n) => n !== "a" && n !== before.node);
@@ -181,6 +203,9 @@ async function main() {
     await page.click(`[data-testid=stop-${before.node}]`);
     check(await nodes[before.node].exited === 0, `node ${before.node} stopped in order`);
 
+    await until("the operator actions list the stop", async () =>
+      (await page.locator("#audit").textContent()).includes(
+        `stop ${before.node} through ${third} from 127.0.0.1: ok`));
     const after = await until("the hero listed on another node", async () => {
       const r = await read();
       return r.node !== before.node ? r : null;
