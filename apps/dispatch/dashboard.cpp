@@ -2,24 +2,19 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <future>
 #include <map>
-#include <mutex>
 #include <string_view>
 
 #include <unistd.h>
 
 #include <caf/all.hpp>
 #include <httplib.h>
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
 
+#include "cluster_state.hpp"
 #include "hero.hpp"
 #include "http_front.hpp"
+#include "metrics.hpp"
 #include "ringvisor/actor/blocking.hpp"
 #include "ringvisor/actor/errc.hpp"
 #include "ringvisor/actor/log.hpp"
@@ -50,8 +45,6 @@ constexpr size_t max_name_length = 64;
 /// arcs of a thousand virtual nodes per member keep their places.
 constexpr size_t ring_slices = 4096;
 constexpr size_t max_body = 16 * 1024;
-/// Audit entries /api/state gives: the newest of all nodes'.
-constexpr size_t audit_shown = 50;
 
 // -- HTTP helpers -----------------------------------------------------------------
 
@@ -124,15 +117,6 @@ bool printable(std::string_view x) {
   return true;
 }
 
-int64_t milliseconds(caf::timespan x) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(x).count();
-}
-
-// Returns the place of a ring point on a circle, in turns (0 to 1).
-double on_circle(uint64_t point) {
-  return std::ldexp(static_cast<double>(point), -64);
-}
-
 // Compares without an early exit, so that response times do not tell how
 // much of a guessed token was right.
 bool same_token(std::string_view x, std::string_view y) {
@@ -143,155 +127,6 @@ bool same_token(std::string_view x, std::string_view y) {
 }
 
 } // namespace
-
-// -- metrics ------------------------------------------------------------------------
-
-// Gauges read from the cluster at every scrape, and counters advanced by
-// what the ring supervisor counted since the last scrape.
-class metrics {
-public:
-  explicit metrics(const std::string& node)
-    : registry_(std::make_shared<prometheus::Registry>()),
-      members_(prometheus::BuildGauge()
-                 .Name("ringvisor_cluster_members")
-                 .Help("Members in this node's view, by status")
-                 .Labels({{"node", node}})
-                 .Register(*registry_)),
-      children_(prometheus::BuildGauge()
-                  .Name("ringvisor_ring_children")
-                  .Help("Children of the ring supervisor running on this node")
-                  .Labels({{"node", node}, {"sup", "heroes"}})
-                  .Register(*registry_)
-                  .Add({})),
-      events_(prometheus::BuildCounter()
-                .Name("ringvisor_ring_child_events_total")
-                .Help("Children of the ring supervisor by how they came to run on or "
-                      "left this node: started, recovered (a failover: nobody ran "
-                      "them), restarted, migrated_in, migrated_out")
-                .Labels({{"node", node}, {"sup", "heroes"}})
-                .Register(*registry_)),
-      wire_events_(prometheus::BuildCounter()
-                     .Name("ringvisor_wire_events_total")
-                     .Help("What the wire between nodes counted: links_accepted, peers_up, "
-                           "peers_down, handshake_failures, handshake_timeouts, "
-                           "unauthenticated_refused, refused_for_descriptors, "
-                           "tls_failures, protocol_errors, oversize_frames, silent_closes, "
-                           "duplicates_refused, queue_full, requests_failed, undecodable")
-                     .Labels({{"node", node}})
-                     .Register(*registry_)),
-      wire_bytes_(prometheus::BuildCounter()
-                    .Name("ringvisor_wire_bytes_total")
-                    .Help("Bytes the wire moved, by direction (in, out)")
-                    .Labels({{"node", node}})
-                    .Register(*registry_)),
-      wire_links_(prometheus::BuildGauge()
-                    .Name("ringvisor_wire_links")
-                    .Help("Links now: authenticated peers, and inbound links in their handshake")
-                    .Labels({{"node", node}})
-                    .Register(*registry_)),
-      connections_(prometheus::BuildCounter()
-                     .Name("ringvisor_http_connections_total")
-                     .Help("What the dashboard's front did with connections: accepted, "
-                           "expired (no whole head in time), evicted (for a newer one), "
-                           "oversize (head too long), busy (refused, all workers busy), "
-                           "served")
-                     .Labels({{"node", node}})
-                     .Register(*registry_)),
-      latency_(prometheus::BuildHistogram()
-                 .Name("ringvisor_http_request_duration_seconds")
-                 .Help("Time to answer dashboard and API requests, by route")
-                 .Labels({{"node", node}})
-                 .Register(*registry_)) {
-    // nop
-  }
-
-  /// Returns the histogram of `route`.
-  prometheus::Histogram& route(const std::string& name) {
-    static const prometheus::Histogram::BucketBoundaries buckets{
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 3};
-    return latency_.Add({{"route", name}}, buckets);
-  }
-
-  /// Takes in a scrape's readings and returns the text format.
-  std::string scrape(const std::vector<rv::cluster::member>& view, const ring::ring_stats& now,
-                     const rv::actor::wire_counters& wire, const http_front_counters& http) {
-    std::lock_guard<std::mutex> guard{mtx_}; // scrapes may overlap
-    for (auto s : {rv::cluster::member_status::joining, rv::cluster::member_status::up,
-                   rv::cluster::member_status::leaving, rv::cluster::member_status::down,
-                   rv::cluster::member_status::removed}) {
-      auto n = std::count_if(view.begin(), view.end(), [s](auto& m) { return m.status == s; });
-      members_.Add({{"status", to_string(s)}}).Set(static_cast<double>(n));
-    }
-    children_.Set(static_cast<double>(now.running));
-    advance("started", now.started);
-    advance("recovered", now.recovered);
-    advance("restarted", now.restarts);
-    advance("migrated_in", now.moved_in);
-    advance("migrated_out", now.moved_out);
-    std::pair<const char*, uint64_t> wire_events[] = {
-      {"links_accepted", wire.links_accepted},
-      {"peers_up", wire.peers_up},
-      {"peers_down", wire.peers_down},
-      {"handshake_failures", wire.handshake_failures},
-      {"handshake_timeouts", wire.handshake_timeouts},
-      {"unauthenticated_refused", wire.unauthenticated_refused},
-      {"refused_for_descriptors", wire.refused_for_descriptors},
-      {"tls_failures", wire.tls_failures},
-      {"protocol_errors", wire.protocol_errors},
-      {"oversize_frames", wire.oversize_frames},
-      {"silent_closes", wire.silent_closes},
-      {"duplicates_refused", wire.duplicates_refused},
-      {"queue_full", wire.queue_full},
-      {"requests_failed", wire.requests_failed},
-      {"undecodable", wire.undecodable},
-    };
-    for (auto& [event, value] : wire_events)
-      advance(wire_events_, event, value);
-    std::pair<const char*, uint64_t> http_events[] = {
-      {"accepted", http.accepted}, {"expired", http.expired}, {"evicted", http.evicted},
-      {"oversize", http.oversize}, {"busy", http.busy},       {"served", http.served},
-    };
-    for (auto& [event, value] : http_events)
-      advance(connections_, event, value);
-    advance(wire_bytes_, "in", wire.bytes_in);
-    advance(wire_bytes_, "out", wire.bytes_out);
-    wire_links_.Add({{"state", "peer"}}).Set(static_cast<double>(wire.peers));
-    wire_links_.Add({{"state", "unauthenticated"}}).Set(static_cast<double>(wire.unauthenticated));
-    prometheus::TextSerializer text;
-    return text.Serialize(registry_->Collect());
-  }
-
-private:
-  // A reading below the last one means the ring supervisor restarted and
-  // counts from 0 again: all of it is new.
-  void advance(const std::string& event, uint64_t now) {
-    advance(events_, event, now);
-  }
-
-  // The same for one label of another counter family.
-  void advance(prometheus::Family<prometheus::Counter>& family, const std::string& label,
-               uint64_t now) {
-    auto& last = last_[&family][label];
-    auto added = now >= last ? now - last : now;
-    last = now;
-    auto label_name = &family == &wire_bytes_ ? "direction" : "event";
-    auto& counter = family.Add({{label_name, label}});
-    if (added > 0)
-      counter.Increment(static_cast<double>(added));
-  }
-
-  std::mutex mtx_;
-  std::map<const void*, std::map<std::string, uint64_t>> last_; // by family, label
-  std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Family<prometheus::Gauge>& members_;
-  prometheus::Gauge& children_;
-  prometheus::Family<prometheus::Counter>& events_;
-  prometheus::Family<prometheus::Counter>& wire_events_;
-  prometheus::Family<prometheus::Counter>& wire_bytes_;
-  prometheus::Family<prometheus::Gauge>& wire_links_;
-  prometheus::Family<prometheus::Counter>& connections_;
-  prometheus::Family<prometheus::Histogram>& latency_;
-};
 
 // -- the server ---------------------------------------------------------------------
 
@@ -603,79 +438,14 @@ struct dashboard::impl {
     auto health = asked.get();
     if (!reports)
       return std::move(reports.error());
-    std::vector<const hero_view*> all;
-    std::vector<const audit_entry*> audited;
-    json errors = json::array();
-    std::map<std::string, std::string> dashboards;
-    std::map<std::string, size_t> counts;
-    for (auto& r : *reports) {
-      if (r.error || !r.reply.match_elements<board_report>()) {
-        errors.push_back({{"node", r.node},
-                          {"error", r.error ? rv::actor::render(r.error) : "bad reply"}});
-        continue;
-      }
-      auto& report = r.reply.get_as<board_report>(0);
-      dashboards[r.node] = report.dashboard;
-      counts[r.node] = report.heroes.size();
-      for (auto& h : report.heroes)
-        all.push_back(&h);
-      for (auto& x : report.audit)
-        audited.push_back(&x);
-    }
-    std::sort(all.begin(), all.end(),
-              [](auto x, auto y) { return x->state.name < y->state.name; });
-    // The newest changes first, from every node's dashboard.
-    std::sort(audited.begin(), audited.end(), [](auto x, auto y) { return x->at_ms > y->at_ms; });
-    json audit = json::array();
-    for (size_t i = 0; i < std::min(audited.size(), audit_shown); ++i)
-      audit.push_back({{"at_ms", audited[i]->at_ms},
-                       {"node", audited[i]->node},
-                       {"client", audited[i]->client},
-                       {"action", audited[i]->action},
-                       {"target", audited[i]->target},
-                       {"outcome", audited[i]->outcome}});
-    json listed = json::array();
-    for (auto h : all) {
-      listed.push_back(to_json(*h));
-      listed.back()["ring_point"] = on_circle(ring::ring_point(opts.heroes, h->id));
-    }
-    // Each member's part of the ring: a hero's id hashes to one point, so
-    // a few heroes may leave a member with none by chance.
-    rv::cluster::hash_ring placed{ring ? *ring : std::vector<std::string>{}};
-    std::map<std::string, double> shares;
-    auto xs = placed.shares();
-    for (size_t i = 0; i < xs.size(); ++i)
-      shares[placed.members()[i]] = xs[i];
-    // Each member's own lease and timer; its link as this node sees it.
-    std::map<std::string, json> links;
-    if (auto mine = health.find(node.identity().name); mine != health.end())
-      for (auto& p : mine->second.peers)
-        links[p.name] = {{"linked", p.linked},
-                         {"unreachable", p.unreachable},
-                         {"silence_ms", milliseconds(p.silence)},
-                         {"phi", std::round(p.phi * 10) / 10}};
-    json nodes = json::array();
-    for (auto& m : *view) {
-      auto h = health.find(m.name);
-      nodes.push_back(
-        {{"name", m.name},
-         {"ring_share", shares.count(m.name) ? shares[m.name] : 0.0},
-         {"endpoint", m.endpoint},
-         {"status", to_string(m.status)},
-         // a string: JavaScript's numbers hold 53 bits
-         {"incarnation", std::to_string(m.incarnation)},
-         {"dashboard", dashboards[m.name]},
-         {"heroes", counts[m.name]},
-         {"health", h == health.end() ? json(nullptr)
-                                      : json{{"lease", h->second.lease},
-                                             {"lease_left_ms", milliseconds(h->second.lease_left)},
-                                             {"lateness_ms", milliseconds(h->second.lateness)}}},
-         {"link", links.count(m.name) ? links[m.name] : json(nullptr)}});
-    }
-    return json{{"node", node.identity().name}, {"status", to_string(*status)},
-                {"members", std::move(nodes)},  {"ring", placed.members()},
-                {"heroes", std::move(listed)},  {"audit", std::move(audit)},
-                {"errors", std::move(errors)}};
+    cluster_facts facts{node.identity().name,
+                        opts.heroes,
+                        std::move(*view),
+                        *status,
+                        ring ? std::move(*ring) : std::vector<std::string>{},
+                        std::move(*reports),
+                        std::move(health)};
+    return state_json(facts);
   }
 
   rv::actor::node& node;
