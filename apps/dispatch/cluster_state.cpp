@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <tuple>
 
 #include "hero.hpp"
 #include "ringvisor/actor/errc.hpp"
@@ -71,8 +72,15 @@ json state_json(const cluster_facts& facts) {
       audited.push_back(&x);
   }
   std::sort(all.begin(), all.end(), [](auto x, auto y) { return x->state.name < y->state.name; });
-  // The newest changes first, from every node's dashboard.
-  std::sort(audited.begin(), audited.end(), [](auto x, auto y) { return x->at_ms > y->at_ms; });
+  // The newest changes first, from every node's dashboard; each member
+  // keeps a copy of each.
+  auto key = [](const audit_entry* x) {
+    return std::tie(x->at_ms, x->node, x->client, x->action, x->target, x->outcome);
+  };
+  std::sort(audited.begin(), audited.end(), [&](auto x, auto y) { return key(x) > key(y); });
+  audited.erase(
+    std::unique(audited.begin(), audited.end(), [&](auto x, auto y) { return key(x) == key(y); }),
+    audited.end());
   json audit = json::array();
   for (size_t i = 0; i < std::min(audited.size(), audit_shown); ++i)
     audit.push_back(to_json(*audited[i]));

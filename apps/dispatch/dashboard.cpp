@@ -267,7 +267,7 @@ struct dashboard::impl {
   }
 
   // Records a change made through this dashboard, whatever came of it: in
-  // the node's log and on its board, whose entries every node's page shows.
+  // the node's log and on every member's board, whose entries the pages show.
   void audit(const request& req, const response& res, const char* action) {
     audit_entry x;
     x.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -289,7 +289,9 @@ struct dashboard::impl {
     rv::log::info(
       "audit",
       {{"client", x.client}, {"action", x.action}, {"target", x.target}, {"outcome", x.outcome}});
-    caf::anon_send(opts.board, caf::put_atom::value, std::move(x));
+    // Every member keeps a copy: the list outlives the node that took it.
+    rv::cluster::multicast(opts.agent, board_name,
+                           caf::make_message(caf::put_atom::value, std::move(x)));
   }
 
   // -- handlers

@@ -26,9 +26,6 @@ struct dashboard_options {
   /// The name of the heroes' ring supervisor, looked up at every request
   /// (its parent may have restarted it).
   std::string heroes;
-  /// This node's board, which keeps the changes made through this dashboard
-  /// (`audit_entry`).
-  caf::actor board;
   caf::timespan timeout = std::chrono::seconds{3};
 };
 

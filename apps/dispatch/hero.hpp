@@ -97,8 +97,8 @@ struct board_report {
   std::string node;
   std::string dashboard; // the node's dashboard URL
   std::vector<hero_view> heroes;
-  /// The last `audit_capacity` changes made through this node's dashboard,
-  /// oldest first.
+  /// The last `audit_capacity` changes made through any dashboard while
+  /// this node was up, oldest first (every dashboard tells every board).
   std::vector<audit_entry> audit;
 };
 

@@ -189,8 +189,8 @@ int main(int argc, char** argv) {
     return fail(top.error());
   n.adopt(*top);
   std::string heroes = "heroes";
-  auto web =
-    dispatch::dashboard::start(n, {cfg.http_host, cfg.http_port, cfg.token, agent, heroes, board});
+  auto web = dispatch::dashboard::start(
+    n, {cfg.http_host, cfg.http_port, cfg.token, agent, heroes});
   if (!web)
     return fail(web.error());
   auto url = fmt::format("http://{}:{}/", cfg.http_host, (*web)->port());

@@ -304,6 +304,13 @@ async function main() {
     check(!hangLog.includes("Storm is gone"), "the page never calls a hung node's hero gone");
     check(await appeared() === appearedBefore, "nor has the hero appear anew");
 
+    // Every member keeps the operator actions: the stop is still listed
+    // after nodes died, whichever took it.
+    const audit = await page.locator("#audit").textContent();
+    check(audit.includes(`stop ${before.node} through ${third} from 127.0.0.1: ok`)
+            && audit.includes("pause storm through a from 127.0.0.1: ok"),
+          "the operator actions outlive the nodes that took them");
+
     const shot = path.join(outDir, "dashboard.png");
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`screenshot: ${shot}`);
