@@ -138,16 +138,9 @@ caf::expected<caf::message> request_any(caf::actor_system& sys, const caf::actor
                                         caf::message msg, caf::timespan timeout) {
   caf::expected<caf::message> result{caf::sec::request_timeout};
   caf::scoped_actor self{sys};
-  // No handler takes "any reply": every reply but `ok` arrives as an
-  // unexpected_response error that carries it.
-  self->request(dest, timeout, std::move(msg))
-    .receive([&](caf::ok_atom) { result = caf::make_message(caf::ok_atom::value); },
-             [&](caf::error& err) {
-               if (auto reply = untyped_reply(err))
-                 result = std::move(*reply);
-               else
-                 result = std::move(err);
-             });
+  auto [on_ok, on_other] = any_reply([&](caf::message reply) { result = std::move(reply); },
+                                     [&](caf::error err) { result = std::move(err); });
+  self->request(dest, timeout, std::move(msg)).receive(on_ok, on_other);
   return result;
 }
 

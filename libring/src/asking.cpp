@@ -65,15 +65,7 @@ caf::expected<caf::message> ask_member(caf::actor_system& sys, const caf::actor&
     if (actor::is_gone(sup)) // its node died or restarted: asking again is futile
       return actor::gone_error();
     sent = true;
-    caf::scoped_actor self{sys};
-    self->request(sup, std::min<caf::timespan>(left, how.attempt), msg)
-      .receive([&](caf::ok_atom) { result = caf::make_message(caf::ok_atom::value); },
-               [&](caf::error& err) {
-                 if (auto reply = cluster::untyped_reply(err))
-                   result = std::move(*reply);
-                 else
-                   result = std::move(err);
-               });
+    result = cluster::request_any(sys, sup, msg, std::min<caf::timespan>(left, how.attempt));
     if (result || !ask_again(result.error(), how))
       return result;
     std::this_thread::sleep_for(retry_pause);
@@ -111,16 +103,16 @@ void attempt(courier_actor* self) {
     return finish(self, {}, st.last);
   if (actor::is_gone(st.sup))
     return finish(self, {}, actor::gone_error());
+  auto [on_ok, on_other] =
+    cluster::any_reply([self](caf::message reply) { finish(self, std::move(reply), {}); },
+                       [self](caf::error err) {
+                         if (!ask_again(err, self->state.how))
+                           return finish(self, {}, std::move(err));
+                         self->state.last = std::move(err);
+                         self->delayed_send(self, retry_pause, again_atom::value);
+                       });
   self->request(st.sup, std::min<caf::timespan>(left, st.how.attempt), st.msg)
-    .then([self](caf::ok_atom) { finish(self, caf::make_message(caf::ok_atom::value), {}); },
-          [self](caf::error& err) {
-            if (auto reply = cluster::untyped_reply(err))
-              return finish(self, std::move(*reply), {});
-            if (!ask_again(err, self->state.how))
-              return finish(self, {}, std::move(err));
-            self->state.last = std::move(err);
-            self->delayed_send(self, retry_pause, again_atom::value);
-          });
+    .then(on_ok, on_other);
 }
 
 // Asks `sup` after the attempt that failed with `last`, until `deadline`.
@@ -147,17 +139,11 @@ caf::behavior courier(courier_actor* self, caf::actor sup, caf::message msg,
 // reasons to ask again.
 template <class Retry>
 auto take_reply(detail::reply_fn f, detail::error_fn g, Retry retry) {
-  auto on_ok = [f](caf::ok_atom) {
-    auto reply = caf::make_message(caf::ok_atom::value);
-    f(reply);
-  };
-  auto on_error = [f = std::move(f), g = std::move(g), retry = std::move(retry)](caf::error& err) {
-    if (auto reply = cluster::untyped_reply(err))
-      return f(*reply);
-    if (!retry(err))
-      g(err);
-  };
-  return std::make_tuple(std::move(on_ok), std::move(on_error));
+  return cluster::any_reply([f = std::move(f)](caf::message reply) { f(reply); },
+                            [g = std::move(g), retry = std::move(retry)](caf::error err) {
+                              if (!retry(err))
+                                g(err);
+                            });
 }
 
 } // namespace

@@ -77,14 +77,10 @@ void ring_manager::serve(local_child& c, pending p) {
   // Asks `hdl` and gives `answer` its reply, whatever its type (CAF hands
   // a reply that no typed handler takes to the error handler).
   auto relay = [this, answer](const caf::actor& hdl, caf::message msg) {
-    request(hdl, child_call_timeout, std::move(msg))
-      .then([answer](caf::ok_atom) { answer(caf::make_message(caf::ok_atom::value), {}); },
-            [answer](caf::error& err) {
-              if (auto reply = cluster::untyped_reply(err))
-                answer(std::move(*reply), {});
-              else
-                answer({}, std::move(err));
-            });
+    auto [on_ok, on_other] =
+      cluster::any_reply([answer](caf::message reply) { answer(std::move(reply), {}); },
+                         [answer](caf::error err) { answer({}, std::move(err)); });
+    request(hdl, child_call_timeout, std::move(msg)).then(on_ok, on_other);
   };
   if (p.msg.match_element<ring_call_atom>(0))
     return relay(c.handle, p.msg.get_as<caf::message>(3));

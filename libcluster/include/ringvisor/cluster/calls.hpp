@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -9,6 +10,7 @@
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <caf/make_message.hpp>
 #include <caf/message.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
@@ -72,6 +74,27 @@ call(caf::actor_system& sys, const caf::actor& agent, const std::string& node,
 /// agent) with an error handler and this function.
 RINGVISOR_CLUSTER_EXPORT std::optional<caf::message>
 untyped_reply(const caf::error& err);
+
+/// Returns the two handlers of a request whose reply may have any type:
+/// `f(caf::message)` gets the reply (`ok` too), `g(caf::error)` a real
+/// error (see `untyped_reply`).
+///
+/// Example:
+/// ```
+/// auto [on_ok, on_other] = cluster::any_reply(f, g);
+/// self->request(dest, timeout, msg).then(on_ok, on_other);
+/// ```
+template <class F, class G>
+auto any_reply(F f, G g) {
+  auto on_ok = [f](caf::ok_atom) mutable { f(caf::make_message(caf::ok_atom::value)); };
+  auto on_other = [f, g](caf::error& err) mutable {
+    if (auto reply = untyped_reply(err))
+      f(std::move(*reply));
+    else
+      g(std::move(err));
+  };
+  return std::make_pair(std::move(on_ok), std::move(on_other));
+}
 
 /// Asks the up member `name` to stop in order (its agent leaves, its ring
 /// supervisors hand their children off), through its node directory.
