@@ -6,6 +6,8 @@
 #include <map>
 #include <random>
 
+#include <caf/binary_deserializer.hpp>
+
 #include "ringvisor/actor/stateful_child.hpp"
 #include "ringvisor/ring/ownership.hpp"
 
@@ -69,6 +71,21 @@ using hero_actor = caf::stateful_actor<hero_actor_state>;
 
 double uniform(std::minstd_rand& rng) {
   return std::uniform_real_distribution<double>{0.0, 1.0}(rng);
+}
+
+// Reads a record of this version, or of the one before `paused` (the same
+// fields up to `moves`): snapshots in a data directory outlive an upgrade.
+caf::error read_record(caf::actor_system& sys, const rv::actor::bytes& buf, hero_state& x) {
+  auto err = rv::actor::from_bytes(sys, buf, x);
+  if (!err)
+    return err;
+  hero_state old;
+  caf::binary_deserializer source{sys, buf};
+  if (source(old.name, old.health, old.max_health, old.wins, old.losses, old.resting, old.moves)
+      || source.remaining() != 0)
+    return err; // neither: the error of this version's layout
+  x = std::move(old);
+  return caf::none;
 }
 
 // Ticks come a little apart so that heroes do not all act in one burst.
@@ -153,7 +170,7 @@ caf::behavior hero(hero_actor* self, const hero_options& opts, std::string id,
     [self, report](rv::actor::put_state_atom,
                    const rv::actor::bytes& buf) -> caf::result<caf::ok_atom> {
       hero_state x;
-      if (auto err = rv::actor::from_bytes(self->system(), buf, x))
+      if (auto err = read_record(self->system(), buf, x))
         return err;
       ++x.moves;
       self->state.view.state = std::move(x);

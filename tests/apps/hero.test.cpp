@@ -2,6 +2,7 @@
 // hero actor under the test coordinator (ticks, board reports, moving with
 // its record).
 
+#include <caf/binary_serializer.hpp>
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -185,6 +186,30 @@ TEST_CASE_FIXTURE(placed_hero,
   REQUIRE(!refused);
   CHECK(refused.error() == supervision::errc::no_owner);
   ts.self()->send_exit(*moved, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(board, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_FIXTURE(placed_hero, "a hero takes a record stored before pausing existed") {
+  // The layout before `paused`: name, health, max_health, wins, losses, resting, moves.
+  actor::bytes old;
+  caf::binary_serializer sink{ts.sys(), old};
+  REQUIRE(!sink(std::string{"Storm"}, int32_t{700}, int32_t{1000}, uint32_t{12}, uint32_t{3}, false,
+                uint32_t{2}));
+  auto moved = factories.spawn(ts.sys(), "hero", caf::make_message("storm", "Storm"));
+  REQUIRE(moved);
+  REQUIRE(ts.request<caf::ok_atom>(*moved, actor::put_state_atom::value, old));
+  auto text = ts.request<std::string>(*moved, caf::get_atom::value);
+  REQUIRE(text);
+  auto j = nlohmann::json::parse(*text);
+  CHECK(j["wins"] == 12);
+  CHECK(j["health"] == 700);
+  CHECK(j["moves"] == 3);
+  CHECK(j["paused"] == false);
+  // Garbage is refused, not taken for either layout.
+  auto bad = ts.request<caf::ok_atom>(*moved, actor::put_state_atom::value, actor::bytes{1, 2});
+  CHECK(!bad);
+  ts.self()->send_exit(*moved, caf::exit_reason::user_shutdown);
+  ts.self()->send_exit(*hero, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(board, caf::exit_reason::user_shutdown);
 }
 
