@@ -145,6 +145,13 @@ struct dashboard::impl {
       sys(), opts.agent, opts.timeout, caf::get_atom::value, rv::cluster::members_atom::value);
   }
 
+  // The names of the members on the whole cluster's ring (group "").
+  caf::expected<std::vector<std::string>> ring_members() {
+    return blocking_request<std::vector<std::string>>(sys(), opts.agent, opts.timeout,
+                                                      caf::get_atom::value,
+                                                      rv::cluster::ring_atom::value, std::string{});
+  }
+
   // The heroes' ring supervisor, looked up at every request: its parent
   // may have restarted it.
   caf::expected<ring::ref> heroes() {
@@ -382,9 +389,7 @@ struct dashboard::impl {
   // The ring as the page draws it: its members (by name) and which of
   // them owns the most of each slice; fetched when the members change.
   void get_ring(const request&, response& res) {
-    auto ring = blocking_request<std::vector<std::string>>(
-      sys(), opts.agent, opts.timeout, caf::get_atom::value, rv::cluster::ring_atom::value,
-      std::string{});
+    auto ring = ring_members();
     if (!ring)
       return reply_error(res, ring.error());
     rv::cluster::hash_ring placed{std::move(*ring)};
@@ -429,9 +434,7 @@ struct dashboard::impl {
       sys(), opts.agent, opts.timeout, caf::get_atom::value, rv::cluster::status_atom::value);
     if (!status)
       return std::move(status.error());
-    auto ring = blocking_request<std::vector<std::string>>(
-      sys(), opts.agent, opts.timeout, caf::get_atom::value, rv::cluster::ring_atom::value,
-      std::string{});
+    auto ring = ring_members();
     // Both multicalls at once: a member that does not answer costs one timeout.
     auto asked = std::async(std::launch::async, [this] { return health_by_node(); });
     auto reports = rv::cluster::multicall(sys(), opts.agent, board_name,
