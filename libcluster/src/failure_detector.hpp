@@ -147,12 +147,13 @@ private:
   }
 
   // Phi for a standard score, with the logistic approximation of the normal
-  // distribution's tail that Akka uses.
+  // distribution's tail that Akka uses: -log10(1 / (1 + e^z)), that is
+  // log10(1 + e^z) with z = y (1.5976 + 0.070566 y^2), computed so that it
+  // stays finite however long the silence (Akka's form is infinite once
+  // e^-z underflows, after a few seconds of a steady peer's silence).
   static double phi_of(double y) {
-    auto e = std::exp(-y * (1.5976 + 0.070566 * y * y));
-    if (y > 0)
-      return -std::log10(e / (1.0 + e));
-    return -std::log10(1.0 - 1.0 / (1.0 + e));
+    auto z = y * (1.5976 + 0.070566 * y * y);
+    return (std::max(z, 0.0) + std::log1p(std::exp(-std::abs(z)))) / std::log(10.0);
   }
 
   duration interval_;

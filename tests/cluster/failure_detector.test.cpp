@@ -1,6 +1,8 @@
 // The agent's failure detector on fake time: phi accrual over a peer's
 // pings, and this node's own lateness as extra patience.
 
+#include <cmath>
+
 #include <doctest/doctest.h>
 
 #include "failure_detector.hpp"
@@ -43,6 +45,19 @@ TEST_CASE_FIXTURE(fixture, "a steady peer is suspected after suspect-after of si
   CHECK(d <= 1010ms);
   CHECK(fd.phi("b", now - 200ms + 500ms) < 1.0);
   CHECK(fd.phi("b", now - 200ms + 2s) > failure_detector::threshold);
+}
+
+TEST_CASE_FIXTURE(fixture, "phi grows with the silence and stays finite however long it lasts") {
+  steady("b", 50);
+  auto last = now - 200ms;
+  double before = 0;
+  for (auto silence : {1s, 2s, 3s, 10s, 60s, 3600s}) {
+    auto phi = fd.phi("b", last + silence);
+    CAPTURE(silence.count());
+    CHECK(std::isfinite(phi));
+    CHECK(phi > before);
+    before = phi;
+  }
 }
 
 TEST_CASE_FIXTURE(fixture, "a peer never heard is not suspected") {
