@@ -28,9 +28,13 @@ function fail(why) {
   throw new Error(why);
 }
 
+const started = Date.now();
+// Seconds since the test began, before each line it prints: a slow step shows.
+const elapsed = () => `[${((Date.now() - started) / 1000).toFixed(1)} s]`;
+
 function check(cond, why) {
   if (!cond) fail(why);
-  console.log(`ok: ${why}`);
+  console.log(`${elapsed()} ok: ${why}`);
 }
 
 // Starts a node and resolves once it printed its endpoint and dashboard.
@@ -103,12 +107,14 @@ async function main() {
     const s = await state("a");
     return s.status === "up" && s.members.filter((m) => m.status === "up").length === 5;
   });
+  console.log(`${elapsed()} five members up`);
 
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
            "--no-first-run", "--disable-component-update", "--disable-sync"],
   });
+  console.log(`${elapsed()} chromium started`);
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.on("dialog", (d) => d.accept()); // "Stop node b?"
@@ -317,16 +323,26 @@ async function main() {
   } finally {
     await browser.close();
   }
+  console.log(`${elapsed()} stopping the nodes (SIGTERM)`);
   for (const n of Object.values(nodes))
     if (n.exit === null) n.proc.kill("SIGTERM");
-  await Promise.all(Object.values(nodes).map((n) => n.exited));
+  await Promise.all(Object.entries(nodes).map(async ([name, n]) => {
+    const how = await n.exited;
+    console.log(`${elapsed()} node ${name} exited (${how})`);
+  }));
 }
 
+// A guard against a hang, not a speed target (about 20 s on an idle machine):
+// it names the nodes still running and kills them before ctest's 300 s would
+// leave them behind.
 const timer = setTimeout(() => {
-  console.error("FAIL: the browser test took longer than 180 s");
+  console.error(`${elapsed()} FAIL: the browser test took longer than 270 s`);
+  for (const [name, n] of Object.entries(nodes))
+    if (n.exit === null)
+      console.error(`--- node ${name} is still running; its last output:\n${n.lines.slice(-25).join("\n")}`);
   stopAll();
   process.exit(1);
-}, 180000);
+}, 270000);
 
 main().then(
   () => { clearTimeout(timer); console.log("PASS"); },
