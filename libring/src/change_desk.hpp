@@ -25,6 +25,7 @@
 
 #include "child_host.hpp"
 #include "record_keeper.hpp"
+#include "ringvisor/cluster/errc.hpp"
 #include "ringvisor/ring/supervisor.hpp"
 #include "ringvisor/supervision/errc.hpp"
 #include "routing.hpp"
@@ -32,8 +33,9 @@
 
 namespace ringvisor::ring {
 
-/// A change to a known child.
-enum class change_kind : uint8_t { terminate, restart, erase };
+/// A change to a known child: `pin` moves it to a member (or back to its
+/// ring owner).
+enum class change_kind : uint8_t { terminate, restart, erase, pin };
 
 /// The ring manager's side of the change desk.
 template <class Promise>
@@ -50,11 +52,11 @@ public:
                           bool fresh)
     = 0;
 
-  /// Passes a change to `owner`, `hops` far already. Returns false if the
-  /// owner's handle is not known yet (the io asks for it).
+  /// Passes a change (`to`: a pin's member) to `owner`, `hops` far already.
+  /// Returns false if the owner's handle is not known yet (the io asks for
+  /// it).
   virtual bool pass_change(const std::string& owner, Promise& rp, change_kind kind,
-                           const std::string& id, uint8_t hops)
-    = 0;
+                           const std::string& id, const std::string& to, uint8_t hops) = 0;
 
   /// Deletes `spec` from its store, if any: `done` gets none or why not.
   virtual void unstore(const child_spec& spec, std::function<void(caf::error)> done) = 0;
@@ -150,20 +152,22 @@ public:
     });
   }
 
-  /// A client's terminate, restart or delete of `id`, passed on `hops`
-  /// times already: the owner changes the record on a write quorum of its
-  /// replicas; another member passes it on.
-  void change(change_kind kind, const std::string& id, uint8_t hops, Promise rp) {
+  /// A client's terminate, restart, delete or pin (to the member `to`,
+  /// empty: back to its ring owner) of `id`, passed on `hops` times already:
+  /// the owner changes the record on a write quorum of its replicas; another
+  /// member passes it on.
+  void change(change_kind kind, const std::string& id, uint8_t hops, Promise rp,
+              const std::string& to = {}) {
     if (auto err = io_.refused(id))
       return rp.deliver(std::move(err));
-    auto retry = [this, kind, id, hops](Promise& again) {
-      change(kind, id, hops, std::move(again));
+    auto retry = [this, kind, id, hops, to](Promise& again) {
+      change(kind, id, hops, std::move(again), to);
     };
     auto owner = records_.list().who_owns(id);
     if (!owner || *owner != self_) {
       if (hops >= max_hops)
         return rp.deliver(make_error(errc::no_owner, sup_, id, "the rings differ"));
-      if (owner && io_.pass_change(*owner, rp, kind, id, hops))
+      if (owner && io_.pass_change(*owner, rp, kind, id, to, hops))
         return;
       return park(std::move(rp), retry);
     }
@@ -186,6 +190,17 @@ public:
             return rp.deliver(caf::ok_atom::value); // deleted meanwhile
           write(records_.changed(*now, false, true), std::move(rp));
         });
+        return;
+      case change_kind::pin:
+        if (rec->pin == to)
+          return rp.deliver(caf::ok_atom::value);
+        if (!to.empty() && !records_.list().ring().contains(to))
+          return rp.deliver(make_error(cluster::errc::not_member, sup_, id,
+                                       "no member of its ring is called " + to));
+        // Applied here first: the child leaves in the next round, after the
+        // write went out, so that the new owner knows the pin when the
+        // handoff comes.
+        return write(records_.repinned(*rec, to), std::move(rp));
     }
   }
 

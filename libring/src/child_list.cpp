@@ -7,14 +7,18 @@
 namespace ringvisor::ring {
 
 child_list::change child_list::apply(child_record rec) {
-  if (rec.deleted)
+  if (rec.deleted) {
     rec.spec.args = caf::message{};
+    rec.pin.clear();
+  }
   auto i = records_.find(rec.spec.id);
   if (i == records_.end()) {
     auto deleted = rec.deleted;
     auto key = key_hash(rec.spec.id);
     if (deleted)
       tombstones_.emplace(rec.version, rec.spec.id);
+    if (!rec.pin.empty())
+      pinned_.insert(rec.spec.id);
     auto id = rec.spec.id;
     auto fp = fingerprint(rec);
     auto& e = records_.emplace(std::move(id), entry{std::move(rec), key, fp, range_of(key)})
@@ -30,6 +34,10 @@ child_list::change child_list::apply(child_record rec) {
     tombstones_.erase({e.rec.version, e.rec.spec.id});
   if (rec.deleted)
     tombstones_.emplace(rec.version, rec.spec.id);
+  if (rec.pin.empty())
+    pinned_.erase(rec.spec.id);
+  else
+    pinned_.insert(rec.spec.id);
   toggle_digest(e);
   e.rec = std::move(rec);
   e.fingerprint = fingerprint(e.rec);
@@ -52,6 +60,7 @@ void child_list::erase(const std::string& id) {
     tombstones_.erase({i->second.rec.version, id});
   toggle_digest(i->second);
   unsettled_.erase(id);
+  pinned_.erase(id);
   records_.erase(i);
 }
 
@@ -146,12 +155,40 @@ child_list::settle(std::string_view self, const std::set<std::string>& restarted
 }
 
 std::optional<std::string_view> child_list::owner_of(const std::string& id) const {
+  if (auto pin = pin_of(id))
+    return pin;
+  return ring_owner_of(id);
+}
+
+std::optional<std::string_view> child_list::ring_owner_of(const std::string& id) const {
   // Hashing the key and searching the ring (which stays in the cache) is
   // faster than finding the record among 100k (which does not).
   auto m = ring_.whois_index(key_hash(id));
   if (!m)
     return std::nullopt;
   return std::string_view{ring_.members()[*m]};
+}
+
+std::optional<std::string_view> child_list::pin_of(const std::string& id) const {
+  if (pinned_.empty() || pinned_.count(id) == 0)
+    return std::nullopt;
+  return on_ring(records_.at(id).rec.pin);
+}
+
+std::vector<std::string> child_list::pinned() const {
+  std::vector<std::string> result;
+  for (auto& id : pinned_)
+    if (pin_of(id))
+      result.push_back(id);
+  return result;
+}
+
+std::vector<std::string> child_list::pinned_to(std::string_view member) const {
+  std::vector<std::string> result;
+  for (auto& id : pinned_)
+    if (records_.at(id).rec.pin == member)
+      result.push_back(id);
+  return result;
 }
 
 namespace {
@@ -236,8 +273,9 @@ std::vector<child_record> child_list::select() const {
 }
 
 uint64_t child_list::fingerprint(const child_record& rec) {
-  return cluster::hash_ring::hash(rec.spec.id + '/' + std::to_string(rec.version)
-                                  + (rec.deleted ? "/d" : rec.terminated ? "/t" : "/r"));
+  const char* state = rec.deleted ? "/d" : rec.terminated ? "/t" : "/r";
+  auto pin = rec.pin.empty() ? std::string{} : "/p" + rec.pin;
+  return cluster::hash_ring::hash(rec.spec.id + '/' + std::to_string(rec.version) + state + pin);
 }
 
 uint32_t child_list::index_of(std::string_view member) const {

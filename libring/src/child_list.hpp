@@ -13,6 +13,7 @@
 // that differ (anti-entropy); after a ring change, records go to the
 // members new to their lists and leave the nodes no longer on them.
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -43,12 +44,15 @@ struct child_record {
   bool terminated = false;
   /// Deleted (or finished for good): a tombstone, without arguments.
   bool deleted = false;
+  /// The member an operator moved the child to: it runs there while that
+  /// member is on the ring, else on its ring owner. Empty: its ring owner.
+  std::string pin = {};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_record& x) {
-  return f(caf::meta::type_name("ringvisor::child_record"), x.spec, x.version,
-           x.terminated, x.deleted);
+  return f(caf::meta::type_name("ringvisor::child_record"), x.spec, x.version, x.terminated,
+           x.deleted, x.pin);
 }
 
 /// The digest of one piece of a range (the records whose keys share a
@@ -66,9 +70,23 @@ typename Inspector::result_type inspect(Inspector& f, range_digest& x) {
   return f(caf::meta::type_name("ringvisor::range_digest"), x.range, x.digest);
 }
 
+/// What a node asks a peer for in an inventory round: the peer's records of
+/// the `pieces` whose digests differ, and of the children pinned to the asker
+/// (`pinned`, as far as the asker knows: the peer's records may be newer).
+struct inventory_request {
+  std::vector<range_digest> pieces;
+  std::vector<std::string> pinned;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, inventory_request& x) {
+  return f(caf::meta::type_name("ringvisor::inventory_request"), x.pieces, x.pinned);
+}
+
 /// What a peer sends back when asked for an inventory: the children it runs
-/// or holds that the asker owns, and its records of the pieces of the asker's
-/// ranges whose digests differ from the asker's.
+/// or holds that the asker may own, and its records of the pieces of the
+/// asker's ranges whose digests differ from the asker's and of the children
+/// pinned to the asker.
 struct inventory {
   std::vector<std::string> claimed;
   std::vector<child_record> records;
@@ -90,6 +108,12 @@ typename Inspector::result_type inspect(Inspector& f, inventory& x) {
 /// (`key_prefix` + id), computed once per child; its range is computed once
 /// per ring, so that owners, replicas and per-range digests cost no pass
 /// over 100k children per question.
+///
+/// A pinned child (`child_record::pin`) is owned by its pin while the pin is
+/// on the ring; its record is kept by the pin as well as by the members of
+/// its range, which keep comparing and exchanging it by range. Pins are an
+/// operator's exceptions: the list keeps them apart, and a list without pins
+/// answers every question as before.
 class child_list {
 public:
   explicit child_list(std::string key_prefix = {}, size_t replicas = 3)
@@ -111,13 +135,16 @@ public:
   };
 
   /// Whether `x` wins over `y`: the newer version; on a tie, a delete beats a
-  /// terminate beats a run, so every node picks the same record.
+  /// terminate beats a run, then the greater pin, so every node picks the
+  /// same record.
   static bool newer(const child_record& x, const child_record& y) {
     if (x.version != y.version)
       return x.version > y.version;
     if (x.deleted != y.deleted)
       return x.deleted;
-    return x.terminated && !y.terminated;
+    if (x.terminated != y.terminated)
+      return x.terminated;
+    return x.pin > y.pin;
   }
 
   /// Applies `rec` if it is newer than the record held for its id.
@@ -170,8 +197,23 @@ public:
   }
 
   /// Returns the member that owns `id`, listed or not, or nothing on an
-  /// empty ring.
+  /// empty ring: its pin while the pin is on the ring, else its ring owner.
   std::optional<std::string_view> owner_of(const std::string& id) const;
+
+  /// Returns the member that owns `id`'s key on the ring (its owner unless
+  /// pinned elsewhere), or nothing on an empty ring.
+  std::optional<std::string_view> ring_owner_of(const std::string& id) const;
+
+  /// Returns the pin of the live record of `id` if the pin is on the ring,
+  /// else nothing.
+  std::optional<std::string_view> pin_of(const std::string& id) const;
+
+  /// Returns the ids of the live records pinned to members on the ring.
+  std::vector<std::string> pinned() const;
+
+  /// Returns the ids of the live records pinned to `member`, on the ring or
+  /// not.
+  std::vector<std::string> pinned_to(std::string_view member) const;
 
   /// Returns a copy of the owner's name, to keep past the next ring change.
   std::optional<std::string> who_owns(const std::string& id) const {
@@ -187,9 +229,17 @@ public:
     return owner && *owner == member;
   }
 
-  /// Returns the members that keep `id`'s record, its owner first.
+  /// Returns the members that keep `id`'s record, its owner first: the pin
+  /// of the record held here, if it is on the ring, then the members of the
+  /// key's range.
   std::vector<std::string_view> replicas_of(const std::string& id) const {
-    return ring_.preference_list_hash(key_hash(id), replicas_);
+    return with_pin(pin_of(id), ring_.preference_list_hash(key_hash(id), replicas_));
+  }
+
+  /// Returns the members that keep `rec` as it says (its pin may differ from
+  /// the record held here).
+  std::vector<std::string_view> replicas_of(const child_record& rec) const {
+    return with_pin(on_ring(rec.pin), ring_.preference_list_hash(key_hash(rec.spec.id), replicas_));
   }
 
   // -- ranges -------------------------------------------------------------------
@@ -258,7 +308,8 @@ public:
     for (auto& id : left_) {
       auto i = records_.find(id);
       if (i == records_.end() || keep(id)
-          || contains(ring_.preference_list_hash(i->second.key, replicas_), self))
+          || contains(ring_.preference_list_hash(i->second.key, replicas_), self)
+          || pin_of(id) == self)
         continue;
       erase(id);
       ++result;
@@ -288,8 +339,33 @@ private:
     return ranges_.empty() ? nobody : arc_ranges_[ring_.arc_of(key)];
   }
 
+  // The owner of a live record: its pin while on the ring, else the first
+  // member of its range.
   uint32_t owner_index_of(const entry& e) const {
+    if (!e.rec.pin.empty())
+      if (auto p = index_of(e.rec.pin); p != nobody)
+        return p;
     return e.range != nobody ? ranges_[e.range].members.front() : nobody;
+  }
+
+  // `pin`, if it names a member of the ring (as a view into the ring).
+  std::optional<std::string_view> on_ring(const std::string& pin) const {
+    if (pin.empty())
+      return std::nullopt;
+    auto p = index_of(pin);
+    if (p == nobody)
+      return std::nullopt;
+    return std::string_view{ring_.members()[p]};
+  }
+
+  // `list` with `pin` (if any) moved or added to its front.
+  static std::vector<std::string_view> with_pin(std::optional<std::string_view> pin,
+                                                std::vector<std::string_view> list) {
+    if (!pin)
+      return list;
+    list.erase(std::remove(list.begin(), list.end(), *pin), list.end());
+    list.insert(list.begin(), *pin);
+    return list;
   }
 
   uint32_t index_of(std::string_view member) const;
@@ -315,6 +391,7 @@ private:
   size_t replicas_;
   std::unordered_map<std::string, entry> records_;
   std::set<std::pair<uint64_t, std::string>> tombstones_; // version, id
+  std::set<std::string> pinned_; // live records with a pin, on the ring or not
   cluster::hash_ring ring_;
   cluster::hash_ring settled_ring_; // the ring at the last `settle`
   std::vector<std::vector<uint32_t>> settled_lists_; // its ranges' members

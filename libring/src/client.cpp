@@ -81,6 +81,11 @@ caf::expected<placement> client::restart_child(const std::string& id, caf::times
                        "restart_child");
 }
 
+caf::error client::pin_child(const std::string& id, const std::string& member,
+                             caf::timespan timeout) {
+  return as_ok(request(detail::pin_message(id, member), timeout, repeat::change));
+}
+
 caf::expected<placement> client::find(const std::string& id, caf::timespan timeout) {
   return as<placement>(request(detail::find_message(id), timeout, repeat::routed), "find");
 }

@@ -27,6 +27,10 @@ using ring_delete_atom = caf::atom_constant<caf::atom("rr_delete")>;
 using ring_terminate_atom = caf::atom_constant<caf::atom("rr_term")>;
 /// `(ring_restart_atom, std::string id) -> placement`: starts a terminated child.
 using ring_restart_atom = caf::atom_constant<caf::atom("rr_restart")>;
+/// `(ring_pin_atom, std::string id, std::string member) -> ok`: moves a child
+/// to `member` and keeps it there while `member` is on the ring (empty: back
+/// to its ring owner).
+using ring_pin_atom = caf::atom_constant<caf::atom("rr_pin")>;
 /// `(ring_find_atom, std::string id, uint8_t hops) -> placement`.
 using ring_find_atom = caf::atom_constant<caf::atom("rr_find")>;
 /// `(ring_call_atom, uint64_t request, std::string id, caf::message, uint8_t
@@ -57,9 +61,10 @@ using ring_endpoints_atom = caf::atom_constant<caf::atom("rr_endpts")>;
 /// `(rm_hello_atom) -> caf::actor`: the ring supervisor's handle.
 using rm_hello_atom = caf::atom_constant<caf::atom("rm_hello")>;
 /// `(rm_inventory_atom, std::string asker, uint64_t ring digest,
-/// std::vector<range_digest> pieces of the asker's ranges) -> inventory`: the
-/// children this node runs or holds that the asker owns, and this node's
-/// records of the pieces whose digests differ; fails if the rings differ.
+/// inventory_request) -> inventory`: the children this node runs or holds
+/// that the asker may own, and this node's records of the pieces whose
+/// digests differ and of the children pinned to the asker; fails if the
+/// rings differ.
 using rm_inventory_atom = caf::atom_constant<caf::atom("rm_invent")>;
 /// `(rm_handoff_atom, child_spec, uint64_t epoch, bool has_state, bytes
 /// state, restore_info origin, std::vector<recent_reply>) -> ok`: the new
@@ -70,9 +75,9 @@ using rm_handoff_atom = caf::atom_constant<caf::atom("rm_handoff")>;
 /// records the child on its replicas (a write quorum of them) and starts it;
 /// a `fresh` start fails if the child exists.
 using rm_place_atom = caf::atom_constant<caf::atom("rm_place")>;
-/// `(rm_change_atom, uint8_t change, std::string id, uint8_t hops) -> ok or
-/// placement`: the owner terminates, restarts or deletes a child (a client's
-/// request, passed on by another member).
+/// `(rm_change_atom, uint8_t change, std::string id, std::string to, uint8_t
+/// hops) -> ok or placement`: the owner terminates, restarts, deletes or
+/// pins (to `to`) a child (a client's request, passed on by another member).
 using rm_change_atom = caf::atom_constant<caf::atom("rm_change")>;
 /// `(rm_record_atom, child_record, uint64_t ring digest) -> ok`: a replica
 /// keeps a record (a child was added, terminated, restarted, deleted or

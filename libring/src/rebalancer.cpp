@@ -51,6 +51,8 @@ rebalancer::rebalancer(std::string self, std::string sup, rebalance_io& io,
 void rebalancer::round(const std::vector<std::string>& peers) {
   auto round = ++round_;
   peers_ = peers;
+  auto pins = records_.list().pinned_to(self_);
+  asked_pins_ = std::set<std::string>{pins.begin(), pins.end()};
   if (peers.empty())
     return decide(round, {});
   // Every peer says which of our children it runs or holds, and sends its
@@ -99,11 +101,18 @@ void rebalancer::decide(uint64_t round, const std::set<std::string>& claimed) {
   records_.round_complete();
   io_.learned();
   std::vector<std::string> orphans;
+  bool pins_learned = false;
   records_.list().for_each_alive_owned_by(self_, [&](const child_record& rec) {
     auto& id = rec.spec.id;
-    if (!rec.terminated && !host_.contains(id) && !claimed.count(id))
+    if (rec.terminated || host_.contains(id) || claimed.count(id))
+      return;
+    if (rec.pin == self_ && !asked_pins_.count(id))
+      pins_learned = true; // the next round asks every member for its record
+    else
       orphans.push_back(id);
   });
+  if (pins_learned)
+    io_.again();
   restore(round, std::move(orphans));
 }
 

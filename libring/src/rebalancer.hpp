@@ -10,7 +10,10 @@
 // 2. once every member answered, and the gate is open (no member that
 //    died may still run children: see the ring manager), this node starts
 //    each child it owns that nobody claimed, alive and not terminated;
-// 3. a child whose policy takes snapshots starts from the newest snapshot
+// 3. a child pinned to this node starts only after a round that asked every
+//    member for its record (an answer may carry a newer pin elsewhere); a
+//    pin learned in a round waits for the next;
+// 4. a child whose policy takes snapshots starts from the newest snapshot
 //    any member holds of its record, once every member answered; a member
 //    that does not answer fails the round rather than start the child
 //    without a snapshot that may exist.
@@ -51,10 +54,10 @@ public:
   virtual ~rebalance_io() = default;
 
   /// Asks `peer` for its inventory for `ask` (the pieces of the ranges this
-  /// node asks for). Returns false if the peer's handle is not known.
-  virtual bool ask_inventory(const std::string& peer, std::vector<range_digest> ask,
-                             std::function<void(caf::expected<inventory>)> done)
-    = 0;
+  /// node asks for, and its pinned children). Returns false if the peer's
+  /// handle is not known.
+  virtual bool ask_inventory(const std::string& peer, inventory_request ask,
+                             std::function<void(caf::expected<inventory>)> done) = 0;
 
   /// Asks `peer` for its snapshots of `ids`. Returns false if the peer's
   /// handle is not known.
@@ -131,6 +134,8 @@ private:
   rebalance_limits limits_;
   uint64_t round_ = 0;
   std::vector<std::string> peers_; // of the current round
+  // The children pinned here that the current round asks every peer about.
+  std::set<std::string> asked_pins_;
   // The snapshot fetch in flight for a child: a later round with the same
   // peers waits for it instead of asking again.
   std::unordered_map<std::string, fetch_ptr> fetching_;

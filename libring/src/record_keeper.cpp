@@ -50,15 +50,19 @@ void record_keeper::apply(child_record rec) {
     return;
   clock_ = std::max(clock_, rec.version);
   auto id = rec.spec.id;
+  auto before = list_.find(id);
+  auto pin_before = before != nullptr ? before->pin : std::string{};
   auto change = list_.apply(std::move(rec));
   auto after = list_.find(id);
   if (change == child_list::change::removed
       || (change == child_list::change::updated && after->terminated))
     io_.ended(*after);
+  else if (change != child_list::change::none && after->pin != pin_before)
+    io_.repinned(*after);
 }
 
 void record_keeper::replicate(const child_record& rec, std::function<void(bool)> done) {
-  auto list = list_.replicas_of(rec.spec.id);
+  auto list = list_.replicas_of(rec);
   auto t = std::make_shared<write_tally>();
   t->quorum = list.size() / 2 + 1;
   t->done = std::move(done);
@@ -96,32 +100,44 @@ void record_keeper::write_to(const std::string& member,
 }
 
 bool record_keeper::accept_write(child_record rec, uint64_t digest) {
-  if (digest != digest_ || !contains(list_.replicas_of(rec.spec.id), self_))
+  if (digest != digest_ || !contains(list_.replicas_of(rec), self_))
     return false;
   apply(std::move(rec));
   return true;
 }
 
-std::vector<range_digest> record_keeper::inventory_ask(const std::string& peer) const {
-  auto result = list_.digests(self_);
+inventory_request record_keeper::inventory_ask(const std::string& peer) const {
+  inventory_request result;
+  auto& pieces = result.pieces;
+  pieces = list_.digests(self_);
   if (!learned_) {
     auto theirs = list_.learn_digests(self_, peer);
-    result.insert(result.end(), theirs.begin(), theirs.end());
+    pieces.insert(pieces.end(), theirs.begin(), theirs.end());
   }
   if (auto i = covered_.find(peer); i != covered_.end())
-    result.erase(std::remove_if(result.begin(), result.end(),
+    pieces.erase(std::remove_if(pieces.begin(), pieces.end(),
                                 [&](auto& x) { return i->second.count(x.range) > 0; }),
-                 result.end());
+                 pieces.end());
+  result.pinned = list_.pinned_to(self_);
   return result;
 }
 
-void record_keeper::answer_inventory(const std::vector<range_digest>& pieces,
+void record_keeper::answer_inventory(const inventory_request& req, const std::string& asker,
                                      inventory& result) const {
-  auto differ = list_.differing(pieces);
+  auto differ = list_.differing(req.pieces);
   auto n = differ.size();
   result.records = list_.select(differ, limits_.per_inventory);
   result.more = differ.size() < n;
   result.covered = std::move(differ);
+  // Pinned children: those the asker names, and those pinned to it here
+  // that it may not know of (a restarted pin). Few: pins are exceptions.
+  auto pinned = list_.pinned_to(asker);
+  pinned.insert(pinned.end(), req.pinned.begin(), req.pinned.end());
+  std::sort(pinned.begin(), pinned.end());
+  pinned.erase(std::unique(pinned.begin(), pinned.end()), pinned.end());
+  for (auto& id : pinned)
+    if (auto rec = list_.find(id))
+      result.records.push_back(*rec);
 }
 
 void record_keeper::inventory_answered(const std::string& peer, inventory& inv, bool current) {

@@ -73,6 +73,10 @@ public:
   /// A record applied here deleted or terminated the child `rec` describes:
   /// it stops here, and requests for it fail.
   virtual void ended(const child_record& rec) = 0;
+
+  /// A record applied here changed the pin of the child `rec` describes: it
+  /// may have a new owner, which the next rebalancing round moves it to.
+  virtual void repinned(const child_record& rec) = 0;
 };
 
 /// Limits of a record keeper.
@@ -157,9 +161,16 @@ public:
     return clock_ = std::max(io_.wall_us(), clock_ + 1);
   }
 
-  /// A change of `rec` made here, with the next version.
+  /// A change of `rec` made here, with the next version (a delete drops
+  /// the pin; the rest keep it).
   child_record changed(const child_record& rec, bool terminated, bool deleted) {
-    return child_record{rec.spec, next_version(), terminated, deleted};
+    return child_record{rec.spec, next_version(), terminated, deleted, rec.pin};
+  }
+
+  /// `rec` moved to `pin` (empty: back to its ring owner), with the next
+  /// version.
+  child_record repinned(const child_record& rec, std::string pin) {
+    return child_record{rec.spec, next_version(), rec.terminated, false, std::move(pin)};
   }
 
   /// Applies a record made here or learned from a peer (an expired tombstone
@@ -178,8 +189,8 @@ public:
   /// member that missed it learns it by anti-entropy.
   void replicate(const child_record& rec, std::function<void(bool)> done);
 
-  /// A peer's write: kept and true if this node is one of the record's
-  /// replicas on the writer's ring (`digest`). A node that settled off the
+  /// A peer's write: kept and true if this node is one of the replicas the
+  /// record names (its pin and its range) on the writer's ring (`digest`). A node that settled off the
   /// list must not count toward the quorum: it would forget the record.
   bool accept_write(child_record rec, uint64_t digest);
 
@@ -193,12 +204,15 @@ public:
 
   /// What this node asks `peer` for in an inventory round: the pieces of the
   /// ranges it owns and, until it `learned`, of each range it keeps that the
-  /// peer owns; less what the peer's cut answers of this round carried.
-  std::vector<range_digest> inventory_ask(const std::string& peer) const;
+  /// peer owns, less what the peer's cut answers of this round carried; and
+  /// the children pinned to this node.
+  inventory_request inventory_ask(const std::string& peer) const;
 
-  /// Answers an inventory request for `pieces` into `result`: its records of
-  /// the pieces that differ, cut between pieces at `per_inventory`.
-  void answer_inventory(const std::vector<range_digest>& pieces, inventory& result) const;
+  /// Answers `asker`'s inventory request into `result`: its records of the
+  /// pieces that differ, cut between pieces at `per_inventory`, and of the
+  /// children pinned to the asker, here or there.
+  void answer_inventory(const inventory_request& req, const std::string& asker,
+                        inventory& result) const;
 
   /// `peer` answered an inventory of this ring's round (`current`, else of
   /// an older one): its records apply; a cut answer's pieces are not asked

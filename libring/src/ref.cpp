@@ -38,6 +38,10 @@ caf::message restart_message(const std::string& id) {
   return caf::make_message(ring_restart_atom::value, id);
 }
 
+caf::message pin_message(const std::string& id, const std::string& member) {
+  return caf::make_message(ring_pin_atom::value, id, member);
+}
+
 caf::message find_message(const std::string& id) {
   return caf::make_message(ring_find_atom::value, id, uint8_t{0});
 }
@@ -106,6 +110,11 @@ caf::error ref::terminate_child(const std::string& id) const {
 
 caf::expected<placement> ref::restart_child(const std::string& id) const {
   return detail::reply_as<placement>(ask(detail::restart_message(id), false));
+}
+
+caf::error ref::pin_child(const std::string& id, const std::string& member) const {
+  auto reply = detail::reply_as<caf::ok_atom>(ask(detail::pin_message(id, member), false));
+  return reply ? caf::error{} : std::move(reply.error());
 }
 
 caf::expected<std::vector<ring_child>> ref::which_children() const {

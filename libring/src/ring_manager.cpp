@@ -322,9 +322,7 @@ caf::behavior ring_manager::make_behavior() {
   check_lease();
   delayed_send(this, anti_entropy_interval, anti_entropy_atom::value);
   return {
-    [this](cluster::view_atom, std::vector<cluster::member>& view) {
-      on_view(std::move(view));
-    },
+    [this](cluster::view_atom, std::vector<cluster::member>& view) { on_view(std::move(view)); },
     [this](cluster::status_atom, cluster::cluster_status, cluster::cluster_status now,
            std::vector<cluster::member>& view) { on_status(now, std::move(view)); },
     [this](rebalance_atom) { rebalance_now(); },
@@ -351,19 +349,23 @@ caf::behavior ring_manager::make_behavior() {
     },
     [this](rm_hello_atom) { return caf::actor{this}; },
     [this](rm_inventory_atom, const std::string& asker, uint64_t digest,
-           const std::vector<range_digest>& ranges) -> caf::result<inventory> {
+           const inventory_request& req) -> caf::result<inventory> {
       if (digest != records_.digest())
         return make_error(errc::no_owner, spec_.name, "rings differ");
       inventory result;
+      // Every child running here that the asker may think it owns: by this
+      // node's records, by its ring key (the asker may not know a pin yet),
+      // or by a pin it names (this node may not know it yet).
       for (auto& [id, c] : host_.children())
-        if (children().owned_by(id, asker)
-            || (c.ph == local_child::phase::moving && c.target == asker))
+        if (children().owned_by(id, asker) || children().ring_owner_of(id) == asker
+            || (c.ph == local_child::phase::moving && c.target == asker)
+            || std::find(req.pinned.begin(), req.pinned.end(), id) != req.pinned.end())
           result.claimed.push_back(id);
-      records_.answer_inventory(ranges, result);
+      records_.answer_inventory(req, asker, result);
       return result;
     },
-    [this](rm_handoff_atom, child_spec& spec, uint64_t epoch, bool has_state,
-           bytes& state, const restore_info& origin, std::vector<recent_reply>& recent) {
+    [this](rm_handoff_atom, child_spec& spec, uint64_t epoch, bool has_state, bytes& state,
+           const restore_info& origin, std::vector<recent_reply>& recent) {
       return on_handoff(spec, epoch, has_state, state, origin, recent);
     },
     [this](rm_place_atom, child_record& rec, bool fresh) {
@@ -388,9 +390,7 @@ caf::behavior ring_manager::make_behavior() {
       if (host_.restarted(id, std::move(hdl)))
         ++stats_.restarts;
     },
-    [this](child_finished_atom, const std::string& id, const caf::error&) {
-      on_finished(id);
-    },
+    [this](child_finished_atom, const std::string& id, const caf::error&) { on_finished(id); },
     // -- client requests
     [this](ring_start_atom, child_spec& spec) { return on_start(spec); },
     [this](ring_delete_atom, const std::string& id) {
@@ -402,9 +402,11 @@ caf::behavior ring_manager::make_behavior() {
     [this](ring_restart_atom, const std::string& id) {
       return on_change(change_kind::restart, id, 0);
     },
-    [this](rm_change_atom, uint8_t kind, const std::string& id, uint8_t hops) {
-      return on_change(static_cast<change_kind>(kind), id, hops);
+    [this](ring_pin_atom, const std::string& id, const std::string& member) {
+      return on_change(change_kind::pin, id, 0, member);
     },
+    [this](rm_change_atom, uint8_t kind, const std::string& id, const std::string& to,
+           uint8_t hops) { return on_change(static_cast<change_kind>(kind), id, hops, to); },
     [this](ring_find_atom, const std::string&, uint8_t) {
       auto rp = make_response_promise();
       dispatch(pending{current_mailbox_element()->move_content_to_message(), rp});
@@ -415,8 +417,8 @@ caf::behavior ring_manager::make_behavior() {
       dispatch(pending{current_mailbox_element()->move_content_to_message(), rp});
       return rp;
     },
-    [this](ring_exec_atom, uint64_t, const std::string&, const std::string&,
-           const caf::message&, uint8_t) {
+    [this](ring_exec_atom, uint64_t, const std::string&, const std::string&, const caf::message&,
+           uint8_t) {
       auto rp = make_response_promise();
       dispatch(pending{current_mailbox_element()->move_content_to_message(), rp});
       return rp;
@@ -457,7 +459,8 @@ caf::behavior ring_manager::make_behavior() {
     [this](ring_records_atom) {
       std::vector<ring_record> result;
       for (auto& rec : children().select())
-        result.push_back(ring_record{rec.spec.id, rec.version, rec.terminated, rec.deleted});
+        result.push_back(
+          ring_record{rec.spec.id, rec.version, rec.terminated, rec.deleted, rec.pin});
       std::sort(result.begin(), result.end(), [](auto& x, auto& y) { return x.id < y.id; });
       return result;
     },

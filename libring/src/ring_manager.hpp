@@ -219,7 +219,7 @@ private:
 
   // -- rebalancing (the rebalancer's messaging) ---------------------------------------
 
-  bool ask_inventory(const std::string& name, std::vector<range_digest> ask,
+  bool ask_inventory(const std::string& name, inventory_request ask,
                      std::function<void(caf::expected<inventory>)> answer) override;
 
   bool ask_snapshots(const std::string& name, std::vector<std::string> ids,
@@ -347,6 +347,7 @@ private:
 
   // A record deleted or terminated the child: it stops here.
   void ended(const child_record& rec) override;
+  void repinned(const child_record& rec) override;
 
   // A child asks for a checkpoint: only the instance that runs now counts.
   void on_checkpoint(const std::string& id, bytes& state);
@@ -407,14 +408,15 @@ private:
                   bool fresh) override;
 
   bool pass_change(const std::string& owner, caf::response_promise& rp, change_kind kind,
-                   const std::string& id, uint8_t hops) override;
+                   const std::string& id, const std::string& to, uint8_t hops) override;
 
   void unstore(const child_spec& spec, std::function<void(caf::error)> answer) override;
 
   void when_running(local_child& c, const std::string& id, caf::response_promise rp) override;
 
-  // A client's terminate, restart or delete (see `change_desk::change`).
-  caf::response_promise on_change(change_kind kind, const std::string& id, uint8_t hops);
+  // A client's terminate, restart, delete or pin (see `change_desk::change`).
+  caf::response_promise on_change(change_kind kind, const std::string& id, uint8_t hops,
+                                  const std::string& to = {});
 
   // A child exited for good (transient that ended normally, temporary): it
   // must not start again anywhere.

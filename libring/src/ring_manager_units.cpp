@@ -9,7 +9,7 @@ namespace ringvisor::ring {
 
 // -- rebalancing (the rebalancer's messaging) --------------------------------
 
-bool ring_manager::ask_inventory(const std::string& name, std::vector<range_digest> ask,
+bool ring_manager::ask_inventory(const std::string& name, inventory_request ask,
                                  std::function<void(caf::expected<inventory>)> answer) {
   auto hdl = peer(name);
   if (hdl == nullptr)
@@ -321,6 +321,10 @@ void ring_manager::ended(const child_record& rec) {
   host_.drop(id, err, true);
 }
 
+void ring_manager::repinned(const child_record&) {
+  rebalance(); // moves it out if it runs here, or starts it here
+}
+
 void ring_manager::on_checkpoint(const std::string& id, bytes& state) {
   auto c = host_.find(id);
   if (c == nullptr || c->ph != local_child::phase::running || !has_lease()
@@ -344,13 +348,14 @@ bool ring_manager::pass_place(const std::string& owner, caf::response_promise& r
 }
 
 bool ring_manager::pass_change(const std::string& owner, caf::response_promise& rp,
-                               change_kind kind, const std::string& id, uint8_t hops) {
+                               change_kind kind, const std::string& id, const std::string& to,
+                               uint8_t hops) {
   auto hdl = peer(owner);
   if (hdl == nullptr) {
     fetch_peer(owner);
     return false;
   }
-  rp.delegate(*hdl, rm_change_atom::value, static_cast<uint8_t>(kind), id,
+  rp.delegate(*hdl, rm_change_atom::value, static_cast<uint8_t>(kind), id, to,
               static_cast<uint8_t>(hops + 1));
   return true;
 }
@@ -367,10 +372,10 @@ void ring_manager::when_running(local_child& c, const std::string& id, caf::resp
   c.waiting.push_back(pending{caf::make_message(ring_find_atom::value, id, uint8_t{0}), rp});
 }
 
-caf::response_promise ring_manager::on_change(change_kind kind, const std::string& id,
-                                              uint8_t hops) {
+caf::response_promise ring_manager::on_change(change_kind kind, const std::string& id, uint8_t hops,
+                                              const std::string& to) {
   auto rp = make_response_promise();
-  desk_.change(kind, id, hops, rp);
+  desk_.change(kind, id, hops, rp, to);
   return rp;
 }
 
@@ -395,9 +400,12 @@ void ring_manager::on_finished(const std::string& id) {
 
 std::vector<ring_child> ring_manager::which_here() const {
   auto result = host_.list();
+  for (auto& x : result)
+    if (auto rec = children().find(x.id))
+      x.pin = rec->pin;
   children().for_each_alive_owned_by(self_name_, [&](const child_record& rec) {
     if (!host_.contains(rec.spec.id))
-      result.push_back(ring_child{rec.spec.id, rec.spec.type, rec.spec.restart, {}});
+      result.push_back(ring_child{rec.spec.id, rec.spec.type, rec.spec.restart, {}, rec.pin});
   });
   return result;
 }

@@ -82,11 +82,10 @@ caf::expected<caf::actor> spawn_ring_manager(actor::node& node, const caf::actor
                              "this node runs no cluster agent (cluster::start_agent first)");
   // What ring managers and clients send each other.
   auto wire = caf::make_message(child_spec{}, child_record{}, std::vector<child_record>{},
-                                inventory{}, std::vector<recent_reply>{}, placement{},
-                                restore_info{}, std::vector<snapshot_entry>{},
-                                std::vector<ring_child>{}, std::vector<node_count>{},
-                                ring_stats{}, std::vector<ring_record>{},
-                                std::vector<range_digest>{});
+                                inventory{}, inventory_request{}, std::vector<recent_reply>{},
+                                placement{}, restore_info{}, std::vector<snapshot_entry>{},
+                                std::vector<ring_child>{}, std::vector<node_count>{}, ring_stats{},
+                                std::vector<ring_record>{}, std::vector<range_digest>{});
   if (auto err = actor::check_wire_types(node.system(), wire, "ring supervisor " + spec.name))
     return err;
   auto name = directory_name(spec.name);

@@ -37,6 +37,7 @@ void add_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<child_record>("ringvisor::child_record");
   cfg.add_message_type<std::vector<child_record>>("ringvisor::child_record_list");
   cfg.add_message_type<inventory>("ringvisor::inventory");
+  cfg.add_message_type<inventory_request>("ringvisor::inventory_request");
   cfg.add_message_type<range_digest>("ringvisor::range_digest");
   cfg.add_message_type<std::vector<range_digest>>("ringvisor::range_digest_list");
   cfg.add_message_type<restore_info>("ringvisor::restore_info");

@@ -79,6 +79,9 @@ struct world_io : quiet_world {
   void ended(const child_record& rec) override {
     host->drop(rec.spec.id, make_error(errc::not_found, "sup", rec.spec.id), true);
   }
+  void repinned(const child_record&) override {
+    // the manager's next round moves it; the desk's tests look at the record
+  }
 };
 
 /// The change desk's messaging.
@@ -104,12 +107,12 @@ struct desk_io : change_io<recorder> {
     passes.push_back(passed{owner, rp, (fresh ? "start " : "restart ") + rec.spec.id, 0});
     return true;
   }
-  bool pass_change(const std::string& owner, recorder& rp, change_kind kind,
-                   const std::string& id, uint8_t hops) override {
+  bool pass_change(const std::string& owner, recorder& rp, change_kind kind, const std::string& id,
+                   const std::string& to, uint8_t hops) override {
     if (!known.count(owner))
       return false;
-    passes.push_back(
-      passed{owner, rp, "change " + std::to_string(static_cast<int>(kind)) + " " + id, hops});
+    auto what = "change " + std::to_string(static_cast<int>(kind)) + " " + id;
+    passes.push_back(passed{owner, rp, to.empty() ? what : what + " to " + to, hops});
     return true;
   }
   void unstore(const child_spec& spec, std::function<void(caf::error)> done) override {
@@ -289,6 +292,41 @@ TEST_CASE("terminate, restart and delete change the owner's record on a quorum")
   recorder gone;
   f.desk.change(change_kind::terminate, id, 0, gone);
   CHECK(gone.error() == errc::not_found);
+}
+
+TEST_CASE("a pin moves the owner on a quorum of its replicas, and a pin to a stranger fails") {
+  fixture f;
+  auto id = f.owned_by("a");
+  auto other = f.owned_by("a", 1);
+  f.started(id);
+  f.started(other);
+  recorder pin;
+  f.desk.change(change_kind::pin, id, 0, pin, "b");
+  REQUIRE(f.world.writes.size() == 2);
+  CHECK(f.world.writes[0].rec.pin == "b");
+  CHECK(f.records.list().owned_by(id, "b")); // applied here first
+  CHECK(pin.pending());
+  f.world.answer_writes(record_io::write_answer::stored);
+  CHECK(pin.ok());
+  // b owns it now: the next change goes there, with its member.
+  recorder back;
+  f.desk.change(change_kind::pin, id, 0, back, "");
+  REQUIRE(f.io.passes.size() == 1);
+  CHECK(f.io.passes[0].owner == "b");
+  CHECK(f.io.passes[0].what == "change 3 " + id);
+  recorder moved;
+  f.desk.change(change_kind::pin, id, 0, moved, "c");
+  REQUIRE(f.io.passes.size() == 2);
+  CHECK(f.io.passes[1].what == "change 3 " + id + " to c");
+  // The same pin again writes nothing; a member off the ring is refused.
+  recorder same;
+  f.desk.change(change_kind::pin, other, 0, same, "");
+  CHECK(same.ok());
+  recorder stranger;
+  f.desk.change(change_kind::pin, other, 0, stranger, "x");
+  CHECK(stranger.error() == cluster::errc::not_member);
+  CHECK(f.world.writes.empty());
+  CHECK(f.records.list().owned_by(other, "a"));
 }
 
 TEST_CASE("a delete whose store fails changes nothing") {

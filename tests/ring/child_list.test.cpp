@@ -281,6 +281,129 @@ TEST_CASE("owners come from the hash of the ring key, listed or not") {
     CHECK(*xs.owner_of(id) == *ring.whois(std::string{"sup/"} + id));
 }
 
+namespace {
+
+child_record pinned(const std::string& id, uint64_t version, std::string pin) {
+  auto rec = record(id, version);
+  rec.pin = std::move(pin);
+  return rec;
+}
+
+// Copies of `xs`, which view into a ring that the next `place_on` replaces.
+std::vector<std::string> names(const std::vector<std::string_view>& xs) {
+  return {xs.begin(), xs.end()};
+}
+
+std::vector<std::string> owned_ids(const child_list& xs, const std::string& member) {
+  std::vector<std::string> result;
+  xs.for_each_alive_owned_by(member,
+                             [&](const child_record& rec) { result.push_back(rec.spec.id); });
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("a pinned child is owned and kept by its pin while the pin is on the ring") {
+  child_list xs{"sup/", 2};
+  xs.place_on(hash_ring{{"n1", "n2", "n3", "n4"}});
+  auto id = owned_by(xs, "n1");
+  auto ring_list = names(xs.replicas_of(id));
+  std::string pin;
+  for (auto m : {"n2", "n3", "n4"})
+    if (std::find(ring_list.begin(), ring_list.end(), m) == ring_list.end())
+      pin = m; // a member outside its range
+  REQUIRE(!pin.empty());
+  xs.apply(record(id, 1));
+  CHECK(owned_ids(xs, "n1") == std::vector<std::string>{id});
+  CHECK(xs.pinned().empty());
+
+  REQUIRE(xs.apply(pinned(id, 2, pin)) == change::updated);
+  CHECK(*xs.owner_of(id) == pin);
+  CHECK(xs.owned_by(id, pin));
+  CHECK(owned_ids(xs, pin) == std::vector<std::string>{id});
+  CHECK(owned_ids(xs, "n1").empty());
+  CHECK(xs.pinned() == std::vector<std::string>{id});
+  auto kept = xs.replicas_of(id);
+  REQUIRE(kept.size() == 3);
+  CHECK(kept[0] == pin); // the owner first, then the range
+  CHECK(std::equal(ring_list.begin(), ring_list.end(), kept.begin() + 1));
+
+  // The pin leaves the ring: the ring owner runs it, and the pin holds again
+  // when it is back.
+  std::vector<std::string> without;
+  for (auto m : {"n1", "n2", "n3", "n4"})
+    if (m != pin)
+      without.emplace_back(m);
+  xs.place_on(hash_ring{without});
+  CHECK(xs.owned_by(id, "n1"));
+  CHECK(xs.replicas_of(id).size() == 2);
+  CHECK(xs.pinned().empty());
+  xs.place_on(hash_ring{{"n1", "n2", "n3", "n4"}});
+  CHECK(xs.owned_by(id, pin));
+
+  // Unpinned, or deleted: back to its ring owner.
+  REQUIRE(xs.apply(record(id, 3)) == change::updated);
+  CHECK(xs.owned_by(id, "n1"));
+  CHECK(names(xs.replicas_of(id)) == ring_list);
+  xs.apply(pinned(id, 4, pin));
+  REQUIRE(xs.apply(record(id, 5, false, true)) == change::removed);
+  CHECK(xs.find(id)->pin.empty());
+  CHECK(xs.owned_by(id, "n1"));
+  CHECK(xs.pinned().empty());
+}
+
+TEST_CASE("a write names its replicas by the pin it carries, whatever the list holds") {
+  child_list xs{"sup/", 2};
+  xs.place_on(hash_ring{{"n1", "n2", "n3", "n4"}});
+  auto id = owned_by(xs, "n1");
+  xs.apply(pinned(id, 1, "n4"));
+  auto range = xs.replicas_of(record(id, 2));
+  REQUIRE(range.size() == 2);
+  auto to = xs.replicas_of(pinned(id, 2, "n3"));
+  CHECK(to.front() == "n3");
+  for (auto m : range)
+    CHECK(std::find(to.begin(), to.end(), m) != to.end());
+  auto has = [](auto& list, std::string_view m) {
+    return std::find(list.begin(), list.end(), m) != list.end();
+  };
+  CHECK(has(to, "n4") == has(range, "n4"));  // the older pin is not written to
+  CHECK(xs.replicas_of(id).front() == "n4"); // the list holds the older pin
+  CHECK(xs.replicas_of(pinned(id, 2, "gone")) == range);
+}
+
+TEST_CASE("a pin changes the record's digest, and ties go the same way everywhere") {
+  child_list a{"sup/"};
+  child_list b{"sup/"};
+  a.apply(record("x", 7));
+  b.apply(record("x", 7));
+  REQUIRE(a.digest() == b.digest());
+  b.apply(pinned("x", 8, "n2"));
+  CHECK(a.digest() != b.digest());
+  a.apply(pinned("x", 8, "n2"));
+  CHECK(a.digest() == b.digest());
+  // One version, two pins (two owners' clocks met): the greater pin wins on
+  // both, whichever came first.
+  a.apply(pinned("y", 9, "n1"));
+  a.apply(pinned("y", 9, "n3"));
+  b.apply(pinned("y", 9, "n3"));
+  b.apply(pinned("y", 9, "n1"));
+  CHECK(a.find("y")->pin == "n3");
+  CHECK(b.find("y")->pin == "n3");
+  CHECK(a.digest() == b.digest());
+}
+
+TEST_CASE("a record pinned here stays when it leaves the range's list") {
+  child_list xs{"sup/", 1};
+  xs.place_on(hash_ring{{"n1", "n2"}});
+  auto id = owned_by(xs, "n1");
+  xs.apply(pinned(id, 1, "n2"));
+  xs.place_on(hash_ring{{"n1", "n2", "n3"}}); // the record keeps n2 as its pin
+  xs.settle("n2", {});
+  CHECK(xs.forget_left("n2", [](auto&) { return false; }) == 0);
+  CHECK(xs.find(id) != nullptr);
+}
+
 TEST_CASE("range digests follow the ring, whatever came first") {
   auto ids = {"a", "b", "c", "d", "e", "f", "g", "h"};
   // placed first, then filled; filled first, then placed; placed twice

@@ -22,6 +22,7 @@
 #include "ringvisor/actor/directory.hpp"
 #include "ringvisor/actor/stateful_child.hpp"
 #include "ringvisor/actor/wire.hpp"
+#include "ringvisor/cluster/errc.hpp"
 #include "ringvisor/cluster/hash_ring.hpp"
 #include "ringvisor/ring/all.hpp"
 #include "support/cluster_kit.hpp"
@@ -713,6 +714,59 @@ TEST_CASE_FIXTURE(ring_fixture, "a node that leaves hands its children over with
     CHECK_MESSAGE(*n == 1, x.id << " lost its count");
   }
   ledger l{dir};
+  require_no_overlap(l);
+}
+
+TEST_CASE_FIXTURE(
+  ring_fixture,
+  "a pinned child moves to its member with its count, fails over when it dies and comes back with it") {
+  start_nodes({"a", "b", "c", "d"});
+  start_children(kit["a"], 40);
+  auto before = await_children(kit["a"], all_on(40, {"a", "b", "c", "d"}));
+  auto s = sup(kit["a"]);
+  std::set<std::string> pinned;
+  for (auto& x : before)
+    if (x.where.node != "d" && pinned.size() < 10)
+      pinned.insert(x.id);
+  for (auto& id : pinned) {
+    call_inc(s, id);
+    call_inc(s, id);
+    auto err = sup(kit["b"]).pin_child(id, "d"); // through any member
+    REQUIRE_MESSAGE(!err, actor::render(err));
+  }
+  auto pinned_on_d = [&](const std::vector<ring_child>& xs) {
+    if (xs.size() != 40)
+      return false;
+    for (auto& x : xs)
+      if (pinned.count(x.id) && (x.where.node != "d" || x.pin != "d"))
+        return false;
+    return true;
+  };
+  await_children(kit["c"], pinned_on_d);
+  for (auto& id : pinned)
+    CHECK_MESSAGE(count_of(s, id) == 2, id << " lost its count on its way to d");
+  auto err = s.pin_child(*pinned.begin(), "nobody");
+  CHECK(err == cluster::errc::not_member);
+  // d dies: its children run on their ring owners, and go back once d is
+  // back (a new process, which learns its pins from the others).
+  auto killed_at = monotonic_ns();
+  kit["d"].kill9();
+  await_children(kit["a"], all_on(40, {"a", "b", "c"}));
+  kit["d"].restart();
+  for (std::string name : {"a", "b", "c", "d"})
+    kit.await_view(kit[name], {"a", "b", "c", "d"});
+  await_children(kit["b"], pinned_on_d, 15s);
+  // Unpinned: back to the ring owners, with their counts.
+  for (auto& id : pinned) {
+    call_inc(s, id);
+    auto unpinned = s.pin_child(id, "");
+    REQUIRE_MESSAGE(!unpinned, actor::render(unpinned));
+  }
+  await_children(kit["a"], on_owners(40, {"a", "b", "c", "d"}));
+  for (auto& id : pinned)
+    CHECK_MESSAGE(count_of(s, id) == 1, id << " lost its count on its way back");
+  ledger l{dir};
+  l.killed("d", killed_at);
   require_no_overlap(l);
 }
 

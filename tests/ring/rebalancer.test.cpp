@@ -22,7 +22,7 @@ namespace {
 struct fake_io : rebalance_io {
   struct inventory_ask {
     std::string peer;
-    std::vector<range_digest> ask;
+    inventory_request ask;
     std::function<void(caf::expected<inventory>)> done;
   };
   struct snapshot_ask {
@@ -40,7 +40,7 @@ struct fake_io : rebalance_io {
   bool serves = true;
   uint64_t wall = 5'000'000;
 
-  bool ask_inventory(const std::string& peer, std::vector<range_digest> ask,
+  bool ask_inventory(const std::string& peer, inventory_request ask,
                      std::function<void(caf::expected<inventory>)> done) override {
     inventories.push_back(inventory_ask{peer, std::move(ask), std::move(done)});
     return true;
@@ -153,6 +153,50 @@ TEST_CASE("an orphan starts once every peer answered, unless one of them claims 
   CHECK(f.records.synced());
   CHECK(f.world.starts == std::vector<std::string>{x});
   CHECK(f.r.recovered() == 1);
+}
+
+TEST_CASE("a child pinned here starts only after a round that asked every peer for its record") {
+  fixture f;
+  auto x = f.owned_by("b"); // b's by its key
+  auto learned = [&](const std::string& pin, uint64_t version) {
+    child_record rec;
+    rec.spec.id = x;
+    rec.spec.type = "worker";
+    rec.version = version;
+    rec.pin = pin;
+    return rec;
+  };
+  // This node restarted and knows nothing: b tells it of the pin.
+  f.r.round(f.peers);
+  REQUIRE(f.io.inventories.size() == 2);
+  CHECK(f.io.inventories[0].ask.pinned.empty());
+  inventory told;
+  told.records = {learned("a", 10)};
+  f.io.inventories[0].done(told);
+  f.io.inventories[1].done(inventory{});
+  CHECK(f.records.list().owned_by(x, "a"));
+  CHECK(f.world.starts.empty()); // c may hold a newer pin: ask again first
+  CHECK(f.io.agains == 1);
+  // The next round names it; c's answer carries a newer pin: it stays off.
+  f.r.round(f.peers);
+  REQUIRE(f.io.inventories.size() == 4);
+  CHECK(f.io.inventories[2].ask.pinned == std::vector<std::string>{x});
+  inventory newer;
+  newer.records = {learned("c", 11)};
+  f.io.inventories[2].done(inventory{});
+  f.io.inventories[3].done(newer);
+  CHECK(f.world.starts.empty());
+  CHECK(f.records.list().owned_by(x, "c"));
+  // Pinned here again, newest everywhere: it starts once every peer
+  // answered about it and none claims it.
+  f.records.apply(learned("a", 12));
+  f.r.round(f.peers);
+  REQUIRE(f.io.inventories.size() == 6);
+  CHECK(f.io.inventories[4].ask.pinned == std::vector<std::string>{x});
+  f.io.inventories[4].done(inventory{});
+  f.io.inventories[5].done(inventory{});
+  CHECK(f.world.starts == std::vector<std::string>{x});
+  CHECK(f.io.agains == 1);
 }
 
 TEST_CASE("a peer that does not answer fails the round, and a stale round decides nothing") {

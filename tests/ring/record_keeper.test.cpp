@@ -38,6 +38,7 @@ struct node_io : record_io {
   network* net = nullptr;
   std::string self;
   std::vector<child_record> ended_records;
+  std::vector<child_record> repinned_records;
 
   bool write(const std::string& member, const child_record& rec, uint64_t digest,
              caf::timespan timeout, std::function<void(write_answer)> done) override;
@@ -49,6 +50,9 @@ struct node_io : record_io {
   uint64_t wall_us() override;
   void ended(const child_record& rec) override {
     ended_records.push_back(rec);
+  }
+  void repinned(const child_record& rec) override {
+    repinned_records.push_back(rec);
   }
 };
 
@@ -383,7 +387,7 @@ TEST_CASE("an inventory is cut between pieces and the rest comes in the next rou
     ++rounds;
     REQUIRE(rounds < 10);
     inventory inv;
-    net["b"].answer_inventory(net["a"].inventory_ask("b"), inv);
+    net["b"].answer_inventory(net["a"].inventory_ask("b"), "a", inv);
     CHECK(inv.records.size() <= 5000 + 4000 / child_list::pieces);
     net["a"].inventory_answered("b", inv, true);
     if (!inv.more)
@@ -416,22 +420,60 @@ TEST_CASE("a cut inventory answer is resumed where it stopped, and a new ring st
     REQUIRE(rounds < 40);
     inventory inv;
     auto ask = net["a"].inventory_ask("b");
-    b.answer_inventory(ask, inv);
+    b.answer_inventory(ask, "a", inv);
     more = inv.more;
     net["a"].inventory_answered("b", inv, true);
     if (rounds == 2) { // a stale answer (an older ring's) carries records, not progress
       inventory stale;
-      b.answer_inventory(net["a"].inventory_ask("b"), stale);
-      auto before = net["a"].inventory_ask("b").size();
+      b.answer_inventory(net["a"].inventory_ask("b"), "a", stale);
+      auto before = net["a"].inventory_ask("b").pieces.size();
       net["a"].inventory_answered("b", stale, false);
-      CHECK(net["a"].inventory_ask("b").size() == before);
+      CHECK(net["a"].inventory_ask("b").pieces.size() == before);
     }
   }
   CHECK(rounds >= 4); // 1,000 records, whole pieces of about 60 until 100 or more
   CHECK(net["a"].list().size() == 2000);
   // All pieces carried: the next ask covers every piece again (to compare).
-  CHECK(net["a"].inventory_ask("b").size() == net["a"].list().digests("a").size()
-                                                 + net["a"].list().learn_digests("a", "b").size());
+  CHECK(net["a"].inventory_ask("b").pieces.size()
+        == net["a"].list().digests("a").size() + net["a"].list().learn_digests("a", "b").size());
+}
+
+TEST_CASE("a pin outside the range stores the write, and a restarted pin learns its children") {
+  network net{{"a", "b", "c", "d"}, 2};
+  // A child of a's range that d, outside it, is pinned to.
+  std::string id;
+  for (int i = 0; id.empty(); ++i) {
+    auto x = "k" + std::to_string(i);
+    auto list = net["a"].list().replicas_of(x);
+    if (list.front() == "a" && std::find(list.begin(), list.end(), "d") == list.end())
+      id = x;
+  }
+  net["a"].apply(record(id, 10));
+  auto rec = net["a"].repinned(*net["a"].list().find(id), "d");
+  net["a"].apply(rec);
+  CHECK(net.ios["a"]->repinned_records.size() == 1);
+  bool stored = false;
+  net["a"].replicate(rec, [&](bool ok) { stored = ok; });
+  net.run();
+  CHECK(stored);
+  REQUIRE(net["d"].list().find(id) != nullptr);
+  CHECK(net["d"].list().owned_by(id, "d"));
+  CHECK(net.ios["d"]->repinned_records.size() == 1);
+  // d restarts empty: every inventory answer names what is pinned to it.
+  record_limits limits;
+  limits.replicas = 2;
+  node_io io_d;
+  io_d.net = &net;
+  io_d.self = "d";
+  record_keeper d{"d", "sup/", io_d, limits};
+  d.place_on({"a", "b", "c", "d"}, network::digest_of({"a", "b", "c", "d"}));
+  CHECK(d.inventory_ask("a").pinned.empty());
+  inventory inv;
+  net["a"].answer_inventory(d.inventory_ask("a"), "d", inv);
+  d.inventory_answered("a", inv, true);
+  REQUIRE(d.list().find(id) != nullptr);
+  CHECK(d.list().owned_by(id, "d"));
+  CHECK(d.inventory_ask("a").pinned == std::vector<std::string>{id});
 }
 
 TEST_CASE("anti-entropy waits until a node learned its ranges, and expires old tombstones") {

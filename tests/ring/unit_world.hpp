@@ -33,6 +33,7 @@ struct quiet_world : record_io, snapshot_io, host_io {
   void send_digests(const std::string&, uint64_t, std::vector<range_digest>) override {}
   void later(caf::timespan, std::function<void()>) override {}
   void ended(const child_record&) override {}
+  void repinned(const child_record&) override {}
   bool may_ask(const std::string&, uint64_t) override {
     return false;
   }

@@ -65,6 +65,10 @@ public:
   [[nodiscard]] caf::expected<placement>
   restart_child(const std::string& id, caf::timespan timeout = supervision::default_call_timeout);
 
+  /// As `ring::ref::pin_child`.
+  [[nodiscard]] caf::error pin_child(const std::string& id, const std::string& member,
+                                     caf::timespan timeout = supervision::default_call_timeout);
+
   /// As `ring::ref::find`.
   [[nodiscard]] caf::expected<placement>
   find(const std::string& id, caf::timespan timeout = supervision::default_call_timeout);

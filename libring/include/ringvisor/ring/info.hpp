@@ -71,11 +71,13 @@ struct ring_child {
   supervision::restart_type restart = supervision::restart_type::permanent;
   /// Where it runs; `node` is empty if it runs nowhere (terminated).
   placement where;
+  /// The member it is pinned to (`ring::ref::pin_child`), if any.
+  std::string pin = {};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ring_child& x) {
-  return f(caf::meta::type_name("ringvisor::ring_child"), x.id, x.type, x.restart, x.where);
+  return f(caf::meta::type_name("ringvisor::ring_child"), x.id, x.type, x.restart, x.where, x.pin);
 }
 
 /// How many children run on one node (`ring::ref::running_per_node`).
@@ -146,17 +148,19 @@ struct ring_record {
   bool terminated = false;
   /// A tombstone: deleted, or finished for good.
   bool deleted = false;
+  /// The member it is pinned to (`ring::ref::pin_child`), if any.
+  std::string pin = {};
 
   friend bool operator==(const ring_record& x, const ring_record& y) {
     return x.id == y.id && x.version == y.version && x.terminated == y.terminated
-           && x.deleted == y.deleted;
+           && x.deleted == y.deleted && x.pin == y.pin;
   }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ring_record& x) {
-  return f(caf::meta::type_name("ringvisor::ring_record"), x.id, x.version, x.terminated,
-           x.deleted);
+  return f(caf::meta::type_name("ringvisor::ring_record"), x.id, x.version, x.terminated, x.deleted,
+           x.pin);
 }
 
 } // namespace ringvisor::ring

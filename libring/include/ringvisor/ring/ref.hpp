@@ -33,6 +33,7 @@ RINGVISOR_RING_EXPORT caf::message start_message(supervision::child_spec spec);
 RINGVISOR_RING_EXPORT caf::message delete_message(const std::string& id);
 RINGVISOR_RING_EXPORT caf::message terminate_message(const std::string& id);
 RINGVISOR_RING_EXPORT caf::message restart_message(const std::string& id);
+RINGVISOR_RING_EXPORT caf::message pin_message(const std::string& id, const std::string& member);
 RINGVISOR_RING_EXPORT caf::message find_message(const std::string& id);
 RINGVISOR_RING_EXPORT caf::message call_message(const std::string& id, caf::message msg);
 RINGVISOR_RING_EXPORT caf::message exec_message(const std::string& id, const std::string& function,
@@ -206,6 +207,14 @@ public:
 
   /// Starts the terminated child `id` again on its owner.
   caf::expected<placement> restart_child(const std::string& id) const;
+
+  /// Moves the child `id` to `member` (with its state, as a ring change
+  /// would) and keeps it there while `member` is on the ring; meanwhile it
+  /// runs on its ring owner and comes back when `member` does. An empty
+  /// `member` gives it back to its ring owner. Done once a majority of its
+  /// replicas recorded the pin; the move follows. Fails with
+  /// `cluster::errc::not_member` if `member` is not on the ring.
+  caf::error pin_child(const std::string& id, const std::string& member) const;
 
   /// Lists every child of the cluster, sorted by id: each member reports
   /// those it runs and those it owns that run nowhere (terminated, or not
