@@ -219,7 +219,7 @@ int run_controller(int argc, char** argv) {
             << std::endl;
 
   // The run: workload all along, faults one at a time.
-  workload calls{*c, ids, {opts->clients, opts->rate, opts->call_timeout, seed}};
+  workload calls{*c, ids, {opts->clients, opts->rate, opts->call_timeout, seed, opts->moves}};
   fault_injector faults{*c, opts->faults, rng, sum.notes};
   for (auto& note : sum.notes)
     std::cout << "note: " << note << std::endl;

@@ -36,6 +36,9 @@ Options:
   --keep               keep the work directory
   --rate N             acknowledged-call attempts per second (default: 100)
   --clients N          client threads that call (default: 4)
+  --moves N            moves per second by an operator thread: a random
+                       child pinned to a random node, or one in three back
+                       to its ring owner; 0: none (default: 1)
   --call-timeout SECONDS  bound of each call (default: 3)
   --tick MS            how often each child acts, in ms (default: 5)
   --settle SECONDS     bound of the final wait for a converged cluster and
@@ -117,11 +120,18 @@ std::optional<options> parse_options(int argc, char** argv, std::string& err) {
     {"max-faults", [&](auto& v) { return whole(v, x.max_faults); }},
     {"min-gap", [&](auto& v) { return seconds(v, x.min_gap); }},
     {"max-gap", [&](auto& v) { return seconds(v, x.max_gap); }},
-    {"dir", [&](auto& v) { x.dir = v; return !v.empty(); }},
+    {"dir",
+     [&](auto& v) {
+       x.dir = v;
+       return !v.empty();
+     }},
     {"rate", [&](auto& v) { return whole(v, x.rate) && x.rate >= 0; }},
     {"clients", [&](auto& v) { return whole(v, x.clients) && x.clients >= 1; }},
-    {"call-timeout", [&](auto& v) { return seconds(v, x.call_timeout) && x.call_timeout.count() > 0; }},
-    {"tick", [&](auto& v) {
+    {"moves", [&](auto& v) { return whole(v, x.moves) && x.moves >= 0; }},
+    {"call-timeout",
+     [&](auto& v) { return seconds(v, x.call_timeout) && x.call_timeout.count() > 0; }},
+    {"tick",
+     [&](auto& v) {
        int64_t ms = 0;
        if (!whole(v, ms) || ms < 1)
          return false;
@@ -129,7 +139,11 @@ std::optional<options> parse_options(int argc, char** argv, std::string& err) {
        return true;
      }},
     {"settle", [&](auto& v) { return seconds(v, x.settle); }},
-    {"log-level", [&](auto& v) { x.log_level = v; return !v.empty(); }},
+    {"log-level",
+     [&](auto& v) {
+       x.log_level = v;
+       return !v.empty();
+     }},
   };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

@@ -42,6 +42,8 @@ struct options {
   /// Acknowledged calls per second, over all client threads.
   double rate = 100;
   size_t clients = 4;
+  /// Moves (pins and unpins) per second.
+  double moves = 1;
   std::chrono::milliseconds call_timeout = std::chrono::seconds{3};
   /// How often each child acts (ledger `tick`).
   std::chrono::milliseconds tick = std::chrono::milliseconds{5};

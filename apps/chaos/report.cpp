@@ -55,6 +55,12 @@ void print_table(std::ostream& out, const run_summary& s) {
   for (auto& [err, n] : s.calls.failed)
     why += fmt::format("{}{} {}", why.empty() ? "" : ", ", err, n);
   row(out, "  failed (not violations)", s.calls.calls - s.calls.acked, why);
+  row(out, "moves (pin or unpin)", s.calls.moves);
+  row(out, "  acked", s.calls.moves_acked);
+  why.clear();
+  for (auto& [err, n] : s.calls.moves_failed)
+    why += fmt::format("{}{} {}", why.empty() ? "" : ", ", err, n);
+  row(out, "  failed (not violations)", s.calls.moves - s.calls.moves_acked, why);
   row(out, "ledger lines", s.ledger_lines);
   row(out, "  instances (starts)", r.instances);
   row(out, "  planned moves", r.planned_moves);

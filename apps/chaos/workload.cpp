@@ -31,10 +31,13 @@ workload::~workload() {
 }
 
 void workload::start() {
-  if (cfg_.rate <= 0 || children_.empty())
+  if (children_.empty())
     return;
-  for (size_t i = 0; i < cfg_.threads; ++i)
-    threads_.emplace_back([this, i] { run(i); });
+  if (cfg_.rate > 0)
+    for (size_t i = 0; i < cfg_.threads; ++i)
+      threads_.emplace_back([this, i] { run(i); });
+  if (cfg_.move_rate > 0)
+    threads_.emplace_back([this] { move_children(); });
 }
 
 void workload::stop() {
@@ -98,6 +101,38 @@ void workload::run(size_t index) {
     }
     ++stats_.acked;
     acks_.push_back({child, request, value, at});
+  }
+}
+
+void workload::move_children() {
+  std::mt19937_64 rng{cfg_.seed * 31};
+  auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+    std::chrono::duration<double>(1.0 / cfg_.move_rate));
+  auto timeout = std::chrono::duration_cast<caf::timespan>(cfg_.call_timeout);
+  auto next = std::chrono::steady_clock::now();
+  while (!stopping_ && !interrupted) {
+    next += period;
+    // In small steps, so that a stop does not wait for a long period.
+    while (!stopping_ && !interrupted && std::chrono::steady_clock::now() < next)
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        next - std::chrono::steady_clock::now(), std::chrono::milliseconds{50}));
+    auto nodes = cluster_.usable();
+    if (stopping_ || interrupted || nodes.empty())
+      continue;
+    auto& child = children_[rng() % children_.size()];
+    auto via = nodes[rng() % nodes.size()];
+    auto to = rng() % 3 == 0 ? std::string{} : cluster_.name(nodes[rng() % nodes.size()]);
+    caf::error err;
+    if (auto sup = cluster_.sup(via))
+      err = sup->within(timeout).pin_child(child, to);
+    else
+      err = std::move(sup.error());
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++stats_.moves;
+    if (err)
+      ++stats_.moves_failed[error_key(err)];
+    else
+      ++stats_.moves_acked;
   }
 }
 

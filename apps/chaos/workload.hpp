@@ -2,7 +2,9 @@
 
 // The workload of a chaos run: client threads that send `inc` to random
 // children through random usable nodes (`ring::ref::call`) at a
-// fixed total rate, and record every acknowledged reply.
+// fixed total rate, and record every acknowledged reply; and an operator
+// thread that moves random children to random nodes and back
+// (`ring::ref::pin_child`).
 
 #include <atomic>
 #include <chrono>
@@ -22,6 +24,10 @@ namespace ringvisor::chaos {
 struct workload_stats {
   uint64_t calls = 0;
   uint64_t acked = 0;
+  /// Pins and unpins asked, those acknowledged, and the others by error.
+  uint64_t moves = 0;
+  uint64_t moves_acked = 0;
+  std::map<std::string, uint64_t> moves_failed;
   /// Failed calls by error (not violations: an unacknowledged call may or
   /// may not have been applied).
   std::map<std::string, uint64_t> failed;
@@ -46,6 +52,9 @@ public:
     double rate = 100;
     std::chrono::milliseconds call_timeout{3000};
     uint64_t seed = 0;
+    /// Moves per second (a pin to a random node, or one in three back to
+    /// the ring owner); 0: none.
+    double move_rate = 1;
   };
 
   workload(chaos_cluster& c, std::vector<std::string> children, config cfg);
@@ -70,6 +79,7 @@ public:
 
 private:
   void run(size_t index);
+  void move_children();
 
   chaos_cluster& cluster_;
   std::vector<std::string> children_;
