@@ -340,8 +340,8 @@ TEST_CASE_FIXTURE(ring_fixture, "ring children run exactly once, spread over the
   std::map<std::string, size_t> per_node;
   for (auto& x : xs)
     ++per_node[x.where.node];
-  for (auto& [node, n] : per_node)
-    CHECK_MESSAGE(n > 200, node << " runs only " << n);
+  for (auto& node_count : per_node) // a pair: clang cannot capture bindings in CHECK_MESSAGE
+    CHECK_MESSAGE(node_count.second > 200, node_count.first << " runs only " << node_count.second);
   // every child answers, from any node, and counts
   auto s = sup(kit["c"]);
   for (auto& x : xs)
@@ -928,9 +928,10 @@ TEST_CASE_FIXTURE(ring_fixture, "a split-off minority stops its children and ref
     CHECK_MESSAGE(records[id].deleted, id << " is no tombstone");
   for (int i = 0; i < 10; ++i)
     CHECK(!records["n" + std::to_string(i)].deleted);
-  for (auto& [id, xs] : l.all()) {
+  for (auto& runs : l.all()) { // a pair: clang cannot capture bindings in CHECK_MESSAGE
+    auto& id = runs.first;
     size_t open = 0;
-    for (auto& x : xs)
+    for (auto& x : runs.second)
       open += x.stop_ns < 0;
     auto want = deleted.count(id) ? 0u : 1u;
     CHECK_MESSAGE(open == want, id << " runs " << open << " times");

@@ -362,7 +362,9 @@ TEST_CASE("after a join, every record is kept by exactly its new list") {
   size_t held = 0;
   for (auto& id : ids) {
     auto list = net["a"].list().replicas_of(id);
-    for (auto& [name, k] : net.nodes) {
+    for (auto& node : net.nodes) { // a pair: clang cannot capture bindings in CHECK_MESSAGE
+      auto& name = node.first;
+      auto& k = node.second;
       bool on = std::find(list.begin(), list.end(), name) != list.end();
       CHECK_MESSAGE((k->list().find(id) != nullptr) == on, id << " on " << name);
       held += k->list().find(id) != nullptr;
