@@ -88,6 +88,8 @@ json state_json(const cluster_facts& facts) {
   for (auto h : all) {
     listed.push_back(to_json(*h));
     listed.back()["ring_point"] = on_circle(rv::ring::ring_point(facts.heroes, h->id));
+    auto pin = facts.pins.find(h->id);
+    listed.back()["pin"] = pin != facts.pins.end() ? json(pin->second) : json(nullptr);
   }
   // Each member's part of the ring: a hero's id hashes to one point, so
   // a few heroes may leave a member with none by chance.

@@ -28,11 +28,14 @@ struct cluster_facts {
   std::vector<ringvisor::cluster::node_reply> boards;
   /// The health of the members whose agents answered, by name.
   std::map<std::string, ringvisor::cluster::node_health> health;
+  /// The heroes pinned to a node by an operator: the node, by hero id.
+  std::map<std::string, std::string> pins;
 };
 
 /// Returns `/api/state`: this node and its status; every member with its
 /// share of the ring, heroes, dashboard, health and link (as this node sees
-/// it); the ring; every hero with its place on the ring, sorted by name; the
+/// it); the ring; every hero with its place on the ring and its pin (null if
+/// none), sorted by name; the
 /// newest changes made through any dashboard; the members whose boards did
 /// not answer.
 nlohmann::json state_json(const cluster_facts& facts);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <future>
 #include <map>
+#include <optional>
 #include <string_view>
 
 #include <unistd.h>
@@ -179,6 +180,8 @@ struct dashboard::impl {
           &impl::pause_hero, "pause");
     serve(method::post, R"(/api/heroes/([a-z0-9-]+)/resume)", "/api/heroes/:id/resume",
           &impl::resume_hero, "resume");
+    serve(method::post, R"(/api/heroes/([a-z0-9-]+)/move)", "/api/heroes/:id/move",
+          &impl::move_hero, "move");
     serve(method::post, R"(/api/nodes/([^/]+)/stop)", "/api/nodes/:name/stop", &impl::stop_node,
           "stop");
     serve(method::get, "/metrics", "/metrics", &impl::metrics_text);
@@ -290,6 +293,10 @@ struct dashboard::impl {
                : std::string{};
     };
     x.target = req.matches.size() > 1 ? req.matches[1].str() : field("id"); // created: its id
+    if (x.action == "move") {                                               // where to, as asked
+      auto to = destination(req);
+      x.target += " to " + (!to ? "?" : to->empty() ? "its ring owner" : *to);
+    }
     x.outcome = res.status < 300 ? "ok" : field("error");
     if (x.outcome.empty())
       x.outcome = "HTTP " + std::to_string(res.status);
@@ -378,6 +385,32 @@ struct dashboard::impl {
     reply_json(res, 200, json{{"id", id}, {"paused", *paused}});
   }
 
+  // The node a move asks for (`{"node": "b"}`; "": back to the hero's ring
+  // owner), if the body names one.
+  static std::optional<std::string> destination(const request& req) {
+    auto body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("node") || !body["node"].is_string())
+      return std::nullopt;
+    return body["node"].get<std::string>();
+  }
+
+  // Moves a hero to a node and keeps it there while the node is on the
+  // ring (`ring::ref::pin_child`); `{"node": ""}` gives it back to its ring
+  // owner.
+  void move_hero(const request& req, response& res) {
+    auto id = req.matches[1].str();
+    auto to = destination(req);
+    if (!to)
+      return reply_error(
+        res, 400, R"(expected a JSON object like {"node": "b"} ("": back to its ring owner))");
+    auto hdl = heroes();
+    if (!hdl)
+      return reply_error(res, hdl.error());
+    if (auto err = hdl->pin_child(id, *to))
+      return reply_error(res, err);
+    reply_json(res, 200, json{{"id", id}, {"pin", *to}});
+  }
+
   void stop_node(const request& req, response& res) {
     auto name = req.matches[1].str();
     if (auto err = rv::cluster::stop_member(sys(), opts.agent, name, opts.timeout))
@@ -435,12 +468,14 @@ struct dashboard::impl {
     if (!status)
       return std::move(status.error());
     auto ring = ring_members();
-    // Both multicalls at once: a member that does not answer costs one timeout.
+    // The multicalls at once: a member that does not answer costs one timeout.
     auto asked = std::async(std::launch::async, [this] { return health_by_node(); });
+    auto pinned = std::async(std::launch::async, [this] { return pinned_heroes(); });
     auto reports = rv::cluster::multicall(sys(), opts.agent, board_name,
                                           caf::make_message(caf::get_atom::value),
                                           opts.timeout);
     auto health = asked.get();
+    auto pins = pinned.get();
     if (!reports)
       return std::move(reports.error());
     cluster_facts facts{node.identity().name,
@@ -449,8 +484,23 @@ struct dashboard::impl {
                         *status,
                         ring ? std::move(*ring) : std::vector<std::string>{},
                         std::move(*reports),
-                        std::move(health)};
+                        std::move(health),
+                        std::move(pins)};
     return state_json(facts);
+  }
+
+  // The heroes pinned to a node (moved there by an operator), by id; none
+  // if the heroes' supervisor does not answer.
+  std::map<std::string, std::string> pinned_heroes() {
+    std::map<std::string, std::string> result;
+    auto hdl = heroes();
+    auto all =
+      hdl ? hdl->which_children() : caf::expected<std::vector<ring::ring_child>>{hdl.error()};
+    if (all)
+      for (auto& c : *all)
+        if (!c.pin.empty())
+          result.emplace(c.id, c.pin);
+    return result;
   }
 
   rv::actor::node& node;

@@ -104,4 +104,13 @@ TEST_CASE("the page's state places each hero on the ring and lists the newest ch
   CHECK(audit[1]["at_ms"] == 159);
   CHECK(audit[49]["at_ms"] == 111);
   CHECK(s["ring"] == json{"a", "b"});
+  CHECK(storm["pin"].is_null());
+}
+
+TEST_CASE("the page's state names the node a hero is pinned to") {
+  auto f = facts();
+  f.pins = {{"storm", "b"}};
+  auto s = dispatch::state_json(f);
+  REQUIRE(s["heroes"].size() == 1);
+  CHECK(s["heroes"][0]["pin"] == "b");
 }

@@ -349,6 +349,48 @@ TEST_CASE_FIXTURE(dispatch_fixture, "an operator pauses and resumes a hero throu
   }
 }
 
+TEST_CASE_FIXTURE(dispatch_fixture, "an operator moves a hero to a node with its record, "
+                                    "and back to its ring owner") {
+  start_nodes({"a", "b", "c"});
+  create("a", "Storm");
+  auto fights = [](const json& h) { return h["wins"].get<int>() + h["losses"].get<int>(); };
+  auto before = await_state(
+    "a", [&](const json& x) { return hero(x, "storm") && fights(*hero(x, "storm")) > 0; });
+  auto home = (*hero(before, "storm"))["node"].get<std::string>();
+  CHECK((*hero(before, "storm"))["pin"].is_null());
+  auto away = home == "c" ? std::string{"b"} : std::string{"c"};
+  auto move = [&](const char* via, const std::string& body) {
+    auto res = client(via).Post("/api/heroes/storm/move", auth(), body, "application/json");
+    REQUIRE(res);
+    return *res;
+  };
+  CHECK(move("a", R"({"to": "b"})").status == 400);
+  CHECK(move("a", R"({"node": "nobody"})").status == 404);
+  auto moved = move("b", json{{"node", away}}.dump());
+  REQUIRE_MESSAGE(moved.status == 200, moved.body);
+  auto there = await_state("a", [&](const json& x) {
+    auto h = hero(x, "storm");
+    return h && (*h)["node"] == away && (*h)["pin"] == away;
+  });
+  CHECK(fights(*hero(there, "storm")) >= fights(*hero(before, "storm"))); // its record came along
+  CHECK((*hero(there, "storm"))["moves"] == 1);
+  auto back = move("c", R"({"node": ""})");
+  REQUIRE_MESSAGE(back.status == 200, back.body);
+  await_state("b", [&](const json& x) {
+    auto h = hero(x, "storm");
+    return h && (*h)["node"] == home && (*h)["pin"].is_null();
+  });
+  auto audit = state("a")["audit"];
+  CAPTURE(audit.dump());
+  REQUIRE(audit.size() >= 3);
+  CHECK(audit[0]["target"] == "storm to its ring owner");
+  CHECK(audit[0]["node"] == "c");
+  CHECK(audit[1]["target"] == "storm to " + away);
+  CHECK(audit[1]["outcome"] == "ok");
+  CHECK(audit[2]["target"] == "storm to nobody");
+  CHECK(audit[2]["outcome"].get<std::string>().find("not_member") != std::string::npos);
+}
+
 TEST_CASE_FIXTURE(dispatch_fixture, "ringvisor-ctl reads and calls the dispatch cluster, "
                                     "with --json and exit codes") {
   start_nodes({"a", "b", "c"});

@@ -2,8 +2,8 @@
 // driven by playwright-core): five ringvisor-dispatch nodes on loopback;
 // every card's lease, timer and link; create a hero in the page, watch it
 // win, see the ring drawn as the node has it, the hero's dot over its node's
-// arc and its fights charted; pause and resume it, each listed under the
-// operator actions; stop its node from the page (listed too) and see the hero
+// arc and its fights charted; pause and resume it, move it to another node
+// and back, each listed under the operator actions; stop its node from the page (listed too) and see the hero
 // listed on another node with its record, its dot ripple and the move
 // charted; check what the cards show; kill -9 its new node and see it come
 // back from a snapshot at most one interval old; hang the next (SIGSTOP),
@@ -198,6 +198,32 @@ async function main() {
         && text.includes("resume storm through a from 127.0.0.1: ok");
     });
 
+    // Move the hero to another node from the page: it runs there, pinned,
+    // with its record; then back to the owner of its point on the ring.
+    const away = ["b", "c", "d", "e"].find((n) => n !== before.node);
+    const ahead = await read();
+    await page.selectOption(`[data-testid=move-storm]`, away);
+    const moved = await until(`the hero runs on ${away}, pinned`, async () => {
+      const r = await read();
+      return r.node === away && (await row.getAttribute("data-pin")) === away ? r : null;
+    });
+    check(moved.wins >= ahead.wins && moved.moves === ahead.moves + 1,
+          `the hero moved to ${away} with its record (${ahead.wins} -> ${moved.wins} won)`);
+    check((await row.locator(".pin").textContent()) === `pinned to ${away}`, "the row says where it is pinned");
+    await page.selectOption(`[data-testid=move-storm]`, "-");
+    const home = await until("the hero runs on its ring owner again", async () => {
+      const r = await read();
+      return r.node === before.node && (await row.getAttribute("data-pin")) === "" ? r : null;
+    });
+    check(home.moves === ahead.moves + 2, `the hero came back to ${before.node}, not pinned`);
+    await until("the operator actions list both moves", async () => {
+      const text = await page.locator("#audit").textContent();
+      return text.includes(`move storm to ${away} through a from 127.0.0.1: ok`)
+        && text.includes("move storm to its ring owner through a from 127.0.0.1: ok");
+    });
+    await until("the moves' ripples are over", async () =>
+      (await page.locator("[data-ripple=storm]").count()) === 0);
+
     // Stop the hero's node from the dashboard of a third node, reached by its
     // link on this page (the link carries the token to the other page).
     const third = ["a", "b", "c", "d", "e"].find((n) => n !== "a" && n !== before.node);
@@ -219,7 +245,7 @@ async function main() {
     console.log(`after: ${JSON.stringify(after)}`);
     check(after.wins >= before.wins, `the hero kept its wins (${before.wins} -> ${after.wins})`);
     check(after.losses >= before.losses, "the hero kept its losses");
-    check(after.moves === before.moves + 1, "the page counts the move");
+    check(after.moves === home.moves + 1, "the page counts the move");
     check(await rippled.then(() => true, () => false), "the hero's dot shows the move with a ripple");
     await until("the dot takes its new node's colour", async () =>
       await fillOf("[data-dot=storm]") === await chipOf());
