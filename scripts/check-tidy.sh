@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs clang-tidy (.clang-tidy) on the C++ lines changed since .clang-tidy
-# was committed, with the compile commands of a build (default: build/dev,
-# which CMAKE_EXPORT_COMPILE_COMMANDS gives one). Only changed lines, as the
+# Runs clang-tidy (.clang-tidy) on the C++ lines changed since the commit in
+# scripts/lint-base (lines before it passed when they landed), with the
+# compile commands of a build (default: build/dev, which
+# CMAKE_EXPORT_COMPILE_COMMANDS gives one). Only changed lines, as the
 # format check: the code base is not linted wholesale. Usage:
 #   check-tidy.sh [BUILD_DIR]
 set -euo pipefail
@@ -12,9 +13,9 @@ if [ ! -f "$build/compile_commands.json" ]; then
   echo "check-tidy: no $build/compile_commands.json; configure the dev preset first" >&2
   exit 1
 fi
-base=$(git log --format=%H --diff-filter=A -- .clang-tidy | tail -1)
-if [ -z "$base" ]; then
-  echo "check-tidy: .clang-tidy is not committed" >&2
+base=$(grep -v '^#' scripts/lint-base)
+if ! git cat-file -e "$base^{commit}" 2>/dev/null; then
+  echo "check-tidy: scripts/lint-base names no commit of this repository: $base" >&2
   exit 1
 fi
 # Sources the build compiles (tests/consumer is a project of its own, built

@@ -4,7 +4,7 @@
 #   1. the sanitizer build (ASan + UBSan) of the unit tests;
 #   2. the regular build: unit and integration tests, including a consumer
 #      project built against the installed package;
-#   3. clang-tidy on the C++ lines changed since .clang-tidy came in (with
+#   3. clang-tidy on the C++ lines changed since scripts/lint-base (with
 #      the regular build's compile commands).
 # All run even when one fails; the summary names each, and the exit
 # code is non-zero if either failed.
