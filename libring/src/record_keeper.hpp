@@ -190,8 +190,9 @@ public:
   void replicate(const child_record& rec, std::function<void(bool)> done);
 
   /// A peer's write: kept and true if this node is one of the replicas the
-  /// record names (its pin and its range) on the writer's ring (`digest`). A node that settled off the
-  /// list must not count toward the quorum: it would forget the record.
+  /// record names (its pin and its range) on the writer's ring (`digest`). A
+  /// node that settled off the list must not count toward the quorum: it
+  /// would forget the record.
   bool accept_write(child_record rec, uint64_t digest);
 
   /// Records sent by a peer (a ring change, anti-entropy, an inventory).

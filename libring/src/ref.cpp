@@ -94,18 +94,26 @@ caf::expected<placement> ref::find(const std::string& id) const {
   return detail::reply_as<placement>(ask(detail::find_message(id), true));
 }
 
+namespace {
+
+// The error of a change's reply, or none if it is `ok`.
+caf::error ok_or_error(caf::expected<caf::message> reply) {
+  auto ok = detail::reply_as<caf::ok_atom>(std::move(reply));
+  return ok ? caf::error{} : std::move(ok.error());
+}
+
+} // namespace
+
 caf::expected<placement> ref::start_child(child_spec spec) const {
   return detail::reply_as<placement>(ask(detail::start_message(std::move(spec)), false));
 }
 
 caf::error ref::delete_child(const std::string& id) const {
-  auto reply = detail::reply_as<caf::ok_atom>(ask(detail::delete_message(id), false));
-  return reply ? caf::error{} : std::move(reply.error());
+  return ok_or_error(ask(detail::delete_message(id), false));
 }
 
 caf::error ref::terminate_child(const std::string& id) const {
-  auto reply = detail::reply_as<caf::ok_atom>(ask(detail::terminate_message(id), false));
-  return reply ? caf::error{} : std::move(reply.error());
+  return ok_or_error(ask(detail::terminate_message(id), false));
 }
 
 caf::expected<placement> ref::restart_child(const std::string& id) const {
@@ -113,8 +121,7 @@ caf::expected<placement> ref::restart_child(const std::string& id) const {
 }
 
 caf::error ref::pin_child(const std::string& id, const std::string& member) const {
-  auto reply = detail::reply_as<caf::ok_atom>(ask(detail::pin_message(id, member), false));
-  return reply ? caf::error{} : std::move(reply.error());
+  return ok_or_error(ask(detail::pin_message(id, member), false));
 }
 
 caf::expected<std::vector<ring_child>> ref::which_children() const {
